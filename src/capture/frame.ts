@@ -1,0 +1,42 @@
+/** Pixel layouts a frame can arrive in without decoding (what industrial cameras deliver). */
+export type PixelFormat = 'Mono8' | 'RGB8';
+
+export interface RawImage {
+  kind: 'raw';
+  format: PixelFormat;
+  width: number;
+  height: number;
+  /** Row-major, tightly packed (stride = width * channels). */
+  data: Uint8Array;
+}
+
+export interface EncodedImage {
+  kind: 'encoded';
+  /** JPEG, PNG, WebP, TIFF … as bytes; decoded by preprocessing. */
+  data: Uint8Array;
+}
+
+export type FrameImage = RawImage | EncodedImage;
+
+/** What a source knows about a part when it made it (synthetic line, labelled folders). */
+export interface GroundTruth {
+  defective: boolean;
+  defects: { class: string; box: [number, number, number, number] }[];
+}
+
+export interface Frame {
+  /** Part sequence number, monotonic per source (the PLC's PartSeq once a PLC drives it). */
+  seq: number;
+  /** When the part was triggered, ms since the epoch. */
+  timestamp: number;
+  /** Source name from the configuration. */
+  source: string;
+  image: FrameImage;
+  /** File name for replays, for reports. */
+  file?: string;
+  truth?: GroundTruth;
+}
+
+export function channelsOf(format: PixelFormat): 1 | 3 {
+  return format === 'Mono8' ? 1 : 3;
+}

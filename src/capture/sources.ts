@@ -1,0 +1,184 @@
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { StationError } from '../errors/index.js';
+import type { Frame, FrameImage, GroundTruth } from './frame.js';
+import { PartGenerator, SYNTHETIC_CLASSES } from './synthetic.js';
+
+/**
+ * A frame source yields frames until it is exhausted or `signal` aborts. Each frame carries its
+ * part sequence number, trigger timestamp and source name.
+ */
+export interface FrameSource {
+  readonly name: string;
+  readonly uri: string;
+  frames(signal: AbortSignal): AsyncIterable<Frame>;
+}
+
+export interface SourceContext {
+  /** Resolves relative `dir:` paths (the configuration file's folder). */
+  baseDir: string;
+}
+
+const IMAGE_EXT = /\.(png|jpe?g|bmp|tiff?|webp)$/i;
+
+/** Parses a source URI: `dir:PATH?loop=1&rate=5`, `synthetic:?seed=1&defectRate=0.2&rate=10`, `http:`. */
+export function createSource(name: string, uri: string, ctx: SourceContext): FrameSource {
+  const colon = uri.indexOf(':');
+  const scheme = colon > 0 ? uri.slice(0, colon) : '';
+  const rest = uri.slice(colon + 1);
+  const q = rest.indexOf('?');
+  const target = decodeURIComponent(q >= 0 ? rest.slice(0, q) : rest);
+  const params = new URLSearchParams(q >= 0 ? rest.slice(q + 1) : '');
+  const num = (key: string, def: number, min = 0): number => {
+    const v = params.get(key);
+    if (v === null || v === '') return def;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min) throw new StationError('STN_ERR_SOURCE_URI', `${uri}: ${key}=${v} is not a number >= ${min}`);
+    return n;
+  };
+  for (const key of params.keys()) {
+    const allowed = scheme === 'dir' ? ['loop', 'rate', 'recursive'] : scheme === 'synthetic' ? ['seed', 'defectRate', 'rate', 'count', 'start'] : [];
+    if (!allowed.includes(key)) throw new StationError('STN_ERR_SOURCE_URI', `${uri}: unknown parameter "${key}"${allowed.length ? ` (known: ${allowed.join(', ')})` : ''}`);
+  }
+  switch (scheme) {
+    case 'dir':
+      if (!target) throw new StationError('STN_ERR_SOURCE_URI', `${uri}: dir: needs a folder`);
+      return new DirSource(name, uri, path.resolve(ctx.baseDir, target), {
+        loop: num('loop', 0) > 0, rate: num('rate', 0), recursive: num('recursive', 1) > 0,
+      });
+    case 'synthetic':
+      return new SyntheticSource(name, uri, {
+        seed: num('seed', 1), defectRate: num('defectRate', 0.2), rate: num('rate', 10), count: num('count', Infinity), start: num('start', 0),
+      });
+    case 'http':
+      return new PushSource(name, uri);
+    default:
+      throw new StationError('STN_ERR_SOURCE_URI', `${uri}: unknown scheme "${scheme}" (known: dir:, synthetic:, http:)`);
+  }
+}
+
+/** Paces a loop at `rate` per second; returns the scheduled trigger time of tick k. */
+class Pacer {
+  private readonly t0 = Date.now();
+  constructor(private readonly rate: number) {}
+  async tick(k: number, signal: AbortSignal): Promise<number> {
+    if (!(this.rate > 0)) return Date.now();
+    const at = this.t0 + (k * 1000) / this.rate;
+    const wait = at - Date.now();
+    if (wait > 0) await sleep(wait, undefined, { signal }).catch(() => undefined);
+    return at;
+  }
+}
+
+/** Replays a folder of images in name order, once or looping, at a rate or as fast as possible. */
+export class DirSource implements FrameSource {
+  constructor(
+    readonly name: string,
+    readonly uri: string,
+    readonly dir: string,
+    readonly options: { loop: boolean; rate: number; recursive: boolean },
+  ) {}
+
+  async listFiles(): Promise<string[]> {
+    let entries: string[];
+    try {
+      entries = (await readdir(this.dir, { recursive: this.options.recursive })) as string[];
+    } catch (err) {
+      throw new StationError('STN_ERR_SOURCE_FAILED', `cannot read folder ${this.dir}: ${(err as Error).message}`, { cause: err });
+    }
+    // Masks beside a labelled folder are ground truth, not parts.
+    return entries.filter((f) => IMAGE_EXT.test(f) && !f.split(path.sep).includes('masks')).sort();
+  }
+
+  async *frames(signal: AbortSignal): AsyncIterable<Frame> {
+    const files = await this.listFiles();
+    const pacer = new Pacer(this.options.rate);
+    let seq = 0;
+    do {
+      for (const file of files) {
+        if (signal.aborted) return;
+        const timestamp = await pacer.tick(seq, signal);
+        if (signal.aborted) return;
+        let data: Uint8Array;
+        try {
+          data = await readFile(path.join(this.dir, file));
+        } catch {
+          data = new Uint8Array(0); // vanished file: an empty image, which becomes an uninspected part
+        }
+        yield { seq: ++seq, timestamp, source: this.name, file, image: { kind: 'encoded', data }, truth: truthFromPath(file) };
+      }
+    } while (this.options.loop && files.length > 0 && !signal.aborted);
+  }
+}
+
+/** Ground truth from the evaluation layout: `good/...` or `defect/<class>/...`. */
+export function truthFromPath(file: string): GroundTruth | undefined {
+  const parts = file.split(/[\\/]/);
+  const i = parts.findIndex((p) => p === 'good' || p === 'defect');
+  if (i < 0) return undefined;
+  if (parts[i] === 'good') return { defective: false, defects: [] };
+  return { defective: true, defects: parts[i + 1] && i + 2 < parts.length ? [{ class: parts[i + 1], box: [0, 0, 0, 0] }] : [] };
+}
+
+/** The synthetic line: parts made by PartGenerator at a rate, raw Mono8 like an industrial camera. */
+export class SyntheticSource implements FrameSource {
+  readonly generator: PartGenerator;
+  constructor(
+    readonly name: string,
+    readonly uri: string,
+    readonly options: { seed: number; defectRate: number; rate: number; count: number; start: number },
+  ) {
+    this.generator = new PartGenerator({ seed: options.seed, defectRate: options.defectRate });
+  }
+
+  async *frames(signal: AbortSignal): AsyncIterable<Frame> {
+    const pacer = new Pacer(this.options.rate);
+    for (let k = 0; k < this.options.count && !signal.aborted; k++) {
+      const timestamp = await pacer.tick(k, signal);
+      if (signal.aborted) return;
+      const part = this.generator.part(this.options.start + k);
+      yield { seq: k + 1, timestamp, source: this.name, image: part.image, truth: part.truth };
+    }
+  }
+}
+
+export const SYNTHETIC_LABELS: readonly string[] = SYNTHETIC_CLASSES;
+
+/**
+ * Frames pushed from outside (`POST /api/frames`). A bounded hand-off: when the line has not
+ * taken the previous frame yet, pushes wait in a small queue; beyond it they are refused.
+ */
+export class PushSource implements FrameSource {
+  private readonly queue: Frame[] = [];
+  private wake: (() => void) | null = null;
+  private seq = 0;
+  constructor(readonly name: string, readonly uri: string, readonly capacity = 16) {}
+
+  /** Returns the frame's sequence number, or throws when the queue is full. */
+  push(image: FrameImage, timestamp = Date.now(), requestId?: number): Frame & { requestId?: number } {
+    if (this.queue.length >= this.capacity) throw new StationError('STN_ERR_LINE_DROPPED', 'the push queue is full');
+    const frame = { seq: ++this.seq, timestamp, source: this.name, image, requestId };
+    this.queue.push(frame);
+    this.wake?.();
+    return frame;
+  }
+
+  async *frames(signal: AbortSignal): AsyncIterable<Frame> {
+    const onAbort = () => this.wake?.();
+    signal.addEventListener('abort', onAbort);
+    try {
+      while (!signal.aborted) {
+        const f = this.queue.shift();
+        if (f) {
+          yield f;
+          continue;
+        }
+        await new Promise<void>((r) => (this.wake = r));
+        this.wake = null;
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+}

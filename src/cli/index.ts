@@ -1,0 +1,232 @@
+/**
+ * The `station` command (commander). Reads the environment and arguments here and nowhere else,
+ * then hands plain values to the composition root.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { pino } from 'pino';
+import { writeSyntheticDataset } from '../capture/index.js';
+import { demoConfig, loadConfigFile, plateRecipe, validateConfig } from '../config/index.js';
+import { StationError } from '../errors/index.js';
+import type { InspectionResult } from '../line/index.js';
+import { startStation, VERSION } from '../main.js';
+import { SHIPPED_MODEL } from '../paths.js';
+import { migrate } from '../store/index.js';
+
+const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: undefined }, pino.destination(2));
+
+function int(name: string, min = 0) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
+    return n;
+  };
+}
+function num(name: string, min = 0) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min) throw new InvalidArgumentError(`${name} must be a number >= ${min}`);
+    return n;
+  };
+}
+
+function defaultDatabaseUrl(): string | undefined {
+  return process.env.DATABASE_URL || undefined;
+}
+
+/** Resolves when SIGINT/SIGTERM arrives or after `seconds` (when given). */
+function untilStopped(seconds?: number): Promise<string> {
+  return new Promise((resolve) => {
+    const timer = seconds !== undefined ? setTimeout(() => resolve('duration'), seconds * 1000) : null;
+    const on = (sig: string) => () => {
+      if (timer) clearTimeout(timer);
+      resolve(sig);
+    };
+    process.once('SIGINT', on('SIGINT'));
+    process.once('SIGTERM', on('SIGTERM'));
+  });
+}
+
+const program = new Command()
+  .name('station')
+  .description('Computer-vision quality inspection station')
+  .version(VERSION)
+  .showHelpAfterError();
+
+program
+  .command('demo')
+  .description('the synthetic line, the shipped model, SQLite and HTTP on embedded defaults')
+  .option('--port <port>', 'HTTP port', int('port'), Number(process.env.PORT ?? 8080))
+  .option('--host <host>', 'HTTP address', process.env.HOST ?? '127.0.0.1')
+  .option('--rate <partsPerS>', 'parts per second', num('rate', 0.01), 10)
+  .option('--duration <s>', 'stop after this many seconds', num('duration', 0))
+  .option('--json', 'print the summary as one JSON line last on stdout')
+  .option('--data <dir>', 'data folder (database, images)', './data')
+  .option('--seed <n>', 'synthetic line seed', int('seed'), 42)
+  .option('--defect-rate <p>', 'fraction of defective parts', num('defect-rate'), 0.2)
+  .action(async (o) => {
+    const config = demoConfig({ dataDir: path.resolve(o.data), port: o.port, host: o.host, rate: o.rate, seed: o.seed, defectRate: o.defectRate });
+    const live = new LiveLine();
+    const station = await startStation({ config, databaseUrl: defaultDatabaseUrl(), log, onResult: (r) => live.add(r) });
+    process.stderr.write(`station demo: ${station.url}  (line ${o.rate} parts/s, data in ${station.dataDir})\n`);
+    const ticker = setInterval(() => live.print(station.line.summary()), 1000);
+    await untilStopped(o.duration);
+    clearInterval(ticker);
+    await station.stop();
+    const s = station.line.summary();
+    live.print(s, true);
+    const summary = {
+      ...s,
+      // The PLC link and its simulated gate come with the reject-gate work; until then nothing is counted.
+      plc: { passedGood: 0, rejectedDefective: 0, escapes: 0, falseRejects: 0, late: 0, failSafeRejects: 0 },
+      truth: live.truth(),
+      recorded: station.recorder.counters.recorded,
+    };
+    process.stdout.write(o.json ? JSON.stringify(summary) + '\n' : `${JSON.stringify(summary, null, 2)}\n`);
+  });
+
+program
+  .command('run')
+  .description('the station for a real line, from a configuration file')
+  .requiredOption('--config <file>', 'station YAML file')
+  .action(async (o) => {
+    const config = loadConfigFile(o.config);
+    const station = await startStation({ config, databaseUrl: defaultDatabaseUrl(), log });
+    log.info({ url: station.url, sources: config.sources.map((s) => s.name) }, 'station running');
+    const ticker = setInterval(() => log.info({ line: station.line.summary(), recorder: station.recorder.counters }, 'status'), 60_000);
+    await Promise.race([untilStopped(), new Promise((r) => station.line.once('idle', () => r('idle')))]);
+    clearInterval(ticker);
+    await station.stop();
+    log.info({ line: station.line.summary(), recorder: station.recorder.counters }, 'station stopped');
+  });
+
+program
+  .command('replay')
+  .description('run a folder of images through a recipe; one JSON line per image, then a summary')
+  .argument('<dir>', 'folder of images (good/ and defect/<class>/ give ground truth)')
+  .option('--recipe <name>', 'recipe name (from --config, or the embedded "plate")', 'plate')
+  .option('--config <file>', 'station YAML file whose recipes to use')
+  .option('--model <file>', 'use this model instead of the recipe\'s')
+  .option('--json', 'JSON lines only (default)')
+  .action(async (dir: string, o) => {
+    const base = o.config ? loadConfigFile(o.config) : null;
+    const recipes: Record<string, unknown> = base ? { ...base.recipes } : { plate: plateRecipe(SHIPPED_MODEL) };
+    if (!recipes[o.recipe]) throw new StationError('STN_ERR_RECIPE_UNKNOWN', `no recipe "${o.recipe}" (known: ${Object.keys(recipes).join(', ')})`);
+    const recipe = { ...(recipes[o.recipe] as object), ...(o.model ? { model: path.resolve(o.model) } : {}) };
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'station-replay-'));
+    const config = validateConfig({
+      station: { id: 'replay' },
+      storage: { dataDir: tmp },
+      // Offline: no deadline, the queue waits instead of dropping.
+      line: { deadlineMs: 24 * 3600 * 1000, queueSize: 2 },
+      sources: [{ name: 'replay', uri: `dir:${path.resolve(dir)}`, recipe: o.recipe }],
+      recipes: { [o.recipe]: recipe },
+    }, base?.baseDir ?? process.cwd());
+    const counts = { images: 0, pass: 0, fail: 0, uninspected: 0 };
+    const truth = new TruthTally();
+    const station = await startStation({
+      config, http: false, log: pino({ level: 'warn' }, pino.destination(2)),
+      onResult: (r) => {
+        counts.images++;
+        counts[r.verdict]++;
+        truth.add(r);
+        const rejecting = r.defects.filter((d) => d.rejecting);
+        process.stdout.write(JSON.stringify({
+          file: r.file, verdict: r.verdict,
+          defects: rejecting.map((d) => ({ class: d.class, score: round(d.score, 4), ...(d.box ? { box: d.box.map((v) => round(v, 1)) } : {}), ...(d.area !== undefined ? { area: Math.round(d.area) } : {}) })),
+          latencyMs: round(r.timings.preprocess + r.timings.inference + r.timings.decode + r.timings.decision, 2),
+          ...(r.errorCode ? { errorCode: r.errorCode } : {}),
+        }) + '\n');
+      },
+    });
+    await new Promise<void>((resolve) => station.line.once('idle', () => resolve()));
+    await station.stop();
+    rmSync(tmp, { recursive: true, force: true });
+    process.stdout.write(JSON.stringify({ ...counts, ...truth.summary() }) + '\n');
+  });
+
+const db = program.command('db').description('database maintenance');
+db.command('migrate')
+  .description('apply pending migrations to DATABASE_URL (default file:./data/station.db)')
+  .action(async () => {
+    const url = defaultDatabaseUrl() ?? `file:${path.resolve('data', 'station.db')}`;
+    const applied = await migrate(url);
+    process.stdout.write(JSON.stringify({ applied }) + '\n');
+  });
+
+program
+  .command('synth')
+  .description('write synthetic parts as a labelled folder (good/, defect/<class>/, masks/, labels.jsonl)')
+  .argument('<dir>', 'output folder')
+  .option('--count <n>', 'parts', int('count', 1), 1000)
+  .option('--seed <n>', 'seed', int('seed'), 11)
+  .option('--start <n>', 'first part index (held-out sets use a disjoint range)', int('start'), 0)
+  .option('--defect-rate <p>', 'fraction of defective parts', num('defect-rate'), 0.5)
+  .action(async (dir: string, o) => {
+    const r = await writeSyntheticDataset(path.resolve(dir), {
+      count: o.count, seed: o.seed, start: o.start, defectRate: o.defectRate,
+      onProgress: (d, t) => { if (d % 100 === 0 || d === t) process.stderr.write(`\r${d}/${t}`); },
+    });
+    process.stderr.write('\n');
+    process.stdout.write(JSON.stringify({ dir: path.resolve(dir), ...r }) + '\n');
+  });
+
+const round = (x: number, d: number) => Math.round(x * 10 ** d) / 10 ** d;
+
+/** Compares verdicts with the ground truth a source knows (synthetic line, labelled folders). */
+class TruthTally {
+  defective = 0;
+  good = 0;
+  caught = 0;
+  falseRejects = 0;
+  add(r: InspectionResult): void {
+    if (!r.truth) return;
+    const rejected = r.verdict !== 'pass';
+    if (r.truth.defective) {
+      this.defective++;
+      if (rejected) this.caught++;
+    } else {
+      this.good++;
+      if (rejected) this.falseRejects++;
+    }
+  }
+  summary() {
+    if (this.defective + this.good === 0) return {};
+    return {
+      defective: this.defective, good: this.good,
+      recall: this.defective ? round(this.caught / this.defective, 4) : null,
+      falseRejectRate: this.good ? round(this.falseRejects / this.good, 4) : null,
+    };
+  }
+}
+
+/** The demo's live status line on stderr: parts/s, verdict counts, p50/p99. */
+class LiveLine {
+  private readonly tally = new TruthTally();
+  private last = { t: Date.now(), parts: 0 };
+  add(r: InspectionResult): void {
+    this.tally.add(r);
+  }
+  truth() {
+    return this.tally.summary();
+  }
+  print(s: { parts: number; verdicts: Record<string, number>; latencyMs: { p50: number; p99: number } }, final = false): void {
+    const now = Date.now();
+    const rate = ((s.parts - this.last.parts) * 1000) / Math.max(1, now - this.last.t);
+    this.last = { t: now, parts: s.parts };
+    const text = `parts ${s.parts}  ${rate.toFixed(1)}/s  pass ${s.verdicts.pass}  fail ${s.verdicts.fail}  uninspected ${s.verdicts.uninspected}  p50 ${s.latencyMs.p50.toFixed(1)} ms  p99 ${s.latencyMs.p99.toFixed(1)} ms`;
+    process.stderr.write(process.stderr.isTTY ? `\r${text}\x1b[K${final ? '\n' : ''}` : `${text}\n`);
+  }
+}
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof StationError) {
+    process.stderr.write(`station: ${err.code}: ${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`station: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(1);
+});
+

@@ -1,0 +1,43 @@
+import { SHIPPED_MODEL } from '../paths.js';
+import { validateConfig, type LoadedConfig } from './load.js';
+
+export interface DemoOptions {
+  dataDir: string;
+  port: number;
+  host: string;
+  rate: number;
+  seed?: number;
+  defectRate?: number;
+}
+
+/**
+ * The embedded configuration `station demo` runs on: the synthetic line, the shipped model and a
+ * recipe tuned on the model card's held-out set.
+ */
+export function demoConfig(o: DemoOptions): LoadedConfig {
+  return validateConfig(
+    {
+      station: { id: 'demo-1', name: 'Demo station', line: 'demo-line', site: 'demo-site' },
+      http: { host: o.host, port: o.port },
+      storage: { dataDir: o.dataDir },
+      line: {},
+      sources: [
+        { name: 'line', uri: `synthetic:?seed=${o.seed ?? 42}&defectRate=${o.defectRate ?? 0.2}&rate=${o.rate}`, recipe: 'plate' },
+      ],
+      recipes: { plate: plateRecipe(SHIPPED_MODEL) },
+    },
+    process.cwd(),
+  );
+}
+
+/** The shipped plate recipe; thresholds from models/plate-defects.md. */
+export function plateRecipe(model: string) {
+  return {
+    model,
+    thresholds: {
+      default: { minScore: 0.5, minArea: 0, maxCount: 0 },
+    },
+    keepGood: 0.05,
+    nmsIou: 0.5,
+  };
+}

@@ -1,0 +1,116 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+/**
+ * The station file, one schema for validation and types (TypeBox; the HTTP routes use the same
+ * language). Unknown keys are errors: a misspelt key must not silently fall back to a default.
+ */
+const Strict = { additionalProperties: false } as const;
+
+export const ClassRule = Type.Object(
+  {
+    /** A detection of this class counts from this score on. */
+    minScore: Type.Number({ minimum: 0, maximum: 1 }),
+    /** ... and from this area on (mask pixels when the model gives masks, box area otherwise; original-image pixels). */
+    minArea: Type.Optional(Type.Number({ minimum: 0 })),
+    /** The part fails when more than this many detections count. */
+    maxCount: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  Strict,
+);
+export type ClassRule = Static<typeof ClassRule>;
+
+export const Thresholds = Type.Object(
+  {
+    /** Rule for classes not listed in `classes`. */
+    default: Type.Optional(ClassRule),
+    classes: Type.Optional(Type.Record(Type.String({ minLength: 1 }), ClassRule)),
+    /** Anomaly models: the part fails when the image score reaches this. */
+    anomalyScore: Type.Optional(Type.Number({ minimum: 0 })),
+    /** Classifiers: classes that mean a good part. */
+    goodClasses: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+  },
+  Strict,
+);
+export type Thresholds = Static<typeof Thresholds>;
+
+export const Recipe = Type.Object(
+  {
+    /** Path of the .onnx file, relative to the configuration file. */
+    model: Type.String({ minLength: 1 }),
+    /** Region of interest in source pixels [x, y, width, height]; the model sees only this. */
+    roi: Type.Optional(Type.Tuple([Type.Integer({ minimum: 0 }), Type.Integer({ minimum: 0 }), Type.Integer({ minimum: 1 }), Type.Integer({ minimum: 1 })])),
+    /** Overrides the model manifest: letterbox keeps the aspect ratio, stretch does not. */
+    resize: Type.Optional(Type.Union([Type.Literal('letterbox'), Type.Literal('stretch')])),
+    thresholds: Thresholds,
+    /** Fraction of good parts whose images are kept (every failed part's images are kept). */
+    keepGood: Type.Number({ minimum: 0, maximum: 1, default: 0.05 }),
+    /** Non-maximum suppression IoU for detection models. */
+    nmsIou: Type.Number({ minimum: 0, maximum: 1, default: 0.5 }),
+  },
+  Strict,
+);
+export type Recipe = Static<typeof Recipe>;
+
+export const Source = Type.Object(
+  {
+    name: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_.-]+$' }),
+    /** `dir:PATH?loop=1&rate=5`, `synthetic:?seed=1&defectRate=0.2&rate=10`, `http:` */
+    uri: Type.String({ minLength: 1 }),
+    recipe: Type.String({ minLength: 1 }),
+  },
+  Strict,
+);
+export type Source = Static<typeof Source>;
+
+export const StationConfig = Type.Object(
+  {
+    station: Type.Object(
+      {
+        id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.-]+$' }),
+        name: Type.String({ default: '' }),
+        line: Type.String({ default: '' }),
+        site: Type.String({ default: '' }),
+      },
+      Strict,
+    ),
+    http: Type.Object(
+      {
+        host: Type.String({ default: '127.0.0.1' }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+        /** sha256 (hex) of API keys allowed to push frames to `POST /api/frames`. */
+        pushKeySha256: Type.Array(Type.String({ pattern: '^[0-9a-f]{64}$' }), { default: [] }),
+        /** Largest accepted request body (images), bytes. */
+        bodyLimit: Type.Integer({ minimum: 1024, default: 25 * 1024 * 1024 }),
+      },
+      { ...Strict, default: {} },
+    ),
+    storage: Type.Object(
+      {
+        /** Folder for the SQLite file and images, relative to the configuration file. */
+        dataDir: Type.String({ default: './data' }),
+        /** `file:...` or `postgresql://...`; DATABASE_URL overrides it. Default: file:<dataDir>/station.db */
+        databaseUrl: Type.Optional(Type.String()),
+        /** Records waiting for the database before images are shed (rows are never shed first). */
+        queueSize: Type.Integer({ minimum: 1, default: 256 }),
+      },
+      { ...Strict, default: {} },
+    ),
+    line: Type.Object(
+      {
+        /** A part whose verdict is not ready this many ms after its trigger is uninspected. */
+        deadlineMs: Type.Integer({ minimum: 1, default: 400 }),
+        /** Frames waiting for inference; beyond it the oldest is dropped (fail-safe reject). */
+        queueSize: Type.Integer({ minimum: 1, default: 4 }),
+        /** Largest image accepted, in pixels (decompression-bomb guard). */
+        maxPixels: Type.Integer({ minimum: 1, default: 40_000_000 }),
+        /** onnxruntime intra-op threads. */
+        threads: Type.Integer({ minimum: 1, default: 2 }),
+      },
+      { ...Strict, default: {} },
+    ),
+    sources: Type.Array(Source, { minItems: 1 }),
+    recipes: Type.Record(Type.String({ minLength: 1 }), Recipe),
+  },
+  Strict,
+);
+export type StationConfig = Static<typeof StationConfig>;

@@ -1,0 +1,264 @@
+import { performance } from 'node:perf_hooks';
+import { createSource, DirSource, PushSource, type Frame, type FrameSource } from '../capture/index.js';
+import { resolveFromConfig } from '../config/load.js';
+import type { Recipe, Thresholds } from '../config/schema.js';
+import { decide, uninspected, type Decision } from '../decision/index.js';
+import { serializeError, type ErrorCode } from '../errors/index.js';
+import { loadModel, ModelRunner, type ModelOutput } from '../inference/index.js';
+import { Preprocessor } from '../preprocess/index.js';
+import type { CompactOutputs, FromWorker, InspectionResult, ModelSummary, ToWorker, WorkerInit } from './protocol.js';
+
+/** Lowest score a detection is kept at, so later threshold changes can be replayed (what-if). */
+const CANDIDATE_SCORE = 0.1;
+
+interface RecipeRuntime {
+  name: string;
+  recipe: Recipe;
+  /** Swapped whole between frames, never mutated (frozen). */
+  thresholds: Readonly<Thresholds>;
+  version: number;
+  runner: ModelRunner;
+  pre: Preprocessor;
+}
+
+interface Queued {
+  frame: Frame & { requestId?: number };
+  recipe: RecipeRuntime;
+}
+
+/**
+ * The line: sources → bounded queue → preprocess → inference → decode → decision → result.
+ * Runs inside the line worker (onnxruntime blocks its thread). Every frame that enters yields
+ * exactly one result: a verdict, or `uninspected` with the code saying why (dropped, late,
+ * unreadable) — never silence.
+ *
+ *   source A ─┐   ┌──────────── queue (queueSize) ───────────┐
+ *   source B ─┼──▶│ oldest ... newest │ full: paced sources drop the oldest (uninspected),
+ *   push     ─┘   └──────────────────────────────────────────┘        offline sources wait
+ *                            │
+ *                            ▼  deadline passed? → uninspected (no inference)
+ *                   preprocess → run → decode → decide → emit
+ */
+export class LineEngine {
+  private readonly recipes = new Map<string, RecipeRuntime>();
+  private readonly sources: { source: FrameSource; recipe: RecipeRuntime; wait: boolean }[] = [];
+  private readonly queue: Queued[] = [];
+  private readonly capacity: number;
+  private readonly deadlineMs: number;
+  private readonly abort = new AbortController();
+  private wakeLoop: (() => void) | null = null;
+  private spaceWaiters: (() => void)[] = [];
+  private capturesRunning = 0;
+  private loopDone: Promise<void> = Promise.resolve();
+  private stopping = false;
+
+  constructor(private readonly init: WorkerInit, private readonly emit: (msg: FromWorker) => void) {
+    this.capacity = init.config.line.queueSize;
+    this.deadlineMs = init.config.line.deadlineMs;
+  }
+
+  /** Loads and warms up every recipe's model, then starts capture and the inference loop. */
+  async start(): Promise<ModelSummary[]> {
+    const cfg = this.init.config;
+    const runners = new Map<string, ModelRunner>();
+    const summaries: ModelSummary[] = [];
+    for (const [name, recipe] of Object.entries(cfg.recipes)) {
+      const file = resolveFromConfig(cfg, recipe.model);
+      let runner = runners.get(file);
+      if (!runner) {
+        const model = loadModel(file);
+        runner = await ModelRunner.create(model, { threads: cfg.line.threads });
+        runners.set(file, runner);
+        const m = model.manifest;
+        summaries.push({
+          file, name: m.name, family: m.family, sha256: m.sha256, labels: m.labels,
+          inputWidth: m.input.width, inputHeight: m.input.height, manifestSource: model.manifestSource,
+        });
+      }
+      const spec = { ...runner.model.input, resize: recipe.resize ?? runner.model.input.resize };
+      const pre = new Preprocessor(spec, { roi: recipe.roi, maxPixels: cfg.line.maxPixels });
+      // Warm-up: the first run allocates and optimises; it must not land on a real part.
+      await runner.run(pre);
+      this.recipes.set(name, {
+        name, recipe, thresholds: Object.freeze(structuredClone(recipe.thresholds)),
+        version: this.init.recipeVersions[name] ?? 1, runner, pre,
+      });
+    }
+    for (const s of cfg.sources) {
+      const source = createSource(s.name, s.uri, { baseDir: cfg.baseDir });
+      const wait = source instanceof PushSource || (source instanceof DirSource && !(source.options.rate > 0));
+      this.sources.push({ source, recipe: this.recipes.get(s.recipe)!, wait });
+    }
+    for (const s of this.sources) void this.capture(s);
+    this.loopDone = this.loop();
+    return summaries;
+  }
+
+  handle(msg: ToWorker): void {
+    switch (msg.type) {
+      case 'push': {
+        const s = this.sources.find((x) => x.source.name === msg.source && x.source instanceof PushSource)
+          ?? this.sources.find((x) => x.source instanceof PushSource);
+        if (!s) {
+          this.emit({ type: 'push-rejected', requestId: msg.requestId, error: { code: 'STN_ERR_HTTP_PUSH_DISABLED', message: 'no http: source is configured' } });
+          return;
+        }
+        try {
+          (s.source as PushSource).push(msg.image, msg.timestamp, msg.requestId);
+        } catch (err) {
+          this.emit({ type: 'push-rejected', requestId: msg.requestId, error: serializeError(err, 'STN_ERR_LINE_DROPPED') });
+        }
+        return;
+      }
+      case 'thresholds': {
+        const r = this.recipes.get(msg.recipe);
+        // Swapped between frames: the loop reads `r.thresholds` once per part.
+        if (r) {
+          r.thresholds = Object.freeze(structuredClone(msg.thresholds));
+          r.version = msg.version;
+        }
+        return;
+      }
+      case 'stop':
+        void this.stop().then(() => this.emit({ type: 'stopped' }));
+        return;
+    }
+  }
+
+  /** Stops capture, finishes the parts already queued, releases the sessions. */
+  async stop(): Promise<void> {
+    if (this.stopping) return this.loopDone;
+    this.stopping = true;
+    this.abort.abort();
+    for (const w of this.spaceWaiters.splice(0)) w();
+    this.wakeLoop?.();
+    await this.loopDone;
+    for (const r of new Set([...this.recipes.values()].map((x) => x.runner))) await r.release();
+  }
+
+  private async capture(s: { source: FrameSource; recipe: RecipeRuntime; wait: boolean }): Promise<void> {
+    this.capturesRunning++;
+    try {
+      for await (const frame of s.source.frames(this.abort.signal)) {
+        if (s.wait) {
+          while (this.queue.length >= this.capacity && !this.stopping) await new Promise<void>((r) => this.spaceWaiters.push(r));
+        } else if (this.queue.length >= this.capacity) {
+          // Drop-oldest: the newest part has the most time left before its gate.
+          const dropped = this.queue.shift()!;
+          this.emitResult(dropped, uninspected('STN_ERR_LINE_DROPPED'), null, 'STN_ERR_LINE_DROPPED', emptyTimings(dropped.frame.timestamp));
+        }
+        this.queue.push({ frame, recipe: s.recipe });
+        this.wakeLoop?.();
+      }
+    } catch (err) {
+      this.emit({ type: 'source-error', source: s.source.name, error: serializeError(err, 'STN_ERR_SOURCE_FAILED') });
+    } finally {
+      this.capturesRunning--;
+      this.emit({ type: 'source-ended', source: s.source.name });
+      this.wakeLoop?.();
+    }
+  }
+
+  private async loop(): Promise<void> {
+    for (;;) {
+      const item = this.queue.shift();
+      if (!item) {
+        if (this.capturesRunning === 0) return;
+        await new Promise<void>((r) => (this.wakeLoop = r));
+        this.wakeLoop = null;
+        continue;
+      }
+      this.spaceWaiters.shift()?.();
+      await this.inspect(item);
+    }
+  }
+
+  private async inspect(item: Queued): Promise<void> {
+    const { frame } = item;
+    const r = item.recipe;
+    const thresholds = r.thresholds; // one snapshot per part
+    const t0 = performance.now();
+    const now0 = Date.now();
+    const timings = emptyTimings(frame.timestamp);
+    timings.queue = now0 - frame.timestamp;
+    if (timings.queue > this.deadlineMs) {
+      this.emitResult(item, uninspected('STN_ERR_LINE_DEADLINE'), null, 'STN_ERR_LINE_DEADLINE', { ...timings, total: timings.queue });
+      return;
+    }
+    let output: ModelOutput;
+    let decision: Decision;
+    try {
+      const transform = await r.pre.run(frame.image);
+      const t1 = performance.now();
+      const outputs = await r.runner.run(r.pre);
+      const t2 = performance.now();
+      output = r.runner.decode(outputs, transform, { candidateScore: CANDIDATE_SCORE, nmsIou: r.recipe.nmsIou, maxDetections: 100 });
+      const t3 = performance.now();
+      decision = decide(output, thresholds);
+      const t4 = performance.now();
+      timings.preprocess = t1 - t0;
+      timings.inference = t2 - t1;
+      timings.decode = t3 - t2;
+      timings.decision = t4 - t3;
+    } catch (err) {
+      const e = serializeError(err, 'STN_ERR_INFERENCE_FAILED');
+      timings.total = Date.now() - frame.timestamp;
+      this.emitResult(item, uninspected(e.code), null, e.code, timings);
+      return;
+    }
+    timings.total = Date.now() - frame.timestamp;
+    if (timings.total > this.deadlineMs) {
+      // Ready too late for the gate: the part is uninspected, but what the model saw is kept.
+      const late: Decision = { ...decision, verdict: 'uninspected', reasons: [{ rule: 'uninspected', code: 'STN_ERR_LINE_DEADLINE' }, ...decision.reasons] };
+      this.emitResult(item, late, output, 'STN_ERR_LINE_DEADLINE', timings);
+      return;
+    }
+    this.emitResult(item, decision, output, undefined, timings);
+  }
+
+  private emitResult(item: Queued, d: Decision, output: ModelOutput | null, errorCode: ErrorCode | string | undefined, timings: InspectionResult['timings']): void {
+    const { frame, recipe } = item;
+    const result: InspectionResult = {
+      seq: frame.seq,
+      source: frame.source,
+      recipe: recipe.name,
+      recipeVersion: recipe.version,
+      modelSha256: recipe.runner.model.manifest.sha256,
+      timestamp: frame.timestamp,
+      decidedAt: Date.now(),
+      verdict: d.verdict,
+      errorCode,
+      reasons: d.reasons,
+      defects: d.defects,
+      maxScore: d.maxScore,
+      outputs: compact(output),
+      timings,
+      masks: output?.kind === 'detection' && output.detections.some((x) => x.mask) ? output.detections.map((x) => x.mask ?? null) : undefined,
+      anomalyMap: output?.kind === 'anomaly' ? output.map : undefined,
+      image: frame.image,
+      file: frame.file,
+      truth: frame.truth,
+      requestId: frame.requestId,
+    };
+    this.emit({ type: 'result', result });
+  }
+}
+
+function emptyTimings(timestamp: number): InspectionResult['timings'] {
+  return { queue: Date.now() - timestamp, preprocess: 0, inference: 0, decode: 0, decision: 0, total: Date.now() - timestamp };
+}
+
+const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
+
+function compact(o: ModelOutput | null): CompactOutputs {
+  if (!o) return { kind: 'none' };
+  switch (o.kind) {
+    case 'detection':
+      return { kind: 'detection', detections: o.detections.map((d) => ({ class: d.class, score: r4(d.score), box: d.box.map((v) => Math.round(v * 10) / 10) as [number, number, number, number], area: Math.round(d.area) })) };
+    case 'anomaly':
+      return { kind: 'anomaly', score: r4(o.score), area: o.area === undefined ? undefined : Math.round(o.area) };
+    case 'classification':
+      return { kind: 'classification', scores: o.scores.slice(0, 5).map((s) => ({ class: s.class, score: r4(s.score) })) };
+  }
+}
+

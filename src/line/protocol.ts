@@ -1,0 +1,81 @@
+import type { FrameImage, GroundTruth } from '../capture/index.js';
+import type { Thresholds } from '../config/schema.js';
+import type { LoadedConfig } from '../config/load.js';
+import type { DecidedDefect, Reason, Verdict } from '../decision/index.js';
+import type { AnomalyMap, DetectionMask, Family } from '../inference/index.js';
+import type { SerializedError } from '../errors/index.js';
+
+/** Per-stage milliseconds of one part. */
+export interface Timings {
+  /** Trigger → taken off the queue by the inference loop. */
+  queue: number;
+  preprocess: number;
+  inference: number;
+  decode: number;
+  decision: number;
+  /** Trigger → verdict. */
+  total: number;
+}
+
+/** Model outputs before thresholding, compact enough to store with every inspection. */
+export type CompactOutputs =
+  | { kind: 'detection'; detections: { class: string; score: number; box: [number, number, number, number]; area: number }[] }
+  | { kind: 'anomaly'; score: number; area?: number }
+  | { kind: 'classification'; scores: { class: string; score: number }[] }
+  | { kind: 'none' };
+
+export interface InspectionResult {
+  seq: number;
+  source: string;
+  recipe: string;
+  recipeVersion: number;
+  modelSha256: string | null;
+  /** Trigger time, ms since the epoch. */
+  timestamp: number;
+  decidedAt: number;
+  verdict: Verdict;
+  errorCode?: string;
+  reasons: Reason[];
+  defects: DecidedDefect[];
+  maxScore: number;
+  outputs: CompactOutputs;
+  timings: Timings;
+  /** For overlays: per-detection masks (aligned with `defects`) and the anomaly heat map. */
+  masks?: (DetectionMask | null)[];
+  anomalyMap?: AnomalyMap;
+  image?: FrameImage;
+  file?: string;
+  truth?: GroundTruth;
+  requestId?: number;
+}
+
+export interface ModelSummary {
+  file: string;
+  name: string;
+  family: Family;
+  sha256: string;
+  labels: string[];
+  inputWidth: number;
+  inputHeight: number;
+  manifestSource: 'file' | 'detected';
+}
+
+export interface WorkerInit {
+  config: LoadedConfig;
+  /** Recipe versions in force at start, by recipe name. */
+  recipeVersions: Record<string, number>;
+}
+
+export type ToWorker =
+  | { type: 'push'; requestId: number; source: string; image: FrameImage; timestamp: number }
+  | { type: 'thresholds'; recipe: string; thresholds: Thresholds; version: number }
+  | { type: 'stop' };
+
+export type FromWorker =
+  | { type: 'ready'; models: ModelSummary[] }
+  | { type: 'fatal'; error: SerializedError }
+  | { type: 'result'; result: InspectionResult }
+  | { type: 'push-rejected'; requestId: number; error: SerializedError }
+  | { type: 'source-error'; source: string; error: SerializedError }
+  | { type: 'source-ended'; source: string }
+  | { type: 'stopped' };

@@ -1,0 +1,36 @@
+/**
+ * Line counters and a latency window. Percentiles come from the last `window` parts (a ring,
+ * allocated once), which is what an operator watching the line wants to see.
+ */
+export class LatencyWindow {
+  private readonly ring: Float64Array;
+  private n = 0;
+  constructor(readonly window = 65536) {
+    this.ring = new Float64Array(window);
+  }
+  add(ms: number): void {
+    this.ring[this.n++ % this.window] = ms;
+  }
+  get count(): number {
+    return this.n;
+  }
+  percentile(p: number): number {
+    const k = Math.min(this.n, this.window);
+    if (k === 0) return 0;
+    const sorted = this.ring.slice(0, k).sort();
+    return sorted[Math.min(k - 1, Math.max(0, Math.ceil((p / 100) * k) - 1))];
+  }
+}
+
+export interface LineCounters {
+  parts: number;
+  pass: number;
+  fail: number;
+  uninspected: number;
+  /** Uninspected parts by error code. */
+  byCode: Record<string, number>;
+}
+
+export function newCounters(): LineCounters {
+  return { parts: 0, pass: 0, fail: 0, uninspected: 0, byCode: {} };
+}

@@ -1,0 +1,24 @@
+/**
+ * The line worker's entry: onnxruntime's `run` blocks its thread, so the line lives here and the
+ * HTTP API (and later the OPC UA client) keep breathing on the main thread.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { serializeError } from '../errors/index.js';
+import { LineEngine } from './engine.js';
+import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
+
+const port = parentPort!;
+const send = (msg: FromWorker): void => {
+  // Frame pixels move to the main thread for recording without a copy.
+  // Only whole, unshared buffers are transferred (a pooled Buffer slice would detach the pool).
+  const data = msg.type === 'result' ? msg.result.image?.data : undefined;
+  const transfer = data && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? [data.buffer as ArrayBuffer] : [];
+  port.postMessage(msg, transfer);
+};
+
+const engine = new LineEngine(workerData as WorkerInit, send);
+port.on('message', (msg: ToWorker) => engine.handle(msg));
+engine.start().then(
+  (models) => send({ type: 'ready', models }),
+  (err) => send({ type: 'fatal', error: serializeError(err, 'STN_ERR_LINE_WORKER') }),
+);

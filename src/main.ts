@@ -1,0 +1,121 @@
+/**
+ * Composition root: configuration → database → line worker → recorder → HTTP.
+ * Nothing below this reads the environment or the command line; everything is passed in.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { buildApi } from './api/index.js';
+import type { LoadedConfig } from './config/index.js';
+import { Line, type InspectionResult } from './line/index.js';
+import { PACKAGE_ROOT } from './paths.js';
+import { ImageStore, openDatabase, Recorder, redact, Repository, type Db } from './store/index.js';
+
+export const VERSION: string = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')).version;
+
+export interface StationOptions {
+  config: LoadedConfig;
+  /** DATABASE_URL from the environment, when set; else the config's, else SQLite in dataDir. */
+  databaseUrl?: string;
+  /** Serve HTTP (false for replay and some tests). */
+  http?: boolean;
+  log: Logger;
+  /** Called for every result after it is counted (the demo's live line, replay's output). */
+  onResult?: (r: InspectionResult) => void;
+}
+
+export interface Station {
+  config: LoadedConfig;
+  line: Line;
+  repo: Repository;
+  recorder: Recorder;
+  db: Db;
+  api: FastifyInstance | null;
+  /** `http://host:port` when serving. */
+  url: string | null;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+export async function startStation(o: StationOptions): Promise<Station> {
+  const { config, log } = o;
+  const dataDir = path.resolve(config.baseDir, config.storage.dataDir);
+  const dbUrl = o.databaseUrl ?? config.storage.databaseUrl ?? `file:${path.join(dataDir, 'station.db')}`;
+  const db = await openDatabase(dbUrl);
+  log.info({ database: redact(dbUrl) }, 'database ready');
+  const repo = new Repository(db);
+  await repo.ensureStation(config.station);
+
+  const recipeVersions: Record<string, number> = {};
+  const recipeVersionIds = new Map<string, number>();
+  for (const [name, recipe] of Object.entries(config.recipes)) {
+    const v = await repo.ensureRecipeVersion(name, recipe, 'configuration', 'loaded at start-up');
+    recipeVersions[name] = v.version;
+    recipeVersionIds.set(`${name}@${v.version}`, v.id);
+  }
+
+  const line = new Line({ config, recipeVersions });
+  let models;
+  try {
+    models = await line.start();
+  } catch (err) {
+    await db.$disconnect();
+    throw err;
+  }
+  const modelIds = new Map<string, number>();
+  for (const m of models) {
+    modelIds.set(m.sha256, await repo.ensureModel(m));
+    log.info({ model: m.name, family: m.family, sha256: m.sha256.slice(0, 12), manifest: m.manifestSource }, 'model loaded');
+  }
+
+  const images = new ImageStore(path.join(dataDir, 'images'));
+  const recorder = new Recorder(repo, images, {
+    stationId: config.station.id,
+    queueSize: config.storage.queueSize,
+    keepGood: (recipe) => config.recipes[recipe]?.keepGood ?? 0,
+    modelIds,
+    recipeVersionIds,
+    // A failing sink is a status, never a stopped line; logged once per kind, counted always.
+    onError: onceEach((err: unknown) => log.error({ err }, 'recording failed')),
+  });
+  line.on('result', (r) => {
+    recorder.enqueue(r);
+    o.onResult?.(r);
+  });
+  line.on('source-error', (source, error) => log.error({ source, error }, 'frame source failed'));
+
+  let api: FastifyInstance | null = null;
+  let url: string | null = null;
+  if (o.http !== false) {
+    api = await buildApi({
+      repo, images, line,
+      pushKeySha256: config.http.pushKeySha256,
+      bodyLimit: config.http.bodyLimit,
+      version: VERSION,
+      health: () => ({ recorder: { ...recorder.counters, queueDepth: recorder.depth }, station: config.station.id }),
+    });
+    url = await api.listen({ host: config.http.host, port: config.http.port });
+    log.info({ url }, 'HTTP listening');
+  }
+
+  let stopping: Promise<void> | null = null;
+  const stop = () => (stopping ??= (async () => {
+    await api?.close();
+    await line.stop();
+    await recorder.flush();
+    await db.$disconnect();
+  })());
+
+  return { config, line, repo, recorder, db, api, url, dataDir, stop };
+}
+
+function onceEach(fn: (err: unknown) => void): (err: unknown) => void {
+  const seen = new Set<string>();
+  return (err) => {
+    const key = (err as { code?: string })?.code ?? (err as Error)?.message ?? String(err);
+    if (seen.has(key)) return;
+    seen.add(key);
+    fn(err);
+  };
+}

@@ -1,0 +1,29 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
+import { StationError } from '../errors/index.js';
+import { PrismaClient } from './generated/sqlite/client.js';
+import { migrate } from './migrate.js';
+import { parseDatabaseUrl, redact } from './url.js';
+
+export type Db = InstanceType<typeof PrismaClient>;
+
+/**
+ * Opens the station database: applies pending migrations (offline, WebAssembly engine), then
+ * returns a Prisma client on the driver adapter. SQLite runs in WAL mode with a busy timeout so
+ * the gallery's reads never block the recorder's writes.
+ */
+export async function openDatabase(url: string): Promise<Db> {
+  const target = parseDatabaseUrl(url);
+  if (target.provider !== 'sqlite') {
+    throw new StationError('STN_ERR_STORE_URL', `${redact(url)}: PostgreSQL is not supported by this version yet; use file:...`);
+  }
+  mkdirSync(path.dirname(target.file), { recursive: true });
+  await migrate(url);
+  const adapter = new PrismaBetterSqlite3({ url: `file:${target.file}`, timeout: 5000 });
+  const db = new PrismaClient({ adapter });
+  await db.$queryRawUnsafe('PRAGMA journal_mode = WAL');
+  await db.$queryRawUnsafe('PRAGMA busy_timeout = 5000');
+  await db.$queryRawUnsafe('PRAGMA synchronous = NORMAL');
+  return db;
+}

@@ -1,0 +1,6 @@
+export { openDatabase, type Db } from './db.js';
+export { migrate, migrationsDir } from './migrate.js';
+export { parseDatabaseUrl, redact, type DatabaseTarget } from './url.js';
+export { Repository, canonicalJson, type InspectionFilter, type StationInfo } from './repository.js';
+export { ImageStore, IMAGE_VARIANTS, type ImageVariant, type StoredImage } from './images.js';
+export { Recorder, type RecorderCounters, type RecorderOptions } from './recorder.js';

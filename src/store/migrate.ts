@@ -1,0 +1,124 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
+import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
+import { StationError } from '../errors/index.js';
+import { PRISMA_DIR } from '../paths.js';
+import { parseDatabaseUrl } from './url.js';
+
+/** The subset of @prisma/schema-engine-wasm's SchemaEngine the station drives. */
+interface WasmSchemaEngine {
+  applyMigrations(input: unknown): Promise<{ appliedMigrationNames: string[] }>;
+  diff(input: unknown): Promise<{ exitCode: number; stdout: string | null }>;
+  free(): void;
+}
+interface WasmModule {
+  SchemaEngine: { new: (options: unknown, log: (msg: string) => void, adapter: object) => Promise<WasmSchemaEngine> };
+  __wbg_set_wasm(exports: Record<string, unknown>): void;
+}
+/** The part of the WebAssembly global used here (Node has it; @types/node does not declare it). */
+declare const WebAssembly: {
+  instantiate(bytes: Uint8Array, imports: Record<string, unknown>): Promise<{ instance: { exports: Record<string, unknown> } }>;
+};
+
+let wasmModule: Promise<WasmModule> | null = null;
+
+/**
+ * Prisma's schema engine compiled to WebAssembly: migrations with nothing downloaded. On Node 20
+ * the package's entry imports the `.wasm` directly, so the bindings are loaded and instantiated
+ * here by hand.
+ */
+function loadSchemaEngine(): Promise<WasmModule> {
+  wasmModule ??= (async () => {
+    const bgUrl = import.meta.resolve('@prisma/schema-engine-wasm/schema_engine_bg');
+    const dir = path.dirname(fileURLToPath(bgUrl));
+    const bg = (await import(bgUrl)) as WasmModule;
+    const bytes = await readFile(path.join(dir, 'schema_engine_bg.wasm'));
+    const { instance } = await WebAssembly.instantiate(bytes, { './schema_engine_bg.js': bg });
+    bg.__wbg_set_wasm(instance.exports);
+    (instance.exports.__wbindgen_start as (() => void) | undefined)?.();
+    return bg;
+  })();
+  return wasmModule;
+}
+
+export function migrationsDir(provider: 'sqlite' | 'postgresql'): string {
+  return path.join(PRISMA_DIR, provider === 'sqlite' ? 'migrations' : `migrations-${provider}`);
+}
+
+const FILTERS = { externalTables: [], externalEnums: [] };
+
+function migrationsList(dir: string) {
+  const lock = path.join(dir, 'migration_lock.toml');
+  const dirs = existsSync(dir)
+    ? readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort()
+    : [];
+  return {
+    baseDir: dir,
+    lockfile: { path: 'migration_lock.toml', content: existsSync(lock) ? readFileSync(lock, 'utf8') : null },
+    shadowDbInitScript: '',
+    migrationDirectories: dirs.map((name) => {
+      const file = path.join(dir, name, 'migration.sql');
+      return {
+        path: name,
+        migrationFile: {
+          path: 'migration.sql',
+          content: existsSync(file) ? { tag: 'ok', value: readFileSync(file, 'utf8') } : { tag: 'error', value: `${file} is missing` },
+        },
+      };
+    }),
+  };
+}
+
+async function withEngine<T>(url: string, fn: (engine: WasmSchemaEngine) => Promise<T>): Promise<T> {
+  const db = parseDatabaseUrl(url);
+  if (db.provider !== 'sqlite') throw new StationError('STN_ERR_STORE_URL', `${db.provider} migrations are not supported yet`);
+  mkdirSync(path.dirname(db.file), { recursive: true });
+  const bg = await loadSchemaEngine();
+  const schema = readFileSync(path.join(PRISMA_DIR, 'schema.prisma'), 'utf8');
+  // The engine never disposes the connections it opens; a second engine in the same process
+  // would then find the database locked. Track them and close them ourselves.
+  const inner = new PrismaBetterSqlite3({ url: `file:${db.file}` });
+  const opened: { dispose(): Promise<void> }[] = [];
+  const tracked = Object.assign(Object.create(inner) as typeof inner, {
+    connect: async () => { const a = await inner.connect(); opened.push(a); return a; },
+    connectToShadowDb: async () => { const a = await inner.connectToShadowDb(); opened.push(a); return a; },
+  });
+  const engine = await bg.SchemaEngine.new({ datamodels: [['schema.prisma', schema]] }, () => undefined, bindMigrationAwareSqlAdapterFactory(tracked));
+  try {
+    return await fn(engine);
+  } finally {
+    engine.free();
+    for (const a of opened) await a.dispose().catch(() => undefined);
+  }
+}
+
+/** Applies every migration not yet in the database; returns the names applied. Idempotent. */
+export async function migrate(url: string): Promise<string[]> {
+  try {
+    return await withEngine(url, async (engine) => {
+      const out = await engine.applyMigrations({ migrationsList: migrationsList(migrationsDir('sqlite')), filters: FILTERS });
+      return out.appliedMigrationNames;
+    });
+  } catch (err) {
+    if (err instanceof StationError) throw err;
+    throw new StationError('STN_ERR_STORE_MIGRATION', `migrations failed on ${url}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** SQL that takes the committed migrations to prisma/schema.prisma (development: new migrations). */
+export async function diffSchema(url: string): Promise<string> {
+  // The shadow-database route fails with the SQLite adapter; diff against a database that the
+  // committed migrations were just applied to instead.
+  await migrate(url);
+  return withEngine(url, async (engine) => {
+    const out = await engine.diff({
+      from: { tag: 'schemaDatasource', files: [{ path: 'schema.prisma', content: readFileSync(path.join(PRISMA_DIR, 'schema.prisma'), 'utf8') }], configDir: PRISMA_DIR },
+      to: { tag: 'schemaDatamodel', files: [{ path: 'schema.prisma', content: readFileSync(path.join(PRISMA_DIR, 'schema.prisma'), 'utf8') }] },
+      script: true, exitCode: null, filters: FILTERS,
+    });
+    return out.stdout ?? '';
+  });
+}
