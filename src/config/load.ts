@@ -1,9 +1,9 @@
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { Value } from '@sinclair/typebox/value';
+import { Value, ValueErrorType } from '@sinclair/typebox/value';
 import { LineCounter, parseDocument, isNode } from 'yaml';
 import { StationError } from '../errors/index.js';
-import { StationConfig } from './schema.js';
+import { Recipe, StationConfig } from './schema.js';
 
 export interface ConfigIssue {
   /** Key path, e.g. `recipes.plate.thresholds.default.minScore`. */
@@ -52,11 +52,22 @@ export function parseConfig(text: string, baseDir: string, file?: string): Loade
 export function validateConfig(
   input: unknown, baseDir: string, file?: string, lineOf: (segments: string[]) => number | undefined = () => undefined,
 ): LoadedConfig {
-  const value = Value.Default(StationConfig, structuredClone(input));
+  const value = Value.Default(StationConfig, structuredClone(input)) as Record<string, unknown>;
+  // TypeBox does not descend into Record values for defaults: fill each recipe's here.
+  const recipes = value?.recipes;
+  if (recipes && typeof recipes === 'object') {
+    for (const [k, r] of Object.entries(recipes)) (recipes as Record<string, unknown>)[k] = Value.Default(Recipe, r);
+  }
   const issues: ConfigIssue[] = [];
   for (const e of Value.Errors(StationConfig, value)) {
     const segments = e.path.split('/').slice(1).map(unescapePointer);
-    // TypeBox reports an unknown key at its parent with the key in `value`; name the key itself.
+    if (e.type === ValueErrorType.ObjectAdditionalProperties) {
+      // TypeBox points at the unknown key itself: report it at its parent, by name.
+      const key = segments[segments.length - 1];
+      const known = Object.keys((e.schema as { properties?: object }).properties ?? {});
+      issues.push({ path: segments.slice(0, -1).join('.'), message: `unknown key "${key}" (known: ${known.join(', ')})`, line: lineOf(segments) });
+      continue;
+    }
     issues.push({ path: segments.join('.'), message: e.message, line: lineOf(segments) });
     if (issues.length >= 20) break;
   }

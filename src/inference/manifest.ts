@@ -131,12 +131,14 @@ export function detectFamily(info: OnnxInfo, hasV1Metadata = false): Family {
   if (names.includes('output') && hasV1Metadata) return 'anomalib-v1';
   const task = info.metadata.task;
   const first = info.outputs[0].dims;
-  const isNms = first.length === 3 && first[2] === 6 && typeof first[1] === 'number' && first[1] <= 1000;
+  if (task === 'classify' || (!task && info.outputs.length === 1 && first.length === 2)) return 'classifier';
   if (task === 'segment' || (info.outputs.length === 2 && info.outputs[1].dims.length === 4 && first.length === 3)) return 'yolo-segment';
-  if (task === 'detect' || task === 'obb' || info.metadata.names) return isNms ? 'yolo-detect-nms' : 'yolo-detect';
-  if (task === 'classify' || (info.outputs.length === 1 && first.length === 2)) return 'classifier';
+  // [1, N, 6] is an NMS export (x1,y1,x2,y2,score,class) unless it is a transposed raw head of a
+  // two-class model (4 + 2 = 6 columns); Ultralytics' NMS exports keep at most 300 rows.
+  const nc = info.metadata.names ? parseNamesLiteral(info.metadata.names).length : -1;
+  const isNms = first.length === 3 && first[2] === 6 && typeof first[1] === 'number' && (nc !== 2 ? first[1] <= 1000 : first[1] <= 300);
   if (isNms) return 'yolo-detect-nms';
-  if (first.length === 3) return 'yolo-detect';
+  if (first.length === 3 && (task === 'detect' || task === 'obb' || info.metadata.names || !task)) return 'yolo-detect';
   throw new StationError('STN_ERR_MODEL_FAMILY', `cannot tell the model family from outputs ${JSON.stringify(info.outputs)}; add a manifest`);
 }
 

@@ -1,0 +1,78 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, demoConfig, loadConfigFile, parseConfig } from '../src/config/index.js';
+import { tmpDir } from './helpers/tmp.js';
+
+const valid = `
+station:
+  id: press-3
+sources:
+  - name: cam1
+    uri: synthetic:?seed=3&rate=5
+    recipe: plate
+recipes:
+  plate:
+    model: ../models/plate-defects.onnx
+    thresholds:
+      default: { minScore: 0.5 }
+      classes:
+        scratch: { minScore: 0.6, minArea: 40, maxCount: 0 }
+`;
+
+function issues(text: string) {
+  try {
+    parseConfig(text, '/tmp', 'station.yaml');
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).code).toBe('STN_ERR_CONFIG_INVALID');
+    return (err as ConfigError).issues;
+  }
+  throw new Error('the configuration was accepted');
+}
+
+describe('station configuration', () => {
+  it('fills defaults and freezes the result', () => {
+    const cfg = parseConfig(valid, '/etc/station');
+    expect(cfg.line.deadlineMs).toBe(400);
+    expect(cfg.http).toMatchObject({ host: '127.0.0.1', port: 8080 });
+    expect(cfg.recipes.plate.keepGood).toBe(0.05);
+    expect(cfg.baseDir).toBe('/etc/station');
+    expect(Object.isFrozen(cfg.recipes.plate.thresholds)).toBe(true);
+  });
+
+  it('names the key path and line of an unknown key', () => {
+    const found = issues(valid.replace('      default: { minScore: 0.5 }', '      default: { minScore: 0.5 }\n      minScroe: 0.3'));
+    expect(found).toContainEqual(expect.objectContaining({ path: 'recipes.plate.thresholds', line: 13, message: expect.stringContaining('minScroe') }));
+  });
+
+  it('names the key path of a value out of range', () => {
+    const found = issues(valid.replace('minScore: 0.6', 'minScore: 1.6'));
+    expect(found).toContainEqual(expect.objectContaining({ path: 'recipes.plate.thresholds.classes.scratch.minScore', line: 14 }));
+  });
+
+  it('refuses a source that names a recipe that does not exist', () => {
+    expect(issues(valid.replace('recipe: plate', 'recipe: plat'))).toContainEqual(expect.objectContaining({ path: 'sources.0.recipe', line: 7 }));
+  });
+
+  it('refuses YAML that does not parse with STN_ERR_CONFIG_PARSE', () => {
+    expect(() => parseConfig('station: [unclosed', '/tmp')).toThrow(expect.objectContaining({ code: 'STN_ERR_CONFIG_PARSE' }));
+  });
+
+  it('reports a missing file with STN_ERR_CONFIG_NOT_FOUND', () => {
+    expect(() => loadConfigFile('/nonexistent/station.yaml')).toThrow(expect.objectContaining({ code: 'STN_ERR_CONFIG_NOT_FOUND' }));
+  });
+
+  it('resolves relative paths against the file, not the working directory', () => {
+    const dir = tmpDir();
+    const f = path.join(dir, 'station.yaml');
+    writeFileSync(f, valid);
+    expect(loadConfigFile(f).baseDir).toBe(dir);
+  });
+
+  it('the embedded demo configuration is valid and uses the shipped model', () => {
+    const cfg = demoConfig({ dataDir: '/tmp/x', port: 0, host: '127.0.0.1', rate: 10 });
+    expect(cfg.sources[0].uri).toContain('synthetic:');
+    expect(cfg.recipes.plate.model).toMatch(/models\/plate-defects\.onnx$/);
+  });
+});
