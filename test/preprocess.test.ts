@@ -64,7 +64,7 @@ describe('bad images get stable error codes', () => {
   });
 
   it('a truncated JPEG → STN_ERR_IMAGE_CORRUPT', async () => {
-    const jpeg = await sharp({ create: { width: 640, height: 480, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).jpeg().toBuffer();
+    const jpeg = await sharp({ create: { width: 640, height: 480, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).jpeg().toBuffer();
     await expect(yolo().run({ kind: 'encoded', data: jpeg.subarray(0, Math.floor(jpeg.length / 2)) })).rejects.toMatchObject({ code: 'STN_ERR_IMAGE_CORRUPT' });
   });
 

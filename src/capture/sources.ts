@@ -12,6 +12,12 @@ import { PartGenerator, SYNTHETIC_CLASSES } from './synthetic.js';
 export interface FrameSource {
   readonly name: string;
   readonly uri: string;
+  /**
+   * A paced source runs at the line's speed whether or not the station keeps up (a camera, a
+   * conveyor): when the queue is full its oldest frame is dropped (a fail-safe reject). An
+   * unpaced one (offline replay, HTTP push) waits for room instead.
+   */
+  readonly paced: boolean;
   frames(signal: AbortSignal): AsyncIterable<Frame>;
 }
 
@@ -80,6 +86,10 @@ export class DirSource implements FrameSource {
     readonly options: { loop: boolean; rate: number; recursive: boolean },
   ) {}
 
+  get paced(): boolean {
+    return this.options.rate > 0;
+  }
+
   async listFiles(): Promise<string[]> {
     let entries: string[];
     try {
@@ -132,6 +142,10 @@ export class SyntheticSource implements FrameSource {
     this.generator = new PartGenerator({ seed: options.seed, defectRate: options.defectRate });
   }
 
+  get paced(): boolean {
+    return this.options.rate > 0;
+  }
+
   async *frames(signal: AbortSignal): AsyncIterable<Frame> {
     const pacer = new Pacer(this.options.rate);
     for (let k = 0; k < this.options.count && !signal.aborted; k++) {
@@ -153,6 +167,7 @@ export class PushSource implements FrameSource {
   private readonly queue: Frame[] = [];
   private wake: (() => void) | null = null;
   private seq = 0;
+  readonly paced = false;
   constructor(readonly name: string, readonly uri: string, readonly capacity = 16) {}
 
   /** Returns the frame's sequence number, or throws when the queue is full. */

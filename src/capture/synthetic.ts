@@ -190,6 +190,9 @@ export class PartGenerator {
     img: Float32Array, mask: Uint8Array, classId: number, c: SyntheticClass,
     px: number, py: number, rng: Rng, scale: number,
   ): [number, number, number, number] | null {
+    // Severity: real lines see faint defects near the noise floor as well as obvious ones, which
+    // is what makes a threshold a trade-off between escapes and false rejects.
+    const sev = rng.range(0.35, 1);
     switch (c) {
       case 'scratch': {
         const a = rng.range(0, Math.PI);
@@ -201,7 +204,7 @@ export class PartGenerator {
           const off = bend * (1 - 4 * t * t);
           pts.push([px + Math.cos(a) * t * len - Math.sin(a) * off, py + Math.sin(a) * t * len + Math.cos(a) * off]);
         }
-        const amp = rng.next() < 0.6 ? rng.range(50, 75) : -rng.range(50, 70);
+        const amp = sev * (rng.next() < 0.6 ? rng.range(50, 75) : -rng.range(50, 70));
         return this.stroke(img, mask, classId, pts, rng.range(1.8, 3.2) * scale, amp);
       }
       case 'crack': {
@@ -215,7 +218,7 @@ export class PartGenerator {
           pts.push([lx + Math.cos(a) * step, ly + Math.sin(a) * step]);
         }
         const width = rng.range(1.4, 2.2) * scale;
-        const amp = -rng.range(75, 100);
+        const amp = -sev * rng.range(75, 100);
         const box = this.stroke(img, mask, classId, pts, width, amp);
         // One branch from the middle on most cracks.
         if (rng.next() < 0.7) {
@@ -234,14 +237,14 @@ export class PartGenerator {
       }
       case 'spot': {
         const rx = rng.range(5, 12) * scale, ry = rng.range(5, 12) * scale;
-        const amp = -rng.range(50, 75);
+        const amp = -sev * rng.range(50, 75);
         return this.blob(img, mask, classId, px, py, rx, ry, (d2) => amp * Math.exp(-1.2 * d2 * d2));
       }
       case 'dent': {
         const r = rng.range(10, 18) * scale;
         const la = rng.range(0, 2 * Math.PI);
         const lx = Math.cos(la), ly = Math.sin(la);
-        const amp = rng.range(40, 60);
+        const amp = sev * rng.range(40, 60);
         return this.blob(img, mask, classId, px, py, r, r, (d2, dx, dy) => {
           const shade = (dx * lx + dy * ly) / Math.max(Math.sqrt(d2), 1e-6);
           return amp * shade * Math.sqrt(d2) * Math.exp(-1.5 * d2) * 1.6 - 15 * Math.exp(-2 * d2);

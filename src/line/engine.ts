@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { createSource, DirSource, PushSource, type Frame, type FrameSource } from '../capture/index.js';
+import { createSource, PushSource, type Frame, type FrameSource } from '../capture/index.js';
 import { resolveFromConfig } from '../config/load.js';
 import type { Recipe, Thresholds } from '../config/schema.js';
 import { decide, uninspected, type Decision } from '../decision/index.js';
@@ -86,11 +86,11 @@ export class LineEngine {
     }
     for (const s of cfg.sources) {
       const source = createSource(s.name, s.uri, { baseDir: cfg.baseDir });
-      const wait = source instanceof PushSource || (source instanceof DirSource && !(source.options.rate > 0));
-      this.sources.push({ source, recipe: this.recipes.get(s.recipe)!, wait });
+      // Named drop policy: live (paced) sources drop the oldest frame; offline ones wait.
+      this.sources.push({ source, recipe: this.recipes.get(s.recipe)!, wait: !source.paced });
     }
     for (const s of this.sources) void this.capture(s);
-    this.loopDone = this.loop();
+    this.loopDone = this.loop().then(() => this.emit({ type: 'drained' }));
     return summaries;
   }
 

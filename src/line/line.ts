@@ -25,13 +25,11 @@ export class Line extends EventEmitter<LineEvents> {
   private worker: Worker | null = null;
   private readonly pending = new Map<number, { resolve: (r: InspectionResult) => void; reject: (e: StationError) => void }>();
   private nextRequest = 1;
-  private sourcesLeft: number;
   private stopped: Promise<void> | null = null;
   readonly startedAt = Date.now();
 
   constructor(private readonly init: WorkerInit) {
     super();
-    this.sourcesLeft = init.config.sources.length;
   }
 
   /** Starts the worker; resolves once every model is loaded and warmed up. */
@@ -61,7 +59,9 @@ export class Line extends EventEmitter<LineEvents> {
             return;
           case 'source-ended':
             this.emit('source-ended', msg.source);
-            if (--this.sourcesLeft === 0) this.emit('idle');
+            return;
+          case 'drained':
+            this.emit('idle');
             return;
           case 'stopped':
             return;
@@ -143,11 +143,14 @@ export class Line extends EventEmitter<LineEvents> {
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
 /**
- * Starts a worker from the compiled module, or from the TypeScript source through tsx when the
- * station itself runs from source (tests, development).
+ * Starts a worker from the compiled module, or from the TypeScript source when the station runs
+ * from source (tests, development). Node 20 does not pass `--import tsx` on to workers, so a
+ * one-line bootstrap registers tsx inside the worker before importing the entry.
  */
 function spawnWorker(name: string, workerData: unknown): Worker {
-  const fromSource = import.meta.url.endsWith('.ts');
-  const url = new URL(`./${name}.${fromSource ? 'ts' : 'js'}`, import.meta.url);
-  return new Worker(url, { workerData, execArgv: fromSource ? ['--import', 'tsx'] : [] });
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL(`./${name}.js`, import.meta.url), { workerData });
+  const entry = new URL(`./${name}.ts`, import.meta.url).href;
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const code = `import { register } from ${JSON.stringify(tsx)}; register(); await import(${JSON.stringify(entry)});`;
+  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`), { workerData });
 }

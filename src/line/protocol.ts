@@ -78,4 +78,6 @@ export type FromWorker =
   | { type: 'push-rejected'; requestId: number; error: SerializedError }
   | { type: 'source-error'; source: string; error: SerializedError }
   | { type: 'source-ended'; source: string }
+  /** Every source has ended and every frame taken in has its result. */
+  | { type: 'drained' }
   | { type: 'stopped' };

@@ -1,0 +1,73 @@
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import type { InspectionResult } from '../src/line/index.js';
+import { migrate, openDatabase, Repository } from '../src/store/index.js';
+import { tmpDir } from './helpers/tmp.js';
+
+function result(seq: number, verdict: InspectionResult['verdict'], cls?: string): InspectionResult {
+  return {
+    seq, source: 'cam1', recipe: 'plate', recipeVersion: 1, modelSha256: null,
+    timestamp: Date.UTC(2026, 10, 25, 8, 0, seq), decidedAt: Date.UTC(2026, 10, 25, 8, 0, seq) + 12,
+    verdict, reasons: cls ? [{ rule: 'class', class: cls, score: 0.9, limit: 0.5 }] : [],
+    defects: cls ? [{ class: cls, score: 0.9, box: [1, 2, 3, 4], area: 4, rejecting: true }, { class: 'spot', score: 0.2, box: [5, 5, 6, 6], area: 1, rejecting: false }] : [],
+    maxScore: cls ? 0.9 : 0, outputs: { kind: 'none' },
+    timings: { queue: 1, preprocess: 2, inference: 5, decode: 0.1, decision: 0.01, total: 12 },
+  };
+}
+
+describe('the SQLite store', () => {
+  it('creates every table through the WebAssembly schema engine, once', async () => {
+    const url = `file:${path.join(tmpDir(), 'a', 'station.db')}`;
+    expect(await migrate(url)).toEqual([expect.stringMatching(/_init$/)]);
+    expect(await migrate(url)).toEqual([]);
+    const db = new Database(url.slice(5));
+    const tables = db.prepare("select name from sqlite_master where type='table' order by name").all().map((r) => (r as { name: string }).name);
+    db.close();
+    expect(tables).toEqual(expect.arrayContaining(['Defect', 'Image', 'Inspection', 'Model', 'Recipe', 'RecipeVersion', 'Station', '_prisma_migrations']));
+  });
+
+  it('versions a recipe only when its definition changes', async () => {
+    const db = await openDatabase(`file:${path.join(tmpDir(), 'station.db')}`);
+    const repo = new Repository(db);
+    const a = await repo.ensureRecipeVersion('plate', { model: 'm', thresholds: { default: { minScore: 0.5 } } }, 'me', 'first');
+    const b = await repo.ensureRecipeVersion('plate', { thresholds: { default: { minScore: 0.5 } }, model: 'm' }, 'me', 'same, keys reordered');
+    const c = await repo.ensureRecipeVersion('plate', { model: 'm', thresholds: { default: { minScore: 0.6 } } }, 'me', 'stricter');
+    expect([a.version, b.version, c.version]).toEqual([1, 1, 2]);
+    expect(b.id).toBe(a.id);
+    await db.$disconnect();
+  });
+
+  it('records inspections with defects and lists them newest first with filters and a cursor', async () => {
+    const db = await openDatabase(`file:${path.join(tmpDir(), 'station.db')}`);
+    const repo = new Repository(db);
+    await repo.ensureStation({ id: 's1', name: '', line: '', site: '' });
+    for (let i = 1; i <= 7; i++) await repo.insertInspection('s1', result(i, i % 3 === 0 ? 'fail' : 'pass', i % 3 === 0 ? 'scratch' : undefined), { modelId: null, recipeVersionId: null }, []);
+    await repo.insertInspection('s1', result(8, 'uninspected'), { modelId: null, recipeVersionId: null }, []);
+
+    const page1 = await repo.listInspections({ limit: 3 });
+    expect(page1.items.map((i) => i.partSeq)).toEqual([8, 7, 6]);
+    const page2 = await repo.listInspections({ limit: 3, cursor: page1.nextCursor! });
+    expect(page2.items.map((i) => i.partSeq)).toEqual([5, 4, 3]);
+    const page3 = await repo.listInspections({ limit: 3, cursor: page2.nextCursor! });
+    expect(page3.items.map((i) => i.partSeq)).toEqual([2, 1]);
+    expect(page3.nextCursor).toBeNull();
+
+    const failed = await repo.listInspections({ limit: 10, verdict: 'fail' });
+    expect(failed.items.map((i) => i.partSeq)).toEqual([6, 3]);
+    expect(failed.items[0].defects).toEqual([{ class: 'scratch', score: 0.9, rejecting: true, area: 4, box: [1, 2, 3, 4] }]);
+    expect((await repo.listInspections({ limit: 10, class: 'scratch' })).items).toHaveLength(2);
+    expect((await repo.listInspections({ limit: 10, class: 'spot' })).items).toHaveLength(0);
+    const window = await repo.listInspections({ limit: 10, from: new Date(Date.UTC(2026, 10, 25, 8, 0, 3)), to: new Date(Date.UTC(2026, 10, 25, 8, 0, 5)) });
+    expect(window.items.map((i) => i.partSeq)).toEqual([4, 3]);
+
+    const one = await repo.getInspection(failed.items[0].id);
+    expect(one).toMatchObject({ verdict: 'fail', partSeq: 6, timings: { inference: 5 }, defects: expect.arrayContaining([expect.objectContaining({ class: 'spot', rejecting: false })]) });
+    expect(await repo.getInspection(9999)).toBeNull();
+    await db.$disconnect();
+  });
+
+  it('refuses a DATABASE_URL it does not know with STN_ERR_STORE_URL', async () => {
+    await expect(openDatabase('mysql://root@localhost/x')).rejects.toMatchObject({ code: 'STN_ERR_STORE_URL' });
+  });
+});
