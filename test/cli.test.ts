@@ -1,0 +1,70 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { PartGenerator } from '../src/capture/index.js';
+import { station } from './helpers/cli.js';
+import { tmpDir } from './helpers/tmp.js';
+
+describe('the station command', () => {
+  it('demo --duration --json runs the synthetic line and ends with the summary object', async () => {
+    const data = tmpDir();
+    const r = await station(['demo', '--duration', '6', '--json', '--port', '0', '--rate', '10', '--data', data]);
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.lines[r.lines.length - 1]);
+    expect(summary).toMatchObject({
+      parts: expect.any(Number),
+      verdicts: { pass: expect.any(Number), fail: expect.any(Number), uninspected: expect.any(Number) },
+      latencyMs: { p50: expect.any(Number), p99: expect.any(Number) },
+      plc: { passedGood: 0, rejectedDefective: 0, escapes: 0, falseRejects: 0, late: 0, failSafeRejects: 0 },
+    });
+    expect(summary.parts).toBeGreaterThanOrEqual(30);
+    expect(summary.verdicts.pass + summary.verdicts.fail + summary.verdicts.uninspected).toBe(summary.parts);
+    expect(summary.verdicts.fail).toBeGreaterThan(0);
+    expect(summary.recorded).toBe(summary.parts);
+  });
+
+  it('replay prints one JSON line per image and a summary', async () => {
+    const dir = tmpDir();
+    // The evaluation layout: good/ and defect/<class>/ carry the ground truth.
+    for (const [rate, n] of [[1, 4], [0, 2]] as const) {
+      const gen = new PartGenerator({ seed: 21, defectRate: rate });
+      for (let i = 0; i < n; i++) {
+        const p = gen.part(i);
+        const sub = p.truth.defective ? path.join(dir, 'defect', p.truth.defects[0].class) : path.join(dir, 'good');
+        mkdirSync(sub, { recursive: true });
+        await sharp(p.image.data, { raw: { width: 512, height: 384, channels: 1 } }).png().toFile(path.join(sub, `part${rate}-${i}.png`));
+      }
+    }
+    writeFileSync(path.join(dir, 'zz-broken.jpg'), 'broken');
+    const r = await station(['replay', dir, '--json']);
+    expect(r.code).toBe(0);
+    const rows = r.lines.slice(0, -1).map((l) => JSON.parse(l));
+    expect(rows).toHaveLength(7);
+    for (const row of rows) expect(row).toEqual(expect.objectContaining({ file: expect.any(String), verdict: expect.stringMatching(/^(pass|fail|uninspected)$/), defects: expect.any(Array), latencyMs: expect.any(Number) }));
+    expect(rows.find((x) => x.file === 'zz-broken.jpg')).toMatchObject({ verdict: 'uninspected', errorCode: 'STN_ERR_IMAGE_CORRUPT' });
+    const failed = rows.find((x) => x.verdict === 'fail');
+    expect(failed.defects[0]).toEqual({ class: expect.any(String), score: expect.any(Number), box: expect.any(Array), area: expect.any(Number) });
+    expect(JSON.parse(r.lines[r.lines.length - 1])).toMatchObject({ images: 7, uninspected: 1, defective: 4, good: 2, recall: 1, falseRejectRate: 0 });
+  });
+
+  it('run refuses an invalid configuration with its key path and exit code 2', async () => {
+    const dir = tmpDir();
+    const f = path.join(dir, 'station.yaml');
+    writeFileSync(f, 'station:\n  id: s1\n  colour: blue\nsources: []\nrecipes: {}\n');
+    const r = await station(['run', '--config', f]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('STN_ERR_CONFIG_INVALID');
+    expect(r.stderr).toMatch(/station \(line 3\): unknown key "colour"/);
+    expect(r.stderr).toMatch(/sources.*fewer|sources.*minimum|sources/i);
+  });
+
+  it('db migrate applies the migrations to DATABASE_URL, then finds nothing to do', async () => {
+    const dir = tmpDir();
+    const env = { DATABASE_URL: `file:${path.join(dir, 'x.db')}` };
+    const first = await station(['db', 'migrate'], { env });
+    expect(JSON.parse(first.lines.at(-1)!).applied).toHaveLength(1);
+    const second = await station(['db', 'migrate'], { env });
+    expect(JSON.parse(second.lines.at(-1)!)).toEqual({ applied: [] });
+  });
+});
