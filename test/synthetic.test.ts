@@ -40,4 +40,9 @@ describe('the synthetic line', () => {
     const means = [0, 1, 2, 3].map((i) => g.part(i).image.data.reduce((a, b) => a + b, 0) / (g.width * g.height));
     expect(new Set(means.map((m) => Math.round(m))).size).toBeGreaterThan(1);
   });
+
+  it('knows whether a part is defective without rendering it (the line simulator's truth)', () => {
+    const g = new PartGenerator({ seed: 13, defectRate: 0.3 });
+    for (let i = 0; i < 60; i++) expect(g.isDefective(i)).toBe(g.part(i).truth.defective);
+  });
 });

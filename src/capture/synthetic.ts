@@ -58,15 +58,16 @@ export class PartGenerator {
   /** Part `index` of this seed; independent of which parts were made before. */
   part(index: number): SyntheticPart {
     const rng = new Rng(hash2(this.seed, index));
+    const layout = this.layout(rng);
     const { width: w, height: h } = this;
     const img = new Float32Array(w * h);
     const mask = new Uint8Array(w * h);
     const noise = this.noise;
-    let nOff = rng.int(0, NOISE_SIZE - 1);
+    let nOff = layout.noiseOffset;
     const n = () => noise[nOff++ & (NOISE_SIZE - 1)];
 
     // Belt: dark woven texture.
-    const beltBase = rng.range(28, 42);
+    const beltBase = layout.beltBase;
     for (let y = 0; y < h; y++) {
       const row = y * w;
       const weaveY = ((y >> 2) & 1) * 3;
@@ -75,19 +76,14 @@ export class PartGenerator {
 
     // Plate geometry, in image pixels; local frame (u along the long side, v across).
     const scale = w / 512;
-    const cx = w / 2 + rng.range(-14, 14) * scale;
-    const cy = h / 2 + rng.range(-12, 12) * scale;
-    const pw = rng.range(330, 350) * scale;
-    const ph = rng.range(222, 238) * scale;
-    const ang = rng.range(-0.05, 0.05);
+    const { cx, cy, pw, ph, ang, holeR } = layout;
     const cos = Math.cos(ang), sin = Math.sin(ang);
     const toImage = (u: number, v: number): [number, number] => [cx + u * cos - v * sin, cy + u * sin + v * cos];
-    const holeR = rng.range(12, 14) * scale;
     const holes: [number, number][] = [
       [-0.36 * pw, -0.3 * ph], [0.36 * pw, -0.3 * ph], [-0.36 * pw, 0.3 * ph], [0.36 * pw, 0.3 * ph],
     ];
 
-    const defective = rng.next() < this.defectRate;
+    const defective = layout.defective;
     const classes: SyntheticClass[] = [];
     if (defective) {
       const count = rng.next() < 0.8 ? 1 : 2;
@@ -183,6 +179,27 @@ export class PartGenerator {
       image: { kind: 'raw', format: 'Mono8', width: w, height: h, data },
       truth: { defective: defects.length > 0, defects },
       mask,
+    };
+  }
+
+  /** Whether part `index` is defective, without rendering it (the line simulator's ground truth). */
+  isDefective(index: number): boolean {
+    return this.layout(new Rng(hash2(this.seed, index))).defective;
+  }
+
+  /** The first draws of a part: where it lies and whether it is defective. Shared by part() and isDefective(). */
+  private layout(rng: Rng) {
+    const scale = this.width / 512;
+    return {
+      noiseOffset: rng.int(0, NOISE_SIZE - 1),
+      beltBase: rng.range(28, 42),
+      cx: this.width / 2 + rng.range(-14, 14) * scale,
+      cy: this.height / 2 + rng.range(-12, 12) * scale,
+      pw: rng.range(330, 350) * scale,
+      ph: rng.range(222, 238) * scale,
+      ang: rng.range(-0.05, 0.05),
+      holeR: rng.range(12, 14) * scale,
+      defective: rng.next() < this.defectRate,
     };
   }
 
