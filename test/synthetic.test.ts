@@ -41,7 +41,7 @@ describe('the synthetic line', () => {
     expect(new Set(means.map((m) => Math.round(m))).size).toBeGreaterThan(1);
   });
 
-  it('knows whether a part is defective without rendering it (the line simulator's truth)', () => {
+  it('knows whether a part is defective without rendering it (ground truth for the line simulator)', () => {
     const g = new PartGenerator({ seed: 13, defectRate: 0.3 });
     for (let i = 0; i < 60; i++) expect(g.isDefective(i)).toBe(g.part(i).truth.defective);
   });
