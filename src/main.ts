@@ -10,6 +10,9 @@ import { buildApi } from './api/index.js';
 import type { LoadedConfig } from './config/index.js';
 import { Line, type InspectionResult } from './line/index.js';
 import { PACKAGE_ROOT } from './paths.js';
+import { RejectGate, type GateUser } from './plc/index.js';
+import type { PlcConfig } from './config/index.js';
+import { StationError } from './errors/index.js';
 import { ImageStore, openDatabase, Recorder, redact, Repository, type Db } from './store/index.js';
 
 export const VERSION: string = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')).version;
@@ -23,6 +26,8 @@ export interface StationOptions {
   log: Logger;
   /** Called for every result after it is counted (the demo's live line, replay's output). */
   onResult?: (r: InspectionResult) => void;
+  /** Environment variables the configuration may name (PLC password). */
+  env?: Record<string, string | undefined>;
 }
 
 export interface Station {
@@ -30,6 +35,7 @@ export interface Station {
   line: Line;
   repo: Repository;
   recorder: Recorder;
+  gate: RejectGate | null;
   db: Db;
   api: FastifyInstance | null;
   /** `http://host:port` when serving. */
@@ -79,7 +85,35 @@ export async function startStation(o: StationOptions): Promise<Station> {
     // A failing sink is a status, never a stopped line; logged once per kind, counted always.
     onError: onceEach((err: unknown) => log.error({ err }, 'recording failed')),
   });
+  // The PLC hears the verdict first; the record follows through its queue.
+  let gate: RejectGate | null = null;
+  if (config.plc) {
+    const labels = new Map(models.map((m) => [m.sha256, m.labels]));
+    gate = new RejectGate({
+      endpoint: config.plc.endpoint,
+      securityMode: config.plc.securityMode,
+      securityPolicy: config.plc.securityPolicy,
+      user: gateUser(config.plc, o.env ?? {}, config.baseDir),
+      pkiDir: path.join(dataDir, 'pki', 'station'),
+      tags: config.plc.tags,
+      namespaceUri: config.plc.namespaceUri,
+      deadlineMs: config.line.deadlineMs,
+      heartbeatMs: config.plc.heartbeatMs,
+      reconnectMinMs: config.plc.reconnectMinMs,
+      reconnectMaxMs: config.plc.reconnectMaxMs,
+      applicationUri: `urn:inspection-station:station:${config.station.id}`,
+      defectCode: (r) => {
+        const top = r.defects.find((d) => d.rejecting);
+        const idx = top && r.modelSha256 ? (labels.get(r.modelSha256) ?? []).indexOf(top.class) : -1;
+        return idx + 1;
+      },
+    });
+    gate.on('trigger', (seq, at) => line.trigger(seq, at));
+    gate.on('state', (state) => log.info({ plc: state, lastError: gate!.lastError }, 'PLC link'));
+    await gate.start();
+  }
   line.on('result', (r) => {
+    gate?.deliver(r);
     recorder.enqueue(r);
     o.onResult?.(r);
   });
@@ -93,7 +127,7 @@ export async function startStation(o: StationOptions): Promise<Station> {
       pushKeySha256: config.http.pushKeySha256,
       bodyLimit: config.http.bodyLimit,
       version: VERSION,
-      health: () => ({ recorder: { ...recorder.counters, queueDepth: recorder.depth }, station: config.station.id }),
+      health: () => ({ recorder: { ...recorder.counters, queueDepth: recorder.depth }, station: config.station.id, plc: gate?.status() ?? null }),
     });
     url = await api.listen({ host: config.http.host, port: config.http.port });
     log.info({ url }, 'HTTP listening');
@@ -102,12 +136,13 @@ export async function startStation(o: StationOptions): Promise<Station> {
   let stopping: Promise<void> | null = null;
   const stop = () => (stopping ??= (async () => {
     await api?.close();
+    await gate?.stop();
     await line.stop();
     await recorder.flush();
     await db.$disconnect();
   })());
 
-  return { config, line, repo, recorder, db, api, url, dataDir, stop };
+  return { config, line, repo, recorder, gate, db, api, url, dataDir, stop };
 }
 
 function onceEach(fn: (err: unknown) => void): (err: unknown) => void {
@@ -118,4 +153,13 @@ function onceEach(fn: (err: unknown) => void): (err: unknown) => void {
     seen.add(key);
     fn(err);
   };
+}
+
+function gateUser(plc: PlcConfig, env: Record<string, string | undefined>, baseDir: string): GateUser {
+  const u = plc.user;
+  if ('anonymous' in u) return { type: 'anonymous' };
+  if ('certificate' in u) return { type: 'certificate', certificateFile: path.resolve(baseDir, u.certificate), privateKeyFile: path.resolve(baseDir, u.privateKey) };
+  const password = u.passwordEnv ? env[u.passwordEnv] : u.password;
+  if (password === undefined) throw new StationError('STN_ERR_CONFIG_INVALID', `plc.user: set the password in ${u.passwordEnv ? `the environment variable ${u.passwordEnv}` : 'passwordEnv or password'}`);
+  return { type: 'username', username: u.username, password };
 }

@@ -44,7 +44,7 @@ export function createSource(name: string, uri: string, ctx: SourceContext): Fra
     return n;
   };
   for (const key of params.keys()) {
-    const allowed = scheme === 'dir' ? ['loop', 'rate', 'recursive'] : scheme === 'synthetic' ? ['seed', 'defectRate', 'rate', 'count', 'start'] : [];
+    const allowed = scheme === 'dir' ? ['loop', 'rate', 'recursive'] : scheme === 'synthetic' ? ['seed', 'defectRate', 'rate', 'count', 'start', 'trigger'] : [];
     if (!allowed.includes(key)) throw new StationError('STN_ERR_SOURCE_URI', `${uri}: unknown parameter "${key}"${allowed.length ? ` (known: ${allowed.join(', ')})` : ''}`);
   }
   switch (scheme) {
@@ -53,10 +53,14 @@ export function createSource(name: string, uri: string, ctx: SourceContext): Fra
       return new DirSource(name, uri, path.resolve(ctx.baseDir, target), {
         loop: num('loop', 0) > 0, rate: num('rate', 0), recursive: num('recursive', 1) > 0,
       });
-    case 'synthetic':
+    case 'synthetic': {
+      const trigger = params.get('trigger');
+      if (trigger !== null && trigger !== 'plc') throw new StationError('STN_ERR_SOURCE_URI', `${uri}: trigger=${trigger} (known: plc)`);
       return new SyntheticSource(name, uri, {
         seed: num('seed', 1), defectRate: num('defectRate', 0.2), rate: num('rate', 10), count: num('count', Infinity), start: num('start', 0),
+        triggered: trigger === 'plc',
       });
+    }
     case 'http':
       return new PushSource(name, uri);
     default:
@@ -131,28 +135,81 @@ export function truthFromPath(file: string): GroundTruth | undefined {
   return { defective: true, defects: parts[i + 1] && i + 2 < parts.length ? [{ class: parts[i + 1], box: [0, 0, 0, 0] }] : [] };
 }
 
-/** The synthetic line: parts made by PartGenerator at a rate, raw Mono8 like an industrial camera. */
+/**
+ * The synthetic line: parts made by PartGenerator, raw Mono8 like an industrial camera. Free-run
+ * at `rate`, or triggered by the PLC (`trigger=plc`): one frame per PartSeq, part index = PartSeq,
+ * so the line simulator knows each frame's ground truth.
+ */
 export class SyntheticSource implements FrameSource {
   readonly generator: PartGenerator;
+  private readonly triggers = new WakeQueue<{ seq: number; at: number }>(64);
   constructor(
     readonly name: string,
     readonly uri: string,
-    readonly options: { seed: number; defectRate: number; rate: number; count: number; start: number },
+    readonly options: { seed: number; defectRate: number; rate: number; count: number; start: number; triggered?: boolean },
   ) {
     this.generator = new PartGenerator({ seed: options.seed, defectRate: options.defectRate });
   }
 
   get paced(): boolean {
-    return this.options.rate > 0;
+    return this.options.triggered === true || this.options.rate > 0;
+  }
+
+  get triggered(): boolean {
+    return this.options.triggered === true;
+  }
+
+  /** A part passed the photo-eye (PLC PartSeq). Returns false when triggers pile up beyond the queue. */
+  trigger(seq: number, at: number): boolean {
+    return this.triggers.push({ seq, at });
   }
 
   async *frames(signal: AbortSignal): AsyncIterable<Frame> {
+    if (this.triggered) {
+      for await (const t of this.triggers.drain(signal)) {
+        const part = this.generator.part(t.seq);
+        yield { seq: t.seq, timestamp: t.at, source: this.name, image: part.image, truth: part.truth };
+      }
+      return;
+    }
     const pacer = new Pacer(this.options.rate);
     for (let k = 0; k < this.options.count && !signal.aborted; k++) {
       const timestamp = await pacer.tick(k, signal);
       if (signal.aborted) return;
       const part = this.generator.part(this.options.start + k);
       yield { seq: k + 1, timestamp, source: this.name, image: part.image, truth: part.truth };
+    }
+  }
+}
+
+/** A small bounded hand-off between a producer (HTTP, PLC triggers) and a source's frame loop. */
+class WakeQueue<T> {
+  private readonly items: T[] = [];
+  private wake: (() => void) | null = null;
+  constructor(readonly capacity: number) {}
+
+  push(item: T): boolean {
+    if (this.items.length >= this.capacity) return false;
+    this.items.push(item);
+    this.wake?.();
+    return true;
+  }
+
+  async *drain(signal: AbortSignal): AsyncIterable<T> {
+    const onAbort = () => this.wake?.();
+    signal.addEventListener('abort', onAbort);
+    try {
+      while (!signal.aborted) {
+        const item = this.items.shift();
+        if (item !== undefined) {
+          yield item;
+          continue;
+        }
+        await new Promise<void>((r) => (this.wake = r));
+        this.wake = null;
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort);
     }
   }
 }
@@ -164,36 +221,22 @@ export const SYNTHETIC_LABELS: readonly string[] = SYNTHETIC_CLASSES;
  * taken the previous frame yet, pushes wait in a small queue; beyond it they are refused.
  */
 export class PushSource implements FrameSource {
-  private readonly queue: Frame[] = [];
-  private wake: (() => void) | null = null;
+  private readonly queue: WakeQueue<Frame & { requestId?: number }>;
   private seq = 0;
   readonly paced = false;
-  constructor(readonly name: string, readonly uri: string, readonly capacity = 16) {}
+  constructor(readonly name: string, readonly uri: string, capacity = 16) {
+    this.queue = new WakeQueue(capacity);
+  }
 
-  /** Returns the frame's sequence number, or throws when the queue is full. */
+  /** Queues a pushed image as the next part; throws when the queue is full. */
   push(image: FrameImage, timestamp = Date.now(), requestId?: number): Frame & { requestId?: number } {
-    if (this.queue.length >= this.capacity) throw new StationError('STN_ERR_LINE_DROPPED', 'the push queue is full');
-    const frame = { seq: ++this.seq, timestamp, source: this.name, image, requestId };
-    this.queue.push(frame);
-    this.wake?.();
+    const frame = { seq: this.seq + 1, timestamp, source: this.name, image, requestId };
+    if (!this.queue.push(frame)) throw new StationError('STN_ERR_LINE_DROPPED', 'the push queue is full');
+    this.seq++;
     return frame;
   }
 
-  async *frames(signal: AbortSignal): AsyncIterable<Frame> {
-    const onAbort = () => this.wake?.();
-    signal.addEventListener('abort', onAbort);
-    try {
-      while (!signal.aborted) {
-        const f = this.queue.shift();
-        if (f) {
-          yield f;
-          continue;
-        }
-        await new Promise<void>((r) => (this.wake = r));
-        this.wake = null;
-      }
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
+  frames(signal: AbortSignal): AsyncIterable<Frame> {
+    return this.queue.drain(signal);
   }
 }

@@ -62,6 +62,41 @@ export const Source = Type.Object(
 );
 export type Source = Static<typeof Source>;
 
+const TagSpec = (def: string) => Type.String({ minLength: 1, default: def });
+
+/** The line PLC over OPC UA (the reject gate). Secure unless `None` is chosen explicitly. */
+export const PlcConfig = Type.Object(
+  {
+    endpoint: Type.String({ pattern: '^opc\\.tcp://' }),
+    securityMode: Type.Union([Type.Literal('SignAndEncrypt'), Type.Literal('Sign'), Type.Literal('None')], { default: 'SignAndEncrypt' }),
+    securityPolicy: Type.Union([Type.Literal('Basic256Sha256'), Type.Literal('Aes128_Sha256_RsaOaep'), Type.Literal('None')], { default: 'Basic256Sha256' }),
+    user: Type.Union([
+      Type.Object({
+        username: Type.String({ minLength: 1 }),
+        /** Name of the environment variable holding the password (keeps it out of the file). */
+        passwordEnv: Type.Optional(Type.String({ minLength: 1 })),
+        password: Type.Optional(Type.String()),
+      }, Strict),
+      Type.Object({ certificate: Type.String({ minLength: 1 }), privateKey: Type.String({ minLength: 1 }) }, Strict),
+      Type.Object({ anonymous: Type.Literal(true) }, Strict),
+    ]),
+    /** Namespace of unqualified browse-path segments in `tags`. */
+    namespaceUri: Type.String({ default: 'urn:inspection-station:line-simulator' }),
+    /** NodeIds (`ns=3;s=…`, `nsu=URI;s=…`) or browse paths from Objects (`Line/PartSeq`). */
+    tags: Type.Object({
+      PartSeq: TagSpec('Line/PartSeq'), PlcHeartbeat: TagSpec('Line/PlcHeartbeat'),
+      StationHeartbeat: TagSpec('Line/StationHeartbeat'), Ready: TagSpec('Line/Ready'),
+      ResultPartSeq: TagSpec('Line/ResultPartSeq'), Verdict: TagSpec('Line/Verdict'),
+      DefectCode: TagSpec('Line/DefectCode'), ResultSeq: TagSpec('Line/ResultSeq'),
+    }, { ...Strict, default: {} }),
+    heartbeatMs: Type.Integer({ minimum: 50, default: 500 }),
+    reconnectMinMs: Type.Integer({ minimum: 10, default: 250 }),
+    reconnectMaxMs: Type.Integer({ minimum: 10, default: 5000 }),
+  },
+  Strict,
+);
+export type PlcConfig = Static<typeof PlcConfig>;
+
 export const StationConfig = Type.Object(
   {
     station: Type.Object(
@@ -108,6 +143,7 @@ export const StationConfig = Type.Object(
       },
       { ...Strict, default: {} },
     ),
+    plc: Type.Optional(PlcConfig),
     sources: Type.Array(Source, { minItems: 1 }),
     recipes: Type.Record(Type.String({ minLength: 1 }), Recipe),
   },

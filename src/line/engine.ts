@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { createSource, PushSource, type Frame, type FrameSource } from '../capture/index.js';
+import { createSource, PushSource, SyntheticSource, type Frame, type FrameSource } from '../capture/index.js';
 import { resolveFromConfig } from '../config/load.js';
 import type { Recipe, Thresholds } from '../config/schema.js';
 import { decide, uninspected, type Decision } from '../decision/index.js';
@@ -116,6 +116,16 @@ export class LineEngine {
         if (r) {
           r.thresholds = Object.freeze(structuredClone(msg.thresholds));
           r.version = msg.version;
+        }
+        return;
+      }
+      case 'trigger': {
+        for (const s of this.sources) {
+          if (s.source instanceof SyntheticSource && s.source.triggered && !s.source.trigger(msg.seq, msg.at)) {
+            // Triggers piling up beyond the camera's queue: that part gets no frame, loudly.
+            this.emitResult({ frame: { seq: msg.seq, timestamp: msg.at, source: s.source.name, image: { kind: 'encoded', data: new Uint8Array(0) } }, recipe: s.recipe },
+              uninspected('STN_ERR_LINE_DROPPED'), null, 'STN_ERR_LINE_DROPPED', emptyTimings(msg.at));
+          }
         }
         return;
       }

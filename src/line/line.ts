@@ -107,6 +107,11 @@ export class Line extends EventEmitter<LineEvents> {
     });
   }
 
+  /** The PLC's photo-eye saw part `seq` (triggered sources acquire its frame). */
+  trigger(seq: number, at: number): void {
+    this.worker?.postMessage({ type: 'trigger', seq, at } satisfies ToWorker);
+  }
+
   /** Applies new thresholds between frames; the next part is decided with them. */
   setThresholds(recipe: string, thresholds: Thresholds, version: number): void {
     this.worker?.postMessage({ type: 'thresholds', recipe, thresholds, version } satisfies ToWorker);

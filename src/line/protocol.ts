@@ -69,6 +69,8 @@ export interface WorkerInit {
 export type ToWorker =
   | { type: 'push'; requestId: number; source: string; image: FrameImage; timestamp: number }
   | { type: 'thresholds'; recipe: string; thresholds: Thresholds; version: number }
+  /** The PLC's PartSeq changed: triggered sources acquire that part's frame. */
+  | { type: 'trigger'; seq: number; at: number }
   | { type: 'stop' };
 
 export type FromWorker =

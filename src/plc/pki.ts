@@ -1,0 +1,71 @@
+import { readdirSync, renameSync, existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { OPCUAClient, OPCUACertificateManager } from 'node-opcua';
+import { StationError } from '../errors/index.js';
+
+/**
+ * A certificate store that trusts nobody by default: unknown peers are refused and their
+ * certificates land in `rejected/`; moving one to `trusted/certs/` (by `station pki trust`, or by
+ * hand) trusts it without a restart.
+ */
+export async function certificateManager(dir: string): Promise<OPCUACertificateManager> {
+  mkdirSync(dir, { recursive: true });
+  const cm = new OPCUACertificateManager({ rootFolder: dir, automaticallyAcceptUnknownCertificate: false, keySize: 2048 });
+  await cm.initialize();
+  return cm;
+}
+
+export interface PkiEntry {
+  state: 'trusted' | 'rejected';
+  file: string;
+}
+
+function folders(dir: string) {
+  return { trusted: path.join(dir, 'trusted', 'certs'), rejected: path.join(dir, 'rejected') };
+}
+
+/** Certificates a store trusts and has rejected (file names carry subject and thumbprint). */
+export function listCertificates(dir: string): PkiEntry[] {
+  const f = folders(dir);
+  const read = (d: string, state: PkiEntry['state']) =>
+    existsSync(d) ? readdirSync(d).filter((x) => /\.(pem|der)$/i.test(x)).sort().map((file) => ({ state, file })) : [];
+  return [...read(f.trusted, 'trusted'), ...read(f.rejected, 'rejected')];
+}
+
+function move(dir: string, match: string, from: 'trusted' | 'rejected', to: 'trusted' | 'rejected'): string {
+  const f = folders(dir);
+  const candidates = listCertificates(dir).filter((e) => e.state === from && e.file.toLowerCase().includes(match.toLowerCase()));
+  if (candidates.length !== 1) {
+    throw new StationError('STN_ERR_PKI_NOT_FOUND', candidates.length === 0
+      ? `no ${from} certificate matches "${match}" in ${dir}`
+      : `"${match}" matches ${candidates.length} ${from} certificates; be more specific`);
+  }
+  mkdirSync(f[to], { recursive: true });
+  renameSync(path.join(f[from], candidates[0].file), path.join(f[to], candidates[0].file));
+  return candidates[0].file;
+}
+
+/** Moves a rejected certificate (matched by part of its file name or thumbprint) to trusted. */
+export function trustCertificate(dir: string, match: string): string {
+  return move(dir, match, 'rejected', 'trusted');
+}
+
+/** Moves a trusted certificate to rejected. */
+export function rejectCertificate(dir: string, match: string): string {
+  return move(dir, match, 'trusted', 'rejected');
+}
+
+/**
+ * The station's client certificate (DER), created in its store if it has none yet: what an
+ * administrator hands to the PLC to trust (and what the demo trusts explicitly).
+ */
+export async function clientCertificate(dir: string, applicationUri: string): Promise<Buffer> {
+  const cm = await certificateManager(dir);
+  try {
+    const client = OPCUAClient.create({ applicationUri, applicationName: 'inspection-station', clientCertificateManager: cm });
+    await client.createDefaultCertificate();
+    return client.getCertificate();
+  } finally {
+    await cm.dispose();
+  }
+}

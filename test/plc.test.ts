@@ -1,0 +1,171 @@
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { plateRecipe, validateConfig } from '../src/config/index.js';
+import type { InspectionResult } from '../src/line/index.js';
+import { startStation, type Station } from '../src/main.js';
+import { SHIPPED_MODEL } from '../src/paths.js';
+import { certificateManager, clientCertificate, LineSimulator, trustCertificate, VerdictCode } from '../src/plc/index.js';
+import { tmpDir } from './helpers/tmp.js';
+
+const quiet = pino({ level: 'silent' });
+const PASSWORD = LineSimulator.generatePassword();
+const stations: Station[] = [];
+const sims: LineSimulator[] = [];
+afterEach(async () => {
+  for (const s of stations.splice(0)) await s.stop();
+  for (const s of sims.splice(0)) await s.stop();
+});
+
+async function simulator(dir: string, o: { port?: number; rate?: number; travelMs?: number } = {}): Promise<LineSimulator> {
+  const sim = new LineSimulator({
+    port: o.port ?? 0, host: '127.0.0.1', rate: o.rate ?? 10, travelMs: o.travelMs ?? 800, seed: 42, defectRate: 0.3,
+    pkiDir: path.join(dir, 'pki', 'plc-sim'), users: [{ username: 'station', password: PASSWORD }],
+  });
+  await sim.start();
+  sims.push(sim);
+  return sim;
+}
+
+/** What an administrator does once: each side trusts the other's certificate explicitly. */
+async function trustEachOther(dir: string, sim: LineSimulator): Promise<void> {
+  const stationPki = path.join(dir, 'pki', 'station');
+  const der = await clientCertificate(stationPki, 'urn:inspection-station:station:plc-test');
+  const simCm = await certificateManager(sim.serverCertificateDir);
+  await simCm.trustCertificate(der);
+  await simCm.dispose();
+  const stCm = await certificateManager(stationPki);
+  await stCm.trustCertificate(sim.certificate());
+  await stCm.dispose();
+}
+
+async function station(dir: string, endpoint: string, o: { password?: string; onResult?: (r: InspectionResult) => void } = {}): Promise<Station> {
+  const config = validateConfig({
+    station: { id: 'plc-test' },
+    http: { port: 0 },
+    storage: { dataDir: dir },
+    line: { deadlineMs: 400 },
+    plc: { endpoint, user: { username: 'station', password: o.password ?? PASSWORD }, reconnectMinMs: 100, reconnectMaxMs: 500, heartbeatMs: 200 },
+    sources: [{ name: 'cam', uri: 'synthetic:?seed=42&defectRate=0.3&trigger=plc', recipe: 'plate' }],
+    recipes: { plate: { ...plateRecipe(SHIPPED_MODEL), keepGood: 0 } },
+  }, dir);
+  const s = await startStation({ config, log: quiet, onResult: o.onResult });
+  stations.push(s);
+  return s;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('the reject gate against the line simulator (SignAndEncrypt, user name and password)', () => {
+  it('passes good parts and rejects defective ones, with every verdict on its own part and in time', async () => {
+    const dir = tmpDir();
+    const sim = await simulator(dir);
+    await trustEachOther(dir, sim);
+    const results = new Map<number, InspectionResult>();
+    const s = await station(dir, sim.endpointUrl, { onResult: (r) => results.set(r.seq, r) });
+    await s.gate!.whenReady(20_000);
+    sim.startConveyor();
+    await sleep(4000);
+    await sim.drain();
+
+    const c = sim.counters;
+    expect(c.parts).toBeGreaterThanOrEqual(30);
+    expect(c.late + c.missing + c.stale).toBe(0);
+    expect(c.passedGood + c.rejectedDefective + c.escapes + c.falseRejects).toBe(c.parts);
+    expect(c.rejectedDefective).toBeGreaterThan(0);
+    expect(c.passedGood).toBeGreaterThan(0);
+    // Every result the PLC received is the station's verdict for that very part, within the budget.
+    expect(sim.received.length).toBe(c.parts);
+    for (const got of sim.received) {
+      const r = results.get(got.seq)!;
+      const code = r.verdict === 'pass' ? VerdictCode.PASS : r.verdict === 'fail' ? VerdictCode.REJECT : VerdictCode.UNINSPECTED;
+      expect(got.verdict).toBe(code);
+      expect(got.delayMs).toBeLessThan(400 + 300);
+      if (r.verdict === 'fail') expect(got.defectCode).toBeGreaterThan(0);
+    }
+    // Escapes can only come from the model's own misses.
+    const escapes = [...results.values()].filter((r) => r.truth?.defective && r.verdict === 'pass').length;
+    expect(c.escapes).toBe(escapes);
+    expect(c.failSafeRejects).toBe([...results.values()].filter((r) => r.verdict === 'uninspected').length);
+    expect(s.gate!.counters).toMatchObject({ writtenLate: 0, writeErrors: 0 });
+  });
+
+  it('survives the PLC being killed and restarted: nothing late, nothing stale, Ready again', async () => {
+    const dir = tmpDir();
+    const first = await simulator(dir);
+    await trustEachOther(dir, first);
+    const port = Number(new URL(first.endpointUrl).port);
+    const results: InspectionResult[] = [];
+    const s = await station(dir, first.endpointUrl, { onResult: (r) => results.push(r) });
+    await s.gate!.whenReady(20_000);
+    first.startConveyor();
+    await sleep(1500);
+    // Kill the PLC mid-run: parts in flight die with it.
+    await first.stop();
+    sims.splice(sims.indexOf(first), 1);
+    await sleep(300);
+    expect(s.gate!.state).toBe('reconnecting');
+    await sleep(1000);
+    const second = await simulator(dir, { port });
+    const restartAt = Date.now();
+    await s.gate!.whenReady(20_000);
+    second.startConveyor();
+    await sleep(2500);
+    await second.drain();
+
+    const c = second.counters;
+    expect(c.parts).toBeGreaterThanOrEqual(15);
+    // No old result replayed into the new run, none after its part's gate.
+    expect(c.stale).toBe(0);
+    expect(c.late).toBe(0);
+    expect(c.missing).toBe(0);
+    const after = new Map(results.filter((r) => r.timestamp >= restartAt).map((r) => [r.seq, r]));
+    for (const got of second.received) {
+      const r = after.get(got.seq)!;
+      expect(r).toBeDefined();
+      expect(got.verdict).toBe(r.verdict === 'pass' ? VerdictCode.PASS : r.verdict === 'fail' ? VerdictCode.REJECT : VerdictCode.UNINSPECTED);
+      expect(got.delayMs).toBeLessThan(700);
+    }
+    expect(s.gate!.counters.connects).toBe(2);
+    expect(s.gate!.counters.writtenLate).toBe(0);
+  });
+});
+
+describe('OPC UA security', () => {
+  it('refuses an untrusted station certificate, then accepts it once trusted, without a restart', async () => {
+    const dir = tmpDir();
+    const sim = await simulator(dir);
+    // The station trusts the PLC, but the PLC does not know the station yet.
+    const stCm = await certificateManager(path.join(dir, 'pki', 'station'));
+    await stCm.trustCertificate(sim.certificate());
+    await stCm.dispose();
+    const s = await station(dir, sim.endpointUrl);
+    await sleep(2500);
+    expect(s.gate!.state).not.toBe('ready');
+    const rejected = path.join(sim.serverCertificateDir, 'rejected');
+    expect(existsSync(rejected) && readdirSync(rejected).length).toBe(1);
+    const moved = trustCertificate(sim.serverCertificateDir, readdirSync(rejected)[0]);
+    expect(moved).toMatch(/\.(pem|der)$/);
+    await s.gate!.whenReady(20_000);
+  });
+
+  it('does not trust an unknown PLC certificate', async () => {
+    const dir = tmpDir();
+    const sim = await simulator(dir);
+    const s = await station(dir, sim.endpointUrl);
+    await sleep(2500);
+    expect(s.gate!.state).not.toBe('ready');
+    expect(readdirSync(path.join(dir, 'pki', 'station', 'rejected')).length).toBe(1);
+  });
+
+  it('refuses a wrong password', async () => {
+    const dir = tmpDir();
+    const sim = await simulator(dir);
+    await trustEachOther(dir, sim);
+    const s = await station(dir, sim.endpointUrl, { password: 'wrong-password' });
+    await sleep(2500);
+    expect(s.gate!.state).not.toBe('ready');
+    expect(s.gate!.lastError).toMatch(/BadUserAccessDenied|BadIdentityTokenRejected|BadIdentityTokenInvalid|denied|rejected/i);
+  });
+});
