@@ -6,7 +6,7 @@ import { plateRecipe, validateConfig } from '../src/config/index.js';
 import type { InspectionResult } from '../src/line/index.js';
 import { startStation, type Station } from '../src/main.js';
 import { SHIPPED_MODEL } from '../src/paths.js';
-import { certificateManager, clientCertificate, LineSimulator, trustCertificate, VerdictCode } from '../src/plc/index.js';
+import { certificateManager, LineSimulator, trustCertificate, trustEachOther, VerdictCode } from '../src/plc/index.js';
 import { tmpDir } from './helpers/tmp.js';
 
 const quiet = pino({ level: 'silent' });
@@ -29,15 +29,8 @@ async function simulator(dir: string, o: { port?: number; rate?: number; travelM
 }
 
 /** What an administrator does once: each side trusts the other's certificate explicitly. */
-async function trustEachOther(dir: string, sim: LineSimulator): Promise<void> {
-  const stationPki = path.join(dir, 'pki', 'station');
-  const der = await clientCertificate(stationPki, 'urn:inspection-station:station:plc-test');
-  const simCm = await certificateManager(sim.serverCertificateDir);
-  await simCm.trustCertificate(der);
-  await simCm.dispose();
-  const stCm = await certificateManager(stationPki);
-  await stCm.trustCertificate(sim.certificate());
-  await stCm.dispose();
+function trustBoth(dir: string, sim: LineSimulator): Promise<void> {
+  return trustEachOther(path.join(dir, 'pki', 'station'), 'urn:inspection-station:station:plc-test', sim.serverCertificateDir, sim.certificate());
 }
 
 async function station(dir: string, endpoint: string, o: { password?: string; onResult?: (r: InspectionResult) => void } = {}): Promise<Station> {
@@ -61,7 +54,7 @@ describe('the reject gate against the line simulator (SignAndEncrypt, user name 
   it('passes good parts and rejects defective ones, with every verdict on its own part and in time', async () => {
     const dir = tmpDir();
     const sim = await simulator(dir);
-    await trustEachOther(dir, sim);
+    await trustBoth(dir, sim);
     const results = new Map<number, InspectionResult>();
     const s = await station(dir, sim.endpointUrl, { onResult: (r) => results.set(r.seq, r) });
     await s.gate!.whenReady(20_000);
@@ -94,7 +87,7 @@ describe('the reject gate against the line simulator (SignAndEncrypt, user name 
   it('survives the PLC being killed and restarted: nothing late, nothing stale, Ready again', async () => {
     const dir = tmpDir();
     const first = await simulator(dir);
-    await trustEachOther(dir, first);
+    await trustBoth(dir, first);
     const port = Number(new URL(first.endpointUrl).port);
     const results: InspectionResult[] = [];
     const s = await station(dir, first.endpointUrl, { onResult: (r) => results.push(r) });
@@ -162,7 +155,7 @@ describe('OPC UA security', () => {
   it('refuses a wrong password', async () => {
     const dir = tmpDir();
     const sim = await simulator(dir);
-    await trustEachOther(dir, sim);
+    await trustBoth(dir, sim);
     const s = await station(dir, sim.endpointUrl, { password: 'wrong-password' });
     await sleep(2500);
     expect(s.gate!.state).not.toBe('ready');

@@ -14,6 +14,7 @@ import type { InspectionResult } from '../line/index.js';
 import { startStation, VERSION } from '../main.js';
 import { SHIPPED_MODEL } from '../paths.js';
 import { migrate } from '../store/index.js';
+import { LineSimulator, trustEachOther, listCertificates, rejectCertificate, trustCertificate } from '../plc/index.js';
 
 const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: undefined }, pino.destination(2));
 
@@ -57,34 +58,109 @@ const program = new Command()
 
 program
   .command('demo')
-  .description('the synthetic line, the shipped model, SQLite and HTTP on embedded defaults')
+  .description('the synthetic line driven by the line simulator (PLC over OPC UA), the shipped model, SQLite and HTTP')
   .option('--port <port>', 'HTTP port', int('port'), Number(process.env.PORT ?? 8080))
   .option('--host <host>', 'HTTP address', process.env.HOST ?? '127.0.0.1')
   .option('--rate <partsPerS>', 'parts per second', num('rate', 0.01), 10)
   .option('--duration <s>', 'stop after this many seconds', num('duration', 0))
   .option('--json', 'print the summary as one JSON line last on stdout')
-  .option('--data <dir>', 'data folder (database, images)', './data')
+  .option('--data <dir>', 'data folder (database, images, certificates)', './data')
   .option('--seed <n>', 'synthetic line seed', int('seed'), 42)
   .option('--defect-rate <p>', 'fraction of defective parts', num('defect-rate'), 0.2)
+  .option('--travel-ms <ms>', 'camera → reject gate travel time', int('travel-ms', 1), 800)
+  .option('--no-plc', 'free-running camera, no PLC and no gate')
   .action(async (o) => {
-    const config = demoConfig({ dataDir: path.resolve(o.data), port: o.port, host: o.host, rate: o.rate, seed: o.seed, defectRate: o.defectRate });
+    const dataDir = path.resolve(o.data);
     const live = new LiveLine();
+    let sim: LineSimulator | null = null;
+    let plc: { endpoint: string; username: string; password: string } | undefined;
+    if (o.plc) {
+      // The PLC of the demo's conveyor, in-process, SignAndEncrypt; the two sides trust each
+      // other's certificates explicitly, as an administrator would with `station pki trust`.
+      const password = LineSimulator.generatePassword();
+      sim = new LineSimulator({
+        port: 0, host: '127.0.0.1', rate: o.rate, travelMs: o.travelMs, seed: o.seed, defectRate: o.defectRate,
+        pkiDir: path.join(dataDir, 'pki', 'plc-sim'), users: [{ username: 'station', password }],
+      });
+      await sim.start();
+      await trustEachOther(path.join(dataDir, 'pki', 'station'), 'urn:inspection-station:station:demo-1', sim.serverCertificateDir, sim.certificate());
+      plc = { endpoint: sim.endpointUrl, username: 'station', password };
+    }
+    const config = demoConfig({ dataDir, port: o.port, host: o.host, rate: o.rate, seed: o.seed, defectRate: o.defectRate, plc });
     const station = await startStation({ config, databaseUrl: defaultDatabaseUrl(), log, onResult: (r) => live.add(r) });
-    process.stderr.write(`station demo: ${station.url}  (line ${o.rate} parts/s, data in ${station.dataDir})\n`);
+    process.stderr.write(`station demo: ${station.url}  (line ${o.rate} parts/s${sim ? `, PLC ${sim.endpointUrl}` : ''}, data in ${station.dataDir})\n`);
+    if (sim) {
+      await station.gate!.whenReady(30_000);
+      sim.startConveyor();
+    }
     const ticker = setInterval(() => live.print(station.line.summary()), 1000);
     await untilStopped(o.duration);
     clearInterval(ticker);
+    // Parts already on the belt still reach the gate with their verdicts.
+    await sim?.drain();
     await station.stop();
+    await sim?.stop();
     const s = station.line.summary();
     live.print(s, true);
+    const g = sim?.counters;
     const summary = {
       ...s,
-      // The PLC link and its simulated gate come with the reject-gate work; until then nothing is counted.
-      plc: { passedGood: 0, rejectedDefective: 0, escapes: 0, falseRejects: 0, late: 0, failSafeRejects: 0 },
+      plc: {
+        passedGood: g?.passedGood ?? 0, rejectedDefective: g?.rejectedDefective ?? 0, escapes: g?.escapes ?? 0,
+        falseRejects: g?.falseRejects ?? 0, late: (g?.late ?? 0) + (g?.missing ?? 0), failSafeRejects: g?.failSafeRejects ?? 0,
+      },
       truth: live.truth(),
       recorded: station.recorder.counters.recorded,
     };
     process.stdout.write(o.json ? JSON.stringify(summary) + '\n' : `${JSON.stringify(summary, null, 2)}\n`);
+  });
+
+program
+  .command('plc-sim')
+  .description('the line simulator alone: an OPC UA server playing the conveyor PLC with a reject gate')
+  .option('--port <port>', 'OPC UA port', int('port'), 4840)
+  .option('--host <host>', 'address to listen on', '127.0.0.1')
+  .option('--rate <partsPerS>', 'parts per second', num('rate', 0.01), 10)
+  .option('--travel-ms <ms>', 'camera → gate travel time', int('travel-ms', 1), 800)
+  .option('--seed <n>', 'synthetic line seed (the station\'s camera must use the same)', int('seed'), 42)
+  .option('--defect-rate <p>', 'fraction of defective parts', num('defect-rate'), 0.2)
+  .option('--pki <dir>', 'certificate store', './data/pki/plc-sim')
+  .option('--user <name>', 'the one user allowed in', 'station')
+  .action(async (o) => {
+    const password = process.env.PLC_SIM_PASSWORD || LineSimulator.generatePassword();
+    const sim = new LineSimulator({
+      port: o.port, host: o.host, rate: o.rate, travelMs: o.travelMs, seed: o.seed, defectRate: o.defectRate,
+      pkiDir: path.resolve(o.pki), users: [{ username: o.user, password }],
+    });
+    await sim.start();
+    sim.startConveyor();
+    process.stderr.write(`line simulator: ${sim.endpointUrl} (SignAndEncrypt; user "${o.user}"${process.env.PLC_SIM_PASSWORD ? ', password from PLC_SIM_PASSWORD' : `, password ${password}`})\n`);
+    process.stderr.write(`trust the station by moving its certificate from ${path.join(sim.serverCertificateDir, 'rejected')} to trusted/certs (station pki trust --dir ...)\n`);
+    const ticker = setInterval(() => process.stderr.write(`${JSON.stringify(sim.counters)}\n`), 5000);
+    await untilStopped();
+    clearInterval(ticker);
+    await sim.drain();
+    await sim.stop();
+    process.stdout.write(JSON.stringify(sim.counters) + '\n');
+  });
+
+const pki = program.command('pki').description('the station\'s OPC UA certificate store: nobody is trusted until you say so');
+pki.command('list')
+  .option('--dir <dir>', 'certificate store', './data/pki/station')
+  .action((o) => {
+    for (const e of listCertificates(path.resolve(o.dir))) process.stdout.write(`${e.state}\t${e.file}\n`);
+  });
+pki.command('trust')
+  .argument('<match>', 'part of the certificate file name or thumbprint, as listed')
+  .option('--dir <dir>', 'certificate store', './data/pki/station')
+  .action((match: string, o) => {
+    process.stdout.write(`trusted ${trustCertificate(path.resolve(o.dir), match)}\n`);
+  });
+pki.command('reject')
+  .argument('<match>', 'part of the certificate file name or thumbprint, as listed')
+  .option('--dir <dir>', 'certificate store', './data/pki/station')
+  .action((match: string, o) => {
+    process.stdout.write(`rejected ${rejectCertificate(path.resolve(o.dir), match)}\n`);
   });
 
 program

@@ -8,6 +8,8 @@ export interface DemoOptions {
   rate: number;
   seed?: number;
   defectRate?: number;
+  /** The line simulator the demo starts: the camera is then triggered by its PartSeq. */
+  plc?: { endpoint: string; username: string; password: string };
 }
 
 /**
@@ -21,8 +23,15 @@ export function demoConfig(o: DemoOptions): LoadedConfig {
       http: { host: o.host, port: o.port },
       storage: { dataDir: o.dataDir },
       line: {},
+      ...(o.plc ? { plc: { endpoint: o.plc.endpoint, user: { username: o.plc.username, password: o.plc.password } } } : {}),
       sources: [
-        { name: 'line', uri: `synthetic:?seed=${o.seed ?? 42}&defectRate=${o.defectRate ?? 0.2}&rate=${o.rate}`, recipe: 'plate' },
+        {
+          name: 'line',
+          uri: o.plc
+            ? `synthetic:?seed=${o.seed ?? 42}&defectRate=${o.defectRate ?? 0.2}&trigger=plc`
+            : `synthetic:?seed=${o.seed ?? 42}&defectRate=${o.defectRate ?? 0.2}&rate=${o.rate}`,
+          recipe: 'plate',
+        },
       ],
       recipes: { plate: plateRecipe(SHIPPED_MODEL) },
     },

@@ -69,3 +69,17 @@ export async function clientCertificate(dir: string, applicationUri: string): Pr
     await cm.dispose();
   }
 }
+
+/**
+ * Explicit mutual trust between the station's client store and a server's store: what an
+ * administrator does once at commissioning (the demo and the tests do it for their simulator).
+ */
+export async function trustEachOther(stationPkiDir: string, applicationUri: string, serverPkiDir: string, serverCertificate: Buffer): Promise<void> {
+  const der = await clientCertificate(stationPkiDir, applicationUri);
+  const server = await certificateManager(serverPkiDir);
+  await server.trustCertificate(der);
+  await server.dispose();
+  const station = await certificateManager(stationPkiDir);
+  await station.trustCertificate(serverCertificate);
+  await station.dispose();
+}
