@@ -10,7 +10,7 @@ import { buildApi } from './api/index.js';
 import type { LoadedConfig } from './config/index.js';
 import { Line, type InspectionResult } from './line/index.js';
 import { PACKAGE_ROOT } from './paths.js';
-import { RejectGate, type GateUser } from './plc/index.js';
+import { RejectGate, StationServer, type GateUser } from './plc/index.js';
 import type { PlcConfig } from './config/index.js';
 import { StationError } from './errors/index.js';
 import { ImageStore, openDatabase, Recorder, redact, Repository, type Db } from './store/index.js';
@@ -36,6 +36,7 @@ export interface Station {
   repo: Repository;
   recorder: Recorder;
   gate: RejectGate | null;
+  opcua: StationServer | null;
   db: Db;
   api: FastifyInstance | null;
   /** `http://host:port` when serving. */
@@ -112,8 +113,29 @@ export async function startStation(o: StationOptions): Promise<Station> {
     gate.on('state', (state) => log.info({ plc: state, lastError: gate!.lastError }, 'PLC link'));
     await gate.start();
   }
+  let opcua: StationServer | null = null;
+  if (config.opcua) {
+    const env = o.env ?? {};
+    const recipes = Object.keys(config.recipes);
+    opcua = new StationServer({
+      port: config.opcua.port, host: config.opcua.host, pkiDir: path.join(dataDir, 'pki', 'station-server'),
+      allowAnonymous: config.opcua.allowAnonymous,
+      users: config.opcua.users.map((u) => {
+        const password = env[u.passwordEnv];
+        if (!password) throw new StationError('STN_ERR_CONFIG_INVALID', `opcua.users: the environment variable ${u.passwordEnv} is not set`);
+        return { username: u.username, password };
+      }),
+      recipes,
+      currentRecipe: config.sources[0].recipe,
+      selectRecipe: (name) => line.selectRecipe(name),
+      setRunning: (running) => line.setRunning(running),
+    });
+    await opcua.start();
+    log.info({ endpoint: opcua.endpointUrl }, 'OPC UA server listening');
+  }
   line.on('result', (r) => {
     gate?.deliver(r);
+    opcua?.publish(r);
     recorder.enqueue(r);
     o.onResult?.(r);
   });
@@ -137,12 +159,13 @@ export async function startStation(o: StationOptions): Promise<Station> {
   const stop = () => (stopping ??= (async () => {
     await api?.close();
     await gate?.stop();
+    await opcua?.stop();
     await line.stop();
     await recorder.flush();
     await db.$disconnect();
   })());
 
-  return { config, line, repo, recorder, gate, db, api, url, dataDir, stop };
+  return { config, line, repo, recorder, gate, opcua, db, api, url, dataDir, stop };
 }
 
 function onceEach(fn: (err: unknown) => void): (err: unknown) => void {

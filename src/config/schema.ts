@@ -97,6 +97,18 @@ export const PlcConfig = Type.Object(
 );
 export type PlcConfig = Static<typeof PlcConfig>;
 
+/** The station's own OPC UA server (OPC 40100-1 Machine Vision, Simple Inline). */
+export const OpcuaServerConfig = Type.Object(
+  {
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 4841 }),
+    host: Type.String({ default: '127.0.0.1' }),
+    users: Type.Array(Type.Object({ username: Type.String({ minLength: 1 }), passwordEnv: Type.String({ minLength: 1 }) }, Strict), { default: [] }),
+    allowAnonymous: Type.Boolean({ default: false }),
+  },
+  Strict,
+);
+export type OpcuaServerConfig = Static<typeof OpcuaServerConfig>;
+
 export const StationConfig = Type.Object(
   {
     station: Type.Object(
@@ -144,6 +156,7 @@ export const StationConfig = Type.Object(
       { ...Strict, default: {} },
     ),
     plc: Type.Optional(PlcConfig),
+    opcua: Type.Optional(OpcuaServerConfig),
     sources: Type.Array(Source, { minItems: 1 }),
     recipes: Type.Record(Type.String({ minLength: 1 }), Recipe),
   },

@@ -51,6 +51,8 @@ export class LineEngine {
   private capturesRunning = 0;
   private loopDone: Promise<void> = Promise.resolve();
   private stopping = false;
+  /** Automatic mode (station OPC UA server): Stop makes every part uninspected until started again. */
+  private running = true;
 
   constructor(private readonly init: WorkerInit, private readonly emit: (msg: FromWorker) => void) {
     this.capacity = init.config.line.queueSize;
@@ -129,6 +131,14 @@ export class LineEngine {
         }
         return;
       }
+      case 'select-recipe': {
+        const r = this.recipes.get(msg.recipe);
+        if (r) for (const s of this.sources) s.recipe = r;
+        return;
+      }
+      case 'run':
+        this.running = msg.running;
+        return;
       case 'stop':
         void this.stop().then(() => this.emit({ type: 'stopped' }));
         return;
@@ -191,6 +201,10 @@ export class LineEngine {
     const now0 = Date.now();
     const timings = emptyTimings(frame.timestamp);
     timings.queue = now0 - frame.timestamp;
+    if (!this.running) {
+      this.emitResult(item, uninspected('STN_ERR_LINE_STOPPED'), null, 'STN_ERR_LINE_STOPPED', { ...timings, total: timings.queue });
+      return;
+    }
     if (timings.queue > this.deadlineMs) {
       this.emitResult(item, uninspected('STN_ERR_LINE_DEADLINE'), null, 'STN_ERR_LINE_DEADLINE', { ...timings, total: timings.queue });
       return;

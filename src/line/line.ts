@@ -112,6 +112,16 @@ export class Line extends EventEmitter<LineEvents> {
     this.worker?.postMessage({ type: 'trigger', seq, at } satisfies ToWorker);
   }
 
+  /** Switches every source to another recipe from its next frame on. */
+  selectRecipe(recipe: string): void {
+    this.worker?.postMessage({ type: 'select-recipe', recipe } satisfies ToWorker);
+  }
+
+  /** Starts or stops inspecting (automatic mode); stopped, every part is uninspected. */
+  setRunning(running: boolean): void {
+    this.worker?.postMessage({ type: 'run', running } satisfies ToWorker);
+  }
+
   /** Applies new thresholds between frames; the next part is decided with them. */
   setThresholds(recipe: string, thresholds: Thresholds, version: number): void {
     this.worker?.postMessage({ type: 'thresholds', recipe, thresholds, version } satisfies ToWorker);

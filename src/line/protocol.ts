@@ -71,6 +71,10 @@ export type ToWorker =
   | { type: 'thresholds'; recipe: string; thresholds: Thresholds; version: number }
   /** The PLC's PartSeq changed: triggered sources acquire that part's frame. */
   | { type: 'trigger'; seq: number; at: number }
+  /** Every source switches to this recipe from its next frame on. */
+  | { type: 'select-recipe'; recipe: string }
+  /** Automatic mode: when not running, frames are not inspected (uninspected, a fail-safe reject). */
+  | { type: 'run'; running: boolean }
   | { type: 'stop' };
 
 export type FromWorker =

@@ -2,3 +2,4 @@ export * from './tags.js';
 export { RejectGate, type GateOptions, type GateCounters, type GateState, type GateUser, type SecurityModeName, type SecurityPolicyName } from './gate.js';
 export { LineSimulator, type SimulatorOptions, type GateCounters as SimulatorCounters } from './simulator.js';
 export { certificateManager, clientCertificate, trustEachOther, listCertificates, trustCertificate, rejectCertificate, type PkiEntry } from './pki.js';
+export { StationServer, STATION_NAMESPACE_URI, type StationServerOptions } from './station-server.js';

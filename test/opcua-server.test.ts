@@ -1,0 +1,148 @@
+import path from 'node:path';
+import { AttributeIds, DataType, VariantArrayType, resolveNodeId, MessageSecurityMode, OPCUAClient, SecurityPolicy, UserTokenType, makeBrowsePath, type ClientSession } from 'node-opcua';
+import pRetry from 'p-retry';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { plateRecipe, validateConfig } from '../src/config/index.js';
+import type { InspectionResult } from '../src/line/index.js';
+import { startStation, type Station } from '../src/main.js';
+import { SHIPPED_MODEL } from '../src/paths.js';
+import { certificateManager, trustEachOther } from '../src/plc/index.js';
+import { tmpDir } from './helpers/tmp.js';
+
+const MV = 'http://opcfoundation.org/UA/MachineVision';
+let station: Station | null = null;
+let client: OPCUAClient | null = null;
+afterEach(async () => {
+  await client?.disconnect();
+  client = null;
+  await station?.stop();
+  station = null;
+});
+
+async function start(results: InspectionResult[]): Promise<{ dir: string; s: Station }> {
+  const dir = tmpDir();
+  const config = validateConfig({
+    station: { id: 'mv-test' },
+    http: { port: 0 },
+    storage: { dataDir: dir },
+    opcua: { port: 0, users: [{ username: 'operator', passwordEnv: 'MV_TEST_PASSWORD' }] },
+    sources: [{ name: 'cam', uri: 'synthetic:?seed=5&defectRate=0.3&rate=20', recipe: 'plate' }],
+    recipes: {
+      plate: { ...plateRecipe(SHIPPED_MODEL), keepGood: 0 },
+      'plate-strict': { ...plateRecipe(SHIPPED_MODEL), keepGood: 0, thresholds: { default: { minScore: 0.2 } } },
+    },
+  }, dir);
+  station = await startStation({ config, log: pino({ level: 'silent' }), env: { MV_TEST_PASSWORD: 's3cret-pw' }, onResult: (r) => results.push(r) });
+  return { dir, s: station };
+}
+
+async function connect(dir: string, s: Station, user: { userName: string; password: string } | null): Promise<ClientSession> {
+  const pki = path.join(dir, 'pki', 'mv-client');
+  await trustEachOther(pki, 'urn:mv-test-client', s.opcua!.serverCertificateDir, s.opcua!.certificate());
+  const cm = await certificateManager(pki);
+  client = OPCUAClient.create({
+    applicationUri: 'urn:mv-test-client', applicationName: 'mv-test-client', clientCertificateManager: cm,
+    securityMode: MessageSecurityMode.SignAndEncrypt, securityPolicy: SecurityPolicy.Basic256Sha256,
+    endpointMustExist: false, connectionStrategy: { maxRetry: 0 },
+  });
+  // The server notices a newly trusted certificate through its folder watcher, a moment later.
+  await pRetry(() => client!.connect(s.opcua!.endpointUrl), { retries: 15, minTimeout: 200, maxTimeout: 400 });
+  return client.createSession(user ? { type: UserTokenType.UserName, ...user } : { type: UserTokenType.Anonymous });
+}
+
+async function nodeAt(session: ClientSession, ns: string[], browsePath: string): Promise<string> {
+  const path = browsePath.replace(/MV:/g, `${ns.indexOf(MV)}:`).replace(/ST:/g, `${ns.indexOf('urn:inspection-station:station')}:`);
+  const r = await session.translateBrowsePath(makeBrowsePath('ObjectsFolder', path));
+  if (!r.statusCode.isGood()) throw new Error(`${browsePath}: ${r.statusCode.name}`);
+  return r.targets![0].targetId.toString();
+}
+
+/** Calls a method with each declared input argument filled: extension objects by `{ id }`, others empty. */
+async function call(session: ClientSession, objectId: string, methodId: string, id = ''): Promise<string> {
+  const def = await session.getArgumentDefinition(resolveNodeId(methodId));
+  const inputArguments = await Promise.all((def.inputArguments ?? []).map(async (a) => {
+    if (a.dataType.namespace === 0) {
+      if (a.valueRank === 1) return { dataType: DataType.Variant, arrayType: VariantArrayType.Array, value: [] };
+      return { dataType: a.dataType.value as number, value: a.dataType.value === DataType.String ? '' : 0 };
+    }
+    return { dataType: DataType.ExtensionObject, value: await session.constructExtensionObject(a.dataType, { id }) };
+  }));
+  return (await session.call({ objectId, methodId, inputArguments })).statusCode.name;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('the station as an OPC UA server (Machine Vision, Simple Inline)', () => {
+  it('switches the running line to another recipe when PrepareRecipe is called', async () => {
+    const results: InspectionResult[] = [];
+    const { dir, s } = await start(results);
+    const session = await connect(dir, s, { userName: 'operator', password: 's3cret-pw' });
+    const ns = (await session.read({ nodeId: 'ns=0;i=2255', attributeId: AttributeIds.Value })).value.value as string[];
+    const mv = ns.indexOf(MV);
+    expect(mv).toBeGreaterThan(0);
+    const state = await session.read({ nodeId: await nodeAt(session, ns, '/ST:VisionSystem/MV:VisionStateMachine/CurrentState'), attributeId: AttributeIds.Value });
+    expect(state.value.value.text).toBe('Operational');
+
+
+    await sleep(500);
+    expect(s.opcua!.publishErrors).toBe(0);
+    expect(results.length).toBeGreaterThan(0);
+    expect(results.every((r) => r.recipe === 'plate')).toBe(true);
+
+    const rm = await nodeAt(session, ns, '/ST:VisionSystem/MV:RecipeManagement');
+    const prepare = await nodeAt(session, ns, '/ST:VisionSystem/MV:RecipeManagement/MV:PrepareRecipe');
+    const externalId = await session.constructExtensionObject(resolveNodeId(`ns=${mv};i=3002`), { id: 'plate-strict' });
+    const productId = await session.constructExtensionObject(resolveNodeId(`ns=${mv};i=3003`), { id: 'plate' });
+    const res = await session.call({
+      objectId: rm, methodId: prepare,
+      inputArguments: [{ dataType: DataType.ExtensionObject, value: externalId }, { dataType: DataType.ExtensionObject, value: productId }],
+    });
+    expect(res.statusCode.name).toBe('Good');
+    const switchedAt = Date.now();
+    await sleep(800);
+    const after = results.filter((r) => r.timestamp > switchedAt + 100);
+    expect(after.length).toBeGreaterThan(0);
+    expect(after.every((r) => r.recipe === 'plate-strict')).toBe(true);
+    const current = await session.read({ nodeId: await nodeAt(session, ns, '/ST:Station/ST:CurrentRecipe'), attributeId: AttributeIds.Value });
+    expect(current.value.value).toBe('plate-strict');
+
+    // An unknown recipe is refused and changes nothing.
+    const unknown = await session.call({
+      objectId: rm, methodId: prepare,
+      inputArguments: [{ dataType: DataType.ExtensionObject, value: await session.constructExtensionObject(resolveNodeId(`ns=${mv};i=3002`), { id: 'nope' }) }, { dataType: DataType.ExtensionObject, value: productId }],
+    });
+    expect(unknown.statusCode.name).toBe('BadInvalidArgument');
+  });
+
+  it('stops inspecting on Stop (parts become uninspected, a fail-safe reject) and resumes on StartContinuous', async () => {
+    const results: InspectionResult[] = [];
+    const { dir, s } = await start(results);
+    const session = await connect(dir, s, { userName: 'operator', password: 's3cret-pw' });
+    const ns = (await session.read({ nodeId: 'ns=0;i=2255', attributeId: AttributeIds.Value })).value.value as string[];
+    const mv = ns.indexOf(MV);
+    const auto = await nodeAt(session, ns, '/ST:VisionSystem/MV:VisionStateMachine/MV:AutomaticModeStateMachine');
+    const stop = await nodeAt(session, ns, '/ST:VisionSystem/MV:VisionStateMachine/MV:AutomaticModeStateMachine/MV:Stop');
+    const startC = await nodeAt(session, ns, '/ST:VisionSystem/MV:VisionStateMachine/MV:AutomaticModeStateMachine/MV:StartContinuous');
+    expect(await call(session, auto, stop)).toBe('Good');
+    const stoppedAt = Date.now();
+    await sleep(600);
+    const stopped = results.filter((r) => r.timestamp > stoppedAt + 100);
+    expect(stopped.length).toBeGreaterThan(0);
+    expect(stopped.every((r) => r.verdict === 'uninspected' && r.errorCode === 'STN_ERR_LINE_STOPPED')).toBe(true);
+    expect(await call(session, auto, startC, 'plate')).toBe('Good');
+    const startedAt = Date.now();
+    await sleep(600);
+    expect(results.filter((r) => r.timestamp > startedAt + 100).every((r) => r.verdict !== 'uninspected')).toBe(true);
+  });
+
+  it('refuses anonymous sessions by default', async () => {
+    const { dir, s } = await start([]);
+    await expect(connect(dir, s, null)).rejects.toThrow();
+  });
+
+  it('refuses a wrong password', async () => {
+    const { dir, s } = await start([]);
+    await expect(connect(dir, s, { userName: 'operator', password: 'guess' })).rejects.toThrow();
+  });
+});
