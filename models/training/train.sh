@@ -14,7 +14,7 @@ station="node $root/bin/station.js"
 
 $station synth "$work/train" --seed 11 --start 0 --count "${TRAIN_COUNT:-4000}" --defect-rate 0.5
 $station synth "$work/heldout" --seed 11 --start 1000000 --count 1000 --defect-rate 0.3
-/usr/bin/python3 "$here/train_detector.py" --data "$work/train" --out "$out" --epochs "${EPOCHS:-12}" --seed 0
+/usr/bin/python3 "$here/train_detector.py" --data "$work/train" --out "$out" --epochs "${EPOCHS:-14}" --seed 0
 rm -f "$out.pt"
 /usr/bin/python3 "$here/manifest.py" "$out" --name plate-defects --card plate-defects.md
 $station replay "$work/heldout" --model "$out" | tail -n 1

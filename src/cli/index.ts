@@ -12,6 +12,7 @@ import { demoConfig, loadConfigFile, plateRecipe, validateConfig } from '../conf
 import { StationError } from '../errors/index.js';
 import type { InspectionResult } from '../line/index.js';
 import { startStation, VERSION } from '../main.js';
+import { runPlcBench } from './bench.js';
 import { SHIPPED_MODEL } from '../paths.js';
 import { migrate } from '../store/index.js';
 import { LineSimulator, trustEachOther, listCertificates, rejectCertificate, trustCertificate } from '../plc/index.js';
@@ -221,6 +222,33 @@ program
     await station.stop();
     rmSync(tmp, { recursive: true, force: true });
     process.stdout.write(JSON.stringify({ ...counts, ...truth.summary() }) + '\n');
+  });
+
+program
+  .command('bench')
+  .description('benchmarks; "plc": trigger → verdict-written latency through the line simulator over SignAndEncrypt')
+  .argument('[suite]', 'plc', 'plc')
+  .option('--parts <n>', 'parts to run', int('parts', 1), 1000)
+  .option('--rate <partsPerS>', 'line rate', num('rate', 0.1), 10)
+  .option('--travel-ms <ms>', 'camera → gate travel', int('travel-ms', 1), 800)
+  .option('--json', 'JSON only')
+  .action(async (suite: string, o) => {
+    if (suite !== 'plc') throw new StationError('STN_ERR_CONFIG_INVALID', `unknown benchmark suite "${suite}" (known: plc)`);
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'station-bench-'));
+    try {
+      const r = await runPlcBench({
+        parts: o.parts, rate: o.rate, travelMs: o.travelMs, dataDir, log: pino({ level: 'warn' }, pino.destination(2)),
+        onProgress: (d, t) => process.stderr.write(`\r${d}/${t} parts`),
+      });
+      process.stderr.write('\n');
+      if (!o.json) {
+        process.stderr.write(`photo-eye → result at the PLC  p50 ${r.photoEyeToResultMs.p50} ms  p99 ${r.photoEyeToResultMs.p99} ms\n`);
+        process.stderr.write(`trigger → verdict written      p50 ${r.triggerToWrittenMs.p50} ms  p99 ${r.triggerToWrittenMs.p99} ms\n`);
+      }
+      process.stdout.write(JSON.stringify(r) + '\n');
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
 const db = program.command('db').description('database maintenance');

@@ -1,3 +1,6 @@
+// First: route node-opcua's console output to stderr before any of it loads.
+import './opcua-log.js';
+
 export * from './tags.js';
 export { RejectGate, type GateOptions, type GateCounters, type GateState, type GateUser, type SecurityModeName, type SecurityPolicyName } from './gate.js';
 export { LineSimulator, type SimulatorOptions, type GateCounters as SimulatorCounters } from './simulator.js';
