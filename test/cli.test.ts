@@ -1,9 +1,10 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { PartGenerator } from '../src/capture/index.js';
-import { station } from './helpers/cli.js';
+import { ROOT, station } from './helpers/cli.js';
 import { tmpDir } from './helpers/tmp.js';
 
 describe('the station command', () => {
@@ -71,5 +72,26 @@ describe('the station command', () => {
     expect(JSON.parse(first.lines.at(-1)!).applied).toHaveLength(1);
     const second = await station(['db', 'migrate'], { env });
     expect(JSON.parse(second.lines.at(-1)!)).toEqual({ applied: [] });
+  });
+});
+
+describe('station run', () => {
+  it('runs the example configuration over a folder, records every part and stops when the folder is done', async () => {
+    const dir = tmpDir();
+    const frames = path.join(dir, 'frames');
+    const synth = await station(['synth', frames, '--count', '5', '--seed', '3']);
+    expect(synth.code).toBe(0);
+    const cfg = readFileSync(path.join(ROOT, 'fixtures', 'station.yaml'), 'utf8')
+      .replace('dataDir: ../data/example', `dataDir: ${path.join(dir, 'data')}`)
+      .replace('model: ../models/plate-defects.onnx', `model: ${path.join(ROOT, 'models', 'plate-defects.onnx')}`)
+      .replace('port: 8080', 'port: 0');
+    writeFileSync(path.join(dir, 'station.yaml'), cfg);
+    const r = await station(['run', '--config', path.join(dir, 'station.yaml')]);
+    expect(r.code).toBe(0);
+    const db = new Database(path.join(dir, 'data', 'station.db'), { readonly: true });
+    const rows = db.prepare('select verdict, source from Inspection').all() as { verdict: string; source: string }[];
+    db.close();
+    expect(rows).toHaveLength(5);
+    expect(rows.every((x) => x.source === 'folder' && x.verdict !== 'uninspected')).toBe(true);
   });
 });

@@ -40,7 +40,7 @@ async function station(o: Opts, onResult?: (r: InspectionResult) => void): Promi
 }
 
 function idle(s: Station): Promise<void> {
-  return new Promise((resolve) => s.line.once('idle', () => resolve()));
+  return s.line.whenIdle();
 }
 
 describe('the inspection line, end to end on the shipped model', () => {

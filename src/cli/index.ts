@@ -173,7 +173,7 @@ program
     const station = await startStation({ config, databaseUrl: defaultDatabaseUrl(), log });
     log.info({ url: station.url, sources: config.sources.map((s) => s.name) }, 'station running');
     const ticker = setInterval(() => log.info({ line: station.line.summary(), recorder: station.recorder.counters }, 'status'), 60_000);
-    await Promise.race([untilStopped(), new Promise((r) => station.line.once('idle', () => r('idle')))]);
+    await Promise.race([untilStopped(), station.line.whenIdle()]);
     clearInterval(ticker);
     await station.stop();
     log.info({ line: station.line.summary(), recorder: station.recorder.counters }, 'station stopped');
@@ -218,7 +218,7 @@ program
         }) + '\n');
       },
     });
-    await new Promise<void>((resolve) => station.line.once('idle', () => resolve()));
+    await station.line.whenIdle();
     await station.stop();
     rmSync(tmp, { recursive: true, force: true });
     process.stdout.write(JSON.stringify({ ...counts, ...truth.summary() }) + '\n');

@@ -27,6 +27,8 @@ export class Line extends EventEmitter<LineEvents> {
   private nextRequest = 1;
   private stopped: Promise<void> | null = null;
   readonly startedAt = Date.now();
+  /** Every source has ended and every part is decided. */
+  drained = false;
 
   constructor(private readonly init: WorkerInit) {
     super();
@@ -61,6 +63,7 @@ export class Line extends EventEmitter<LineEvents> {
             this.emit('source-ended', msg.source);
             return;
           case 'drained':
+            this.drained = true;
             this.emit('idle');
             return;
           case 'stopped':
@@ -94,6 +97,12 @@ export class Line extends EventEmitter<LineEvents> {
   private failPending(code: 'STN_ERR_LINE_WORKER' | 'STN_ERR_LINE_STOPPED'): void {
     for (const p of this.pending.values()) p.reject(new StationError(code));
     this.pending.clear();
+  }
+
+  /** Resolves once every source has ended and every part is decided (at once if that happened already). */
+  whenIdle(): Promise<void> {
+    if (this.drained) return Promise.resolve();
+    return new Promise((resolve) => this.once('idle', () => resolve()));
   }
 
   /** Sends a pushed frame (HTTP) through the line; resolves with its result. */

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const ROOT = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
+export const ROOT = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 
 export interface CliRun {
   code: number | null;
