@@ -6,7 +6,7 @@ import { plateRecipe, validateConfig } from '../src/config/index.js';
 import type { InspectionResult } from '../src/line/index.js';
 import { startStation, type Station } from '../src/main.js';
 import { SHIPPED_MODEL } from '../src/paths.js';
-import { certificateManager, LineSimulator, trustCertificate, trustEachOther, VerdictCode } from '../src/plc/index.js';
+import { certificateManager, LineSimulator, trustCertificate, trustEachOther, verdictCodeOf } from '../src/plc/index.js';
 import { tmpDir } from './helpers/tmp.js';
 
 const quiet = pino({ level: 'silent' });
@@ -72,8 +72,7 @@ describe('the reject gate against the line simulator (SignAndEncrypt, user name 
     expect(sim.received.length).toBe(c.parts);
     for (const got of sim.received) {
       const r = results.get(got.seq)!;
-      const code = r.verdict === 'pass' ? VerdictCode.PASS : r.verdict === 'fail' ? VerdictCode.REJECT : VerdictCode.UNINSPECTED;
-      expect(got.verdict).toBe(code);
+      expect(got.verdict).toBe(verdictCodeOf(r.verdict));
       expect(got.delayMs).toBeLessThan(400 + 300);
       if (r.verdict === 'fail') expect(got.defectCode).toBeGreaterThan(0);
     }
@@ -117,7 +116,7 @@ describe('the reject gate against the line simulator (SignAndEncrypt, user name 
     for (const got of second.received) {
       const r = after.get(got.seq)!;
       expect(r).toBeDefined();
-      expect(got.verdict).toBe(r.verdict === 'pass' ? VerdictCode.PASS : r.verdict === 'fail' ? VerdictCode.REJECT : VerdictCode.UNINSPECTED);
+      expect(got.verdict).toBe(verdictCodeOf(r.verdict));
       expect(got.delayMs).toBeLessThan(700);
     }
     expect(s.gate!.counters.connects).toBe(2);

@@ -10,7 +10,7 @@ import { StationError } from '../errors/index.js';
 import { LatencyWindow } from '../line/stats.js';
 import type { InspectionResult } from '../line/protocol.js';
 import { certificateManager } from './pki.js';
-import { TAG_NAMES, TAG_TYPES, VerdictCode, seqAfter, type TagName } from './tags.js';
+import { TAG_NAMES, TAG_TYPES, seqAfter, verdictCodeOf, type TagName } from './tags.js';
 
 export type SecurityModeName = 'SignAndEncrypt' | 'Sign' | 'None';
 export type SecurityPolicyName = 'Basic256Sha256' | 'Aes128_Sha256_RsaOaep' | 'None';
@@ -309,7 +309,7 @@ export class RejectGate extends EventEmitter<GateEvents> {
       this.counters.late++;
       return;
     }
-    const verdict = r.verdict === 'pass' ? VerdictCode.PASS : r.verdict === 'fail' ? VerdictCode.REJECT : VerdictCode.UNINSPECTED;
+    const verdict = verdictCodeOf(r.verdict);
     const code = r.verdict === 'fail' ? this.o.defectCode(r) : 0;
     this.chain = this.chain.then(async () => {
       // Checked again: earlier writes on the chain may have used up this part's time.

@@ -35,6 +35,11 @@ export const TAG_TYPES: Record<TagName, 'UInt32' | 'UInt16' | 'Boolean'> = {
 /** Verdict tag values. The PLC rejects everything but PASS (fail-safe). */
 export const VerdictCode = { UNINSPECTED: 0, PASS: 1, REJECT: 2 } as const;
 
+/** The Verdict tag value of a station verdict. */
+export function verdictCodeOf(verdict: 'pass' | 'fail' | 'uninspected'): number {
+  return verdict === 'pass' ? VerdictCode.PASS : verdict === 'fail' ? VerdictCode.REJECT : VerdictCode.UNINSPECTED;
+}
+
 /** The line simulator's namespace and folder; also the default of the station's tag config. */
 export const SIM_NAMESPACE_URI = 'urn:inspection-station:line-simulator';
 export const SIM_FOLDER = 'Line';
