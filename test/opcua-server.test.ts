@@ -27,7 +27,7 @@ async function start(results: InspectionResult[]): Promise<{ dir: string; s: Sta
     http: { port: 0 },
     storage: { dataDir: dir },
     opcua: { port: 0, users: [{ username: 'operator', passwordEnv: 'MV_TEST_PASSWORD' }] },
-    sources: [{ name: 'cam', uri: 'synthetic:?seed=5&defectRate=0.3&rate=20', recipe: 'plate' }],
+    sources: [{ name: 'cam', uri: 'synthetic:?seed=5&defectRate=0.3&rate=10', recipe: 'plate' }],
     recipes: {
       plate: { ...plateRecipe(SHIPPED_MODEL), keepGood: 0 },
       'plate-strict': { ...plateRecipe(SHIPPED_MODEL), keepGood: 0, thresholds: { default: { minScore: 0.2 } } },
@@ -134,6 +134,22 @@ describe('the station as an OPC UA server (Machine Vision, Simple Inline)', () =
     const startedAt = Date.now();
     await sleep(600);
     expect(results.filter((r) => r.timestamp > startedAt + 100).every((r) => r.verdict !== 'uninspected')).toBe(true);
+  });
+
+  it('counts every part in the Station object (Inspected, Rejected, Uninspected)', async () => {
+    const results: InspectionResult[] = [];
+    const { dir, s } = await start(results);
+    const session = await connect(dir, s, { userName: 'operator', password: 's3cret-pw' });
+    const ns = (await session.read({ nodeId: 'ns=0;i=2255', attributeId: AttributeIds.Value })).value.value as string[];
+    await sleep(800);
+    const read = async (name: string) => (await session.read({ nodeId: await nodeAt(session, ns, `/ST:Station/ST:${name}`), attributeId: AttributeIds.Value })).value.value as number;
+    const [inspected, rejected, uninspected] = [await read('Inspected'), await read('Rejected'), await read('Uninspected')];
+    const seen = results.filter((r) => r.decidedAt <= Date.now());
+    expect(inspected).toBeGreaterThan(5);
+    expect(inspected).toBeLessThanOrEqual(seen.length);
+    expect(rejected).toBeLessThanOrEqual(seen.filter((r) => r.verdict === 'fail').length);
+    expect(uninspected).toBeLessThanOrEqual(seen.filter((r) => r.verdict === 'uninspected').length);
+    expect(s.opcua!.publishErrors).toBe(0);
   });
 
   it('refuses anonymous sessions by default', async () => {

@@ -101,6 +101,9 @@ export class StationServer {
       optionals: ['VisionStateMachine.AutomaticModeStateMachine', 'RecipeManagement', 'ResultManagement'],
     }) as UAObject;
     this.visionSystem = vs;
+    // Clients subscribe to ResultReady on the VisionSystem, or on the Server object.
+    vs.setEventNotifier(1);
+    as.rootFolder.objects.server.addReference({ referenceType: "HasNotifier", nodeId: vs.nodeId });
 
     const vsm = promoteToStateMachine(vs.getComponentByName('VisionStateMachine', mv) as UAObject);
     vsm.setState('Operational');
