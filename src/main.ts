@@ -13,7 +13,7 @@ import { PACKAGE_ROOT } from './paths.js';
 import { RejectGate, StationServer, type GateUser } from './plc/index.js';
 import type { PlcConfig } from './config/index.js';
 import { StationError } from './errors/index.js';
-import { ImageStore, openDatabase, Recorder, redact, Repository, type Db } from './store/index.js';
+import { Accounts, ImageStore, openDatabase, Recorder, redact, Repository, type Db } from './store/index.js';
 
 export const VERSION: string = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')).version;
 
@@ -28,6 +28,8 @@ export interface StationOptions {
   onResult?: (r: InspectionResult) => void;
   /** Environment variables the configuration may name (PLC password). */
   env?: Record<string, string | undefined>;
+  /** Make sure a user `admin` exists with this password (the demo). */
+  adminPassword?: string;
 }
 
 export interface Station {
@@ -35,6 +37,7 @@ export interface Station {
   line: Line;
   repo: Repository;
   recorder: Recorder;
+  accounts: Accounts;
   gate: RejectGate | null;
   opcua: StationServer | null;
   db: Db;
@@ -53,6 +56,13 @@ export async function startStation(o: StationOptions): Promise<Station> {
   log.info({ database: redact(dbUrl) }, 'database ready');
   const repo = new Repository(db);
   await repo.ensureStation(config.station);
+  const accounts = new Accounts(db);
+  if (o.adminPassword) {
+    if (await accounts.findUser('admin')) await accounts.setPassword('admin', o.adminPassword);
+    else await accounts.createUser('admin', 'admin', o.adminPassword);
+  } else if ((await accounts.countUsers()) === 0) {
+    log.warn('no users yet: create one with `station user add NAME --role admin`; every API route but health needs a login');
+  }
 
   const recipeVersions: Record<string, number> = {};
   const recipeVersionIds = new Map<string, number>();
@@ -144,8 +154,14 @@ export async function startStation(o: StationOptions): Promise<Station> {
   let api: FastifyInstance | null = null;
   let url: string | null = null;
   if (o.http !== false) {
+    const modelLabels = new Map(models.map((m) => [m.file, m.labels]));
     api = await buildApi({
-      repo, images, line,
+      repo, images, line, accounts, recipeVersionIds,
+      secureCookies: false,
+      recipeLabels: (name) => {
+        const r = config.recipes[name];
+        return r ? modelLabels.get(path.resolve(config.baseDir, r.model)) ?? null : null;
+      },
       pushKeySha256: config.http.pushKeySha256,
       bodyLimit: config.http.bodyLimit,
       version: VERSION,
@@ -165,7 +181,7 @@ export async function startStation(o: StationOptions): Promise<Station> {
     await db.$disconnect();
   })());
 
-  return { config, line, repo, recorder, gate, opcua, db, api, url, dataDir, stop };
+  return { config, line, repo, recorder, accounts, gate, opcua, db, api, url, dataDir, stop };
 }
 
 function onceEach(fn: (err: unknown) => void): (err: unknown) => void {

@@ -39,6 +39,13 @@ async function station(o: Opts, onResult?: (r: InspectionResult) => void): Promi
   return running;
 }
 
+/** An API key of a viewer, for reading the records. */
+async function viewerKey(s: Station): Promise<Record<string, string>> {
+  const u = await s.accounts.createUser(`viewer-${Date.now()}`, 'viewer', 'a-long-password');
+  const k = await s.accounts.createApiKey(u.id, 'test', 'viewer');
+  return { authorization: `Bearer ${k.key}` };
+}
+
 function idle(s: Station): Promise<void> {
   return s.line.whenIdle();
 }
@@ -60,7 +67,10 @@ describe('the inspection line, end to end on the shipped model', () => {
     expect(good.filter((r) => r.verdict === 'fail').length / good.length).toBeLessThanOrEqual(0.15);
 
     expect(await s.repo.countInspections()).toBe(40);
-    const list = await s.api!.inject({ method: 'GET', url: '/api/inspections?verdict=fail&limit=100' });
+    const auth = await viewerKey(s);
+    const anonymous = await s.api!.inject({ method: 'GET', url: '/api/inspections' });
+    expect(anonymous.statusCode).toBe(401);
+    const list = await s.api!.inject({ method: 'GET', url: '/api/inspections?verdict=fail&limit=100', headers: auth });
     expect(list.statusCode).toBe(200);
     const items = list.json().items as { id: number; verdict: string; images: string[]; defects: { class: string }[] }[];
     expect(items.length).toBe(results.filter((r) => r.verdict === 'fail').length);
@@ -68,20 +78,20 @@ describe('the inspection line, end to end on the shipped model', () => {
     expect(first.images.sort()).toEqual(['original', 'overlay', 'thumb']);
     expect(first.defects.length).toBeGreaterThan(0);
 
-    const img = await s.api!.inject({ method: 'GET', url: `/api/inspections/${first.id}/image?variant=overlay` });
+    const img = await s.api!.inject({ method: 'GET', url: `/api/inspections/${first.id}/image?variant=overlay`, headers: auth });
     expect(img.statusCode).toBe(200);
     expect(img.headers['content-type']).toBe('image/jpeg');
     const meta = await sharp(img.rawPayload).metadata();
     expect([meta.width, meta.height]).toEqual([512, 384]);
-    const again = await s.api!.inject({ method: 'GET', url: `/api/inspections/${first.id}/image?variant=overlay`, headers: { 'if-none-match': img.headers.etag as string } });
+    const again = await s.api!.inject({ method: 'GET', url: `/api/inspections/${first.id}/image?variant=overlay`, headers: { ...auth, 'if-none-match': img.headers.etag as string } });
     expect(again.statusCode).toBe(304);
 
-    const detail = await s.api!.inject({ method: 'GET', url: `/api/inspections/${first.id}` });
+    const detail = await s.api!.inject({ method: 'GET', url: `/api/inspections/${first.id}`, headers: auth });
     expect(detail.json()).toMatchObject({ verdict: 'fail', model: { family: 'yolo-detect' }, recipeVersion: { version: 1 } });
     expect(detail.json().timings.inference).toBeGreaterThan(0);
 
     // Good parts keep no images at keepGood 0.
-    const passed = (await s.api!.inject({ method: 'GET', url: '/api/inspections?verdict=pass&limit=1' })).json().items[0];
+    const passed = (await s.api!.inject({ method: 'GET', url: '/api/inspections?verdict=pass&limit=1', headers: auth })).json().items[0];
     expect(passed.images).toEqual([]);
   });
 
@@ -103,7 +113,7 @@ describe('the inspection line, end to end on the shipped model', () => {
 
     await s.recorder.flush();
     expect(await s.repo.countInspections()).toBe(2);
-    const rows = (await s.api!.inject({ method: 'GET', url: '/api/inspections' })).json().items;
+    const rows = (await s.api!.inject({ method: 'GET', url: '/api/inspections', headers: await viewerKey(s) })).json().items;
     expect(rows.map((r: { verdict: string }) => r.verdict)).toEqual(['fail', 'uninspected']);
     expect(rows[1].errorCode).toBe('STN_ERR_IMAGE_CORRUPT');
   });

@@ -5,12 +5,19 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import cookie from '@fastify/cookie';
+import rateLimit from '@fastify/rate-limit';
 import { isErrorCode, StationError, type ErrorCode } from '../errors/index.js';
 import type { Line } from '../line/index.js';
-import { IMAGE_VARIANTS, type ImageStore, type ImageVariant, type Repository } from '../store/index.js';
+import { IMAGE_VARIANTS, roleAtLeast, type Accounts, type ImageStore, type ImageVariant, type Repository } from '../store/index.js';
+import { actorOf, need, registerAuth, SESSION_COOKIE } from './auth.js';
+import { registerRecipes, type RecipeDeps } from './recipes.js';
 
-export interface ApiDeps {
+export interface ApiDeps extends RecipeDeps {
   repo: Repository;
+  accounts: Accounts;
+  /** Set the session cookie with Secure (when served over TLS). */
+  secureCookies: boolean;
   images: ImageStore;
   line: Line;
   /** sha256 (hex) of API keys allowed to push frames. */
@@ -25,6 +32,13 @@ export interface ApiDeps {
 const STATUS: Partial<Record<ErrorCode, number>> = {
   STN_ERR_HTTP_NOT_FOUND: 404,
   STN_ERR_HTTP_UNAUTHORIZED: 401,
+  STN_ERR_HTTP_LOGIN: 401,
+  STN_ERR_HTTP_FORBIDDEN: 403,
+  STN_ERR_HTTP_CSRF: 403,
+  STN_ERR_HTTP_CONFLICT: 409,
+  STN_ERR_RECIPE_UNKNOWN: 404,
+  STN_ERR_RECIPE_CLASS: 400,
+  STN_ERR_RECIPE_RESTART: 409,
   STN_ERR_HTTP_BAD_REQUEST: 400,
   STN_ERR_HTTP_PUSH_DISABLED: 404,
   STN_ERR_IMAGE_EMPTY: 422,
@@ -82,6 +96,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(cookie);
+  await app.register(rateLimit, { global: false });
+  registerAuth(app, deps.accounts);
+  const viewer = need('viewer');
 
   // Images are bodies of their own type; any image type is read as bytes.
   app.addContentTypeParser(/^(image\/.*|application\/octet-stream)$/, { parseAs: 'buffer', bodyLimit: deps.bodyLimit }, (_req, body, done) => done(null, body));
@@ -97,6 +115,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   }));
 
   app.get('/api/inspections', {
+    preHandler: viewer,
     schema: {
       querystring: Type.Object({
         verdict: Type.Optional(Verdict),
@@ -120,14 +139,122 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   });
 
   app.get('/api/inspections/:id', {
+    preHandler: viewer,
     schema: { params: Id, response: { 200: Type.Object({}, { additionalProperties: true }), 404: ErrorBody } },
   }, async (req) => {
     const row = await deps.repo.getInspection(req.params.id);
     if (!row) throw new StationError('STN_ERR_HTTP_NOT_FOUND', `no inspection ${req.params.id}`);
-    return row;
+    return { ...row, reviews: await deps.repo.reviewsOf(req.params.id) };
   });
 
+  app.post('/api/inspections/:id/review', {
+    preHandler: need('quality'),
+    schema: {
+      description: 'A person\'s judgement: confirmed, false_reject (a good part was rejected) or escape (a defect the station missed; class required).',
+      params: Id,
+      body: Type.Object({
+        label: Type.Union([Type.Literal('confirmed'), Type.Literal('false_reject'), Type.Literal('escape')]),
+        class: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+        box: Type.Optional(Type.Tuple([Type.Number(), Type.Number(), Type.Number(), Type.Number()])),
+        note: Type.Optional(Type.String({ maxLength: 2000 })),
+      }, { additionalProperties: false }),
+      response: {
+        201: Type.Object({ id: Type.Integer(), label: Type.String(), class: Type.Union([Type.String(), Type.Null()]), note: Type.String(), by: Type.String(), createdAt: Type.String() }),
+        400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody,
+      },
+    },
+  }, async (req, reply) => {
+    const b = req.body;
+    if (b.label === 'escape' && !b.class) throw new StationError('STN_ERR_HTTP_BAD_REQUEST', 'an escape needs the class of the defect the station missed');
+    if (!(await deps.repo.getInspection(req.params.id))) throw new StationError('STN_ERR_HTTP_NOT_FOUND', `no inspection ${req.params.id}`);
+    const review = await deps.repo.addReview(req.params.id, req.principal!.userId, b);
+    return reply.status(201).send({ ...review, by: req.principal!.username, createdAt: review.createdAt.toISOString() });
+  });
+
+  const Range = {
+    from: Type.Optional(Type.String({ format: 'date-time' })),
+    to: Type.Optional(Type.String({ format: 'date-time' })),
+  };
+  const range = (q: { from?: string; to?: string }) => ({
+    from: q.from ? new Date(q.from) : new Date(Date.now() - 7 * 24 * 3600 * 1000),
+    to: q.to ? new Date(q.to) : new Date(Date.now() + 60_000),
+  });
+  app.get('/api/stats/yield', {
+    preHandler: viewer,
+    schema: {
+      description: 'Yield and reject rate per hour, shift (06/14/22 h UTC) or day; reviews correct it (reviewedYield).',
+      querystring: Type.Object({ bucket: Type.Union([Type.Literal('hour'), Type.Literal('shift'), Type.Literal('day')], { default: 'hour' }), ...Range }, { additionalProperties: false }),
+    },
+  }, async (req) => {
+    const { from, to } = range(req.query);
+    return { bucket: req.query.bucket, from: from.toISOString(), to: to.toISOString(), buckets: await deps.repo.yieldStats(req.query.bucket as 'hour', from, to) };
+  });
+  app.get('/api/stats/pareto', {
+    preHandler: viewer,
+    schema: { querystring: Type.Object(Range, { additionalProperties: false }) },
+  }, async (req) => {
+    const { from, to } = range(req.query);
+    return { from: from.toISOString(), to: to.toISOString(), classes: await deps.repo.pareto(from, to) };
+  });
+
+  app.post('/api/auth/login', {
+    config: { rateLimit: { max: 10, timeWindow: '1 minute' } },
+    schema: {
+      body: Type.Object({ username: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 256 }) }, { additionalProperties: false }),
+      response: { 200: Type.Object({ token: Type.String(), csrfToken: Type.String(), username: Type.String(), role: Type.String() }), 401: ErrorBody },
+    },
+  }, async (req, reply) => {
+    const r = await deps.accounts.login(req.body.username, req.body.password);
+    if (!r) throw new StationError('STN_ERR_HTTP_LOGIN');
+    reply.setCookie(SESSION_COOKIE, r.token, { httpOnly: true, sameSite: 'strict', path: '/', secure: deps.secureCookies, maxAge: 12 * 3600 });
+    return { token: r.token, csrfToken: r.csrfToken, username: r.principal.username, role: r.principal.role };
+  });
+  app.post('/api/auth/logout', { preHandler: viewer }, async (req, reply) => {
+    if (req.principal?.sessionTokenHash) await deps.accounts.logout(req.principal.sessionTokenHash);
+    reply.clearCookie(SESSION_COOKIE, { path: '/' });
+    return { ok: true };
+  });
+  app.get('/api/auth/me', { preHandler: viewer }, async (req) => ({
+    username: req.principal!.username, role: req.principal!.role, kind: req.principal!.kind, csrfToken: req.viaCookie ? req.principal!.csrfToken : undefined,
+  }));
+
+  const admin = need('admin');
+  const RoleT = Type.Union([Type.Literal('viewer'), Type.Literal('quality'), Type.Literal('integrator'), Type.Literal('admin')]);
+  app.get('/api/users', { preHandler: admin }, async () => ({ items: await deps.accounts.listUsers() }));
+  app.post('/api/users', {
+    preHandler: admin,
+    schema: { body: Type.Object({ username: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.@-]+$' }), role: RoleT, password: Type.String({ minLength: 8, maxLength: 256 }) }, { additionalProperties: false }) },
+  }, async (req, reply) => {
+    if (await deps.accounts.findUser(req.body.username)) throw new StationError('STN_ERR_HTTP_CONFLICT', `user ${req.body.username} exists`);
+    const u = await deps.accounts.createUser(req.body.username, req.body.role, req.body.password);
+    await deps.accounts.audit(actorOf(req), 'user.create', req.body.username, { role: req.body.role });
+    return reply.status(201).send({ id: u.id, username: req.body.username, role: req.body.role });
+  });
+  app.post('/api/keys', {
+    preHandler: admin,
+    schema: {
+      description: 'A new API key for a machine. The key is in this response only; the station keeps its hash.',
+      body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }), role: RoleT }, { additionalProperties: false }),
+    },
+  }, async (req, reply) => {
+    const k = await deps.accounts.createApiKey(req.principal!.userId, req.body.name, req.body.role);
+    await deps.accounts.audit(actorOf(req), 'key.create', req.body.name, { role: req.body.role, id: k.id });
+    return reply.status(201).send({ id: k.id, name: req.body.name, role: req.body.role, key: k.key });
+  });
+  app.delete('/api/keys/:id', { preHandler: admin, schema: { params: Id } }, async (req) => {
+    if (!(await deps.accounts.revokeApiKey(req.params.id))) throw new StationError('STN_ERR_HTTP_NOT_FOUND', `no active key ${req.params.id}`);
+    await deps.accounts.audit(actorOf(req), 'key.revoke', String(req.params.id), {});
+    return { revoked: req.params.id };
+  });
+  app.get('/api/audit', {
+    preHandler: need('integrator'),
+    schema: { querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }) }, { additionalProperties: false }) },
+  }, async (req) => ({ items: await deps.accounts.auditLog(req.query.limit) }));
+
+  registerRecipes(app, deps);
+
   app.get('/api/inspections/:id/image', {
+    preHandler: viewer,
     schema: {
       params: Id,
       querystring: Type.Object({ variant: Type.Union(IMAGE_VARIANTS.map((v) => Type.Literal(v)), { default: 'overlay' }) }, { additionalProperties: false }),
@@ -153,8 +280,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       response: { 200: Type.Object({ seq: Type.Integer(), verdict: Verdict }, { additionalProperties: true }), 401: ErrorBody, 422: ErrorBody },
     },
   }, async (req) => {
-    if (!authorized(req.headers.authorization, deps.pushKeySha256)) {
-      throw new StationError('STN_ERR_HTTP_UNAUTHORIZED', 'POST /api/frames needs Authorization: Bearer <push key>');
+    // A configured push key, or an integrator's key or session (machines push frames).
+    const byRole = req.principal !== null && roleAtLeast(req.principal.role, 'integrator');
+    if (!byRole && !authorized(req.headers.authorization, deps.pushKeySha256)) {
+      throw new StationError('STN_ERR_HTTP_UNAUTHORIZED', 'POST /api/frames needs Authorization: Bearer <push key or integrator API key>');
     }
     const body = req.body;
     if (!Buffer.isBuffer(body)) throw new StationError('STN_ERR_HTTP_BAD_REQUEST', 'send the image as the body with an image/* content type');

@@ -14,7 +14,8 @@ import type { InspectionResult } from '../line/index.js';
 import { startStation, VERSION } from '../main.js';
 import { runPlcBench } from './bench.js';
 import { SHIPPED_MODEL } from '../paths.js';
-import { migrate } from '../store/index.js';
+import { Accounts, migrate, openDatabase, ROLES } from '../store/index.js';
+import readline from 'node:readline';
 import { LineSimulator, trustEachOther, listCertificates, rejectCertificate, trustCertificate } from '../plc/index.js';
 
 const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: undefined }, pino.destination(2));
@@ -88,8 +89,11 @@ program
       plc = { endpoint: sim.endpointUrl, username: 'station', password };
     }
     const config = demoConfig({ dataDir, port: o.port, host: o.host, rate: o.rate, seed: o.seed, defectRate: o.defectRate, plc });
-    const station = await startStation({ config, databaseUrl: defaultDatabaseUrl(), log, onResult: (r) => live.add(r) });
+    const given = process.env.STATION_ADMIN_PASSWORD;
+    const adminPassword = given || LineSimulator.generatePassword();
+    const station = await startStation({ config, databaseUrl: defaultDatabaseUrl(), log, onResult: (r) => live.add(r), adminPassword });
     process.stderr.write(`station demo: ${station.url}  (line ${o.rate} parts/s${sim ? `, PLC ${sim.endpointUrl}` : ''}, data in ${station.dataDir})\n`);
+    process.stderr.write(given ? 'log in as admin with STATION_ADMIN_PASSWORD\n' : `log in as admin with password ${adminPassword}  (set STATION_ADMIN_PASSWORD to choose it)\n`);
     if (sim) {
       await station.gate!.whenReady(30_000);
       sim.startConveyor();
@@ -250,6 +254,41 @@ program
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
+
+const user = program.command('user').description('people who log in to the gallery and the API');
+user.command('add')
+  .argument('<name>', 'user name')
+  .requiredOption('--role <role>', 'viewer | quality | integrator | admin')
+  .action(async (name: string, o) => {
+    if (!(ROLES as readonly string[]).includes(o.role)) throw new StationError('STN_ERR_HTTP_BAD_REQUEST', `--role must be one of ${ROLES.join(', ')}`);
+    const password = process.env.STATION_PASSWORD || (await promptPassword(`password for ${name}: `));
+    if (password.length < 8) throw new StationError('STN_ERR_HTTP_BAD_REQUEST', 'the password needs at least 8 characters');
+    const url = defaultDatabaseUrl() ?? `file:${path.resolve('data', 'station.db')}`;
+    const database = await openDatabase(url);
+    try {
+      const accounts = new Accounts(database);
+      if (await accounts.findUser(name)) throw new StationError('STN_ERR_HTTP_CONFLICT', `user ${name} exists`);
+      await accounts.createUser(name, o.role, password);
+      await accounts.audit('station user add (command line)', 'user.create', name, { role: o.role });
+      process.stdout.write(JSON.stringify({ user: name, role: o.role }) + '\n');
+    } finally {
+      await database.$disconnect();
+    }
+  });
+
+/** Reads a password from the terminal without echoing it (or one line from a pipe). */
+function promptPassword(question: string): Promise<string> {
+  return new Promise((resolve) => {
+    const rl = readline.createInterface({ input: process.stdin, output: process.stderr, terminal: process.stdin.isTTY });
+    const out = rl as unknown as { _writeToOutput?: (s: string) => void };
+    rl.question(question, (answer) => {
+      rl.close();
+      process.stderr.write('\n');
+      resolve(answer);
+    });
+    out._writeToOutput = () => undefined;
+  });
+}
 
 const db = program.command('db').description('database maintenance');
 db.command('migrate')

@@ -36,6 +36,12 @@ export const ErrorCodes = {
   STN_ERR_HTTP_UNAUTHORIZED: 'authentication is required',
   STN_ERR_HTTP_BAD_REQUEST: 'the request is malformed',
   STN_ERR_HTTP_PUSH_DISABLED: 'no http: frame source is configured',
+  STN_ERR_HTTP_FORBIDDEN: 'the role of this user or key does not allow this',
+  STN_ERR_HTTP_CSRF: 'a browser write needs the session\'s x-csrf-token header',
+  STN_ERR_HTTP_LOGIN: 'wrong user name or password',
+  STN_ERR_HTTP_CONFLICT: 'the request conflicts with the current state',
+  STN_ERR_RECIPE_CLASS: 'the thresholds name a class the recipe\'s model does not have',
+  STN_ERR_RECIPE_RESTART: 'that recipe version differs in more than thresholds; it needs a restart',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -148,6 +148,124 @@ export class Repository {
   async countInspections(): Promise<number> {
     return this.db.inspection.count();
   }
+
+  // --- recipes -------------------------------------------------------------------------------
+
+  async listRecipes() {
+    const recipes = await this.db.recipe.findMany({
+      orderBy: { name: 'asc' },
+      include: { versions: { orderBy: { version: 'desc' }, take: 1 } },
+    });
+    return recipes.filter((r) => r.versions.length).map((r) => recipeVersionOut(r.name, r.versions[0]));
+  }
+
+  async getRecipe(name: string, version?: number) {
+    const v = await this.db.recipeVersion.findFirst({
+      where: { recipe: { name }, ...(version !== undefined ? { version } : {}) },
+      orderBy: { version: 'desc' },
+    });
+    return v ? { ...recipeVersionOut(name, v), id: v.id } : null;
+  }
+
+  async recipeVersions(name: string) {
+    const vs = await this.db.recipeVersion.findMany({ where: { recipe: { name } }, orderBy: { version: 'desc' } });
+    return vs.map((v) => recipeVersionOut(name, v));
+  }
+
+  /** Always a new version (threshold changes, rollbacks), with author and reason. */
+  async addRecipeVersion(name: string, definition: object, author: string, reason: string): Promise<{ id: number; version: number }> {
+    const sha256 = createHash('sha256').update(canonicalJson(definition)).digest('hex');
+    return this.db.$transaction(async (tx) => {
+      const recipe = await tx.recipe.upsert({ where: { name }, create: { name }, update: {} });
+      const latest = await tx.recipeVersion.findFirst({ where: { recipeId: recipe.id }, orderBy: { version: 'desc' } });
+      const v = await tx.recipeVersion.create({
+        data: { recipeId: recipe.id, version: (latest?.version ?? 0) + 1, definition: JSON.parse(JSON.stringify(definition)), sha256, author, reason },
+      });
+      return { id: v.id, version: v.version };
+    });
+  }
+
+  // --- reviews and statistics ---------------------------------------------------------------
+
+  async addReview(inspectionId: number, userId: number, r: { label: string; class?: string; box?: number[]; note?: string }) {
+    return this.db.review.create({
+      data: { inspectionId, userId, label: r.label, class: r.class ?? null, box: r.box ? r.box : undefined, note: r.note ?? '' },
+      select: { id: true, label: true, class: true, note: true, createdAt: true },
+    });
+  }
+
+  async reviewsOf(inspectionId: number) {
+    const rows = await this.db.review.findMany({ where: { inspectionId }, orderBy: { id: 'asc' }, include: { user: { select: { username: true } } } });
+    return rows.map((r) => ({ label: r.label, class: r.class, box: r.box, note: r.note, by: r.user.username, at: r.createdAt.toISOString() }));
+  }
+
+  /**
+   * Yield per time bucket. A part's latest review corrects the station: a false reject counts as
+   * good, an escape as defective. Bucketed here rather than in SQL so the same code serves SQLite
+   * and PostgreSQL.
+   */
+  async yieldStats(bucket: 'hour' | 'shift' | 'day', from: Date, to: Date) {
+    const rows = await this.db.inspection.findMany({
+      where: { capturedAt: { gte: from, lt: to } },
+      select: { capturedAt: true, verdict: true, reviews: { select: { label: true }, orderBy: { id: 'desc' }, take: 1 } },
+      orderBy: { capturedAt: 'asc' },
+    });
+    const buckets = new Map<string, { start: string; parts: number; pass: number; fail: number; uninspected: number; falseRejects: number; escapes: number; confirmed: number }>();
+    for (const r of rows) {
+      const start = bucketStart(r.capturedAt, bucket).toISOString();
+      let b = buckets.get(start);
+      if (!b) buckets.set(start, (b = { start, parts: 0, pass: 0, fail: 0, uninspected: 0, falseRejects: 0, escapes: 0, confirmed: 0 }));
+      b.parts++;
+      b[r.verdict as 'pass' | 'fail' | 'uninspected']++;
+      const label = r.reviews[0]?.label;
+      if (label === 'false_reject') b.falseRejects++;
+      else if (label === 'escape') b.escapes++;
+      else if (label === 'confirmed') b.confirmed++;
+    }
+    return [...buckets.values()].map((b) => ({
+      ...b,
+      yield: b.parts ? round4(b.pass / b.parts) : null,
+      rejectRate: b.parts ? round4((b.fail + b.uninspected) / b.parts) : null,
+      // What a reviewer says the line really made: rejected good parts were good, escapes were not.
+      reviewedYield: b.parts ? round4((b.pass - b.escapes + b.falseRejects) / b.parts) : null,
+    }));
+  }
+
+  /** Rejecting defects by class, most frequent first. */
+  async pareto(from: Date, to: Date) {
+    const groups = await this.db.defect.groupBy({
+      by: ['class'],
+      where: { rejecting: true, inspection: { capturedAt: { gte: from, lt: to } } },
+      _count: { _all: true },
+    });
+    const total = groups.reduce((a, g) => a + g._count._all, 0);
+    let cum = 0;
+    return groups
+      .map((g) => ({ class: g.class, count: g._count._all }))
+      .sort((a, b) => b.count - a.count || a.class.localeCompare(b.class))
+      .map((g) => ({ ...g, share: total ? round4(g.count / total) : 0, cumulative: total ? round4((cum += g.count) / total) : 0 }));
+  }
+}
+
+const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
+
+/** Shifts start at 06:00, 14:00 and 22:00 UTC (three-shift operation). */
+export function bucketStart(d: Date, bucket: 'hour' | 'shift' | 'day'): Date {
+  const t = new Date(d);
+  t.setUTCMinutes(0, 0, 0);
+  if (bucket === 'hour') return t;
+  if (bucket === 'day') {
+    t.setUTCHours(0);
+    return t;
+  }
+  const h = t.getUTCHours();
+  const start = h >= 22 ? 22 : h >= 14 ? 14 : h >= 6 ? 6 : -2;
+  t.setUTCHours(0);
+  return new Date(t.getTime() + start * 3600 * 1000);
+}
+
+function recipeVersionOut(name: string, v: { version: number; definition: unknown; author: string; reason: string; createdAt: Date; sha256: string }) {
+  return { name, version: v.version, definition: v.definition, author: v.author, reason: v.reason, createdAt: v.createdAt.toISOString(), sha256: v.sha256 };
 }
 
 type Row = {

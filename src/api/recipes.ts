@@ -1,0 +1,93 @@
+import type { FastifyInstance } from 'fastify';
+import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Thresholds, type Recipe } from '../config/schema.js';
+import { StationError } from '../errors/index.js';
+import type { Line } from '../line/index.js';
+import { canonicalJson, type Accounts, type Repository } from '../store/index.js';
+import { actorOf, need } from './auth.js';
+
+export interface RecipeDeps {
+  repo: Repository;
+  accounts: Accounts;
+  line: Line;
+  /** The labels of each recipe's model (thresholds may only name these). */
+  recipeLabels: (recipe: string) => readonly string[] | null;
+  /** `${recipe}@${version}` → RecipeVersion id, shared with the recorder. */
+  recipeVersionIds: Map<string, number>;
+}
+
+const Name = Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) });
+
+/**
+ * Recipes and thresholds for integrators. Every change is a new recipe version with author,
+ * time and reason, written to the audit log, and applied to the running line between frames.
+ */
+export function registerRecipes(app: FastifyInstance, deps: RecipeDeps): void {
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
+  const viewer = need('viewer');
+  const integrator = need('integrator');
+
+  api.get('/api/recipes', { preHandler: viewer }, async () => ({ items: await deps.repo.listRecipes() }));
+
+  api.get('/api/recipes/:name', { preHandler: viewer, schema: { params: Name } }, async (req) => {
+    const r = await deps.repo.getRecipe(req.params.name);
+    if (!r) throw new StationError('STN_ERR_RECIPE_UNKNOWN', `no recipe ${req.params.name}`);
+    const { id: _id, ...out } = r;
+    return { ...out, labels: deps.recipeLabels(req.params.name) ?? [] };
+  });
+
+  api.get('/api/recipes/:name/versions', { preHandler: viewer, schema: { params: Name } }, async (req) => {
+    const items = await deps.repo.recipeVersions(req.params.name);
+    if (items.length === 0) throw new StationError('STN_ERR_RECIPE_UNKNOWN', `no recipe ${req.params.name}`);
+    return { items };
+  });
+
+  /** Writes a new version with these thresholds and hands them to the line. */
+  async function applyThresholds(name: string, thresholds: Thresholds, actor: string, reason: string, action: string, extra: object) {
+    const current = await deps.repo.getRecipe(name);
+    if (!current) throw new StationError('STN_ERR_RECIPE_UNKNOWN', `no recipe ${name}`);
+    const definition = { ...(current.definition as Recipe), thresholds };
+    const v = await deps.repo.addRecipeVersion(name, definition, actor, reason);
+    deps.recipeVersionIds.set(`${name}@${v.version}`, v.id);
+    deps.line.setThresholds(name, thresholds, v.version);
+    await deps.accounts.audit(actor, action, name, { version: v.version, previous: current.version, reason, thresholds, ...extra });
+    return { name, version: v.version, previous: current.version, thresholds, author: actor, reason };
+  }
+
+  api.put('/api/recipes/:name/thresholds', {
+    preHandler: integrator,
+    schema: {
+      description: 'New thresholds for a recipe: a new version (author, reason in the audit log), applied to the running line from its next frame.',
+      params: Name,
+      body: Type.Object({ thresholds: Thresholds, reason: Type.String({ minLength: 3, maxLength: 500 }) }, { additionalProperties: false }),
+    },
+  }, async (req) => {
+    const labels = deps.recipeLabels(req.params.name);
+    if (!labels) throw new StationError('STN_ERR_RECIPE_UNKNOWN', `no recipe ${req.params.name} on this line`);
+    const t = req.body.thresholds;
+    const named = [...Object.keys(t.classes ?? {}), ...(t.goodClasses ?? [])];
+    const unknown = named.filter((c) => !labels.includes(c));
+    if (unknown.length) throw new StationError('STN_ERR_RECIPE_CLASS', `unknown class ${unknown.join(', ')} (the model knows ${labels.join(', ')})`);
+    return applyThresholds(req.params.name, t, actorOf(req), req.body.reason, 'recipe.thresholds', {});
+  });
+
+  api.post('/api/recipes/:name/rollback', {
+    preHandler: integrator,
+    schema: {
+      description: 'Restores the thresholds of an earlier version, as a new version.',
+      params: Name,
+      body: Type.Object({ version: Type.Integer({ minimum: 1 }), reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }),
+    },
+  }, async (req) => {
+    const name = req.params.name;
+    const [target, current] = [await deps.repo.getRecipe(name, req.body.version), await deps.repo.getRecipe(name)];
+    if (!target || !current) throw new StationError('STN_ERR_RECIPE_UNKNOWN', `no version ${req.body.version} of recipe ${name}`);
+    // Only thresholds change on a running line; a version with another model or ROI needs a restart.
+    const { thresholds: tt, ...restTarget } = target.definition as Recipe;
+    const { thresholds: _ct, ...restCurrent } = current.definition as Recipe;
+    if (canonicalJson(restTarget) !== canonicalJson(restCurrent)) {
+      throw new StationError('STN_ERR_RECIPE_RESTART', `version ${req.body.version} of ${name} differs in more than its thresholds; change the station file and restart`);
+    }
+    return applyThresholds(name, tt, actorOf(req), req.body.reason ?? `rollback to version ${req.body.version}`, 'recipe.rollback', { restored: req.body.version });
+  });
+}

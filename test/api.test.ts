@@ -1,0 +1,197 @@
+import { createHash } from 'node:crypto';
+import { pino } from 'pino';
+import sharp from 'sharp';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PartGenerator } from '../src/capture/index.js';
+import { plateRecipe, validateConfig } from '../src/config/index.js';
+import { startStation, type Station } from '../src/main.js';
+import { SHIPPED_MODEL } from '../src/paths.js';
+import { tmpDir } from './helpers/tmp.js';
+
+let running: Station | null = null;
+afterEach(async () => {
+  await running?.stop();
+  running = null;
+});
+
+const ADMIN_PW = 'admin-password-for-tests';
+
+async function station(): Promise<Station> {
+  const dir = tmpDir();
+  const config = validateConfig({
+    station: { id: 'api-test' },
+    http: { port: 0 },
+    storage: { dataDir: dir },
+    line: { deadlineMs: 10_000 },
+    sources: [{ name: 'push', uri: 'http:', recipe: 'plate' }],
+    recipes: { plate: { ...plateRecipe(SHIPPED_MODEL), keepGood: 1 } },
+  }, dir);
+  running = await startStation({ config, log: pino({ level: 'silent' }), adminPassword: ADMIN_PW });
+  return running;
+}
+
+async function login(s: Station, username: string, password: string) {
+  const r = await s.api!.inject({ method: 'POST', url: '/api/auth/login', payload: { username, password } });
+  return { status: r.statusCode, body: r.json(), cookie: r.cookies.find((c) => c.name === 'station_session') };
+}
+
+async function userWithRole(s: Station, role: 'viewer' | 'quality' | 'integrator') {
+  await s.accounts.createUser(role, role, `${role}-password`);
+  const l = await login(s, role, `${role}-password`);
+  return { authorization: `Bearer ${l.body.token}` };
+}
+
+/** A defective synthetic part as PNG, and its true class. */
+async function defectivePart(index = 12) {
+  const p = new PartGenerator({ seed: 3, defectRate: 1 }).part(index);
+  return { png: await sharp(p.image.data, { raw: { width: 512, height: 384, channels: 1 } }).png().toBuffer(), cls: p.truth.defects[0].class };
+}
+
+async function push(s: Station, headers: Record<string, string>, png: Buffer) {
+  const r = await s.api!.inject({ method: 'POST', url: '/api/frames', headers: { ...headers, 'content-type': 'image/png' }, payload: png });
+  expect(r.statusCode).toBe(200);
+  return r.json() as { verdict: string; defects: { class: string; score: number }[] };
+}
+
+describe('users, roles and sessions', () => {
+  it('logs in with the right password only, and rate-limits guessing', async () => {
+    const s = await station();
+    expect((await login(s, 'admin', 'wrong')).status).toBe(401);
+    expect((await login(s, 'nobody', 'wrong')).status).toBe(401);
+    const ok = await login(s, 'admin', ADMIN_PW);
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({ username: 'admin', role: 'admin', token: expect.any(String), csrfToken: expect.any(String) });
+    expect(ok.cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/' });
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) statuses.push((await login(s, 'admin', `guess-${i}`)).status);
+    expect(statuses).toContain(429);
+    // The password is stored as a scrypt hash, never as given.
+    const row = await s.db.user.findUnique({ where: { username: 'admin' } });
+    expect(row!.passwordHash).toMatch(/^scrypt\$/);
+    expect(row!.passwordHash).not.toContain(ADMIN_PW);
+  });
+
+  it('refuses anonymous reads and writes (401) and writes above a role (403)', async () => {
+    const s = await station();
+    expect((await s.api!.inject({ method: 'GET', url: '/api/inspections' })).statusCode).toBe(401);
+    expect((await s.api!.inject({ method: 'PUT', url: '/api/recipes/plate/thresholds', payload: { thresholds: {}, reason: 'x y z' } })).statusCode).toBe(401);
+    const viewer = await userWithRole(s, 'viewer');
+    expect((await s.api!.inject({ method: 'GET', url: '/api/recipes', headers: viewer })).statusCode).toBe(200);
+    const put = await s.api!.inject({ method: 'PUT', url: '/api/recipes/plate/thresholds', headers: viewer, payload: { thresholds: { default: { minScore: 0.6 } }, reason: 'tighten' } });
+    expect(put.statusCode).toBe(403);
+    expect(put.json().code).toBe('STN_ERR_HTTP_FORBIDDEN');
+    expect((await s.api!.inject({ method: 'POST', url: '/api/users', headers: viewer, payload: { username: 'x', role: 'admin', password: 'long-enough' } })).statusCode).toBe(403);
+  });
+
+  it('refuses a browser write without the session CSRF token', async () => {
+    const s = await station();
+    const l = await login(s, 'admin', ADMIN_PW);
+    const cookie = { cookie: `station_session=${l.cookie!.value}` };
+    const body = { username: 'q1', role: 'quality', password: 'quality-password' };
+    const without = await s.api!.inject({ method: 'POST', url: '/api/users', headers: cookie, payload: body });
+    expect(without.statusCode).toBe(403);
+    expect(without.json().code).toBe('STN_ERR_HTTP_CSRF');
+    const withToken = await s.api!.inject({ method: 'POST', url: '/api/users', headers: { ...cookie, 'x-csrf-token': l.body.csrfToken }, payload: body });
+    expect(withToken.statusCode).toBe(201);
+  });
+
+  it('shows an API key once, keeps only its hash, and honours its revocation', async () => {
+    const s = await station();
+    const admin = { authorization: `Bearer ${(await login(s, 'admin', ADMIN_PW)).body.token}` };
+    const created = await s.api!.inject({ method: 'POST', url: '/api/keys', headers: admin, payload: { name: 'line-mes', role: 'viewer' } });
+    expect(created.statusCode).toBe(201);
+    const { key, id } = created.json();
+    const row = await s.db.apiKey.findUnique({ where: { id } });
+    expect(row!.keyHash).toBe(createHash('sha256').update(key).digest('hex'));
+    expect(JSON.stringify(row)).not.toContain(key);
+    const auth = { authorization: `Bearer ${key}` };
+    expect((await s.api!.inject({ method: 'GET', url: '/api/inspections', headers: auth })).statusCode).toBe(200);
+    expect((await s.api!.inject({ method: 'DELETE', url: `/api/keys/${id}`, headers: admin })).statusCode).toBe(200);
+    expect((await s.api!.inject({ method: 'GET', url: '/api/inspections', headers: auth })).statusCode).toBe(401);
+  });
+});
+
+describe('recipes and thresholds', () => {
+  it('a threshold change is a new audited version that reaches the running line at the next frame; a rollback restores it', async () => {
+    const s = await station();
+    const integrator = await userWithRole(s, 'integrator');
+    const { png, cls } = await defectivePart();
+
+    const before = await push(s, integrator, png);
+    expect(before.verdict).toBe('fail');
+    const top = before.defects.find((d) => d.class === cls)!;
+
+    // Require more than the top score for every class: the same part now passes.
+    const strict = Math.min(1, Math.ceil(Math.max(...before.defects.map((d) => d.score)) * 1000) / 1000 + 0.001);
+    const put = await s.api!.inject({
+      method: 'PUT', url: '/api/recipes/plate/thresholds', headers: integrator,
+      payload: { thresholds: { default: { minScore: strict } }, reason: 'trial: fewer false rejects' },
+    });
+    expect(put.statusCode).toBe(200);
+    expect(put.json()).toMatchObject({ version: 2, previous: 1 });
+    expect(top.score).toBeLessThan(strict);
+    expect((await push(s, integrator, png)).verdict).toBe('pass');
+
+    const versions = (await s.api!.inject({ method: 'GET', url: '/api/recipes/plate/versions', headers: integrator })).json().items;
+    expect(versions.map((v: { version: number }) => v.version)).toEqual([2, 1]);
+    expect(versions[0]).toMatchObject({ author: 'integrator (session)', reason: 'trial: fewer false rejects' });
+
+    const rb = await s.api!.inject({ method: 'POST', url: '/api/recipes/plate/rollback', headers: integrator, payload: { version: 1 } });
+    expect(rb.statusCode).toBe(200);
+    expect(rb.json()).toMatchObject({ version: 3, previous: 2 });
+    expect((await push(s, integrator, png)).verdict).toBe('fail');
+
+    const audit = (await s.api!.inject({ method: 'GET', url: '/api/audit', headers: integrator })).json().items;
+    expect(audit.map((a: { action: string }) => a.action).slice(0, 2)).toEqual(['recipe.rollback', 'recipe.thresholds']);
+    // Each inspection names the version that decided it.
+    await s.recorder.flush();
+    const rows = await s.db.inspection.findMany({ orderBy: { id: 'asc' }, include: { recipeVersion: true } });
+    expect(rows.map((r) => [r.verdict, r.recipeVersion?.version])).toEqual([['fail', 1], ['pass', 2], ['fail', 3]]);
+  });
+
+  it('refuses thresholds for a class the model does not know, and malformed values', async () => {
+    const s = await station();
+    const integrator = await userWithRole(s, 'integrator');
+    const unknown = await s.api!.inject({ method: 'PUT', url: '/api/recipes/plate/thresholds', headers: integrator, payload: { thresholds: { classes: { rust: { minScore: 0.5 } } }, reason: 'new class' } });
+    expect(unknown.statusCode).toBe(400);
+    expect(unknown.json().code).toBe('STN_ERR_RECIPE_CLASS');
+    const range = await s.api!.inject({ method: 'PUT', url: '/api/recipes/plate/thresholds', headers: integrator, payload: { thresholds: { default: { minScore: 1.5 } }, reason: 'too high' } });
+    expect(range.statusCode).toBe(400);
+    const nope = await s.api!.inject({ method: 'PUT', url: '/api/recipes/nope/thresholds', headers: integrator, payload: { thresholds: {}, reason: 'none' } });
+    expect(nope.statusCode).toBe(404);
+    for (const url of ['/api/inspections/abc', '/api/inspections/-1/image', '/api/inspections/1/image?variant=../../etc/passwd']) {
+      const r = await s.api!.inject({ method: 'GET', url, headers: integrator });
+      expect(r.statusCode).toBe(400);
+    }
+  });
+});
+
+describe('reviews and statistics', () => {
+  it('keeps who reviewed what and when, and a false-reject review changes the statistics', async () => {
+    const s = await station();
+    const quality = await userWithRole(s, 'quality');
+    const viewer = await userWithRole(s, 'viewer');
+    const integrator = await userWithRole(s, 'integrator');
+    const { png, cls } = await defectivePart();
+    await push(s, integrator, png);
+    await s.recorder.flush();
+    const [insp] = (await s.api!.inject({ method: 'GET', url: '/api/inspections?verdict=fail', headers: viewer })).json().items;
+
+    const pareto = (await s.api!.inject({ method: 'GET', url: '/api/stats/pareto', headers: viewer })).json();
+    expect(pareto.classes[0]).toMatchObject({ class: cls, count: expect.any(Number), cumulative: expect.any(Number) });
+    expect(pareto.classes.at(-1).cumulative).toBe(1);
+    const before = (await s.api!.inject({ method: 'GET', url: '/api/stats/yield?bucket=day', headers: viewer })).json().buckets[0];
+    expect(before).toMatchObject({ parts: 1, fail: 1, yield: 0, falseRejects: 0, reviewedYield: 0 });
+
+    expect((await s.api!.inject({ method: 'POST', url: `/api/inspections/${insp.id}/review`, headers: viewer, payload: { label: 'false_reject' } })).statusCode).toBe(403);
+    expect((await s.api!.inject({ method: 'POST', url: `/api/inspections/${insp.id}/review`, headers: quality, payload: { label: 'escape' } })).statusCode).toBe(400);
+    const review = await s.api!.inject({ method: 'POST', url: `/api/inspections/${insp.id}/review`, headers: quality, payload: { label: 'false_reject', note: 'reflection, not a defect' } });
+    expect(review.statusCode).toBe(201);
+    expect(review.json()).toMatchObject({ label: 'false_reject', by: 'quality' });
+
+    const after = (await s.api!.inject({ method: 'GET', url: '/api/stats/yield?bucket=day', headers: viewer })).json().buckets[0];
+    expect(after).toMatchObject({ parts: 1, fail: 1, falseRejects: 1, reviewedYield: 1 });
+    const detail = (await s.api!.inject({ method: 'GET', url: `/api/inspections/${insp.id}`, headers: viewer })).json();
+    expect(detail.reviews).toEqual([expect.objectContaining({ label: 'false_reject', by: 'quality', note: 'reflection, not a defect', at: expect.any(String) })]);
+  });
+});
