@@ -2,6 +2,7 @@
  * Composition root: configuration → database → line worker → recorder → HTTP.
  * Nothing below this reads the environment or the command line; everything is passed in.
  */
+import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -87,6 +88,8 @@ export async function startStation(o: StationOptions): Promise<Station> {
   }
 
   const images = new ImageStore(path.join(dataDir, 'images'));
+  const live = new EventEmitter<{ inspection: [number] }>();
+  live.setMaxListeners(100);
   const recorder = new Recorder(repo, images, {
     stationId: config.station.id,
     queueSize: config.storage.queueSize,
@@ -95,6 +98,7 @@ export async function startStation(o: StationOptions): Promise<Station> {
     recipeVersionIds,
     // A failing sink is a status, never a stopped line; logged once per kind, counted always.
     onError: onceEach((err: unknown) => log.error({ err }, 'recording failed')),
+    onRecorded: (id) => live.emit('inspection', id),
   });
   // The PLC hears the verdict first; the record follows through its queue.
   let gate: RejectGate | null = null;
@@ -156,7 +160,8 @@ export async function startStation(o: StationOptions): Promise<Station> {
   if (o.http !== false) {
     const modelLabels = new Map(models.map((m) => [m.file, m.labels]));
     api = await buildApi({
-      repo, images, line, accounts, recipeVersionIds,
+      repo, images, line, accounts, recipeVersionIds, live,
+      webDir: path.join(PACKAGE_ROOT, 'dist', 'web'),
       secureCookies: false,
       recipeLabels: (name) => {
         const r = config.recipes[name];

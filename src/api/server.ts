@@ -12,12 +12,19 @@ import type { Line } from '../line/index.js';
 import { IMAGE_VARIANTS, roleAtLeast, type Accounts, type ImageStore, type ImageVariant, type Repository } from '../store/index.js';
 import { actorOf, need, registerAuth, SESSION_COOKIE } from './auth.js';
 import { registerRecipes, type RecipeDeps } from './recipes.js';
+import { existsSync } from 'node:fs';
+import type { EventEmitter } from 'node:events';
+import fastifyStatic from '@fastify/static';
 
 export interface ApiDeps extends RecipeDeps {
   repo: Repository;
   accounts: Accounts;
   /** Set the session cookie with Secure (when served over TLS). */
   secureCookies: boolean;
+  /** Emits `inspection` (id) when a record is written: the gallery's live mode. */
+  live: EventEmitter<{ inspection: [number] }>;
+  /** The built gallery (Vite output); absent in a source checkout that was not built. */
+  webDir: string;
   images: ImageStore;
   line: Line;
   /** sha256 (hex) of API keys allowed to push frames. */
@@ -124,6 +131,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         station: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
         from: Type.Optional(Type.String({ format: 'date-time' })),
         to: Type.Optional(Type.String({ format: 'date-time' })),
+        reviewed: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
+        minScore: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
         limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
         cursor: Type.Optional(Type.Integer({ minimum: 1 })),
       }, { additionalProperties: false }),
@@ -134,6 +143,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     return deps.repo.listInspections({
       verdict: q.verdict, class: q.class, recipe: q.recipe, station: q.station,
       from: q.from ? new Date(q.from) : undefined, to: q.to ? new Date(q.to) : undefined,
+      reviewed: q.reviewed === undefined ? undefined : q.reviewed === 'true', minScore: q.minScore,
       limit: q.limit, cursor: q.cursor,
     }) as never;
   });
@@ -252,6 +262,32 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   }, async (req) => ({ items: await deps.accounts.auditLog(req.query.limit) }));
 
   registerRecipes(app, deps);
+
+  // Live mode: each recorded inspection and the line's counters, as server-sent events.
+  app.get('/api/live', { preHandler: viewer, schema: { description: 'Server-sent events: `inspection` (as in the listing) and `counters` every second.' } }, (req, reply) => {
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    const onInspection = async (id: number) => {
+      const row = (await deps.repo.listInspections({ limit: 1, cursor: id + 1 })).items[0];
+      if (row && row.id === id) send('inspection', row);
+    };
+    deps.live.on('inspection', onInspection);
+    const timer = setInterval(() => send('counters', deps.line.counters), 1000);
+    send('counters', deps.line.counters);
+    req.raw.on('close', () => {
+      clearInterval(timer);
+      deps.live.off('inspection', onInspection);
+    });
+  });
+
+  // The gallery: the built single-page app; unknown non-API paths get its index.
+  if (existsSync(deps.webDir)) {
+    await app.register(fastifyStatic, { root: deps.webDir, prefix: '/', index: ['index.html'], wildcard: false });
+  } else {
+    app.get('/', (_req, reply) => reply.type('text/plain').send('The gallery is not built: run `npm run build`.'));
+  }
 
   app.get('/api/inspections/:id/image', {
     preHandler: viewer,

@@ -15,6 +15,10 @@ export interface InspectionFilter {
   class?: string;
   recipe?: string;
   station?: string;
+  /** true: with a person's review; false: without. */
+  reviewed?: boolean;
+  /** Only inspections whose highest finding scored at least this. */
+  minScore?: number;
   from?: Date;
   to?: Date;
   limit: number;
@@ -110,6 +114,8 @@ export class Repository {
         capturedAt: f.from || f.to ? { gte: f.from, lt: f.to } : undefined,
         defects: f.class ? { some: { class: f.class, rejecting: true } } : undefined,
         id: f.cursor !== undefined ? { lt: f.cursor } : undefined,
+        reviews: f.reviewed === undefined ? undefined : f.reviewed ? { some: {} } : { none: {} },
+        maxScore: f.minScore !== undefined ? { gte: f.minScore } : undefined,
       },
       orderBy: { id: 'desc' },
       take: f.limit + 1,
@@ -137,7 +143,8 @@ export class Repository {
       truth: row.truth,
       model: row.model,
       recipeVersion: row.recipeVersion,
-      images: row.images,
+      images: row.images.map((i) => i.variant),
+      imageInfo: row.images,
     };
   }
 

@@ -1,0 +1,348 @@
+import { render } from 'preact';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip } from 'chart.js';
+import { api, can, login, me as fetchMe, type Inspection, type Me } from './api.js';
+import './style.css';
+
+Chart.register(LineController, LineElement, PointElement, BarController, BarElement, CategoryScale, LinearScale, Tooltip, Legend);
+
+function useHash(): string {
+  const [hash, setHash] = useState(location.hash || '#/');
+  useEffect(() => {
+    const on = () => setHash(location.hash || '#/');
+    addEventListener('hashchange', on);
+    return () => removeEventListener('hashchange', on);
+  }, []);
+  return hash;
+}
+
+function App() {
+  const [user, setUser] = useState<Me | null | undefined>(undefined);
+  const hash = useHash();
+  useEffect(() => void fetchMe().then(setUser), []);
+  if (user === undefined) return <p class="muted pad">Loading…</p>;
+  if (user === null) return <Login onLogin={setUser} />;
+  const detail = /^#\/inspection\/(\d+)/.exec(hash);
+  return (
+    <>
+      <header>
+        <strong>Inspection station</strong>
+        <nav>
+          <a href="#/" class={hash === '#/' || detail ? 'on' : ''}>Gallery</a>
+          <a href="#/stats" class={hash === '#/stats' ? 'on' : ''}>Statistics</a>
+          <a href="#/recipes" class={hash === '#/recipes' ? 'on' : ''}>Recipes</a>
+        </nav>
+        <span class="muted">{user.username} ({user.role})</span>
+        <button onClick={async () => { await api('POST', '/api/auth/logout', {}); setUser(null); }}>Log out</button>
+      </header>
+      <main>
+        {hash === '#/stats' ? <Stats /> : hash === '#/recipes' ? <Recipes me={user} /> : <Gallery me={user} openId={detail ? Number(detail[1]) : null} />}
+      </main>
+    </>
+  );
+}
+
+function Login({ onLogin }: { onLogin: (m: Me) => void }) {
+  const [error, setError] = useState('');
+  return (
+    <form class="login" onSubmit={async (e) => {
+      e.preventDefault();
+      const f = new FormData(e.currentTarget as HTMLFormElement);
+      try {
+        onLogin(await login(String(f.get('username')), String(f.get('password'))));
+      } catch (err) {
+        setError((err as Error).message);
+      }
+    }}>
+      <h1>Inspection station</h1>
+      <label>User <input name="username" autocomplete="username" required /></label>
+      <label>Password <input name="password" type="password" autocomplete="current-password" required /></label>
+      <button type="submit">Log in</button>
+      {error && <p class="error" role="alert">{error}</p>}
+    </form>
+  );
+}
+
+interface Filters { verdict: string; class: string; reviewed: string }
+
+function Gallery({ me, openId }: { me: Me; openId: number | null }) {
+  const [filters, setFilters] = useState<Filters>({ verdict: 'fail', class: '', reviewed: '' });
+  const [items, setItems] = useState<Inspection[]>([]);
+  const [cursor, setCursor] = useState<number | null | undefined>(undefined);
+  const [live, setLive] = useState(false);
+  const [counters, setCounters] = useState<{ parts: number; pass: number; fail: number; uninspected: number } | null>(null);
+  const [labels, setLabels] = useState<string[]>([]);
+  const sentinel = useRef<HTMLDivElement>(null);
+  const loading = useRef(false);
+
+  const query = (c?: number | null) => {
+    const q = new URLSearchParams({ limit: '48' });
+    if (filters.verdict) q.set('verdict', filters.verdict);
+    if (filters.class) q.set('class', filters.class);
+    if (filters.reviewed) q.set('reviewed', filters.reviewed);
+    if (c) q.set('cursor', String(c));
+    return `/api/inspections?${q}`;
+  };
+  const loadMore = async (reset = false) => {
+    if (loading.current || (!reset && cursor === null)) return;
+    loading.current = true;
+    try {
+      const r = await api<{ items: Inspection[]; nextCursor: number | null }>('GET', query(reset ? undefined : cursor));
+      setItems((prev) => (reset ? r.items : [...prev, ...r.items]));
+      setCursor(r.nextCursor);
+    } finally {
+      loading.current = false;
+    }
+  };
+  useEffect(() => void loadMore(true), [filters.verdict, filters.class, filters.reviewed]);
+  useEffect(() => void api<{ items: { labels?: string[]; name: string }[] }>('GET', '/api/recipes').then(async (r) => {
+    const all = new Set<string>();
+    for (const x of r.items) for (const l of (await api<{ labels: string[] }>('GET', `/api/recipes/${encodeURIComponent(x.name)}`)).labels) all.add(l);
+    setLabels([...all]);
+  }), []);
+  // Endless scroll: the sentinel under the grid asks for the next page.
+  useEffect(() => {
+    const io = new IntersectionObserver((es) => es.some((e) => e.isIntersecting) && void loadMore());
+    if (sentinel.current) io.observe(sentinel.current);
+    return () => io.disconnect();
+  });
+  // Live mode: new results and the line's counters stream in (server-sent events).
+  useEffect(() => {
+    if (!live) return;
+    const es = new EventSource('/api/live');
+    es.addEventListener('inspection', (e) => {
+      const it = JSON.parse((e as MessageEvent).data) as Inspection;
+      if (filters.verdict && it.verdict !== filters.verdict) return;
+      setItems((prev) => [it, ...prev].slice(0, 500));
+    });
+    es.addEventListener('counters', (e) => setCounters(JSON.parse((e as MessageEvent).data)));
+    return () => es.close();
+  }, [live, filters.verdict]);
+
+  const index = openId === null ? -1 : items.findIndex((x) => x.id === openId);
+  return (
+    <>
+      <div class="filters">
+        <label>Verdict <select value={filters.verdict} onChange={(e) => setFilters({ ...filters, verdict: (e.target as HTMLSelectElement).value })}>
+          <option value="">all</option><option value="fail">fail</option><option value="uninspected">uninspected</option><option value="pass">pass</option>
+        </select></label>
+        <label>Class <select value={filters.class} onChange={(e) => setFilters({ ...filters, class: (e.target as HTMLSelectElement).value })}>
+          <option value="">all</option>{labels.map((l) => <option value={l}>{l}</option>)}
+        </select></label>
+        <label>Review <select value={filters.reviewed} onChange={(e) => setFilters({ ...filters, reviewed: (e.target as HTMLSelectElement).value })}>
+          <option value="">any</option><option value="false">not reviewed</option><option value="true">reviewed</option>
+        </select></label>
+        <label class="live"><input type="checkbox" checked={live} onChange={(e) => setLive((e.target as HTMLInputElement).checked)} /> Live</label>
+        {counters && <span class="counters">parts {counters.parts} · pass {counters.pass} · fail {counters.fail} · uninspected {counters.uninspected}</span>}
+      </div>
+      <div class="grid">
+        {items.map((it) => (
+          <a class={`card ${it.verdict}`} href={`#/inspection/${it.id}`} data-testid="card">
+            {it.images.includes('thumb') ? <img src={`/api/inspections/${it.id}/image?variant=thumb`} alt={`part ${it.partSeq}`} loading="lazy" /> : <div class="noimg">no image</div>}
+            <span>#{it.partSeq} {it.verdict}{it.defects[0] ? ` · ${it.defects[0].class} ${it.defects[0].score.toFixed(2)}` : it.errorCode ? ` · ${it.errorCode}` : ''}</span>
+          </a>
+        ))}
+      </div>
+      <div ref={sentinel} class="muted pad">{cursor === null ? (items.length ? 'That is all.' : 'Nothing matches.') : 'Loading…'}</div>
+      {openId !== null && <Detail id={openId} me={me} prev={index > 0 ? items[index - 1].id : null} next={index >= 0 && index < items.length - 1 ? items[index + 1].id : null} onReviewed={() => void loadMore(true)} />}
+    </>
+  );
+}
+
+function Detail({ id, me, prev, next, onReviewed }: { id: number; me: Me; prev: number | null; next: number | null; onReviewed: () => void }) {
+  const [it, setIt] = useState<Inspection | null>(null);
+  const [variant, setVariant] = useState<'overlay' | 'original'>('overlay');
+  const [view, setView] = useState({ scale: 1, x: 0, y: 0 });
+  const [msg, setMsg] = useState('');
+  const drag = useRef<{ x: number; y: number } | null>(null);
+  const load = () => api<Inspection>('GET', `/api/inspections/${id}`).then(setIt);
+  useEffect(() => { setView({ scale: 1, x: 0, y: 0 }); void load(); }, [id]);
+
+  const review = async (label: string) => {
+    let cls: string | undefined;
+    if (label === 'escape') {
+      cls = prompt('Class of the defect the station missed') ?? undefined;
+      if (!cls) return;
+    }
+    try {
+      await api('POST', `/api/inspections/${id}/review`, { label, class: cls });
+      setMsg(`Marked ${label.replace('_', ' ')}`);
+      await load();
+      onReviewed();
+    } catch (err) {
+      setMsg((err as Error).message);
+    }
+  };
+  // Keyboard review: c confirmed, f false reject, e escape; arrows step; Esc closes; o toggles overlay.
+  useEffect(() => {
+    const on = (e: KeyboardEvent) => {
+      if ((e.target as HTMLElement).tagName === 'INPUT') return;
+      if (e.key === 'Escape') location.hash = '#/';
+      else if (e.key === 'ArrowLeft' && prev) location.hash = `#/inspection/${prev}`;
+      else if (e.key === 'ArrowRight' && next) location.hash = `#/inspection/${next}`;
+      else if (e.key === 'o') setVariant((v) => (v === 'overlay' ? 'original' : 'overlay'));
+      else if (can(me, 'quality') && e.key === 'c') void review('confirmed');
+      else if (can(me, 'quality') && e.key === 'f') void review('false_reject');
+      else if (can(me, 'quality') && e.key === 'e') void review('escape');
+    };
+    addEventListener('keydown', on);
+    return () => removeEventListener('keydown', on);
+  });
+  if (!it) return <div class="modal"><p class="pad">Loading…</p></div>;
+  return (
+    <div class="modal" role="dialog" aria-label={`inspection ${it.id}`}>
+      <div class="viewer"
+        onWheel={(e) => { e.preventDefault(); setView((v) => ({ ...v, scale: Math.min(8, Math.max(1, v.scale * (e.deltaY < 0 ? 1.2 : 1 / 1.2))) })); }}
+        onMouseDown={(e) => { drag.current = { x: e.clientX - view.x, y: e.clientY - view.y }; }}
+        onMouseMove={(e) => { if (drag.current) setView((v) => ({ ...v, x: e.clientX - drag.current!.x, y: e.clientY - drag.current!.y })); }}
+        onMouseUp={() => { drag.current = null; }} onMouseLeave={() => { drag.current = null; }}>
+        {it.images.includes(variant)
+          ? <img draggable={false} style={{ transform: `translate(${view.x}px, ${view.y}px) scale(${view.scale})` }} src={`/api/inspections/${it.id}/image?variant=${variant}`} alt={`${variant} of part ${it.partSeq}`} />
+          : <p class="pad muted">No {variant} image kept for this part.</p>}
+      </div>
+      <aside>
+        <button class="close" onClick={() => { location.hash = '#/'; }} aria-label="close">×</button>
+        <h2 class={it.verdict}>Part #{it.partSeq}: {it.verdict}</h2>
+        <p class="muted">{new Date(it.capturedAt).toLocaleString()} · recipe {it.recipe} v{it.recipeVersion?.version ?? '?'} · {it.model?.name ?? ''} · {it.latencyMs.toFixed(0)} ms</p>
+        {it.errorCode && <p class="error">{it.errorCode}</p>}
+        <div class="toggles">
+          <label><input type="radio" checked={variant === 'overlay'} onChange={() => setVariant('overlay')} /> Overlay (boxes, masks, heat map)</label>
+          <label><input type="radio" checked={variant === 'original'} onChange={() => setVariant('original')} /> Original</label>
+          <button onClick={() => setView({ scale: 1, x: 0, y: 0 })}>Reset zoom</button>
+        </div>
+        <table><thead><tr><th>class</th><th>score</th><th>counts</th></tr></thead><tbody>
+          {it.defects.map((d) => <tr><td>{d.class}</td><td>{d.score.toFixed(3)}</td><td>{d.rejecting ? 'rejects' : '—'}</td></tr>)}
+        </tbody></table>
+        {can(me, 'quality') && (
+          <div class="review">
+            <button onClick={() => void review('confirmed')} title="c">Confirm (c)</button>
+            <button onClick={() => void review('false_reject')} title="f">False reject (f)</button>
+            <button onClick={() => void review('escape')} title="e">Escape (e)</button>
+          </div>
+        )}
+        {msg && <p class="note" role="status">{msg}</p>}
+        <h3>Reviews</h3>
+        {(it.reviews ?? []).length === 0 ? <p class="muted">None yet.</p> : (
+          <ul>{it.reviews!.map((r) => <li>{r.label.replace('_', ' ')}{r.class ? ` (${r.class})` : ''} by {r.by}, {new Date(r.at).toLocaleString()}{r.note ? `: ${r.note}` : ''}</li>)}</ul>
+        )}
+        <p class="muted">← → step · o overlay · Esc close</p>
+      </aside>
+    </div>
+  );
+}
+
+function ChartBox({ config }: { config: ConstructorParameters<typeof Chart>[1] }) {
+  const ref = useRef<HTMLCanvasElement>(null);
+  useEffect(() => {
+    const c = new Chart(ref.current!, config);
+    return () => c.destroy();
+  }, [JSON.stringify(config.data)]);
+  return <div class="chart"><canvas ref={ref} /></div>;
+}
+
+function Stats() {
+  const [bucket, setBucket] = useState('hour');
+  const [yieldData, setYield] = useState<{ start: string; parts: number; yield: number | null; reviewedYield: number | null; falseRejects: number; escapes: number }[]>([]);
+  const [pareto, setPareto] = useState<{ class: string; count: number; cumulative: number }[]>([]);
+  useEffect(() => {
+    void api<{ buckets: typeof yieldData }>('GET', `/api/stats/yield?bucket=${bucket}`).then((r) => setYield(r.buckets));
+    void api<{ classes: typeof pareto }>('GET', '/api/stats/pareto').then((r) => setPareto(r.classes));
+  }, [bucket]);
+  const totals = useMemo(() => yieldData.reduce((a, b) => ({ parts: a.parts + b.parts, fr: a.fr + b.falseRejects, esc: a.esc + b.escapes }), { parts: 0, fr: 0, esc: 0 }), [yieldData]);
+  return (
+    <section class="stats">
+      <div class="filters">
+        <label>Per <select value={bucket} onChange={(e) => setBucket((e.target as HTMLSelectElement).value)}><option>hour</option><option>shift</option><option>day</option></select></label>
+        <span data-testid="totals">parts {totals.parts} · reviewed false rejects <b data-testid="false-rejects">{totals.fr}</b> · reviewed escapes {totals.esc}</span>
+      </div>
+      <h2>Yield</h2>
+      <ChartBox config={{
+        type: 'line',
+        data: {
+          labels: yieldData.map((b) => new Date(b.start).toLocaleString()),
+          datasets: [
+            { label: 'yield (station)', data: yieldData.map((b) => b.yield), borderColor: '#1f77b4' },
+            { label: 'yield (after reviews)', data: yieldData.map((b) => b.reviewedYield), borderColor: '#2ca02c' },
+          ],
+        },
+        options: { animation: false, scales: { y: { min: 0, max: 1 } } },
+      }} />
+      <h2>Defects by class (Pareto)</h2>
+      <ChartBox config={{
+        type: 'bar',
+        data: {
+          labels: pareto.map((p) => p.class),
+          datasets: [
+            { type: 'bar', label: 'count', data: pareto.map((p) => p.count), backgroundColor: '#d64545', yAxisID: 'y' },
+            { type: 'line', label: 'cumulative share', data: pareto.map((p) => p.cumulative), borderColor: '#555', yAxisID: 'y1' },
+          ],
+        },
+        options: { animation: false, scales: { y: { beginAtZero: true }, y1: { position: 'right', min: 0, max: 1 } } },
+      }} />
+    </section>
+  );
+}
+
+interface RecipeVersion { name: string; version: number; author: string; reason: string; createdAt: string; definition: { thresholds: { default?: { minScore: number }; classes?: Record<string, { minScore: number }> } } }
+
+function Recipes({ me }: { me: Me }) {
+  const [recipes, setRecipes] = useState<RecipeVersion[]>([]);
+  const [versions, setVersions] = useState<Record<string, RecipeVersion[]>>({});
+  const [msg, setMsg] = useState('');
+  const load = async () => {
+    const r = await api<{ items: RecipeVersion[] }>('GET', '/api/recipes');
+    setRecipes(r.items);
+    const all: Record<string, RecipeVersion[]> = {};
+    for (const x of r.items) all[x.name] = (await api<{ items: RecipeVersion[] }>('GET', `/api/recipes/${encodeURIComponent(x.name)}/versions`)).items;
+    setVersions(all);
+  };
+  useEffect(() => void load(), []);
+  return (
+    <section>
+      {msg && <p class="note" role="status">{msg}</p>}
+      {recipes.map((r) => (
+        <div class="recipe">
+          <h2>{r.name} <small class="muted">version {r.version}</small></h2>
+          <p>Default minimum score: <b>{r.definition.thresholds.default?.minScore ?? 0.5}</b>
+            {Object.entries(r.definition.thresholds.classes ?? {}).map(([c, t]) => <span> · {c} {t.minScore}</span>)}</p>
+          {can(me, 'integrator') && (
+            <form onSubmit={async (e) => {
+              e.preventDefault();
+              const f = new FormData(e.currentTarget as HTMLFormElement);
+              try {
+                const res = await api<{ version: number }>('PUT', `/api/recipes/${encodeURIComponent(r.name)}/thresholds`, {
+                  thresholds: { ...r.definition.thresholds, default: { ...(r.definition.thresholds.default ?? {}), minScore: Number(f.get('minScore')) } },
+                  reason: String(f.get('reason')),
+                });
+                setMsg(`${r.name}: version ${res.version} is on the line`);
+                await load();
+              } catch (err) {
+                setMsg((err as Error).message);
+              }
+            }}>
+              <label>Default minimum score <input name="minScore" type="number" min="0" max="1" step="0.01" value={r.definition.thresholds.default?.minScore ?? 0.5} /></label>
+              <label>Reason <input name="reason" required minLength={3} /></label>
+              <button type="submit">Apply to the line</button>
+            </form>
+          )}
+          <table><thead><tr><th>version</th><th>when</th><th>who</th><th>why</th><th /></tr></thead><tbody>
+            {(versions[r.name] ?? []).map((v) => (
+              <tr><td>{v.version}</td><td>{new Date(v.createdAt).toLocaleString()}</td><td>{v.author}</td><td>{v.reason}</td>
+                <td>{can(me, 'integrator') && v.version !== r.version && <button onClick={async () => {
+                  try {
+                    await api('POST', `/api/recipes/${encodeURIComponent(r.name)}/rollback`, { version: v.version });
+                    setMsg(`${r.name}: rolled back to version ${v.version}`);
+                    await load();
+                  } catch (err) {
+                    setMsg((err as Error).message);
+                  }
+                }}>Roll back</button>}</td></tr>
+            ))}
+          </tbody></table>
+        </div>
+      ))}
+    </section>
+  );
+}
+
+render(<App />, document.getElementById('app')!);

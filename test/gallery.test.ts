@@ -1,0 +1,88 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { plateRecipe, validateConfig } from '../src/config/index.js';
+import { startStation, type Station } from '../src/main.js';
+import { PACKAGE_ROOT, SHIPPED_MODEL } from '../src/paths.js';
+import { tmpDir } from './helpers/tmp.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const haveBrowser = existsSync(CHROMIUM) && existsSync(path.join(PACKAGE_ROOT, 'dist', 'web', 'index.html'));
+if (!haveBrowser) console.warn(`gallery tests skipped: needs ${CHROMIUM} (apt-get install chromium; .ci/run does) and a built gallery (npm run build)`);
+
+const PASSWORD = 'gallery-admin-password';
+let browser: Browser | null = null;
+let station: Station | null = null;
+
+describe.skipIf(!haveBrowser)('the quality gallery in a real browser', () => {
+  beforeAll(async () => {
+    const dir = tmpDir('station-gallery-');
+    const config = validateConfig({
+      station: { id: 'gallery-1' },
+      http: { port: 0 },
+      storage: { dataDir: dir },
+      line: { deadlineMs: 10_000 },
+      sources: [{ name: 'line', uri: 'synthetic:?seed=9&defectRate=0.5&rate=0&count=24', recipe: 'plate' }],
+      recipes: { plate: { ...plateRecipe(SHIPPED_MODEL), keepGood: 0 } },
+    }, dir);
+    station = await startStation({ config, log: pino({ level: 'silent' }), adminPassword: PASSWORD });
+    await station.line.whenIdle();
+    await station.recorder.flush();
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await station?.stop();
+  });
+
+  it('logs in, shows failed parts with overlays, takes a false-reject review, and the statistics follow', async () => {
+    const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(station!.url!);
+    await page.getByLabel('User').fill('admin');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+
+    // Failed parts, newest first, each with its thumbnail loaded.
+    const cards = page.getByTestId('card');
+    await cards.first().waitFor();
+    const failed = await station!.db.inspection.count({ where: { verdict: 'fail' } });
+    expect(failed).toBeGreaterThan(3);
+    await expect.poll(() => cards.count()).toBe(failed);
+    const loaded = await page.locator('.card img').first().evaluate(async (el) => {
+      const img = el as unknown as { decode(): Promise<void>; naturalWidth: number };
+      await img.decode();
+      return img.naturalWidth;
+    });
+    expect(loaded).toBe(256);
+
+    // Open one: the overlay opens, "f" marks it a false reject.
+    await cards.first().click();
+    const dialog = page.getByRole('dialog');
+    await dialog.locator('img').waitFor();
+    expect(await dialog.locator('img').getAttribute('src')).toMatch(/variant=overlay/);
+    await page.keyboard.press('f');
+    await expect.poll(() => page.getByRole('status').textContent()).toContain('Marked false reject');
+    expect(await station!.db.review.count({ where: { label: 'false_reject' } })).toBe(1);
+
+    // The statistics page counts it, and its charts render.
+    await page.keyboard.press('Escape');
+    await page.getByRole('link', { name: 'Statistics' }).click();
+    await expect.poll(() => page.getByTestId('false-rejects').textContent()).toBe('1');
+    expect(await page.locator('canvas').count()).toBe(2);
+    const painted = await page.locator('canvas').first().evaluate((el) => {
+      const c = el as unknown as { width: number; height: number };
+      return c.width > 0 && c.height > 0;
+    });
+    expect(painted).toBe(true);
+    mkdirSync(path.join(PACKAGE_ROOT, 'test-results'), { recursive: true });
+    await page.screenshot({ path: path.join(PACKAGE_ROOT, 'test-results', 'gallery-stats.png') });
+    await page.getByRole('link', { name: 'Gallery' }).click();
+    await cards.first().waitFor();
+    await page.screenshot({ path: path.join(PACKAGE_ROOT, 'test-results', 'gallery.png') });
+  });
+});
