@@ -14,7 +14,7 @@ import { PACKAGE_ROOT } from './paths.js';
 import { RejectGate, StationServer, type GateUser } from './plc/index.js';
 import type { PlcConfig } from './config/index.js';
 import { StationError } from './errors/index.js';
-import { Accounts, ImageStore, openDatabase, Recorder, redact, Repository, type Db } from './store/index.js';
+import { Accounts, Exporter, ImageStore, openDatabase, Recorder, redact, Repository, type Db } from './store/index.js';
 
 export const VERSION: string = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')).version;
 
@@ -161,6 +161,7 @@ export async function startStation(o: StationOptions): Promise<Station> {
     const modelLabels = new Map(models.map((m) => [m.file, m.labels]));
     api = await buildApi({
       repo, images, line, accounts, recipeVersionIds, live,
+      exporter: new Exporter(db, images, path.join(dataDir, 'exports'), () => [...new Set(models.flatMap((m) => m.labels))]),
       webDir: path.join(PACKAGE_ROOT, 'dist', 'web'),
       secureCookies: false,
       recipeLabels: (name) => {

@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { extract } from 'tar';
 import { pino } from 'pino';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -193,5 +196,60 @@ describe('reviews and statistics', () => {
     expect(after).toMatchObject({ parts: 1, fail: 1, falseRejects: 1, reviewedYield: 1 });
     const detail = (await s.api!.inject({ method: 'GET', url: `/api/inspections/${insp.id}`, headers: viewer })).json();
     expect(detail.reviews).toEqual([expect.objectContaining({ label: 'false_reject', by: 'quality', note: 'reflection, not a defect', at: expect.any(String) })]);
+  });
+});
+
+describe('downloads and datasets', () => {
+  it('exports reviewed images with labels as an archive, and the records as CSV', async () => {
+    const s = await station();
+    const integrator = await userWithRole(s, 'integrator');
+    const quality = await userWithRole(s, 'quality');
+    const a = await defectivePart(12);
+    const b = await defectivePart(13);
+    const good = new PartGenerator({ seed: 3, defectRate: 0 }).part(5);
+    const goodPng = await sharp(good.image.data, { raw: { width: 512, height: 384, channels: 1 } }).png().toBuffer();
+    for (const png of [a.png, b.png, goodPng]) await push(s, integrator, png);
+    await s.recorder.flush();
+    const items = (await s.api!.inject({ method: 'GET', url: '/api/inspections', headers: quality })).json().items as { id: number; verdict: string }[];
+    const [goodRow, bRow, aRow] = items;
+    expect([aRow.verdict, bRow.verdict, goodRow.verdict]).toEqual(['fail', 'fail', 'pass']);
+    const review = (id: number, payload: object) => s.api!.inject({ method: 'POST', url: `/api/inspections/${id}/review`, headers: quality, payload });
+    expect((await review(aRow.id, { label: 'confirmed' })).statusCode).toBe(201);
+    expect((await review(bRow.id, { label: 'false_reject' })).statusCode).toBe(201);
+    expect((await review(goodRow.id, { label: 'escape', class: 'scratch', box: [10, 20, 60, 40] })).statusCode).toBe(201);
+
+    const csv = await s.api!.inject({ method: 'GET', url: '/api/inspections.csv', headers: quality });
+    expect(csv.headers['content-type']).toMatch(/text\/csv/);
+    const lines = csv.body.trim().split('\n');
+    expect(lines[0]).toBe('id,station,partSeq,capturedAt,verdict,errorCode,recipe,maxScore,defectCount,classes,latencyMs');
+    expect(lines).toHaveLength(4);
+    const hist = (await s.api!.inject({ method: 'GET', url: '/api/stats/scores?bins=10', headers: quality })).json();
+    expect(hist.edges).toHaveLength(11);
+    expect(hist.classes.find((c: { class: string }) => c.class === a.cls).rejecting.reduce((x: number, y: number) => x + y, 0)).toBeGreaterThan(0);
+
+    const started = await s.api!.inject({ method: 'POST', url: '/api/exports', headers: quality, payload: { layout: 'ultralytics' } });
+    expect(started.statusCode).toBe(202);
+    let job = started.json();
+    for (let i = 0; i < 100 && job.state === 'running'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      job = (await s.api!.inject({ method: 'GET', url: `/api/exports/${job.id}`, headers: quality })).json();
+    }
+    expect(job).toMatchObject({ state: 'done', done: 3, total: 3 });
+    const archive = await s.api!.inject({ method: 'GET', url: `/api/exports/${job.id}/archive`, headers: quality });
+    expect(archive.statusCode).toBe(200);
+    const dir = tmpDir();
+    const file = path.join(dir, 'd.tar.gz');
+    writeFileSync(file, archive.rawPayload);
+    await extract({ file, cwd: dir });
+    const labelOf = (id: number) => readFileSync(path.join(dir, 'labels', `insp_${id}.txt`), 'utf8');
+    const names = readFileSync(path.join(dir, 'data.yaml'), 'utf8');
+    expect(names).toContain(`: ${a.cls}`);
+    // Confirmed reject: the station's boxes; false reject: background; escape: the reviewer's box.
+    expect(labelOf(aRow.id).trim().split('\n').length).toBeGreaterThan(0);
+    expect(labelOf(bRow.id)).toBe('');
+    const [cls, cx, cy, w, h] = labelOf(goodRow.id).trim().split(' ').map(Number);
+    expect(names).toContain(`${cls}: scratch`);
+    expect([cx, cy, w, h].map((v) => Math.round(v * 1000))).toEqual([68, 78, 98, 52]);
+    expect(readdirSync(path.join(dir, 'images')).sort()).toEqual([aRow.id, bRow.id, goodRow.id].sort((x, y) => x - y).map((id) => `insp_${id}.png`).sort());
   });
 });

@@ -9,7 +9,8 @@ import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
 import { isErrorCode, StationError, type ErrorCode } from '../errors/index.js';
 import type { Line } from '../line/index.js';
-import { IMAGE_VARIANTS, roleAtLeast, type Accounts, type ImageStore, type ImageVariant, type Repository } from '../store/index.js';
+import { IMAGE_VARIANTS, roleAtLeast, type Accounts, type Exporter, type ImageStore, type ImageVariant, type Repository } from '../store/index.js';
+import { stringify as csvStringify } from 'csv-stringify/sync';
 import { actorOf, need, registerAuth, SESSION_COOKIE } from './auth.js';
 import { registerRecipes, type RecipeDeps } from './recipes.js';
 import { existsSync } from 'node:fs';
@@ -25,6 +26,7 @@ export interface ApiDeps extends RecipeDeps {
   live: EventEmitter<{ inspection: [number] }>;
   /** The built gallery (Vite output); absent in a source checkout that was not built. */
   webDir: string;
+  exporter: Exporter;
   images: ImageStore;
   line: Line;
   /** sha256 (hex) of API keys allowed to push frames. */
@@ -199,6 +201,23 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     const { from, to } = range(req.query);
     return { bucket: req.query.bucket, from: from.toISOString(), to: to.toISOString(), buckets: await deps.repo.yieldStats(req.query.bucket as 'hour', from, to) };
   });
+  app.get('/api/stats/yield.csv', {
+    preHandler: viewer,
+    schema: { querystring: Type.Object({ bucket: Type.Union([Type.Literal('hour'), Type.Literal('shift'), Type.Literal('day')], { default: 'hour' }), ...Range }, { additionalProperties: false }) },
+  }, async (req, reply) => {
+    const { from, to } = range(req.query);
+    const rows = await deps.repo.yieldStats(req.query.bucket as 'hour', from, to);
+    const cols = ['start', 'parts', 'pass', 'fail', 'uninspected', 'yield', 'rejectRate', 'falseRejects', 'escapes', 'reviewedYield'] as const;
+    return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="yield-${req.query.bucket}.csv"`)
+      .send(csvStringify(rows.map((r) => cols.map((c) => r[c])), { header: true, columns: [...cols] }));
+  });
+  app.get('/api/stats/scores', {
+    preHandler: viewer,
+    schema: { description: 'Score histogram per class over every finding kept, to see what a threshold costs.', querystring: Type.Object({ bins: Type.Integer({ minimum: 2, maximum: 100, default: 20 }), ...Range }, { additionalProperties: false }) },
+  }, async (req) => {
+    const { from, to } = range(req.query);
+    return deps.repo.scoreHistograms(from, to, req.query.bins);
+  });
   app.get('/api/stats/pareto', {
     preHandler: viewer,
     schema: { querystring: Type.Object(Range, { additionalProperties: false }) },
@@ -262,6 +281,52 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   }, async (req) => ({ items: await deps.accounts.auditLog(req.query.limit) }));
 
   registerRecipes(app, deps);
+
+  app.get('/api/inspections.csv', {
+    preHandler: viewer,
+    schema: {
+      description: 'Every inspection matching the filters as CSV (newest first, at most 100 000 rows).',
+      querystring: Type.Object({
+        verdict: Type.Optional(Verdict), class: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+        recipe: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })), ...Range,
+      }, { additionalProperties: false }),
+    },
+  }, async (req, reply) => {
+    const q = req.query;
+    const cols = ['id', 'station', 'partSeq', 'capturedAt', 'verdict', 'errorCode', 'recipe', 'maxScore', 'defectCount', 'classes', 'latencyMs'];
+    const out: unknown[][] = [];
+    let cursor: number | undefined;
+    for (let page = 0; page < 200; page++) {
+      const r = await deps.repo.listInspections({ verdict: q.verdict, class: q.class, recipe: q.recipe, from: q.from ? new Date(q.from) : undefined, to: q.to ? new Date(q.to) : undefined, limit: 500, cursor });
+      for (const i of r.items) out.push([i.id, i.station, i.partSeq, i.capturedAt, i.verdict, i.errorCode ?? '', i.recipe, i.maxScore, i.defectCount, [...new Set(i.defects.map((d) => d.class))].join(' '), i.latencyMs]);
+      if (r.nextCursor === null) break;
+      cursor = r.nextCursor;
+    }
+    return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="inspections.csv"').send(csvStringify(out, { header: true, columns: cols }));
+  });
+
+  const ExportId = Type.Object({ id: Type.String({ format: 'uuid' }) });
+  app.post('/api/exports', {
+    preHandler: need('quality'),
+    schema: {
+      description: 'A dataset of reviewed images with labels, as a .tar.gz built in the background: ultralytics (images/, labels/, data.yaml) or folders (good/, defect/<class>/).',
+      body: Type.Object({ layout: Type.Union([Type.Literal('ultralytics'), Type.Literal('folders')]), ...Range }, { additionalProperties: false }),
+    },
+  }, async (req, reply) => {
+    const job = deps.exporter.start(req.body.layout, range(req.body), actorOf(req));
+    return reply.status(202).send(job);
+  });
+  app.get('/api/exports/:id', { preHandler: need('quality'), schema: { params: ExportId } }, async (req) => {
+    const job = deps.exporter.get(req.params.id);
+    if (!job) throw new StationError('STN_ERR_HTTP_NOT_FOUND', `no export ${req.params.id}`);
+    return job;
+  });
+  app.get('/api/exports/:id/archive', { preHandler: need('quality'), schema: { params: ExportId } }, async (req, reply) => {
+    const job = deps.exporter.get(req.params.id);
+    const file = job ? deps.exporter.archivePath(job) : null;
+    if (!job || !file) throw new StationError('STN_ERR_HTTP_NOT_FOUND', job ? `export ${job.id} is ${job.state}` : `no export ${req.params.id}`);
+    return reply.type('application/gzip').header('content-disposition', `attachment; filename="dataset-${job.layout}-${job.id.slice(0, 8)}.tar.gz"`).send(createReadStream(file));
+  });
 
   // Live mode: each recorded inspection and the line's counters, as server-sent events.
   app.get('/api/live', { preHandler: viewer, schema: { description: 'Server-sent events: `inspection` (as in the listing) and `counters` every second.' } }, (req, reply) => {

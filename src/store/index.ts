@@ -5,3 +5,4 @@ export { Repository, canonicalJson, type InspectionFilter, type StationInfo } fr
 export { ImageStore, IMAGE_VARIANTS, type ImageVariant, type StoredImage } from './images.js';
 export { Recorder, type RecorderCounters, type RecorderOptions } from './recorder.js';
 export { Accounts, ROLES, roleAtLeast, hashPassword, verifyPassword, type Role, type Principal } from './accounts.js';
+export { Exporter, type ExportJob, type ExportLayout } from './exporter.js';

@@ -238,6 +238,20 @@ export class Repository {
     }));
   }
 
+  /** Score histograms per class over every finding kept (rejecting or not), `bins` equal bins on [0, 1]. */
+  async scoreHistograms(from: Date, to: Date, bins: number) {
+    const rows = await this.db.defect.findMany({ where: { inspection: { capturedAt: { gte: from, lt: to } } }, select: { class: true, score: true, rejecting: true } });
+    const out = new Map<string, { class: string; counts: number[]; rejecting: number[] }>();
+    for (const r of rows) {
+      let h = out.get(r.class);
+      if (!h) out.set(r.class, (h = { class: r.class, counts: new Array(bins).fill(0), rejecting: new Array(bins).fill(0) }));
+      const b = Math.min(bins - 1, Math.max(0, Math.floor(r.score * bins)));
+      h.counts[b]++;
+      if (r.rejecting) h.rejecting[b]++;
+    }
+    return { edges: Array.from({ length: bins + 1 }, (_, i) => round4(i / bins)), classes: [...out.values()].sort((a, b) => a.class.localeCompare(b.class)) };
+  }
+
   /** Rejecting defects by class, most frequent first. */
   async pareto(from: Date, to: Date) {
     const groups = await this.db.defect.groupBy({
