@@ -68,6 +68,10 @@ describe.skipIf(!haveBrowser)('the quality gallery in a real browser', () => {
     await page.keyboard.press('f');
     await expect.poll(() => page.getByRole('status').textContent()).toContain('Marked false reject');
     expect(await station!.db.review.count({ where: { label: 'false_reject' } })).toBe(1);
+    // The original with the boxes drawn by the browser, rejecting ones solid.
+    await page.keyboard.press('o');
+    await dialog.locator('svg[aria-label="boxes"] rect.rejecting').first().waitFor();
+    expect(await dialog.locator('img').getAttribute('src')).toMatch(/variant=original/);
 
     // The statistics page counts it, and its charts render.
     await page.keyboard.press('Escape');

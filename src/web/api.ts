@@ -60,6 +60,7 @@ export interface Inspection {
   latencyMs: number;
   defects: Defect[];
   images: string[];
+  imageInfo?: { variant: string; width: number; height: number }[];
   reviews?: { label: string; class: string | null; note: string; by: string; at: string }[];
   timings?: Record<string, number>;
   model?: { name: string; family: string } | null;

@@ -152,6 +152,7 @@ function Gallery({ me, openId }: { me: Me; openId: number | null }) {
 function Detail({ id, me, prev, next, onReviewed }: { id: number; me: Me; prev: number | null; next: number | null; onReviewed: () => void }) {
   const [it, setIt] = useState<Inspection | null>(null);
   const [variant, setVariant] = useState<'overlay' | 'original'>('overlay');
+  const [boxes, setBoxes] = useState(true);
   const [view, setView] = useState({ scale: 1, x: 0, y: 0 });
   const [msg, setMsg] = useState('');
   const drag = useRef<{ x: number; y: number } | null>(null);
@@ -189,6 +190,7 @@ function Detail({ id, me, prev, next, onReviewed }: { id: number; me: Me; prev: 
     return () => removeEventListener('keydown', on);
   });
   if (!it) return <div class="modal"><p class="pad">Loading…</p></div>;
+  const size = it.imageInfo?.find((i) => i.variant === 'original');
   return (
     <div class="modal" role="dialog" aria-label={`inspection ${it.id}`}>
       <div class="viewer"
@@ -197,7 +199,19 @@ function Detail({ id, me, prev, next, onReviewed }: { id: number; me: Me; prev: 
         onMouseMove={(e) => { if (drag.current) setView((v) => ({ ...v, x: e.clientX - drag.current!.x, y: e.clientY - drag.current!.y })); }}
         onMouseUp={() => { drag.current = null; }} onMouseLeave={() => { drag.current = null; }}>
         {it.images.includes(variant)
-          ? <img draggable={false} style={{ transform: `translate(${view.x}px, ${view.y}px) scale(${view.scale})` }} src={`/api/inspections/${it.id}/image?variant=${variant}`} alt={`${variant} of part ${it.partSeq}`} />
+          ? (
+            <div class="stage" style={{ transform: `translate(${view.x}px, ${view.y}px) scale(${view.scale})` }}>
+              <img draggable={false} src={`/api/inspections/${it.id}/image?variant=${variant}`} alt={`${variant} of part ${it.partSeq}`} />
+              {variant === 'original' && boxes && size && (
+                <svg viewBox={`0 0 ${size.width} ${size.height}`} preserveAspectRatio="none" aria-label="boxes">
+                  {it.defects.filter((d) => d.box).map((d) => (
+                    <rect x={d.box![0]} y={d.box![1]} width={d.box![2] - d.box![0]} height={d.box![3] - d.box![1]}
+                      class={d.rejecting ? 'box rejecting' : 'box'}><title>{`${d.class} ${d.score.toFixed(2)}`}</title></rect>
+                  ))}
+                </svg>
+              )}
+            </div>
+          )
           : <p class="pad muted">No {variant} image kept for this part.</p>}
       </div>
       <aside>
@@ -208,6 +222,7 @@ function Detail({ id, me, prev, next, onReviewed }: { id: number; me: Me; prev: 
         <div class="toggles">
           <label><input type="radio" checked={variant === 'overlay'} onChange={() => setVariant('overlay')} /> Overlay (boxes, masks, heat map)</label>
           <label><input type="radio" checked={variant === 'original'} onChange={() => setVariant('original')} /> Original</label>
+          <label><input type="checkbox" checked={boxes} disabled={variant !== 'original'} onChange={(e) => setBoxes((e.target as HTMLInputElement).checked)} /> Boxes on the original</label>
           <button onClick={() => setView({ scale: 1, x: 0, y: 0 })}>Reset zoom</button>
         </div>
         <table><thead><tr><th>class</th><th>score</th><th>counts</th></tr></thead><tbody>
