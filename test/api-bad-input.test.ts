@@ -1,21 +1,11 @@
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { plateRecipe, validateConfig } from '../src/config/index.js';
-import { startStation, type Station } from '../src/main.js';
-import { SHIPPED_MODEL } from '../src/paths.js';
-import { tmpDir } from './helpers/tmp.js';
+import type { Station } from '../src/main.js';
+import { startTestStation } from './helpers/station.js';
 
 let s: Station;
 let auth: Record<string, string>;
 beforeAll(async () => {
-  const dir = tmpDir('station-bad-');
-  s = await startStation({
-    config: validateConfig({
-      station: { id: 'bad-1' }, http: { port: 0, bodyLimit: 64 * 1024 }, storage: { dataDir: dir },
-      sources: [{ name: 'push', uri: 'http:', recipe: 'plate' }], recipes: { plate: plateRecipe(SHIPPED_MODEL) },
-    }, dir),
-    log: pino({ level: 'silent' }), adminPassword: 'bad-input-admin',
-  });
+  s = await startTestStation({ sources: [{ name: 'push', uri: 'http:' }], http: { bodyLimit: 64 * 1024 }, adminPassword: 'bad-input-admin' });
   const l = await s.api!.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'admin', password: 'bad-input-admin' } });
   auth = { authorization: `Bearer ${l.json().token}` };
 });

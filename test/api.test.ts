@@ -2,13 +2,11 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { extract } from 'tar';
-import { pino } from 'pino';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PartGenerator } from '../src/capture/index.js';
-import { plateRecipe, validateConfig } from '../src/config/index.js';
-import { startStation, type Station } from '../src/main.js';
-import { SHIPPED_MODEL } from '../src/paths.js';
+import type { Station } from '../src/main.js';
+import { startTestStation } from './helpers/station.js';
 import { tmpDir } from './helpers/tmp.js';
 
 let running: Station | null = null;
@@ -20,16 +18,7 @@ afterEach(async () => {
 const ADMIN_PW = 'admin-password-for-tests';
 
 async function station(): Promise<Station> {
-  const dir = tmpDir();
-  const config = validateConfig({
-    station: { id: 'api-test' },
-    http: { port: 0 },
-    storage: { dataDir: dir },
-    line: { deadlineMs: 10_000 },
-    sources: [{ name: 'push', uri: 'http:', recipe: 'plate' }],
-    recipes: { plate: { ...plateRecipe(SHIPPED_MODEL), keepGood: 1 } },
-  }, dir);
-  running = await startStation({ config, log: pino({ level: 'silent' }), adminPassword: ADMIN_PW });
+  running = await startTestStation({ sources: [{ name: 'push', uri: 'http:' }], recipe: { keepGood: 1 }, adminPassword: ADMIN_PW });
   return running;
 }
 

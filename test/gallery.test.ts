@@ -1,12 +1,10 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { plateRecipe, validateConfig } from '../src/config/index.js';
-import { startStation, type Station } from '../src/main.js';
-import { PACKAGE_ROOT, SHIPPED_MODEL } from '../src/paths.js';
-import { tmpDir } from './helpers/tmp.js';
+import type { Station } from '../src/main.js';
+import { PACKAGE_ROOT } from '../src/paths.js';
+import { startTestStation } from './helpers/station.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const haveBrowser = existsSync(CHROMIUM) && existsSync(path.join(PACKAGE_ROOT, 'dist', 'web', 'index.html'));
@@ -18,16 +16,7 @@ let station: Station | null = null;
 
 describe.skipIf(!haveBrowser)('the quality gallery in a real browser', () => {
   beforeAll(async () => {
-    const dir = tmpDir('station-gallery-');
-    const config = validateConfig({
-      station: { id: 'gallery-1' },
-      http: { port: 0 },
-      storage: { dataDir: dir },
-      line: { deadlineMs: 10_000 },
-      sources: [{ name: 'line', uri: 'synthetic:?seed=9&defectRate=0.5&rate=0&count=24', recipe: 'plate' }],
-      recipes: { plate: { ...plateRecipe(SHIPPED_MODEL), keepGood: 0 } },
-    }, dir);
-    station = await startStation({ config, log: pino({ level: 'silent' }), adminPassword: PASSWORD });
+    station = await startTestStation({ sources: [{ name: 'line', uri: 'synthetic:?seed=9&defectRate=0.5&rate=0&count=24' }], adminPassword: PASSWORD });
     await station.line.whenIdle();
     await station.recorder.flush();
     browser = await chromium.launch({

@@ -1,0 +1,34 @@
+import { pino } from 'pino';
+import { plateRecipe, validateConfig } from '../../src/config/index.js';
+import type { InspectionResult } from '../../src/line/index.js';
+import { startStation, type Station } from '../../src/main.js';
+import { SHIPPED_MODEL } from '../../src/paths.js';
+import { tmpDir } from './tmp.js';
+
+export interface TestStationOptions {
+  sources: { name: string; uri: string }[];
+  line?: Record<string, number>;
+  http?: Record<string, unknown>;
+  /** Extra top-level configuration (plc, opcua, …). */
+  extra?: Record<string, unknown>;
+  recipe?: Record<string, unknown>;
+  adminPassword?: string;
+  env?: Record<string, string>;
+  onResult?: (r: InspectionResult) => void;
+}
+
+/** A real station (SQLite file, worker, shipped model, HTTP on a free loopback port) in a fresh folder. */
+export async function startTestStation(o: TestStationOptions): Promise<Station> {
+  // Kept until the file ends: callers stop the station themselves, possibly in afterAll.
+  const dir = tmpDir('station-test-', true);
+  const config = validateConfig({
+    station: { id: 'test-1' },
+    http: { port: 0, ...o.http },
+    storage: { dataDir: dir },
+    line: { deadlineMs: 10_000, ...o.line },
+    sources: o.sources.map((s) => ({ ...s, recipe: 'plate' })),
+    recipes: { plate: { ...plateRecipe(SHIPPED_MODEL), keepGood: 0, ...o.recipe } },
+    ...o.extra,
+  }, dir);
+  return startStation({ config, log: pino({ level: 'silent' }), adminPassword: o.adminPassword, env: o.env, onResult: o.onResult });
+}
