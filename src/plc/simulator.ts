@@ -219,7 +219,8 @@ export class LineSimulator {
         dataType: TAG_TYPES[tag],
         accessLevel: canWrite ? 'CurrentRead | CurrentWrite' : 'CurrentRead',
         userAccessLevel: canWrite ? 'CurrentRead | CurrentWrite' : 'CurrentRead',
-        minimumSamplingInterval: 0,
+        // Station-written tags are read through a getter: sampled, not exception-based.
+        minimumSamplingInterval: canWrite ? 10 : 0,
         value: canWrite
           ? {
               get: () => new Variant({ dataType, value: this.values[tag] }),
