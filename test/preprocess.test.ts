@@ -1,3 +1,4 @@
+import * as bmp from 'bmp-ts';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { boxToSource, Preprocessor, YOLO_INPUT, IMAGENET_INPUT } from '../src/preprocess/index.js';
@@ -46,6 +47,20 @@ describe('raw camera frames (no decode)', () => {
     const a = yolo(32, 32), b = yolo(32, 32);
     await a.run({ kind: 'raw', format: 'Mono8', width: w, height: h, data });
     await b.run({ kind: 'encoded', data: await sharp(data, { raw: { width: w, height: h, channels: 1 } }).png().toBuffer() });
+    expect(Array.from(a.tensor)).toEqual(Array.from(b.tensor));
+  });
+
+  it('reads BMP files (which libvips cannot) to the same tensor as the same pixels as PNG', async () => {
+    const w = 40, h = 30;
+    const rgba = Buffer.alloc(w * h * 4);
+    for (let i = 0; i < w * h; i++) rgba.writeUInt32BE(0xff000000 + ((i * 37) & 0xff) * 0x010101, i * 4);
+    // bmp-ts encodes ABGR; a grey ramp is the same in any channel order.
+    const bmpBytes = bmp.encode({ width: w, height: h, data: rgba, bitPP: 24 } as never).data;
+    const rgb = new Uint8Array(w * h * 3);
+    for (let i = 0; i < w * h; i++) rgb.fill((i * 37) & 0xff, i * 3, i * 3 + 3);
+    const a = yolo(16, 16), b = yolo(16, 16);
+    await a.run({ kind: 'encoded', data: bmpBytes });
+    await b.run({ kind: 'encoded', data: await sharp(rgb, { raw: { width: w, height: h, channels: 3 } }).png().toBuffer() });
     expect(Array.from(a.tensor)).toEqual(Array.from(b.tensor));
   });
 

@@ -2,7 +2,9 @@
  * The `station` command (commander). Reads the environment and arguments here and nowhere else,
  * then hands plain values to the composition root.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { Presets, SingleBar } from 'cli-progress';
+import { evaluate, plotCurves } from '../eval/evaluate.js';
 import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
@@ -183,6 +185,34 @@ program
     log.info({ line: station.line.summary(), recorder: station.recorder.counters }, 'station stopped');
   });
 
+interface FolderOptions { recipe: string; config?: string; model?: string }
+
+/**
+ * Runs every image of a folder through a recipe with the station's own line (worker, model,
+ * decision), offline: no deadline, the queue waits. Resolves when the last image is decided.
+ */
+async function runFolder(dir: string, o: FolderOptions, onResult: (r: InspectionResult) => void): Promise<void> {
+  const base = o.config ? loadConfigFile(o.config) : null;
+  const recipes: Record<string, unknown> = base ? { ...base.recipes } : { plate: plateRecipe(SHIPPED_MODEL) };
+  if (!recipes[o.recipe] && !o.model) throw new StationError('STN_ERR_RECIPE_UNKNOWN', `no recipe "${o.recipe}" (known: ${Object.keys(recipes).join(', ')})`);
+  const recipe = { ...((recipes[o.recipe] as object) ?? plateRecipe(SHIPPED_MODEL)), ...(o.model ? { model: path.resolve(o.model) } : {}) };
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'station-folder-'));
+  try {
+    const config = validateConfig({
+      station: { id: 'offline' },
+      storage: { dataDir: tmp },
+      line: { deadlineMs: 24 * 3600 * 1000, queueSize: 2 },
+      sources: [{ name: 'folder', uri: `dir:${path.resolve(dir)}`, recipe: o.recipe }],
+      recipes: { [o.recipe]: recipe },
+    }, base?.baseDir ?? process.cwd());
+    const station = await startStation({ config, http: false, log: pino({ level: 'warn' }, pino.destination(2)), onResult });
+    await station.line.whenIdle();
+    await station.stop();
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 program
   .command('replay')
   .description('run a folder of images through a recipe; one JSON line per image, then a summary')
@@ -192,41 +222,54 @@ program
   .option('--model <file>', 'use this model instead of the recipe\'s')
   .option('--json', 'JSON lines only (default)')
   .action(async (dir: string, o) => {
-    const base = o.config ? loadConfigFile(o.config) : null;
-    const recipes: Record<string, unknown> = base ? { ...base.recipes } : { plate: plateRecipe(SHIPPED_MODEL) };
-    if (!recipes[o.recipe]) throw new StationError('STN_ERR_RECIPE_UNKNOWN', `no recipe "${o.recipe}" (known: ${Object.keys(recipes).join(', ')})`);
-    const recipe = { ...(recipes[o.recipe] as object), ...(o.model ? { model: path.resolve(o.model) } : {}) };
-    const tmp = mkdtempSync(path.join(os.tmpdir(), 'station-replay-'));
-    const config = validateConfig({
-      station: { id: 'replay' },
-      storage: { dataDir: tmp },
-      // Offline: no deadline, the queue waits instead of dropping.
-      line: { deadlineMs: 24 * 3600 * 1000, queueSize: 2 },
-      sources: [{ name: 'replay', uri: `dir:${path.resolve(dir)}`, recipe: o.recipe }],
-      recipes: { [o.recipe]: recipe },
-    }, base?.baseDir ?? process.cwd());
     const counts = { images: 0, pass: 0, fail: 0, uninspected: 0 };
     const truth = new TruthTally();
-    const station = await startStation({
-      config, http: false, log: pino({ level: 'warn' }, pino.destination(2)),
-      onResult: (r) => {
-        counts.images++;
-        counts[r.verdict]++;
-        truth.add(r);
-        const rejecting = r.defects.filter((d) => d.rejecting);
-        process.stdout.write(JSON.stringify({
-          file: r.file, verdict: r.verdict,
-          defects: rejecting.map((d) => ({ class: d.class, score: round(d.score, 4), ...(d.box ? { box: d.box.map((v) => round(v, 1)) } : {}), ...(d.area !== undefined ? { area: Math.round(d.area) } : {}) })),
-          latencyMs: round(r.timings.preprocess + r.timings.inference + r.timings.decode + r.timings.decision, 2),
-          ...(r.errorCode ? { errorCode: r.errorCode } : {}),
-        }) + '\n');
-      },
+    await runFolder(dir, o, (r) => {
+      counts.images++;
+      counts[r.verdict]++;
+      truth.add(r);
+      const rejecting = r.defects.filter((d) => d.rejecting);
+      process.stdout.write(JSON.stringify({
+        file: r.file, verdict: r.verdict,
+        defects: rejecting.map((d) => ({ class: d.class, score: round(d.score, 4), ...(d.box ? { box: d.box.map((v) => round(v, 1)) } : {}), ...(d.area !== undefined ? { area: Math.round(d.area) } : {}) })),
+        latencyMs: round(r.timings.preprocess + r.timings.inference + r.timings.decode + r.timings.decision, 2),
+        ...(r.errorCode ? { errorCode: r.errorCode } : {}),
+      }) + '\n');
     });
-    await station.line.whenIdle();
-    await station.stop();
-    rmSync(tmp, { recursive: true, force: true });
     process.stdout.write(JSON.stringify({ ...counts, ...truth.summary() }) + '\n');
   });
+
+program
+  .command('eval')
+  .description('how good a model is on a labelled folder (good/, defect/<class>/, masks/<class>/), with the station\'s own pipeline')
+  .argument('<dir>', 'labelled folder')
+  .requiredOption('--model <file>', 'the ONNX model')
+  .option('--recipe <name>', 'recipe whose thresholds decide (from --config, or the embedded "plate")', 'plate')
+  .option('--config <file>', 'station YAML file whose recipes to use')
+  .option('--json', 'only the summary line on stdout')
+  .option('--plot <file.png>', 'write ROC and precision–recall curves')
+  .action(async (dir: string, o) => {
+    const total = countImages(path.resolve(dir));
+    const bar = new SingleBar({ format: 'eval [{bar}] {value}/{total} images  {eta}s', stream: process.stderr, hideCursor: true, noTTYOutput: false, notTTYSchedule: 5000 }, Presets.legacy);
+    bar.start(total, 0);
+    const results: InspectionResult[] = [];
+    await runFolder(dir, o, (r) => {
+      results.push({ ...r, image: undefined });
+      bar.increment();
+    });
+    bar.stop();
+    const { summary, curves: c } = await evaluate(path.resolve(dir), results);
+    if (o.plot) {
+      writeFileSync(path.resolve(o.plot), await plotCurves(c, summary, `${path.basename(o.model)} on ${path.basename(path.resolve(dir))}`));
+      process.stderr.write(`curves written to ${o.plot}\n`);
+    }
+    if (!o.json) process.stderr.write(`${JSON.stringify(summary, null, 2)}\n`);
+    process.stdout.write(JSON.stringify(summary) + '\n');
+  });
+
+function countImages(dir: string): number {
+  return (readdirSync(dir, { recursive: true }) as string[]).filter((f) => /\.(png|jpe?g|bmp|tiff?|webp)$/i.test(f) && !f.split(path.sep).includes('masks')).length;
+}
 
 program
   .command('bench')

@@ -211,8 +211,10 @@ export class LineEngine {
     }
     let output: ModelOutput;
     let decision: Decision;
+    let imageSize: [number, number] | undefined;
     try {
       const transform = await r.pre.run(frame.image);
+      imageSize = [transform.srcWidth, transform.srcHeight];
       const t1 = performance.now();
       const outputs = await r.runner.run(r.pre);
       const t2 = performance.now();
@@ -234,13 +236,13 @@ export class LineEngine {
     if (timings.total > this.deadlineMs) {
       // Ready too late for the gate: the part is uninspected, but what the model saw is kept.
       const late: Decision = { ...decision, verdict: 'uninspected', reasons: [{ rule: 'uninspected', code: 'STN_ERR_LINE_DEADLINE' }, ...decision.reasons] };
-      this.emitResult(item, late, output, 'STN_ERR_LINE_DEADLINE', timings);
+      this.emitResult(item, late, output, 'STN_ERR_LINE_DEADLINE', timings, imageSize);
       return;
     }
-    this.emitResult(item, decision, output, undefined, timings);
+    this.emitResult(item, decision, output, undefined, timings, imageSize);
   }
 
-  private emitResult(item: Queued, d: Decision, output: ModelOutput | null, errorCode: ErrorCode | string | undefined, timings: InspectionResult['timings']): void {
+  private emitResult(item: Queued, d: Decision, output: ModelOutput | null, errorCode: ErrorCode | string | undefined, timings: InspectionResult['timings'], imageSize?: [number, number]): void {
     const { frame, recipe } = item;
     const result: InspectionResult = {
       seq: frame.seq,
@@ -260,6 +262,7 @@ export class LineEngine {
       masks: output?.kind === 'detection' && output.detections.some((x) => x.mask) ? output.detections.map((x) => x.mask ?? null) : undefined,
       anomalyMap: output?.kind === 'anomaly' ? output.map : undefined,
       image: frame.image,
+      imageSize,
       file: frame.file,
       truth: frame.truth,
       requestId: frame.requestId,

@@ -44,6 +44,8 @@ export interface InspectionResult {
   masks?: (DetectionMask | null)[];
   anomalyMap?: AnomalyMap;
   image?: FrameImage;
+  /** Source image width and height, when it could be read. */
+  imageSize?: [number, number];
   file?: string;
   truth?: GroundTruth;
   requestId?: number;

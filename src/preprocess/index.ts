@@ -1,6 +1,9 @@
 import sharp, { type Metadata, type OutputInfo, type OverlayOptions, type Sharp } from 'sharp';
 import { channelsOf, type FrameImage } from '../capture/frame.js';
 import { StationError } from '../errors/index.js';
+import { decodeBmp, isBmp } from './bmp.js';
+
+export { decodeBmp, isBmp };
 
 /** How a model wants its input tensor (from its manifest). */
 export interface InputSpec {
@@ -69,8 +72,9 @@ export class Preprocessor {
   }
 
   /** Decodes (or wraps raw pixels), crops, resizes and fills `tensor`. */
-  async run(image: FrameImage): Promise<Transform> {
+  async run(input: FrameImage): Promise<Transform> {
     const { spec, options } = this;
+    const image = input.kind === 'encoded' && isBmp(input.data) ? decodeBmp(input.data, options.maxPixels) : input;
     let pipeline: Sharp;
     let srcWidth: number, srcHeight: number;
     if (image.kind === 'raw') {

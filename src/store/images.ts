@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp, { type Metadata, type OutputInfo, type OverlayOptions, type Sharp } from 'sharp';
 import { channelsOf, type FrameImage } from '../capture/index.js';
+import { decodeBmp, isBmp } from '../preprocess/index.js';
 import type { InspectionResult } from '../line/protocol.js';
 
 export type ImageVariant = 'original' | 'overlay' | 'thumb';
@@ -63,7 +64,8 @@ function sanitize(s: string): string {
   return s.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64) || '_';
 }
 
-function input(image: FrameImage): Sharp {
+function input(original: FrameImage): Sharp {
+  const image = original.kind === 'encoded' && isBmp(original.data) ? decodeBmp(original.data, 1e9) : original;
   return image.kind === 'raw'
     ? sharp(image.data, { raw: { width: image.width, height: image.height, channels: channelsOf(image.format) } })
     : sharp(image.data, { failOn: 'none' });
@@ -73,6 +75,10 @@ async function encodeOriginal(image: FrameImage): Promise<{ data: Buffer; ext: s
   if (image.kind === 'raw') {
     const data = await input(image).png({ compressionLevel: 1 }).toBuffer();
     return { data, ext: 'png', mime: 'image/png', width: image.width, height: image.height };
+  }
+  if (isBmp(image.data)) {
+    const view = Buffer.from(image.data);
+    return { data: view, ext: 'bmp', mime: 'image/bmp', width: Math.abs(view.readInt32LE(18)), height: Math.abs(view.readInt32LE(22)) };
   }
   const meta = await sharp(image.data, { failOn: 'none' }).metadata().catch(() => ({} as Metadata));
   const fmt = meta.format ?? 'bin';
