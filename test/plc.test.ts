@@ -140,8 +140,9 @@ describe('OPC UA security', () => {
     expect(existsSync(rejected) && readdirSync(rejected).length).toBe(1);
     const moved = trustCertificate(sim.serverCertificateDir, readdirSync(rejected)[0]);
     expect(moved).toMatch(/\.(pem|der)$/);
-    await s.gate!.whenReady(20_000);
-  });
+    // The server notices the move through its folder watcher; on a loaded machine that can take a while.
+    await s.gate!.whenReady(60_000);
+  }, 90_000);
 
   it('does not trust an unknown PLC certificate', async () => {
     const dir = tmpDir();
