@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { AttributeIds, DataType, VariantArrayType, resolveNodeId, MessageSecurityMode, OPCUAClient, SecurityPolicy, UserTokenType, makeBrowsePath, type ClientSession } from 'node-opcua';
+import { AttributeIds, ClientMonitoredItem, ClientSubscription, DataType, VariantArrayType, constructEventFilter, resolveNodeId, type Variant, MessageSecurityMode, OPCUAClient, SecurityPolicy, UserTokenType, makeBrowsePath, type ClientSession } from 'node-opcua';
 import pRetry from 'p-retry';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -134,6 +134,31 @@ describe('the station as an OPC UA server (Machine Vision, Simple Inline)', () =
     const startedAt = Date.now();
     await sleep(600);
     expect(results.filter((r) => r.timestamp > startedAt + 100).every((r) => r.verdict !== 'uninspected')).toBe(true);
+  });
+
+  it('raises a ResultReady event for every part, carrying its PartId and result state', async () => {
+    const results: InspectionResult[] = [];
+    const { dir, s } = await start(results);
+    const session = await connect(dir, s, { userName: 'operator', password: 's3cret-pw' });
+    const ns = (await session.read({ nodeId: 'ns=0;i=2255', attributeId: AttributeIds.Value })).value.value as string[];
+    const mv = ns.indexOf(MV);
+    const sub = ClientSubscription.create(session, { requestedPublishingInterval: 100, requestedMaxKeepAliveCount: 5, requestedLifetimeCount: 60, publishingEnabled: true, maxNotificationsPerPublish: 100, priority: 1 });
+    await new Promise<void>((resolve) => sub.once('started', () => resolve()));
+    const events: { partId: string; state: number }[] = [];
+    const item = ClientMonitoredItem.create(sub, { nodeId: await nodeAt(session, ns, '/ST:VisionSystem'), attributeId: AttributeIds.EventNotifier }, {
+      samplingInterval: 0, queueSize: 1000, discardOldest: true,
+      filter: constructEventFilter(['EventType', `${mv}:PartId`, `${mv}:ResultState`]),
+    });
+    item.on('changed', (fields: Variant[]) => events.push({ partId: fields[1].value?.id, state: fields[2].value }));
+    await sleep(1500);
+    await sub.terminate();
+    expect(events.length).toBeGreaterThan(3);
+    const bySeq = new Map(results.map((r) => [String(r.seq), r]));
+    for (const e of events) {
+      const r = bySeq.get(e.partId)!;
+      expect(r).toBeDefined();
+      expect(e.state).toBe(r.verdict === 'pass' ? 1 : r.verdict === 'fail' ? 2 : 0);
+    }
   });
 
   it('counts every part in the Station object (Inspected, Rejected, Uninspected)', async () => {
