@@ -1,0 +1,221 @@
+#!/usr/bin/python3
+"""Train a segmentation-based defect model on a labelled folder and export it in the anomalib v2
+output contract, so the station decodes it like any anomalib export (no special case).
+
+In the spirit of Tabernik et al. (2019): a segmentation network learns the defect pixels from
+the masks; a decision head on top of its features and of the pooled segmentation output gives
+the image-level score.
+
+  input  `input` [1,3,S,S] RGB in [0,1], stretched to S×S (the station resizes; no antialiasing
+         inside the graph)
+  output `pred_score` [1] sigmoid image score (0.5 = the trained threshold)
+         `pred_label` [1] bool, `anomaly_map` [1,1,S/4,S/4] sigmoid pixel scores
+
+Data: `good/`, `defect/<class>/`, `masks/<class>/<same base name>.png|.bmp` (mask >= 128 =
+defect). A deterministic split by file-name hash holds back `--val-fraction` of every class for
+validation; `--val-out DIR` writes that split as symbolic links (nothing is copied) for
+`station eval`. CPU only; torch 1.13 from Debian (`/usr/bin/python3`); seeded.
+"""
+import argparse
+import hashlib
+import json
+import os
+import random
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from PIL import Image
+
+EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+def list_items(root):
+    items = []
+    for dirpath, _, files in os.walk(root):
+        rel = os.path.relpath(dirpath, root)
+        parts = rel.split(os.sep)
+        if parts[0] not in ("good", "defect"):
+            continue
+        for f in sorted(files):
+            if not f.lower().endswith(EXTS):
+                continue
+            cls = parts[1] if parts[0] == "defect" and len(parts) > 1 else None
+            mask = None
+            if cls:
+                base = os.path.splitext(f)[0]
+                for ext in EXTS:
+                    m = os.path.join(root, "masks", cls, base + ext)
+                    if os.path.exists(m):
+                        mask = m
+                        break
+            items.append({"file": os.path.join(rel, f), "cls": cls, "mask": mask})
+    return items
+
+
+def is_val(name, fraction):
+    h = int(hashlib.sha256(name.encode()).hexdigest()[:8], 16)
+    return (h % 10000) / 10000 < fraction
+
+
+class Data(torch.utils.data.Dataset):
+    def __init__(self, root, items, size, augment):
+        self.root, self.items, self.size, self.augment = root, items, size, augment
+        self.cache = {}
+
+    def __len__(self):
+        return len(self.items)
+
+    def load(self, i):
+        if i not in self.cache:
+            it = self.items[i]
+            img = Image.open(os.path.join(self.root, it["file"])).convert("L").resize((self.size, self.size), Image.BILINEAR)
+            g = self.size // 4
+            if it["mask"]:
+                m = Image.open(it["mask"]).convert("L").resize((g, g), Image.BILINEAR)
+                mask = (np.asarray(m, np.float32) >= 64).astype(np.float32)
+            else:
+                mask = np.zeros((g, g), np.float32)
+            self.cache[i] = (np.asarray(img, np.float32) / 255.0, mask, 1.0 if it["cls"] else 0.0)
+        return self.cache[i]
+
+    def __getitem__(self, i):
+        img, mask, label = self.load(i)
+        if self.augment:
+            if random.random() < 0.5:
+                img, mask = img[:, ::-1], mask[:, ::-1]
+            if random.random() < 0.5:
+                img, mask = img[::-1, :], mask[::-1, :]
+            img = np.clip(img * random.uniform(0.85, 1.15) + random.uniform(-0.06, 0.06), 0, 1)
+        x = torch.from_numpy(np.ascontiguousarray(img))[None].repeat(3, 1, 1)
+        return x, torch.from_numpy(np.ascontiguousarray(mask))[None], torch.tensor(label)
+
+
+def block(cin, cout, s=1, d=1):
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, s, padding=d, dilation=d, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class SegDefect(nn.Module):
+    def __init__(self):
+        super().__init__()
+        # ImageNet-style normalisation lives inside the graph, as in anomalib exports.
+        self.register_buffer("mean", torch.tensor([0.5, 0.5, 0.5]).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor([0.25, 0.25, 0.25]).view(1, 3, 1, 1))
+        self.enc = nn.Sequential(
+            block(3, 16, 2), block(16, 32), block(32, 32, 2), block(32, 48), block(48, 48, d=2),
+            block(48, 64, d=4), block(64, 64, d=8),
+        )
+        self.seg = nn.Conv2d(64, 1, 1)
+        self.dec = nn.Sequential(block(65, 32, 2), block(32, 32, 2))
+        self.head = nn.Linear(32 * 2 + 2, 1)
+
+    def forward_logits(self, x):
+        f = self.enc((x - self.mean) / self.std)
+        s = self.seg(f)
+        d = self.dec(torch.cat([f, s], 1))
+        pooled = torch.cat([
+            F.adaptive_max_pool2d(d, 1).flatten(1), F.adaptive_avg_pool2d(d, 1).flatten(1),
+            F.adaptive_max_pool2d(s, 1).flatten(1), F.adaptive_avg_pool2d(s, 1).flatten(1),
+        ], 1)
+        return s, self.head(pooled).squeeze(1)
+
+    def forward(self, x):
+        s, logit = self.forward_logits(x)
+        score = torch.sigmoid(logit)
+        return score, score > 0.5, torch.sigmoid(s)
+
+
+def train(args):
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(2)
+    items = list_items(args.data)
+    train_items = [it for it in items if not is_val(it["file"], args.val_fraction)]
+    val_items = [it for it in items if is_val(it["file"], args.val_fraction)]
+    print(json.dumps({"train": len(train_items), "val": len(val_items), "defective_train": sum(1 for i in train_items if i["cls"])}), flush=True)
+    if args.val_out:
+        for it in val_items:
+            dst = os.path.join(args.val_out, it["file"])
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            if not os.path.lexists(dst):
+                os.symlink(os.path.abspath(os.path.join(args.data, it["file"])), dst)
+            if it["mask"]:
+                mdst = os.path.join(args.val_out, "masks", it["cls"], os.path.basename(it["mask"]))
+                os.makedirs(os.path.dirname(mdst), exist_ok=True)
+                if not os.path.lexists(mdst):
+                    os.symlink(os.path.abspath(it["mask"]), mdst)
+    ds = Data(args.data, train_items, args.size, augment=True)
+    # Balance: defective images are rarer; sample them as often as good ones.
+    weights = [1.0 / sum(1 for i in train_items if bool(i["cls"]) == bool(it["cls"])) for it in train_items]
+    sampler = torch.utils.data.WeightedRandomSampler(weights, num_samples=len(train_items), replacement=True)
+    dl = torch.utils.data.DataLoader(ds, batch_size=args.batch, sampler=sampler, num_workers=0, drop_last=True)
+    model = SegDefect()
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    t0 = time.time()
+    epoch = 0
+    while epoch < args.epochs and time.time() - t0 < args.minutes * 60:
+        model.train()
+        tot = [0.0, 0.0]
+        for x, m, y in dl:
+            s, logit = model.forward_logits(x)
+            ls = F.binary_cross_entropy_with_logits(s, m, pos_weight=torch.tensor(10.0))
+            lc = F.binary_cross_entropy_with_logits(logit, y)
+            loss = ls + lc
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            tot[0] += ls.item()
+            tot[1] += lc.item()
+        epoch += 1
+        for g in opt.param_groups:
+            g["lr"] = args.lr * max(0.05, 1 - epoch / args.epochs)
+        print(json.dumps({"epoch": epoch, "seg": round(tot[0] / len(dl), 4), "cls": round(tot[1] / len(dl), 4), "s": round(time.time() - t0)}), flush=True)
+    return model
+
+
+def export(model, size, out):
+    import onnx
+
+    model.eval()
+    torch.onnx.export(model, torch.zeros(1, 3, size, size), out, input_names=["input"],
+                      output_names=["pred_score", "pred_label", "anomaly_map"], opset_version=17, do_constant_folding=True)
+    m = onnx.load(out)
+    for k, v in {"task": "segmentation-defect", "imgsz": f"[{size}, {size}]", "author": "inspection-station models/training/train_segdefect.py"}.items():
+        p = m.metadata_props.add()
+        p.key, p.value = k, v
+    onnx.save(m, out)
+    with open(out, "rb") as f:
+        sha = hashlib.sha256(f.read()).hexdigest()
+    manifest = {
+        "name": os.path.splitext(os.path.basename(out))[0], "version": "1", "family": "anomalib-v2", "sha256": sha,
+        "labels": ["defect"],
+        "input": {"name": "input", "width": size, "height": size, "resize": "stretch", "padValue": 0, "colorOrder": "RGB", "scale": 1 / 255},
+    }
+    with open(os.path.splitext(out)[0] + ".manifest.json", "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--minutes", type=float, default=30)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--val-fraction", type=float, default=0.2)
+    ap.add_argument("--val-out")
+    args = ap.parse_args()
+    model = train(args)
+    export(model, args.size, args.out)
+    print(json.dumps({"exported": args.out}))
+
+
+if __name__ == "__main__":
+    main()
