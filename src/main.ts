@@ -143,6 +143,7 @@ export async function startStation(o: StationOptions): Promise<Station> {
       currentRecipe: config.sources[0].recipe,
       selectRecipe: (name) => line.selectRecipe(name),
       setRunning: (running) => line.setRunning(running),
+      onError: onceEach((err: unknown) => log.error({ err }, 'ResultReady could not be raised')),
     });
     await opcua.start();
     log.info({ endpoint: opcua.endpointUrl }, 'OPC UA server listening');
@@ -171,7 +172,7 @@ export async function startStation(o: StationOptions): Promise<Station> {
       pushKeySha256: config.http.pushKeySha256,
       bodyLimit: config.http.bodyLimit,
       version: VERSION,
-      health: () => ({ recorder: { ...recorder.counters, queueDepth: recorder.depth }, station: config.station.id, plc: gate?.status() ?? null }),
+      health: () => ({ recorder: { ...recorder.counters, queueDepth: recorder.depth }, station: config.station.id, plc: gate?.status() ?? null, opcua: opcua ? { endpoint: opcua.endpointUrl, publishErrors: opcua.publishErrors } : null }),
     });
     url = await api.listen({ host: config.http.host, port: config.http.port });
     log.info({ url }, 'HTTP listening');

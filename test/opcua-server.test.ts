@@ -71,6 +71,12 @@ async function call(session: ClientSession, objectId: string, methodId: string, 
   return (await session.call({ objectId, methodId, inputArguments })).statusCode.name;
 }
 
+/** The server's namespace array and the Machine Vision namespace index in it. */
+async function namespaces(session: ClientSession): Promise<{ ns: string[]; mv: number }> {
+  const ns = (await session.read({ nodeId: 'ns=0;i=2255', attributeId: AttributeIds.Value })).value.value as string[];
+  return { ns, mv: ns.indexOf(MV) };
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('the station as an OPC UA server (Machine Vision, Simple Inline)', () => {
@@ -78,8 +84,7 @@ describe('the station as an OPC UA server (Machine Vision, Simple Inline)', () =
     const results: InspectionResult[] = [];
     const { dir, s } = await start(results);
     const session = await connect(dir, s, { userName: 'operator', password: 's3cret-pw' });
-    const ns = (await session.read({ nodeId: 'ns=0;i=2255', attributeId: AttributeIds.Value })).value.value as string[];
-    const mv = ns.indexOf(MV);
+    const { ns, mv } = await namespaces(session);
     expect(mv).toBeGreaterThan(0);
     const state = await session.read({ nodeId: await nodeAt(session, ns, '/ST:VisionSystem/MV:VisionStateMachine/CurrentState'), attributeId: AttributeIds.Value });
     expect(state.value.value.text).toBe('Operational');
@@ -119,8 +124,7 @@ describe('the station as an OPC UA server (Machine Vision, Simple Inline)', () =
     const results: InspectionResult[] = [];
     const { dir, s } = await start(results);
     const session = await connect(dir, s, { userName: 'operator', password: 's3cret-pw' });
-    const ns = (await session.read({ nodeId: 'ns=0;i=2255', attributeId: AttributeIds.Value })).value.value as string[];
-    const mv = ns.indexOf(MV);
+    const { ns, mv } = await namespaces(session);
     const auto = await nodeAt(session, ns, '/ST:VisionSystem/MV:VisionStateMachine/MV:AutomaticModeStateMachine');
     const stop = await nodeAt(session, ns, '/ST:VisionSystem/MV:VisionStateMachine/MV:AutomaticModeStateMachine/MV:Stop');
     const startC = await nodeAt(session, ns, '/ST:VisionSystem/MV:VisionStateMachine/MV:AutomaticModeStateMachine/MV:StartContinuous');
@@ -140,8 +144,7 @@ describe('the station as an OPC UA server (Machine Vision, Simple Inline)', () =
     const results: InspectionResult[] = [];
     const { dir, s } = await start(results);
     const session = await connect(dir, s, { userName: 'operator', password: 's3cret-pw' });
-    const ns = (await session.read({ nodeId: 'ns=0;i=2255', attributeId: AttributeIds.Value })).value.value as string[];
-    const mv = ns.indexOf(MV);
+    const { ns, mv } = await namespaces(session);
     const sub = ClientSubscription.create(session, { requestedPublishingInterval: 100, requestedMaxKeepAliveCount: 5, requestedLifetimeCount: 60, publishingEnabled: true, maxNotificationsPerPublish: 100, priority: 1 });
     await new Promise<void>((resolve) => sub.once('started', () => resolve()));
     const events: { partId: string; state: number }[] = [];
@@ -165,7 +168,7 @@ describe('the station as an OPC UA server (Machine Vision, Simple Inline)', () =
     const results: InspectionResult[] = [];
     const { dir, s } = await start(results);
     const session = await connect(dir, s, { userName: 'operator', password: 's3cret-pw' });
-    const ns = (await session.read({ nodeId: 'ns=0;i=2255', attributeId: AttributeIds.Value })).value.value as string[];
+    const { ns } = await namespaces(session);
     await sleep(800);
     const read = async (name: string) => (await session.read({ nodeId: await nodeAt(session, ns, `/ST:Station/ST:${name}`), attributeId: AttributeIds.Value })).value.value as number;
     const [inspected, rejected, uninspected] = [await read('Inspected'), await read('Rejected'), await read('Uninspected')];

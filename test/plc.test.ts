@@ -48,6 +48,17 @@ async function station(dir: string, endpoint: string, o: { password?: string; on
   return s;
 }
 
+/** Every result the PLC received is the station's verdict for that very part, before its gate. */
+function expectOwnVerdicts(received: LineSimulator['received'], results: Map<number, InspectionResult>): void {
+  for (const got of received) {
+    const r = results.get(got.seq)!;
+    expect(r).toBeDefined();
+    expect(got.verdict).toBe(verdictCodeOf(r.verdict));
+    expect(got.delayMs).toBeLessThan(800);
+    if (r.verdict === 'fail') expect(got.defectCode).toBeGreaterThan(0);
+  }
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('the reject gate against the line simulator (SignAndEncrypt, user name and password)', () => {
@@ -73,12 +84,7 @@ describe('the reject gate against the line simulator (SignAndEncrypt, user name 
     expect(c.passedGood).toBeGreaterThan(0);
     // Every result the PLC received is the station's verdict for that very part, within the budget.
     expect(sim.received.length).toBe(c.parts - c.missing);
-    for (const got of sim.received) {
-      const r = results.get(got.seq)!;
-      expect(got.verdict).toBe(verdictCodeOf(r.verdict));
-      expect(got.delayMs).toBeLessThan(800);
-      if (r.verdict === 'fail') expect(got.defectCode).toBeGreaterThan(0);
-    }
+    expectOwnVerdicts(sim.received, results);
     // Escapes can only come from the model's own misses.
     const escapes = [...results.values()].filter((r) => r.truth?.defective && r.verdict === 'pass').length;
     expect(c.escapes).toBe(escapes);
@@ -115,12 +121,7 @@ describe('the reject gate against the line simulator (SignAndEncrypt, user name 
     expect(c.stale).toBe(0);
     expect(c.late).toBe(0);
     const after = new Map(results.filter((r) => r.timestamp >= restartAt).map((r) => [r.seq, r]));
-    for (const got of second.received) {
-      const r = after.get(got.seq)!;
-      expect(r).toBeDefined();
-      expect(got.verdict).toBe(verdictCodeOf(r.verdict));
-      expect(got.delayMs).toBeLessThan(800);
-    }
+    expectOwnVerdicts(second.received, after);
     expect(s.gate!.counters.connects).toBe(2);
   });
 });

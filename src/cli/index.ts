@@ -7,12 +7,12 @@ import { Presets, SingleBar } from 'cli-progress';
 import { evaluate, plotCurves } from '../eval/evaluate.js';
 import os from 'node:os';
 import path from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { writeSyntheticDataset } from '../capture/index.js';
 import { demoConfig, loadConfigFile, plateRecipe, validateConfig } from '../config/index.js';
 import { StationError } from '../errors/index.js';
-import type { InspectionResult } from '../line/index.js';
+import { processingMs, type InspectionResult } from '../line/index.js';
 import { startStation, VERSION } from '../main.js';
 import { runPlcBench } from './bench.js';
 import { SHIPPED_MODEL } from '../paths.js';
@@ -187,6 +187,10 @@ program
 
 interface FolderOptions { recipe: string; config?: string; model?: string }
 
+/** The options replay and eval share: whose recipe decides. */
+const recipeOption = () => new Option('--recipe <name>', 'recipe whose thresholds decide (from --config, or the embedded "plate")').default('plate');
+const configOption = () => new Option('--config <file>', 'station YAML file whose recipes to use');
+
 /**
  * Runs every image of a folder through a recipe with the station's own line (worker, model,
  * decision), offline: no deadline, the queue waits. Resolves when the last image is decided.
@@ -217,9 +221,9 @@ program
   .command('replay')
   .description('run a folder of images through a recipe; one JSON line per image, then a summary')
   .argument('<dir>', 'folder of images (good/ and defect/<class>/ give ground truth)')
-  .option('--recipe <name>', 'recipe name (from --config, or the embedded "plate")', 'plate')
-  .option('--config <file>', 'station YAML file whose recipes to use')
   .option('--model <file>', 'use this model instead of the recipe\'s')
+  .addOption(recipeOption())
+  .addOption(configOption())
   .option('--json', 'JSON lines only (default)')
   .action(async (dir: string, o) => {
     const counts = { images: 0, pass: 0, fail: 0, uninspected: 0 };
@@ -232,7 +236,7 @@ program
       process.stdout.write(JSON.stringify({
         file: r.file, verdict: r.verdict,
         defects: rejecting.map((d) => ({ class: d.class, score: round(d.score, 4), ...(d.box ? { box: d.box.map((v) => round(v, 1)) } : {}), ...(d.area !== undefined ? { area: Math.round(d.area) } : {}) })),
-        latencyMs: round(r.timings.preprocess + r.timings.inference + r.timings.decode + r.timings.decision, 2),
+        latencyMs: round(processingMs(r.timings), 2),
         ...(r.errorCode ? { errorCode: r.errorCode } : {}),
       }) + '\n');
     });
@@ -244,8 +248,8 @@ program
   .description('how good a model is on a labelled folder (good/, defect/<class>/, masks/<class>/), with the station\'s own pipeline')
   .argument('<dir>', 'labelled folder')
   .requiredOption('--model <file>', 'the ONNX model')
-  .option('--recipe <name>', 'recipe whose thresholds decide (from --config, or the embedded "plate")', 'plate')
-  .option('--config <file>', 'station YAML file whose recipes to use')
+  .addOption(recipeOption())
+  .addOption(configOption())
   .option('--json', 'only the summary line on stdout')
   .option('--plot <file.png>', 'write ROC and precision–recall curves')
   .action(async (dir: string, o) => {

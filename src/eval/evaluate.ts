@@ -4,7 +4,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import * as vega from 'vega';
 import { compile } from 'vega-lite';
-import type { InspectionResult } from '../line/index.js';
+import { processingMs, type InspectionResult } from '../line/index.js';
 import { averagePrecision, curves, f1, frrAtFullRecall, recallAtFrr, rocAuc, type Curves } from './metrics.js';
 
 /** Pixel metrics are computed on this grid per image (cheap, and fair to coarse anomaly maps). */
@@ -44,7 +44,7 @@ export async function evaluate(dir: string, results: InspectionResult[]): Promis
     scores.push(r.maxScore);
     labels.push(label);
     predicted.push(r.verdict === 'pass' ? 0 : 1);
-    latency.push(r.timings.preprocess + r.timings.inference + r.timings.decode + r.timings.decision);
+    latency.push(processingMs(r.timings));
     if (cls) {
       const c = perClass.get(cls) ?? { n: 0, caught: 0 };
       c.n++;

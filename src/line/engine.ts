@@ -26,6 +26,9 @@ interface Queued {
   recipe: RecipeRuntime;
 }
 
+/** A part the line must answer for; `image` is absent when no frame was ever acquired. */
+type Answerable = { frame: Omit<Queued['frame'], 'image'> & { image?: Frame['image'] }; recipe: RecipeRuntime };
+
 /**
  * The line: sources → bounded queue → preprocess → inference → decode → decision → result.
  * Runs inside the line worker (onnxruntime blocks its thread). Every frame that enters yields
@@ -125,7 +128,7 @@ export class LineEngine {
         for (const s of this.sources) {
           if (s.source instanceof SyntheticSource && s.source.triggered && !s.source.trigger(msg.seq, msg.at)) {
             // Triggers piling up beyond the camera's queue: that part gets no frame, loudly.
-            this.emitResult({ frame: { seq: msg.seq, timestamp: msg.at, source: s.source.name, image: { kind: 'encoded', data: new Uint8Array(0) } }, recipe: s.recipe },
+            this.emitResult({ frame: { seq: msg.seq, timestamp: msg.at, source: s.source.name }, recipe: s.recipe },
               uninspected('STN_ERR_LINE_DROPPED'), null, 'STN_ERR_LINE_DROPPED', emptyTimings(msg.at));
           }
         }
@@ -242,7 +245,7 @@ export class LineEngine {
     this.emitResult(item, decision, output, undefined, timings, imageSize);
   }
 
-  private emitResult(item: Queued, d: Decision, output: ModelOutput | null, errorCode: ErrorCode | string | undefined, timings: InspectionResult['timings'], imageSize?: [number, number]): void {
+  private emitResult(item: Answerable, d: Decision, output: ModelOutput | null, errorCode: ErrorCode | string | undefined, timings: InspectionResult['timings'], imageSize?: [number, number]): void {
     const { frame, recipe } = item;
     const result: InspectionResult = {
       seq: frame.seq,

@@ -4,6 +4,7 @@ import {
   promoteToStateMachine, type AddressSpace, type UAMethod, type UAObject, type UAStateMachineEx, type UAVariable,
 } from 'node-opcua';
 import type { InspectionResult } from '../line/protocol.js';
+import { processingMs } from '../line/stats.js';
 import { certificateManager } from './pki.js';
 
 const MV_URI = 'http://opcfoundation.org/UA/MachineVision';
@@ -22,6 +23,8 @@ export interface StationServerOptions {
   selectRecipe: (name: string) => void;
   /** Automatic mode: the line runs continuously or stops taking frames. */
   setRunning: (running: boolean) => void;
+  /** A result that could not be raised (reported, never thrown into the line). */
+  onError?: (err: unknown) => void;
 }
 
 /**
@@ -39,12 +42,9 @@ export class StationServer {
   private auto: UAStateMachineEx | null = null;
   private readonly counters = { inspected: 0, rejected: 0, uninspected: 0 };
   private counterVars: Partial<Record<keyof StationServer['counters'] | 'currentRecipe', UAVariable>> = {};
-  private recipe: string;
   endpointUrl = '';
 
-  constructor(readonly o: StationServerOptions) {
-    this.recipe = o.currentRecipe;
-  }
+  constructor(readonly o: StationServerOptions) {}
 
   async start(): Promise<void> {
     const o = this.o;
@@ -84,10 +84,6 @@ export class StationServer {
 
   get serverCertificateDir(): string {
     return path.join(this.o.pkiDir, 'server');
-  }
-
-  get currentRecipe(): string {
-    return this.recipe;
   }
 
   private build(as: AddressSpace): void {
@@ -143,7 +139,7 @@ export class StationServer {
 
     // The station's own facts, beside the VisionSystem.
     const station = ns.addObject({ browseName: 'Station', organizedBy: as.rootFolder.objects });
-    this.counterVars.currentRecipe = ns.addVariable({ componentOf: station, browseName: 'CurrentRecipe', dataType: 'String', value: { dataType: DataType.String, value: this.recipe } });
+    this.counterVars.currentRecipe = ns.addVariable({ componentOf: station, browseName: 'CurrentRecipe', dataType: 'String', value: { dataType: DataType.String, value: this.o.currentRecipe } });
     this.counterVars.inspected = ns.addVariable({ componentOf: station, browseName: 'Inspected', dataType: 'UInt32', value: { dataType: DataType.UInt32, value: 0 } });
     this.counterVars.rejected = ns.addVariable({ componentOf: station, browseName: 'Rejected', dataType: 'UInt32', value: { dataType: DataType.UInt32, value: 0 } });
     this.counterVars.uninspected = ns.addVariable({ componentOf: station, browseName: 'Uninspected', dataType: 'UInt32', value: { dataType: DataType.UInt32, value: 0 } });
@@ -151,7 +147,6 @@ export class StationServer {
 
   private switchRecipe(name: string): void {
     this.o.selectRecipe(name);
-    this.recipe = name;
     this.counterVars.currentRecipe?.setValueFromSource(new Variant({ dataType: DataType.String, value: name }));
   }
 
@@ -162,12 +157,11 @@ export class StationServer {
     } catch (err) {
       // A failing sink never stops the line: counted, reported once.
       this.publishErrors++;
-      if (this.publishErrors === 1) this.lastPublishError = (err as Error).stack ?? String(err);
+      this.o.onError?.(err);
     }
   }
 
   publishErrors = 0;
-  lastPublishError: string | null = null;
 
   private raiseResult(r: InspectionResult): void {
     const as = this.addressSpace;
@@ -193,7 +187,7 @@ export class StationServer {
         dataType: DataType.ExtensionObject,
         value: construct('ProcessingTimesDataType', {
           startTime: new Date(r.timestamp), endTime: new Date(r.decidedAt),
-          acquisitionDuration: t.queue, processingDuration: t.preprocess + t.inference + t.decode + t.decision,
+          acquisitionDuration: t.queue, processingDuration: processingMs(t),
         }),
       },
     });

@@ -54,19 +54,10 @@ export class Repository {
 
   /**
    * The recipe version for a definition: the latest one if it is identical, otherwise a new
-   * version with author and reason.
+   * version with author and reason (start-up with a station file).
    */
-  async ensureRecipeVersion(name: string, definition: object, author: string, reason: string): Promise<{ id: number; version: number }> {
-    const sha256 = createHash('sha256').update(canonicalJson(definition)).digest('hex');
-    return this.db.$transaction(async (tx) => {
-      const recipe = await tx.recipe.upsert({ where: { name }, create: { name }, update: {} });
-      const latest = await tx.recipeVersion.findFirst({ where: { recipeId: recipe.id }, orderBy: { version: 'desc' } });
-      if (latest && latest.sha256 === sha256) return { id: latest.id, version: latest.version };
-      const v = await tx.recipeVersion.create({
-        data: { recipeId: recipe.id, version: (latest?.version ?? 0) + 1, definition: JSON.parse(JSON.stringify(definition)), sha256, author, reason },
-      });
-      return { id: v.id, version: v.version };
-    });
+  ensureRecipeVersion(name: string, definition: object, author: string, reason: string): Promise<{ id: number; version: number }> {
+    return this.writeRecipeVersion(name, definition, author, reason, true);
   }
 
   /** One inspection with its defects and image rows, in one transaction. Returns its id. */
@@ -180,11 +171,16 @@ export class Repository {
   }
 
   /** Always a new version (threshold changes, rollbacks), with author and reason. */
-  async addRecipeVersion(name: string, definition: object, author: string, reason: string): Promise<{ id: number; version: number }> {
+  addRecipeVersion(name: string, definition: object, author: string, reason: string): Promise<{ id: number; version: number }> {
+    return this.writeRecipeVersion(name, definition, author, reason, false);
+  }
+
+  private writeRecipeVersion(name: string, definition: object, author: string, reason: string, reuseIfSame: boolean): Promise<{ id: number; version: number }> {
     const sha256 = createHash('sha256').update(canonicalJson(definition)).digest('hex');
     return this.db.$transaction(async (tx) => {
       const recipe = await tx.recipe.upsert({ where: { name }, create: { name }, update: {} });
       const latest = await tx.recipeVersion.findFirst({ where: { recipeId: recipe.id }, orderBy: { version: 'desc' } });
+      if (reuseIfSame && latest && latest.sha256 === sha256) return { id: latest.id, version: latest.version };
       const v = await tx.recipeVersion.create({
         data: { recipeId: recipe.id, version: (latest?.version ?? 0) + 1, definition: JSON.parse(JSON.stringify(definition)), sha256, author, reason },
       });
