@@ -9,6 +9,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApi } from './api/index.js';
 import type { LoadedConfig } from './config/index.js';
+import { modelDocs } from './eval/docs.js';
+import { loadModel, type Manifest } from './inference/index.js';
 import { Line, type InspectionResult } from './line/index.js';
 import { PACKAGE_ROOT } from './paths.js';
 import { RejectGate, StationServer, type GateUser } from './plc/index.js';
@@ -61,7 +63,7 @@ export async function startStation(o: StationOptions): Promise<Station> {
   if (o.adminPassword) {
     if (await accounts.findUser('admin')) await accounts.setPassword('admin', o.adminPassword);
     else await accounts.createUser('admin', 'admin', o.adminPassword);
-  } else if ((await accounts.countUsers()) === 0) {
+  } else if (o.http !== false && (await accounts.countUsers()) === 0) {
     log.warn('no users yet: create one with `station user add NAME --role admin`; every API route but health needs a login');
   }
 
@@ -160,6 +162,7 @@ export async function startStation(o: StationOptions): Promise<Station> {
   let url: string | null = null;
   if (o.http !== false) {
     const modelLabels = new Map(models.map((m) => [m.file, m.labels]));
+    const manifests = new Map<string, Manifest>();
     api = await buildApi({
       repo, images, line, accounts, recipeVersionIds, live,
       exporter: new Exporter(db, images, path.join(dataDir, 'exports'), () => [...new Set(models.flatMap((m) => m.labels))]),
@@ -168,6 +171,15 @@ export async function startStation(o: StationOptions): Promise<Station> {
       recipeLabels: (name) => {
         const r = config.recipes[name];
         return r ? modelLabels.get(path.resolve(config.baseDir, r.model)) ?? null : null;
+      },
+      recipeModelDocs: (name) => {
+        const r = config.recipes[name];
+        if (!r) return null;
+        const file = path.resolve(config.baseDir, r.model);
+        // The manifest of the model the line runs, read once; card and reports are re-read each time.
+        let manifest = manifests.get(file);
+        if (!manifest) manifests.set(file, (manifest = loadModel(file).manifest));
+        return modelDocs(file, manifest);
       },
       pushKeySha256: config.http.pushKeySha256,
       bodyLimit: config.http.bodyLimit,

@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PartGenerator } from '../src/capture/index.js';
 import type { Station } from '../src/main.js';
+import { SHIPPED_MODEL } from '../src/paths.js';
 import { startTestStation } from './helpers/station.js';
 import { tmpDir } from './helpers/tmp.js';
 
@@ -155,6 +156,46 @@ describe('recipes and thresholds', () => {
       const r = await s.api!.inject({ method: 'GET', url, headers: integrator });
       expect(r.statusCode).toBe(400);
     }
+  });
+});
+
+describe('the recipe page\'s model card and evaluations', () => {
+  it('serves the shipped model\'s card and its saved held-out evaluation with the cost of each threshold', async () => {
+    const s = await station();
+    const viewer = await userWithRole(s, 'viewer');
+    expect((await s.api!.inject({ method: 'GET', url: '/api/recipes/plate/model' })).statusCode).toBe(401);
+    const r = await s.api!.inject({ method: 'GET', url: '/api/recipes/plate/model', headers: viewer });
+    expect(r.statusCode).toBe(200);
+    const docs = r.json();
+    expect(docs).toMatchObject({ name: 'plate-defects', family: 'yolo-detect', problems: [] });
+    expect(docs.card.html).toContain('<h1>');
+    expect(docs.reports).toHaveLength(1);
+    const rep = docs.reports[0];
+    expect(rep).toMatchObject({ current: true, dataset: { good: 693, defective: 307 }, summary: { images: 1000 } });
+    // The saved points agree with the saved summary: at zero escapes, the stated false-reject rate.
+    const full = rep.operatingPoints.filter((p: { recall: number }) => p.recall === 1).at(0);
+    expect(full.frr).toBe(rep.summary.frrAtFullRecall);
+    expect((await s.api!.inject({ method: 'GET', url: '/api/recipes/nope/model', headers: viewer })).json().code).toBe('STN_ERR_RECIPE_UNKNOWN');
+  });
+
+  it('shows card HTML escaped, flags a report made for another build, and reports unreadable files without failing', async () => {
+    const dir = tmpDir();
+    const model = path.join(dir, 'm.onnx');
+    writeFileSync(model, readFileSync(SHIPPED_MODEL));
+    const manifest = JSON.parse(readFileSync(SHIPPED_MODEL.replace(/\.onnx$/, '.manifest.json'), 'utf8'));
+    const report = JSON.parse(readFileSync(path.join(path.dirname(SHIPPED_MODEL), manifest.reports[0]), 'utf8'));
+    writeFileSync(path.join(dir, 'card.md'), '# Card\n\n<script>alert(1)</script> [bad](javascript:alert(1)) **bold**\n');
+    writeFileSync(path.join(dir, 'old.json'), JSON.stringify({ ...report, model: { ...report.model, sha256: '0'.repeat(64) } }));
+    writeFileSync(path.join(dir, 'm.manifest.json'), JSON.stringify({ ...manifest, card: 'card.md', reports: ['old.json', 'gone.json', '../m.manifest.json'] }));
+    running = await startTestStation({ sources: [{ name: 'push', uri: 'http:' }], recipe: { model }, adminPassword: ADMIN_PW });
+    const viewer = await userWithRole(running, 'viewer');
+    const docs = (await running.api!.inject({ method: 'GET', url: '/api/recipes/plate/model', headers: viewer })).json();
+    expect(docs.card.html).toContain('&lt;script&gt;');
+    expect(docs.card.html).not.toContain('<script>');
+    expect(docs.card.html).not.toContain('href="javascript:');
+    expect(docs.card.html).toContain('<strong>bold</strong>');
+    expect(docs.reports.map((r: { file: string; current: boolean }) => [r.file, r.current])).toEqual([['old.json', false]]);
+    expect(docs.problems).toEqual(['gone.json: missing', '../m.manifest.json: must be a file name beside the manifest']);
   });
 });
 

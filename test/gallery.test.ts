@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { atThreshold } from '../src/eval/metrics.js';
 import type { Station } from '../src/main.js';
 import { PACKAGE_ROOT } from '../src/paths.js';
 import { startTestStation } from './helpers/station.js';
@@ -77,5 +78,39 @@ describe.skipIf(!haveBrowser)('the quality gallery in a real browser', () => {
     await page.getByRole('link', { name: 'Gallery' }).click();
     await cards.first().waitFor();
     await page.screenshot({ path: path.join(PACKAGE_ROOT, 'test-results', 'gallery.png') });
+  });
+
+  it('shows the recipe\'s model card and what a proposed threshold would cost on its saved evaluation', async () => {
+    const page = await browser!.newPage({ viewport: { width: 1280, height: 1400 } });
+    await page.goto(station!.url!);
+    await page.getByLabel('User').fill('admin');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('link', { name: 'Recipes' }).click();
+    const recipe = page.locator('[data-recipe="plate"]');
+    await recipe.getByText('Model plate-defects').waitFor();
+
+    // The card opens; the evaluation names its data and shows both curves.
+    await recipe.locator('details.card > summary').click();
+    await recipe.locator('.card h1').waitFor();
+    await recipe.getByText(/Evaluation on synthetic machined plates/).waitFor();
+    expect(await recipe.locator('.eval canvas').count()).toBe(2);
+
+    // The cost at the current threshold and at a proposed one, read off the saved report.
+    const report = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'models', 'plate-defects.eval-heldout.json'), 'utf8'));
+    const expected = (t: number) => atThreshold(report.operatingPoints, t);
+    const row = (label: string) => recipe.locator('table.cost tr', { hasText: label });
+    const current = expected(0.5);
+    await expect.poll(() => row('current').textContent()).toContain(`(${current.caught}/307)`);
+    // Strict enough that defects escape: the table says how many, before anything is applied.
+    const strict = report.operatingPoints.find((p: { recall: number }) => p.recall < 0.9).threshold;
+    const proposed = Math.ceil(strict * 100) / 100;
+    await recipe.getByLabel('Default minimum score').fill(String(proposed));
+    const then = expected(proposed);
+    expect(then.caught).toBeLessThan(current.caught);
+    await expect.poll(() => row('proposed').textContent()).toContain(`(${then.caught}/307)`);
+    expect(await row('proposed').locator('td').last().textContent()).toBe(String(307 - then.caught));
+    expect(await station!.repo.getRecipe('plate')).toMatchObject({ version: 1 });
+    await page.screenshot({ path: path.join(PACKAGE_ROOT, 'test-results', 'gallery-recipe.png'), fullPage: true });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { averagePrecision, curves, f1, frrAtFullRecall, recallAtFrr, rocAuc } from '../src/eval/metrics.js';
+import { atThreshold, averagePrecision, curves, f1, frrAtFullRecall, operatingPoints, recallAtFrr, rocAuc } from '../src/eval/metrics.js';
 
 // Hand-computed cases.
 describe('evaluation metrics', () => {
@@ -36,5 +36,29 @@ describe('evaluation metrics', () => {
     expect(c.roc[0]).toEqual({ fpr: 0, tpr: 0 });
     expect(c.roc.at(-1)).toEqual({ fpr: 1, tpr: 1 });
     expect(c.pr.map((p) => p.recall)).toEqual([0.5, 0.5, 1, 1]);
+  });
+
+  it('operating points: what each threshold costs, and the point a threshold lands on', () => {
+    // positives 0.9, 0.6; negatives 0.7, 0.5, 0.1
+    const pts = operatingPoints([0.9, 0.6, 0.7, 0.5, 0.1], [1, 1, 0, 0, 0])!;
+    expect(pts.map((p) => p.threshold)).toEqual([0.9, 0.7, 0.6, 0.5, 0.1]);
+    expect(pts[1]).toEqual({ threshold: 0.7, recall: 0.5, frr: 1 / 3, precision: 0.5, caught: 1, falseRejects: 1 });
+    expect(pts[2]).toMatchObject({ recall: 1, frr: 1 / 3, caught: 2, falseRejects: 1 });
+    // A threshold between scores rejects what is at or above it: 0.65 → the 0.7 point.
+    expect(atThreshold(pts, 0.65)).toMatchObject({ caught: 1, falseRejects: 1 });
+    expect(atThreshold(pts, 0.6)).toMatchObject({ caught: 2, falseRejects: 1 });
+    expect(atThreshold(pts, 0.95)).toMatchObject({ recall: 0, frr: 0 });
+    expect(atThreshold(pts, 0)).toMatchObject({ recall: 1, frr: 1 });
+    expect(operatingPoints([0.3, 0.2], [0, 0])).toBeNull();
+  });
+
+  it('operating points are thinned evenly, keeping the strictest and the loosest threshold', () => {
+    const scores = Array.from({ length: 1000 }, (_, i) => i / 1000);
+    const labels = scores.map((_, i) => i % 2);
+    const pts = operatingPoints(scores, labels, 50)!;
+    expect(pts).toHaveLength(50);
+    expect(pts[0].threshold).toBe(0.999);
+    expect(pts.at(-1)!.threshold).toBe(0);
+    expect(pts.at(-1)).toMatchObject({ recall: 1, frr: 1 });
   });
 });

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Write `<model>.manifest.json` beside an exported detector: how the station feeds and reads it.
 
-Usage: manifest.py MODEL.onnx [--name NAME] [--version V] [--card FILE.md]
+Usage: manifest.py MODEL.onnx [--name NAME] [--version V] [--card FILE.md] [--report FILE.json ...]
 The labels, input size and task come from the model's own metadata_props (as Ultralytics writes
 them), so the manifest cannot drift from the graph; the sha256 pins the exact file.
 """
@@ -20,6 +20,7 @@ def main():
     ap.add_argument("--name")
     ap.add_argument("--version", default="1")
     ap.add_argument("--card")
+    ap.add_argument("--report", action="append", default=[], help="saved `station eval --report` file beside the model (repeatable)")
     a = ap.parse_args()
     m = onnx.load(a.model)
     meta = {p.key: p.value for p in m.metadata_props}
@@ -38,6 +39,8 @@ def main():
     }
     if a.card:
         manifest["card"] = a.card
+    if a.report:
+        manifest["reports"] = a.report
     out = os.path.splitext(a.model)[0] + ".manifest.json"
     with open(out, "w") as f:
         json.dump(manifest, f, indent=2)

@@ -12,9 +12,15 @@ the image-level score.
          `pred_label` [1] bool, `anomaly_map` [1,1,S/4,S/4] sigmoid pixel scores
 
 Data: `good/`, `defect/<class>/`, `masks/<class>/<same base name>.png|.bmp` (mask >= 128 =
-defect). A deterministic split by file-name hash holds back `--val-fraction` of every class for
-validation; `--val-out DIR` writes that split as symbolic links (nothing is copied) for
-`station eval`. CPU only; torch 1.13 from Debian (`/usr/bin/python3`); seeded.
+defect).
+
+`--good-only`: for a line with no labelled defects yet. Only the good training images are used;
+half of each batch gets a synthetic anomaly pasted in (DRAEM/CutPaste-style: a smooth random
+blob, a thin random-walk scratch or a patch moved from elsewhere in the image, shifted in
+brightness and blended in), and the pasted region is the mask. Defective images of the folder,
+if any, are only used for validation. A deterministic split by file-name hash holds back `--val-fraction` of every class for
+validation; `--val-list FILE` writes that split as a fixture list (paths relative to the
+folder; nothing is copied) for `station eval DIR --list FILE`. CPU only; torch 1.13 from Debian (`/usr/bin/python3`); seeded.
 """
 import argparse
 import hashlib
@@ -60,9 +66,58 @@ def is_val(name, fraction):
     return (h % 10000) / 10000 < fraction
 
 
+def smooth_noise(rng, size, cells):
+    """Bilinear-upsampled uniform noise: a cheap stand-in for Perlin noise."""
+    low = torch.from_numpy(rng.random((1, 1, cells, cells)).astype(np.float32))
+    return F.interpolate(low, size=(size, size), mode="bilinear", align_corners=False)[0, 0].numpy()
+
+
+def synthetic_anomaly(img, rng):
+    """Paste one synthetic defect into a good image; returns (image, full-resolution mask)."""
+    size = img.shape[0]
+    kind = rng.integers(3)
+    if kind == 0:  # blob: thresholded smooth noise inside a random window
+        noise = smooth_noise(rng, size, int(rng.integers(4, 12)))
+        win = np.zeros((size, size), np.float32)
+        h, w = rng.integers(size // 16, size // 3, 2)
+        y, x = rng.integers(0, size - h), rng.integers(0, size - w)
+        win[y:y + h, x:x + w] = 1
+        mask = ((noise > np.quantile(noise, rng.uniform(0.6, 0.9))) * win).astype(np.float32)
+    elif kind == 1:  # scratch: a random walk drawn a few pixels wide
+        mask = np.zeros((size, size), np.float32)
+        y, x = rng.uniform(0, size, 2)
+        angle = rng.uniform(0, 2 * np.pi)
+        width = int(rng.integers(1, 4))
+        for _ in range(int(rng.integers(size // 8, size // 2))):
+            angle += rng.normal(0, 0.25)
+            y, x = y + np.sin(angle), x + np.cos(angle)
+            yi, xi = int(y), int(x)
+            mask[max(0, yi - width):yi + width, max(0, xi - width):xi + width] = 1
+    else:  # patch moved from elsewhere in the same image (CutPaste)
+        mask = np.zeros((size, size), np.float32)
+        h, w = rng.integers(size // 16, size // 4, 2)
+        y, x = rng.integers(0, size - h), rng.integers(0, size - w)
+        sy, sx = rng.integers(0, size - h), rng.integers(0, size - w)
+        patch = img[sy:sy + h, sx:sx + w]
+        if rng.random() < 0.5:
+            patch = patch[::-1, :]
+        img = img.copy()
+        img[y:y + h, x:x + w] = patch
+        mask[y:y + h, x:x + w] = 1
+    if mask.sum() < 4:
+        return img, np.zeros_like(mask)
+    # Brightness change inside the mask: dark pits and bright chips both happen.
+    delta = rng.choice([-1, 1]) * rng.uniform(0.08, 0.45)
+    texture = smooth_noise(rng, size, 32) * 0.2 - 0.1
+    alpha = rng.uniform(0.5, 1.0)
+    out = img * (1 - alpha * mask) + np.clip(img + delta + texture, 0, 1) * alpha * mask
+    return out.astype(np.float32), mask
+
+
 class Data(torch.utils.data.Dataset):
-    def __init__(self, root, items, size, augment):
-        self.root, self.items, self.size, self.augment = root, items, size, augment
+    def __init__(self, root, items, size, augment, synthetic=False, seed=0):
+        self.root, self.items, self.size, self.augment, self.synthetic = root, items, size, augment, synthetic
+        self.rng = np.random.default_rng(seed)
         self.cache = {}
 
     def __len__(self):
@@ -83,6 +138,12 @@ class Data(torch.utils.data.Dataset):
 
     def __getitem__(self, i):
         img, mask, label = self.load(i)
+        if self.synthetic and self.rng.random() < 0.5:
+            img, full = synthetic_anomaly(img, self.rng)
+            g = self.size // 4
+            mask = F.adaptive_avg_pool2d(torch.from_numpy(full)[None, None], g)[0, 0].numpy()
+            mask = (mask >= 0.25).astype(np.float32)
+            label = 1.0 if mask.any() else 0.0
         if self.augment:
             if random.random() < 0.5:
                 img, mask = img[:, ::-1], mask[:, ::-1]
@@ -98,18 +159,19 @@ def block(cin, cout, s=1, d=1):
 
 
 class SegDefect(nn.Module):
-    def __init__(self):
+    def __init__(self, width=16):
         super().__init__()
+        W = width
         # ImageNet-style normalisation lives inside the graph, as in anomalib exports.
         self.register_buffer("mean", torch.tensor([0.5, 0.5, 0.5]).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor([0.25, 0.25, 0.25]).view(1, 3, 1, 1))
         self.enc = nn.Sequential(
-            block(3, 16, 2), block(16, 32), block(32, 32, 2), block(32, 48), block(48, 48, d=2),
-            block(48, 64, d=4), block(64, 64, d=8),
+            block(3, W, 2), block(W, 2 * W), block(2 * W, 2 * W, 2), block(2 * W, 3 * W), block(3 * W, 3 * W, d=2),
+            block(3 * W, 4 * W, d=4), block(4 * W, 4 * W, d=8),
         )
-        self.seg = nn.Conv2d(64, 1, 1)
-        self.dec = nn.Sequential(block(65, 32, 2), block(32, 32, 2))
-        self.head = nn.Linear(32 * 2 + 2, 1)
+        self.seg = nn.Conv2d(4 * W, 1, 1)
+        self.dec = nn.Sequential(block(4 * W + 1, 2 * W, 2), block(2 * W, 2 * W, 2))
+        self.head = nn.Linear(2 * W * 2 + 2, 1)
 
     def forward_logits(self, x):
         f = self.enc((x - self.mean) / self.std)
@@ -127,6 +189,47 @@ class SegDefect(nn.Module):
         return score, score > 0.5, torch.sigmoid(s)
 
 
+def auroc(scores, labels):
+    """Mann-Whitney U with ties counted half; None when one class is missing."""
+    scores, labels = np.asarray(scores, np.float64), np.asarray(labels, bool)
+    pos, neg = scores[labels], scores[~labels]
+    if len(pos) == 0 or len(neg) == 0:
+        return None
+    order = np.argsort(np.concatenate([pos, neg]), kind="mergesort")
+    ranks = np.empty(len(order))
+    allv = np.concatenate([pos, neg])[order]
+    i = 0
+    while i < len(allv):
+        j = i
+        while j + 1 < len(allv) and allv[j + 1] == allv[i]:
+            j += 1
+        ranks[order[i:j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    return float((ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def validate(model, ds):
+    model.eval()
+    scores, labels = [], []
+    with torch.no_grad():
+        for i in range(len(ds)):
+            x, _, y = ds[i]
+            score, _, _ = model(x[None])
+            scores.append(float(score))
+            labels.append(float(y))
+    model.train()
+    return auroc(scores, labels)
+
+
+def write_list(out, items, args):
+    """The validation split as a fixture list for `station eval DIR --list FILE` (nothing copied)."""
+    with open(out, "w") as f:
+        f.write(f"# validation split of {os.path.basename(os.path.abspath(args.data))}: file-name hash, fraction {args.val_fraction}\n")
+        f.write("# written by models/training/train_segdefect.py; paths relative to the dataset folder\n")
+        for it in sorted(items, key=lambda i: i["file"]):
+            f.write(it["file"].replace(os.sep, "/") + "\n")
+
+
 def train(args):
     random.seed(args.seed)
     np.random.seed(args.seed)
@@ -136,23 +239,20 @@ def train(args):
     train_items = [it for it in items if not is_val(it["file"], args.val_fraction)]
     val_items = [it for it in items if is_val(it["file"], args.val_fraction)]
     print(json.dumps({"train": len(train_items), "val": len(val_items), "defective_train": sum(1 for i in train_items if i["cls"])}), flush=True)
-    if args.val_out:
-        for it in val_items:
-            dst = os.path.join(args.val_out, it["file"])
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            if not os.path.lexists(dst):
-                os.symlink(os.path.abspath(os.path.join(args.data, it["file"])), dst)
-            if it["mask"]:
-                mdst = os.path.join(args.val_out, "masks", it["cls"], os.path.basename(it["mask"]))
-                os.makedirs(os.path.dirname(mdst), exist_ok=True)
-                if not os.path.lexists(mdst):
-                    os.symlink(os.path.abspath(it["mask"]), mdst)
-    ds = Data(args.data, train_items, args.size, augment=True)
-    # Balance: defective images are rarer; sample them as often as good ones.
-    weights = [1.0 / sum(1 for i in train_items if bool(i["cls"]) == bool(it["cls"])) for it in train_items]
-    sampler = torch.utils.data.WeightedRandomSampler(weights, num_samples=len(train_items), replacement=True)
+    if args.val_list:
+        write_list(args.val_list, val_items, args)
+    if args.good_only:
+        train_items = [it for it in train_items if not it["cls"]]
+    ds = Data(args.data, train_items, args.size, augment=True, synthetic=args.good_only, seed=args.seed)
+    val_ds = Data(args.data, val_items, args.size, augment=False)
+    if args.good_only:
+        sampler = torch.utils.data.RandomSampler(ds)
+    else:
+        # Balance: defective images are rarer; sample them as often as good ones.
+        weights = [1.0 / sum(1 for i in train_items if bool(i["cls"]) == bool(it["cls"])) for it in train_items]
+        sampler = torch.utils.data.WeightedRandomSampler(weights, num_samples=len(train_items), replacement=True)
     dl = torch.utils.data.DataLoader(ds, batch_size=args.batch, sampler=sampler, num_workers=0, drop_last=True)
-    model = SegDefect()
+    model = SegDefect(args.width)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     t0 = time.time()
     epoch = 0
@@ -170,9 +270,13 @@ def train(args):
             tot[0] += ls.item()
             tot[1] += lc.item()
         epoch += 1
+        # Cosine decay to 2 % of the starting rate over the planned epochs.
         for g in opt.param_groups:
-            g["lr"] = args.lr * max(0.05, 1 - epoch / args.epochs)
-        print(json.dumps({"epoch": epoch, "seg": round(tot[0] / len(dl), 4), "cls": round(tot[1] / len(dl), 4), "s": round(time.time() - t0)}), flush=True)
+            g["lr"] = args.lr * (0.02 + 0.98 * 0.5 * (1 + np.cos(np.pi * min(1.0, epoch / args.epochs))))
+        log = {"epoch": epoch, "seg": round(tot[0] / len(dl), 4), "cls": round(tot[1] / len(dl), 4), "s": round(time.time() - t0)}
+        if args.val_every and epoch % args.val_every == 0 and val_items:
+            log["valAuroc"] = validate(model, val_ds)
+        print(json.dumps(log), flush=True)
     return model
 
 
@@ -210,7 +314,10 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--val-fraction", type=float, default=0.2)
-    ap.add_argument("--val-out")
+    ap.add_argument("--val-list", help="write the validation split here as a fixture list for `station eval --list`")
+    ap.add_argument("--width", type=int, default=16, help="channels of the first layer; the rest scale with it")
+    ap.add_argument("--good-only", action="store_true", help="train on good images with synthetic anomalies")
+    ap.add_argument("--val-every", type=int, default=0, help="report validation AUROC every N epochs (0 = never)")
     args = ap.parse_args()
     model = train(args)
     export(model, args.size, args.out)

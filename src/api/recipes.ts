@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Thresholds, type Recipe } from '../config/schema.js';
 import { StationError } from '../errors/index.js';
+import type { ModelDocs } from '../eval/docs.js';
 import type { Line } from '../line/index.js';
 import { canonicalJson, type Accounts, type Repository } from '../store/index.js';
 import { actorOf, need } from './auth.js';
@@ -12,6 +13,8 @@ export interface RecipeDeps {
   line: Line;
   /** The labels of each recipe's model (thresholds may only name these). */
   recipeLabels: (recipe: string) => readonly string[] | null;
+  /** The card and saved evaluations of each recipe's model. */
+  recipeModelDocs: (recipe: string) => ModelDocs | null;
   /** `${recipe}@${version}` → RecipeVersion id, shared with the recorder. */
   recipeVersionIds: Map<string, number>;
 }
@@ -34,6 +37,15 @@ export function registerRecipes(app: FastifyInstance, deps: RecipeDeps): void {
     if (!r) throw new StationError('STN_ERR_RECIPE_UNKNOWN', `no recipe ${req.params.name}`);
     const { id: _id, ...out } = r;
     return { ...out, labels: deps.recipeLabels(req.params.name) ?? [] };
+  });
+
+  api.get('/api/recipes/:name/model', {
+    preHandler: viewer,
+    schema: { description: 'The model a recipe runs: its card (Markdown and rendered HTML) and saved evaluations with the cost of each threshold.', params: Name },
+  }, async (req) => {
+    const docs = deps.recipeModelDocs(req.params.name);
+    if (!docs) throw new StationError('STN_ERR_RECIPE_UNKNOWN', `no recipe ${req.params.name} on this line`);
+    return docs;
   });
 
   api.get('/api/recipes/:name/versions', { preHandler: viewer, schema: { params: Name } }, async (req) => {

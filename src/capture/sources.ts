@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { access, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StationError } from '../errors/index.js';
@@ -28,7 +28,9 @@ export interface SourceContext {
 
 const IMAGE_EXT = /\.(png|jpe?g|bmp|tiff?|webp)$/i;
 
-/** Parses a source URI: `dir:PATH?loop=1&rate=5`, `synthetic:?seed=1&defectRate=0.2&rate=10`, `http:`. */
+/**
+ * Parses a source URI: `dir:PATH?loop=1&rate=5` (`list=FILE`: only the images a fixture list
+ * names, one path relative to the folder per line, `#` comments), `synthetic:?seed=1&defectRate=0.2&rate=10`, `http:`. */
 export function createSource(name: string, uri: string, ctx: SourceContext): FrameSource {
   const colon = uri.indexOf(':');
   const scheme = colon > 0 ? uri.slice(0, colon) : '';
@@ -44,7 +46,7 @@ export function createSource(name: string, uri: string, ctx: SourceContext): Fra
     return n;
   };
   for (const key of params.keys()) {
-    const allowed = scheme === 'dir' ? ['loop', 'rate', 'recursive'] : scheme === 'synthetic' ? ['seed', 'defectRate', 'rate', 'count', 'start', 'trigger'] : [];
+    const allowed = scheme === 'dir' ? ['loop', 'rate', 'recursive', 'list'] : scheme === 'synthetic' ? ['seed', 'defectRate', 'rate', 'count', 'start', 'trigger'] : [];
     if (!allowed.includes(key)) throw new StationError('STN_ERR_SOURCE_URI', `${uri}: unknown parameter "${key}"${allowed.length ? ` (known: ${allowed.join(', ')})` : ''}`);
   }
   switch (scheme) {
@@ -52,6 +54,7 @@ export function createSource(name: string, uri: string, ctx: SourceContext): Fra
       if (!target) throw new StationError('STN_ERR_SOURCE_URI', `${uri}: dir: needs a folder`);
       return new DirSource(name, uri, path.resolve(ctx.baseDir, target), {
         loop: num('loop', 0) > 0, rate: num('rate', 0), recursive: num('recursive', 1) > 0,
+        list: params.get('list') ? path.resolve(ctx.baseDir, params.get('list')!) : undefined,
       });
     case 'synthetic': {
       const trigger = params.get('trigger');
@@ -87,7 +90,7 @@ export class DirSource implements FrameSource {
     readonly name: string,
     readonly uri: string,
     readonly dir: string,
-    readonly options: { loop: boolean; rate: number; recursive: boolean },
+    readonly options: { loop: boolean; rate: number; recursive: boolean; list?: string },
   ) {}
 
   get paced(): boolean {
@@ -95,6 +98,7 @@ export class DirSource implements FrameSource {
   }
 
   async listFiles(): Promise<string[]> {
+    if (this.options.list) return this.listedFiles(this.options.list);
     let entries: string[];
     try {
       entries = (await readdir(this.dir, { recursive: this.options.recursive })) as string[];
@@ -103,6 +107,24 @@ export class DirSource implements FrameSource {
     }
     // Masks beside a labelled folder are ground truth, not parts.
     return entries.filter((f) => IMAGE_EXT.test(f) && !f.split(path.sep).includes('masks')).sort();
+  }
+
+  /** A fixture list must match the folder: a listed image that is not there is an error, not a skip. */
+  private async listedFiles(list: string): Promise<string[]> {
+    let text: string;
+    try {
+      text = await readFile(list, 'utf8');
+    } catch (err) {
+      throw new StationError('STN_ERR_SOURCE_FAILED', `cannot read the list ${list}: ${(err as Error).message}`, { cause: err });
+    }
+    const files = readFixtureList(text);
+    const missing: string[] = [];
+    for (const f of files) {
+      if (path.isAbsolute(f) || f.split(path.sep).includes('..')) throw new StationError('STN_ERR_SOURCE_URI', `${list}: ${f} must be a path inside ${this.dir}`);
+      await access(path.join(this.dir, f)).catch(() => missing.push(f));
+    }
+    if (missing.length) throw new StationError('STN_ERR_SOURCE_FAILED', `${missing.length} image(s) of ${list} are not in ${this.dir}, e.g. ${missing.slice(0, 3).join(', ')}`);
+    return files;
   }
 
   async *frames(signal: AbortSignal): AsyncIterable<Frame> {
@@ -124,6 +146,11 @@ export class DirSource implements FrameSource {
       }
     } while (this.options.loop && files.length > 0 && !signal.aborted);
   }
+}
+
+/** One relative path per line; blank lines and `#` comments ignored; `/` separators on every OS. */
+export function readFixtureList(text: string): string[] {
+  return text.split(/\r?\n/).map((l) => l.replace(/#.*/, '').trim()).filter(Boolean).map((l) => l.split('/').join(path.sep));
 }
 
 /** Ground truth from the evaluation layout: `good/...` or `defect/<class>/...`. */

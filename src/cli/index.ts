@@ -2,16 +2,17 @@
  * The `station` command (commander). Reads the environment and arguments here and nowhere else,
  * then hands plain values to the composition root.
  */
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Presets, SingleBar } from 'cli-progress';
-import { evaluate, plotCurves } from '../eval/evaluate.js';
+import { evaluate, plotCurves, type EvalReport } from '../eval/evaluate.js';
 import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
-import { writeSyntheticDataset } from '../capture/index.js';
+import { readFixtureList, writeSyntheticDataset } from '../capture/index.js';
 import { demoConfig, loadConfigFile, plateRecipe, validateConfig } from '../config/index.js';
-import { StationError } from '../errors/index.js';
+import { StationError, type SerializedError } from '../errors/index.js';
+import { loadModel } from '../inference/index.js';
 import { processingMs, type InspectionResult } from '../line/index.js';
 import { startStation, VERSION } from '../main.js';
 import { runPlcBench } from './bench.js';
@@ -185,11 +186,12 @@ program
     log.info({ line: station.line.summary(), recorder: station.recorder.counters }, 'station stopped');
   });
 
-interface FolderOptions { recipe: string; config?: string; model?: string }
+interface FolderOptions { recipe: string; config?: string; model?: string; list?: string }
 
 /** The options replay and eval share: whose recipe decides. */
 const recipeOption = () => new Option('--recipe <name>', 'recipe whose thresholds decide (from --config, or the embedded "plate")').default('plate');
 const configOption = () => new Option('--config <file>', 'station YAML file whose recipes to use');
+const listOption = () => new Option('--list <file>', 'only the images this fixture list names (paths relative to the folder, one per line)');
 
 /**
  * Runs every image of a folder through a recipe with the station's own line (worker, model,
@@ -206,12 +208,16 @@ async function runFolder(dir: string, o: FolderOptions, onResult: (r: Inspection
       station: { id: 'offline' },
       storage: { dataDir: tmp },
       line: { deadlineMs: 24 * 3600 * 1000, queueSize: 2 },
-      sources: [{ name: 'folder', uri: `dir:${path.resolve(dir)}`, recipe: o.recipe }],
+      sources: [{ name: 'folder', uri: `dir:${path.resolve(dir)}${o.list ? `?list=${encodeURIComponent(path.resolve(o.list))}` : ''}`, recipe: o.recipe }],
       recipes: { [o.recipe]: recipe },
     }, base?.baseDir ?? process.cwd());
     const station = await startStation({ config, http: false, log: pino({ level: 'warn' }, pino.destination(2)), onResult });
+    // Offline, a folder that cannot be read is the command's failure, not a logged line.
+    const failures: SerializedError[] = [];
+    station.line.on('source-error', (_source, error) => failures.push(error));
     await station.line.whenIdle();
     await station.stop();
+    if (failures.length) throw new StationError(failures[0].code, failures[0].message);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
@@ -224,6 +230,7 @@ program
   .option('--model <file>', 'use this model instead of the recipe\'s')
   .addOption(recipeOption())
   .addOption(configOption())
+  .addOption(listOption())
   .option('--json', 'JSON lines only (default)')
   .action(async (dir: string, o) => {
     const counts = { images: 0, pass: 0, fail: 0, uninspected: 0 };
@@ -250,10 +257,14 @@ program
   .requiredOption('--model <file>', 'the ONNX model')
   .addOption(recipeOption())
   .addOption(configOption())
+  .addOption(listOption())
   .option('--json', 'only the summary line on stdout')
   .option('--plot <file.png>', 'write ROC and precision–recall curves')
+  .option('--report <file.json>', 'save the whole evaluation (summary, curves, cost of each threshold) for the gallery; list it in the model manifest\'s "reports"')
+  .option('--dataset-description <text>', 'what the folder is, for the report (e.g. "magnetic tile, 20 % validation split")')
   .action(async (dir: string, o) => {
-    const total = countImages(path.resolve(dir));
+    if (o.list && !existsSync(o.list)) throw new StationError('STN_ERR_SOURCE_FAILED', `cannot read the list ${o.list}: no such file`);
+    const total = o.list ? readFixtureList(readFileSync(path.resolve(o.list), 'utf8')).length : countImages(path.resolve(dir));
     const bar = new SingleBar({ format: 'eval [{bar}] {value}/{total} images  {eta}s', stream: process.stderr, hideCursor: true, noTTYOutput: false, notTTYSchedule: 5000 }, Presets.legacy);
     bar.start(total, 0);
     const results: InspectionResult[] = [];
@@ -262,7 +273,19 @@ program
       bar.increment();
     });
     bar.stop();
-    const { summary, curves: c } = await evaluate(path.resolve(dir), results);
+    const { summary, curves: c, points, classCounts } = await evaluate(path.resolve(dir), results);
+    if (o.report) {
+      const model = loadModel(path.resolve(o.model));
+      const defective = Object.values(classCounts).reduce((a, b) => a + b, 0);
+      const report: EvalReport = {
+        kind: 'station-eval', createdAt: new Date().toISOString(),
+        model: { name: model.manifest.name, sha256: model.manifest.sha256 },
+        dataset: { name: path.basename(path.resolve(dir)), ...(o.datasetDescription ? { description: o.datasetDescription } : {}), good: summary.images - defective, defective, classes: classCounts },
+        summary, curves: c, operatingPoints: points,
+      };
+      writeFileSync(path.resolve(o.report), JSON.stringify(report) + '\n');
+      process.stderr.write(`report written to ${o.report}\n`);
+    }
     if (o.plot) {
       writeFileSync(path.resolve(o.plot), await plotCurves(c, summary, `${path.basename(o.model)} on ${path.basename(path.resolve(dir))}`));
       process.stderr.write(`curves written to ${o.plot}\n`);

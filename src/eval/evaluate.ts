@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import * as vega from 'vega';
 import { compile } from 'vega-lite';
 import { processingMs, type InspectionResult } from '../line/index.js';
-import { averagePrecision, curves, f1, frrAtFullRecall, recallAtFrr, rocAuc, type Curves } from './metrics.js';
+import { averagePrecision, curves, f1, frrAtFullRecall, operatingPoints, recallAtFrr, rocAuc, type Curves, type OperatingPoint } from './metrics.js';
 
 /** Pixel metrics are computed on this grid per image (cheap, and fair to coarse anomaly maps). */
 const GRID = 64;
@@ -23,6 +23,23 @@ export interface EvalSummary {
   uninspected: number;
 }
 
+/**
+ * A saved evaluation (`station eval --report`): what the gallery shows beside a recipe so a
+ * quality engineer sees what a threshold costs before choosing it. Listed in the model's
+ * manifest under `reports`.
+ */
+export interface EvalReport {
+  kind: 'station-eval';
+  createdAt: string;
+  model: { name: string; sha256: string };
+  /** Which images: a description for people, and the counts. */
+  dataset: { name: string; description?: string; good: number; defective: number; classes: Record<string, number> };
+  summary: EvalSummary;
+  curves: Curves;
+  /** Recall and false-reject rate per image-score threshold (see `operatingPoints`). */
+  operatingPoints: OperatingPoint[] | null;
+}
+
 const r4 = (x: number | null) => (x === null ? null : Math.round(x * 1e4) / 1e4);
 
 /**
@@ -31,7 +48,7 @@ const r4 = (x: number | null) => (x === null ? null : Math.round(x * 1e4) / 1e4)
  * Folder layout: good/, defect/<class>/, optional masks/<class>/ with the same base names
  * (mask value ≥ 128 = defect).
  */
-export async function evaluate(dir: string, results: InspectionResult[]): Promise<{ summary: EvalSummary; curves: Curves }> {
+export async function evaluate(dir: string, results: InspectionResult[]): Promise<{ summary: EvalSummary; curves: Curves; points: OperatingPoint[] | null; classCounts: Record<string, number> }> {
   const scores: number[] = [], labels: number[] = [], predicted: number[] = [], latency: number[] = [];
   const perClass = new Map<string, { n: number; caught: number }>();
   const pixScores: number[] = [], pixLabels: number[] = [];
@@ -77,7 +94,8 @@ export async function evaluate(dir: string, results: InspectionResult[]): Promis
     latencyMsP50: latency.length ? Math.round(latency[Math.floor((latency.length - 1) / 2)] * 100) / 100 : 0,
     uninspected,
   };
-  return { summary, curves: curves(scores, labels) };
+  const classCounts = Object.fromEntries([...perClass].sort(([a], [b]) => a.localeCompare(b)).map(([c, v]) => [c, v.n]));
+  return { summary, curves: curves(scores, labels), points: operatingPoints(scores, labels), classCounts };
 }
 
 /** masks/<class>/<same base name>.<any image extension> */

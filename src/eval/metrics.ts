@@ -99,3 +99,39 @@ export function recallAtFrr(scores: ArrayLike<number>, labels: ArrayLike<number>
   for (const s of sweep(scores, labels)) if (s.fp / n <= maxFrr) best = s.tp / p;
   return best;
 }
+
+export interface OperatingPoint {
+  /** Reject when the image score is at least this. */
+  threshold: number;
+  /** Defective images caught / all defective. */
+  recall: number;
+  /** Good images rejected / all good. */
+  frr: number;
+  /** Defective among the rejected. */
+  precision: number;
+  caught: number;
+  falseRejects: number;
+}
+
+/**
+ * What each threshold costs: recall and false-reject rate at every distinct score (highest
+ * first), thinned evenly to at most `maxPoints` while keeping both ends. Null when one class is
+ * absent (a cost needs both).
+ */
+export function operatingPoints(scores: ArrayLike<number>, labels: ArrayLike<number>, maxPoints = 400): OperatingPoint[] | null {
+  const { p, n } = counts(labels);
+  if (p === 0 || n === 0) return null;
+  const all = sweep(scores, labels).map((s) => ({
+    threshold: s.threshold, recall: s.tp / p, frr: s.fp / n, precision: s.tp / (s.tp + s.fp), caught: s.tp, falseRejects: s.fp,
+  }));
+  if (all.length <= maxPoints) return all;
+  const step = (all.length - 1) / (maxPoints - 1);
+  return Array.from({ length: maxPoints }, (_, i) => all[Math.round(i * step)]);
+}
+
+/** The operating point a threshold lands on: the lowest listed threshold at or above it. */
+export function atThreshold(points: readonly OperatingPoint[], threshold: number): { recall: number; frr: number; caught: number; falseRejects: number } {
+  let best = { recall: 0, frr: 0, caught: 0, falseRejects: 0 };
+  for (const pt of points) if (pt.threshold >= threshold) best = pt;
+  return best;
+}

@@ -49,6 +49,8 @@ export const ManifestSchema = Type.Object(
     ),
     /** Free text for people: data, metrics, licence; the model card's file name. */
     card: Type.Optional(Type.String()),
+    /** Saved evaluations (`station eval --report`), file names beside the manifest. */
+    reports: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
   },
   { additionalProperties: true },
 );
