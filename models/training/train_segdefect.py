@@ -6,10 +6,10 @@ In the spirit of Tabernik et al. (2019): a segmentation network learns the defec
 the masks; a decision head on top of its features and of the pooled segmentation output gives
 the image-level score.
 
-  input  `input` [1,3,S,S] RGB in [0,1], stretched to S×S (the station resizes; no antialiasing
-         inside the graph)
+  input  `input` [1,3,H,W] RGB in [0,1], stretched to H×W (`--size W`, `--height H`, default
+         square; the station resizes; no antialiasing inside the graph)
   output `pred_score` [1] sigmoid image score (0.5 = the trained threshold)
-         `pred_label` [1] bool, `anomaly_map` [1,1,S/4,S/4] sigmoid pixel scores
+         `pred_label` [1] bool, `anomaly_map` [1,1,H/4,W/4] sigmoid pixel scores
 
 Data: `good/`, `defect/<class>/`, `masks/<class>/<same base name>.png|.bmp` (mask >= 128 =
 defect).
@@ -66,38 +66,39 @@ def is_val(name, fraction):
     return (h % 10000) / 10000 < fraction
 
 
-def smooth_noise(rng, size, cells):
+def smooth_noise(rng, shape, cells):
     """Bilinear-upsampled uniform noise: a cheap stand-in for Perlin noise."""
     low = torch.from_numpy(rng.random((1, 1, cells, cells)).astype(np.float32))
-    return F.interpolate(low, size=(size, size), mode="bilinear", align_corners=False)[0, 0].numpy()
+    return F.interpolate(low, size=shape, mode="bilinear", align_corners=False)[0, 0].numpy()
 
 
 def synthetic_anomaly(img, rng):
     """Paste one synthetic defect into a good image; returns (image, full-resolution mask)."""
-    size = img.shape[0]
+    H, W = img.shape
+    size = min(H, W)
     kind = rng.integers(3)
     if kind == 0:  # blob: thresholded smooth noise inside a random window
-        noise = smooth_noise(rng, size, int(rng.integers(4, 12)))
-        win = np.zeros((size, size), np.float32)
+        noise = smooth_noise(rng, (H, W), int(rng.integers(4, 12)))
+        win = np.zeros((H, W), np.float32)
         h, w = rng.integers(size // 16, size // 3, 2)
-        y, x = rng.integers(0, size - h), rng.integers(0, size - w)
+        y, x = rng.integers(0, H - h), rng.integers(0, W - w)
         win[y:y + h, x:x + w] = 1
         mask = ((noise > np.quantile(noise, rng.uniform(0.6, 0.9))) * win).astype(np.float32)
     elif kind == 1:  # scratch: a random walk drawn a few pixels wide
-        mask = np.zeros((size, size), np.float32)
-        y, x = rng.uniform(0, size, 2)
+        mask = np.zeros((H, W), np.float32)
+        y, x = rng.uniform(0, H), rng.uniform(0, W)
         angle = rng.uniform(0, 2 * np.pi)
         width = int(rng.integers(1, 4))
         for _ in range(int(rng.integers(size // 8, size // 2))):
             angle += rng.normal(0, 0.25)
             y, x = y + np.sin(angle), x + np.cos(angle)
             yi, xi = int(y), int(x)
-            mask[max(0, yi - width):yi + width, max(0, xi - width):xi + width] = 1
+            mask[max(0, yi - width):max(0, yi + width), max(0, xi - width):max(0, xi + width)] = 1
     else:  # patch moved from elsewhere in the same image (CutPaste)
-        mask = np.zeros((size, size), np.float32)
+        mask = np.zeros((H, W), np.float32)
         h, w = rng.integers(size // 16, size // 4, 2)
-        y, x = rng.integers(0, size - h), rng.integers(0, size - w)
-        sy, sx = rng.integers(0, size - h), rng.integers(0, size - w)
+        y, x = rng.integers(0, H - h), rng.integers(0, W - w)
+        sy, sx = rng.integers(0, H - h), rng.integers(0, W - w)
         patch = img[sy:sy + h, sx:sx + w]
         if rng.random() < 0.5:
             patch = patch[::-1, :]
@@ -108,7 +109,7 @@ def synthetic_anomaly(img, rng):
         return img, np.zeros_like(mask)
     # Brightness change inside the mask: dark pits and bright chips both happen.
     delta = rng.choice([-1, 1]) * rng.uniform(0.08, 0.45)
-    texture = smooth_noise(rng, size, 32) * 0.2 - 0.1
+    texture = smooth_noise(rng, (H, W), 32) * 0.2 - 0.1
     alpha = rng.uniform(0.5, 1.0)
     out = img * (1 - alpha * mask) + np.clip(img + delta + texture, 0, 1) * alpha * mask
     return out.astype(np.float32), mask
@@ -116,6 +117,7 @@ def synthetic_anomaly(img, rng):
 
 class Data(torch.utils.data.Dataset):
     def __init__(self, root, items, size, augment, synthetic=False, seed=0):
+        # size: (height, width)
         self.root, self.items, self.size, self.augment, self.synthetic = root, items, size, augment, synthetic
         self.rng = np.random.default_rng(seed)
         self.cache = {}
@@ -126,13 +128,13 @@ class Data(torch.utils.data.Dataset):
     def load(self, i):
         if i not in self.cache:
             it = self.items[i]
-            img = Image.open(os.path.join(self.root, it["file"])).convert("L").resize((self.size, self.size), Image.BILINEAR)
-            g = self.size // 4
+            h, w = self.size
+            img = Image.open(os.path.join(self.root, it["file"])).convert("L").resize((w, h), Image.BILINEAR)
             if it["mask"]:
-                m = Image.open(it["mask"]).convert("L").resize((g, g), Image.BILINEAR)
+                m = Image.open(it["mask"]).convert("L").resize((w // 4, h // 4), Image.BILINEAR)
                 mask = (np.asarray(m, np.float32) >= 64).astype(np.float32)
             else:
-                mask = np.zeros((g, g), np.float32)
+                mask = np.zeros((h // 4, w // 4), np.float32)
             self.cache[i] = (np.asarray(img, np.float32) / 255.0, mask, 1.0 if it["cls"] else 0.0)
         return self.cache[i]
 
@@ -140,8 +142,7 @@ class Data(torch.utils.data.Dataset):
         img, mask, label = self.load(i)
         if self.synthetic and self.rng.random() < 0.5:
             img, full = synthetic_anomaly(img, self.rng)
-            g = self.size // 4
-            mask = F.adaptive_avg_pool2d(torch.from_numpy(full)[None, None], g)[0, 0].numpy()
+            mask = F.avg_pool2d(torch.from_numpy(full)[None, None], 4)[0, 0].numpy()
             mask = (mask >= 0.25).astype(np.float32)
             label = 1.0 if mask.any() else 0.0
         if self.augment:
@@ -243,8 +244,9 @@ def train(args):
         write_list(args.val_list, val_items, args)
     if args.good_only:
         train_items = [it for it in train_items if not it["cls"]]
-    ds = Data(args.data, train_items, args.size, augment=True, synthetic=args.good_only, seed=args.seed)
-    val_ds = Data(args.data, val_items, args.size, augment=False)
+    hw = (args.height or args.size, args.size)
+    ds = Data(args.data, train_items, hw, augment=True, synthetic=args.good_only, seed=args.seed)
+    val_ds = Data(args.data, val_items, hw, augment=False)
     if args.good_only:
         sampler = torch.utils.data.RandomSampler(ds)
     else:
@@ -280,14 +282,14 @@ def train(args):
     return model
 
 
-def export(model, size, out):
+def export(model, width, height, out):
     import onnx
 
     model.eval()
-    torch.onnx.export(model, torch.zeros(1, 3, size, size), out, input_names=["input"],
+    torch.onnx.export(model, torch.zeros(1, 3, height, width), out, input_names=["input"],
                       output_names=["pred_score", "pred_label", "anomaly_map"], opset_version=17, do_constant_folding=True)
     m = onnx.load(out)
-    for k, v in {"task": "segmentation-defect", "imgsz": f"[{size}, {size}]", "author": "inspection-station models/training/train_segdefect.py"}.items():
+    for k, v in {"task": "segmentation-defect", "imgsz": f"[{height}, {width}]", "author": "inspection-station models/training/train_segdefect.py"}.items():
         p = m.metadata_props.add()
         p.key, p.value = k, v
     onnx.save(m, out)
@@ -296,7 +298,7 @@ def export(model, size, out):
     manifest = {
         "name": os.path.splitext(os.path.basename(out))[0], "version": "1", "family": "anomalib-v2", "sha256": sha,
         "labels": ["defect"],
-        "input": {"name": "input", "width": size, "height": size, "resize": "stretch", "padValue": 0, "colorOrder": "RGB", "scale": 1 / 255},
+        "input": {"name": "input", "width": width, "height": height, "resize": "stretch", "padValue": 0, "colorOrder": "RGB", "scale": 1 / 255},
     }
     with open(os.path.splitext(out)[0] + ".manifest.json", "w") as f:
         json.dump(manifest, f, indent=2)
@@ -307,7 +309,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--size", type=int, default=256, help="input width (and height unless --height); a multiple of 16")
+    ap.add_argument("--height", type=int, help="input height, for tall or wide parts; a multiple of 16")
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--minutes", type=float, default=30)
     ap.add_argument("--batch", type=int, default=16)
@@ -320,7 +323,7 @@ def main():
     ap.add_argument("--val-every", type=int, default=0, help="report validation AUROC every N epochs (0 = never)")
     args = ap.parse_args()
     model = train(args)
-    export(model, args.size, args.out)
+    export(model, args.size, args.height or args.size, args.out)
     print(json.dumps({"exported": args.out}))
 
 

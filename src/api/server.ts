@@ -116,9 +116,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.get('/api/health', {
     schema: { response: { 200: Type.Object({ status: Type.String(), uptimeS: Type.Number() }, { additionalProperties: true }) } },
   }, async () => ({
-    status: 'ok',
+    // A camera that lost its stream (restarting) degrades the station: its parts are fail-safe rejects.
+    status: [...deps.line.cameras.values()].some((c) => c.state === 'reconnecting') ? 'degraded' : 'ok',
     uptimeS: Math.round((Date.now() - deps.line.startedAt) / 1000),
     line: deps.line.summary(),
+    cameras: Object.fromEntries(deps.line.cameras),
     models: deps.line.models.map((m) => ({ name: m.name, family: m.family, sha256: m.sha256 })),
     ...deps.health(),
   }));

@@ -1,3 +1,5 @@
+import type { ErrorCode } from '../errors/index.js';
+
 /** Pixel layouts a frame can arrive in without decoding (what industrial cameras deliver). */
 export type PixelFormat = 'Mono8' | 'RGB8';
 
@@ -34,6 +36,8 @@ export interface Frame {
   image: FrameImage;
   /** File name for replays, for reports. */
   file?: string;
+  /** The part was triggered but no image came (camera down, frame late): it is uninspected with this code. */
+  error?: ErrorCode;
   truth?: GroundTruth;
 }
 

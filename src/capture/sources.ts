@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { StationError } from '../errors/index.js';
 import type { Frame, FrameImage, GroundTruth } from './frame.js';
 import { PartGenerator, SYNTHETIC_CLASSES } from './synthetic.js';
+import { CameraSource, parseCameraUri, type CameraStatus } from './camera.js';
 
 /**
  * A frame source yields frames until it is exhausted or `signal` aborts. Each frame carries its
@@ -24,6 +25,18 @@ export interface FrameSource {
 export interface SourceContext {
   /** Resolves relative `dir:` paths (the configuration file's folder). */
   baseDir: string;
+  /** Camera sources report their state changes here (health, metrics). */
+  onStatus?: (source: string, status: CameraStatus) => void;
+}
+
+/** A source whose parts are PLC triggers (one frame per PartSeq). */
+export interface TriggeredSource extends FrameSource {
+  readonly triggered: boolean;
+  trigger(seq: number, at: number): boolean;
+}
+
+export function isTriggered(s: FrameSource): s is TriggeredSource {
+  return (s as Partial<TriggeredSource>).triggered === true && typeof (s as Partial<TriggeredSource>).trigger === 'function';
 }
 
 const IMAGE_EXT = /\.(png|jpe?g|bmp|tiff?|webp)$/i;
@@ -32,6 +45,8 @@ const IMAGE_EXT = /\.(png|jpe?g|bmp|tiff?|webp)$/i;
  * Parses a source URI: `dir:PATH?loop=1&rate=5` (`list=FILE`: only the images a fixture list
  * names, one path relative to the folder per line, `#` comments), `synthetic:?seed=1&defectRate=0.2&rate=10`, `http:`. */
 export function createSource(name: string, uri: string, ctx: SourceContext): FrameSource {
+  const camera = parseCameraUri(uri, (p) => path.resolve(ctx.baseDir, p));
+  if (camera) return new CameraSource(name, uri, camera.spec, camera.options, ctx.onStatus ? (st) => ctx.onStatus!(name, st) : undefined);
   const colon = uri.indexOf(':');
   const scheme = colon > 0 ? uri.slice(0, colon) : '';
   const rest = uri.slice(colon + 1);
@@ -67,7 +82,7 @@ export function createSource(name: string, uri: string, ctx: SourceContext): Fra
     case 'http':
       return new PushSource(name, uri);
     default:
-      throw new StationError('STN_ERR_SOURCE_URI', `${uri}: unknown scheme "${scheme}" (known: dir:, synthetic:, http:)`);
+      throw new StationError('STN_ERR_SOURCE_URI', `${uri}: unknown scheme "${scheme}" (known: dir:, synthetic:, http:, file:, rtsp://, v4l2:, gige:)`);
   }
 }
 

@@ -16,6 +16,7 @@ import { loadModel } from '../inference/index.js';
 import { processingMs, type InspectionResult } from '../line/index.js';
 import { startStation, VERSION } from '../main.js';
 import { runPlcBench } from './bench.js';
+import { probeSource } from './probe.js';
 import { SHIPPED_MODEL } from '../paths.js';
 import { Accounts, migrate, openDatabase, ROLES } from '../store/index.js';
 import readline from 'node:readline';
@@ -222,6 +223,20 @@ async function runFolder(dir: string, o: FolderOptions, onResult: (r: Inspection
     rmSync(tmp, { recursive: true, force: true });
   }
 }
+
+program
+  .command('probe')
+  .description('commissioning: grab frames from a source and report size, pixel format and frame rate')
+  .argument('<source>', 'source URI: gige:CAMERA, rtsp://…, v4l2:/dev/video0, file:VIDEO, dir:FOLDER, synthetic:')
+  .option('--frames <n>', 'frames to grab', int('frames', 1), 10)
+  .option('--timeout-s <s>', 'give up after this long', num('timeout-s', 1), 60)
+  .option('--json', 'only the summary line on stdout')
+  .action(async (uri: string, o) => {
+    const r = await probeSource(uri, o.frames, o.timeoutS * 1000, (n) => { if (!o.json) process.stderr.write(`\r${n}/${o.frames} frames`); });
+    if (!o.json) process.stderr.write('\n');
+    process.stdout.write(JSON.stringify(r) + '\n');
+    if (r.frames < o.frames) process.exitCode = 1;
+  });
 
 program
   .command('replay')

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { createSource, PushSource, SyntheticSource, type Frame, type FrameSource } from '../capture/index.js';
+import { createSource, isTriggered, PushSource, type Frame, type FrameSource } from '../capture/index.js';
 import { resolveFromConfig } from '../config/load.js';
 import type { Recipe, Thresholds } from '../config/schema.js';
 import { decide, uninspected, type Decision } from '../decision/index.js';
@@ -90,7 +90,7 @@ export class LineEngine {
       });
     }
     for (const s of cfg.sources) {
-      const source = createSource(s.name, s.uri, { baseDir: cfg.baseDir });
+      const source = createSource(s.name, s.uri, { baseDir: cfg.baseDir, onStatus: (name, status) => this.emit({ type: 'source-status', source: name, status }) });
       // Named drop policy: live (paced) sources drop the oldest frame; offline ones wait.
       this.sources.push({ source, recipe: this.recipes.get(s.recipe)!, wait: !source.paced });
     }
@@ -126,7 +126,7 @@ export class LineEngine {
       }
       case 'trigger': {
         for (const s of this.sources) {
-          if (s.source instanceof SyntheticSource && s.source.triggered && !s.source.trigger(msg.seq, msg.at)) {
+          if (isTriggered(s.source) && !s.source.trigger(msg.seq, msg.at)) {
             // Triggers piling up beyond the camera's queue: that part gets no frame, loudly.
             this.emitResult({ frame: { seq: msg.seq, timestamp: msg.at, source: s.source.name }, recipe: s.recipe },
               uninspected('STN_ERR_LINE_DROPPED'), null, 'STN_ERR_LINE_DROPPED', emptyTimings(msg.at));
@@ -204,6 +204,10 @@ export class LineEngine {
     const now0 = Date.now();
     const timings = emptyTimings(frame.timestamp);
     timings.queue = now0 - frame.timestamp;
+    if (frame.error) {
+      this.emitResult(item, uninspected(frame.error), null, frame.error, { ...timings, total: timings.queue });
+      return;
+    }
     if (!this.running) {
       this.emitResult(item, uninspected('STN_ERR_LINE_STOPPED'), null, 'STN_ERR_LINE_STOPPED', { ...timings, total: timings.queue });
       return;

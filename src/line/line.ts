@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import type { FrameImage } from '../capture/index.js';
+import type { CameraStatus, FrameImage } from '../capture/index.js';
 import type { Thresholds } from '../config/schema.js';
 import { StationError, type SerializedError } from '../errors/index.js';
 import { LatencyWindow, newCounters, type LineCounters } from './stats.js';
@@ -10,6 +10,8 @@ export interface LineEvents {
   result: [InspectionResult];
   'source-error': [string, SerializedError];
   'source-ended': [string];
+  /** A camera's state or counters changed. */
+  'source-status': [string, CameraStatus];
   /** Every source has ended and every part is decided. */
   idle: [];
 }
@@ -61,6 +63,10 @@ export class Line extends EventEmitter<LineEvents> {
             return;
           case 'source-ended':
             this.emit('source-ended', msg.source);
+            return;
+          case 'source-status':
+            this.cameras.set(msg.source, msg.status);
+            this.emit('source-status', msg.source, msg.status);
             return;
           case 'drained':
             this.drained = true;
@@ -154,6 +160,9 @@ export class Line extends EventEmitter<LineEvents> {
     });
     return this.stopped;
   }
+
+  /** The last reported state of each camera source. */
+  readonly cameras = new Map<string, CameraStatus>();
 
   summary() {
     return {

@@ -4,6 +4,7 @@ import type { LoadedConfig } from '../config/load.js';
 import type { DecidedDefect, Reason, Verdict } from '../decision/index.js';
 import type { AnomalyMap, DetectionMask, Family } from '../inference/index.js';
 import type { SerializedError } from '../errors/index.js';
+import type { CameraStatus } from '../capture/index.js';
 
 /** Per-stage milliseconds of one part. */
 export interface Timings {
@@ -86,6 +87,8 @@ export type FromWorker =
   | { type: 'push-rejected'; requestId: number; error: SerializedError }
   | { type: 'source-error'; source: string; error: SerializedError }
   | { type: 'source-ended'; source: string }
+  /** A camera's state or counters changed (connecting, streaming, reconnecting…). */
+  | { type: 'source-status'; source: string; status: CameraStatus }
   /** Every source has ended and every frame taken in has its result. */
   | { type: 'drained' }
   | { type: 'stopped' };
