@@ -24,7 +24,7 @@ export interface StreamSpec {
 export interface CameraOptions {
   /** `free`: the newest frame wins, the ones the line had no time for are counted as skipped. `plc`: one frame per PLC trigger. */
   trigger: 'free' | 'plc';
-  /** Watchdog: no frame for this long → the camera process is restarted (a counted stall). */
+  /** Watchdog: no frame for this long → the camera process is restarted (a counted stall); the first frame may take up to max(stallMs, 10 s). */
   stallMs: number;
   /** Triggered: a part whose frame has not arrived this long after its trigger is uninspected. */
   frameTimeoutMs: number;
@@ -246,8 +246,10 @@ export class CameraSource {
         }
       }
     });
+    // Connecting (RTSP handshake, waiting for a key frame) may take longer than a stall.
+    const connectMs = Math.max(this.options.stallMs, 10_000);
     const watchdog = setInterval(() => {
-      if (Date.now() - lastAt > this.options.stallMs) {
+      if (Date.now() - lastAt > (delivered > 0 ? this.options.stallMs : connectMs)) {
         stalled = true;
         child.kill('SIGKILL');
       }
@@ -263,7 +265,7 @@ export class CameraSource {
     if (signal.aborted) throw new AbortError('stopped');
     if (exit.error) throw new AbortError(new StationError('STN_ERR_SOURCE_FAILED', `${spec.command}: ${exit.error.message}`));
     if (stalled) this.status.stalls++;
-    const why = stalled ? `no frame for ${this.options.stallMs} ms` : `${spec.command} exited with ${exit.code}${stderr.trim() ? `: ${stderr.trim().split('\n').at(-1)}` : ''}`;
+    const why = stalled ? `no frame for ${delivered > 0 ? this.options.stallMs : connectMs} ms` : `${spec.command} exited with ${exit.code}${stderr.trim() ? `: ${stderr.trim().split('\n').at(-1)}` : ''}`;
     if (!stalled && spec.finite && exit.code === 0) return 'ended';
     if (delivered > 0) {
       this.status.lastError = why;
