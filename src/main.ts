@@ -11,7 +11,8 @@ import { buildApi } from './api/index.js';
 import type { LoadedConfig } from './config/index.js';
 import { modelDocs } from './eval/docs.js';
 import { loadModel, type Manifest } from './inference/index.js';
-import { Line, type InspectionResult } from './line/index.js';
+import { Line, PartViews, type InspectionResult } from './line/index.js';
+import { createSource, isTriggered } from './capture/index.js';
 import { PACKAGE_ROOT } from './paths.js';
 import { RejectGate, StationServer, type GateUser } from './plc/index.js';
 import type { PlcConfig } from './config/index.js';
@@ -150,9 +151,15 @@ export async function startStation(o: StationOptions): Promise<Station> {
     await opcua.start();
     log.info({ endpoint: opcua.endpointUrl }, 'OPC UA server listening');
   }
-  line.on('result', (r) => {
+  // Several PLC-triggered cameras are views of one part: the PLC hears one combined verdict per part.
+  const viewNames = config.sources.filter((s) => isTriggered(createSource(s.name, s.uri, { baseDir: config.baseDir }))).map((s) => s.name);
+  const deliver = (r: InspectionResult) => {
     gate?.deliver(r);
     opcua?.publish(r);
+  };
+  const views = viewNames.length > 1 ? new PartViews(viewNames, config.line.deadlineMs, deliver) : null;
+  line.on('result', (r) => {
+    if (!views?.add(r)) deliver(r);
     recorder.enqueue(r);
     o.onResult?.(r);
   });
@@ -196,6 +203,7 @@ export async function startStation(o: StationOptions): Promise<Station> {
     await gate?.stop();
     await opcua?.stop();
     await line.stop();
+    views?.flush();
     await recorder.flush();
     await db.$disconnect();
   })());

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { plateRecipe, validateConfig } from '../src/config/index.js';
-import type { InspectionResult } from '../src/line/index.js';
+import { combineViews, type InspectionResult } from '../src/line/index.js';
 import { startStation, type Station } from '../src/main.js';
 import { SHIPPED_MODEL } from '../src/paths.js';
 import { certificateManager, LineSimulator, trustCertificate, trustEachOther, verdictCodeOf } from '../src/plc/index.js';
@@ -33,14 +33,14 @@ function trustBoth(dir: string, sim: LineSimulator): Promise<void> {
   return trustEachOther(path.join(dir, 'pki', 'station'), 'urn:inspection-station:station:plc-test', sim.serverCertificateDir, sim.certificate());
 }
 
-async function station(dir: string, endpoint: string, o: { password?: string; onResult?: (r: InspectionResult) => void } = {}): Promise<Station> {
+async function station(dir: string, endpoint: string, o: { password?: string; onResult?: (r: InspectionResult) => void; sources?: { name: string; uri: string; recipe: string }[] } = {}): Promise<Station> {
   const config = validateConfig({
     station: { id: 'plc-test' },
     http: { port: 0 },
     storage: { dataDir: dir },
     line: { deadlineMs: 400 },
     plc: { endpoint, user: { username: 'station', password: o.password ?? PASSWORD }, reconnectMinMs: 100, reconnectMaxMs: 500, heartbeatMs: 200 },
-    sources: [{ name: 'cam', uri: 'synthetic:?seed=42&defectRate=0.3&trigger=plc', recipe: 'plate' }],
+    sources: o.sources ?? [{ name: 'cam', uri: 'synthetic:?seed=42&defectRate=0.3&trigger=plc', recipe: 'plate' }],
     recipes: { plate: { ...plateRecipe(SHIPPED_MODEL), keepGood: 0 } },
   }, dir);
   const s = await startStation({ config, log: quiet, onResult: o.onResult });
@@ -90,6 +90,43 @@ describe('the reject gate against the line simulator (SignAndEncrypt, user name 
     expect(c.escapes).toBe(escapes);
     expect(c.failSafeRejects).toBe([...results.values()].filter((r) => r.verdict === 'uninspected').length);
     expect(s.gate!.counters.writeErrors).toBe(0);
+  });
+
+  it('two cameras on one part: the PLC gets one verdict per part, failing when either view fails; each view is recorded', async () => {
+    const dir = tmpDir();
+    const sim = await simulator(dir, { rate: 5 });
+    await trustBoth(dir, sim);
+    const results = new Map<string, InspectionResult>();
+    const s = await station(dir, sim.endpointUrl, {
+      onResult: (r) => results.set(`${r.source}#${r.seq}`, r),
+      // The side camera sees more defects than the PLC's ground truth knows of: its rejects must reach the gate.
+      sources: [
+        { name: 'top', uri: 'synthetic:?seed=42&defectRate=0.3&trigger=plc', recipe: 'plate' },
+        { name: 'side', uri: 'synthetic:?seed=7&defectRate=0.5&trigger=plc', recipe: 'plate' },
+      ],
+    });
+    await s.gate!.whenReady(20_000);
+    sim.startConveyor();
+    await sleep(4000);
+    await sim.drain();
+    await s.recorder.flush();
+
+    expect(sim.received.length).toBeGreaterThanOrEqual(10);
+    let sideOnly = 0;
+    for (const got of sim.received) {
+      const top = results.get(`top#${got.seq}`)!, side = results.get(`side#${got.seq}`)!;
+      const expected = combineViews([top, side], ['top', 'side']).verdict;
+      expect(got.verdict).toBe(verdictCodeOf(expected));
+      if (top.verdict === 'pass' && side.verdict === 'fail') sideOnly++;
+    }
+    expect(sideOnly).toBeGreaterThan(0);
+    expect(sim.counters.late + sim.counters.stale).toBe(0);
+    // One write per part, not per view.
+    const seqs = sim.received.map((g) => g.seq);
+    expect(new Set(seqs).size).toBe(seqs.length);
+    await expect.poll(() => s.gate!.counters.written).toBe(seqs.length);
+    expect(await s.db.inspection.count({ where: { partSeq: { in: seqs }, source: 'top' } })).toBe(seqs.length);
+    expect(await s.db.inspection.count({ where: { partSeq: { in: seqs }, source: 'side' } })).toBe(seqs.length);
   });
 
   it('survives the PLC being killed and restarted: nothing late, nothing stale, Ready again', async () => {

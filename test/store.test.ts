@@ -19,7 +19,7 @@ function result(seq: number, verdict: InspectionResult['verdict'], cls?: string)
 describe('the SQLite store', () => {
   it('creates every table through the WebAssembly schema engine, once', async () => {
     const url = `file:${path.join(tmpDir(), 'a', 'station.db')}`;
-    expect(await migrate(url)).toEqual([expect.stringMatching(/_init$/), expect.stringMatching(/_users_reviews_audit$/)]);
+    expect(await migrate(url)).toEqual([expect.stringMatching(/_init$/), expect.stringMatching(/_users_reviews_audit$/), expect.stringMatching(/_inspection_unique_per_view$/)]);
     expect(await migrate(url)).toEqual([]);
     const db = new Database(url.slice(5));
     const tables = db.prepare("select name from sqlite_master where type='table' order by name").all().map((r) => (r as { name: string }).name);

@@ -20,6 +20,7 @@ export const ErrorCodes = {
   STN_ERR_SOURCE_URI: 'the frame source URI is not understood',
   STN_ERR_SOURCE_FAILED: 'the frame source failed',
   STN_ERR_CAMERA_NO_FRAME: 'the part was triggered but the camera delivered no frame in time',
+  STN_ERR_VIEW_MISSING: 'one camera view of the part did not arrive in time',
   STN_ERR_LINE_DROPPED: 'the frame was dropped because the line was saturated',
   STN_ERR_LINE_DEADLINE: 'the verdict was ready after the part deadline',
   STN_ERR_LINE_WORKER: 'the line worker stopped unexpectedly',
