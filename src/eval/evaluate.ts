@@ -73,6 +73,8 @@ export async function evaluate(dir: string, results: InspectionResult[]): Promis
     const hasMask = maskFile !== null;
     if (!hasMask && label === 1) continue; // a defect without a mask says nothing about pixels
     const truth = hasMask ? await maskGrid(maskFile!) : new Uint8Array(GRID * GRID);
+    // Nor does an empty mask on a defective image (some datasets have them): image level only.
+    if (label === 1 && !truth.includes(1)) continue;
     anyMask ||= hasMask;
     const pred = predictionGrid(r);
     if (!pred) continue;
