@@ -1,5 +1,4 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -145,34 +144,27 @@ describe.skipIf(!haveRtspServer)('an RTSP camera killed mid-stream', () => {
 });
 
 describe.skipIf(!haveGige)('a GigE Vision camera (the Aravis fake camera, in a private network namespace)', () => {
-  it('station probe gets 50 frames from it, and a recipe using it records inspections', async () => {
-    const dir = tmpDir();
-    const config = path.join(dir, 'station.yaml');
-    writeFileSync(config, [
-      'station: { id: gige-1 }',
-      'http: { port: 0 }',
-      `storage: { dataDir: ${JSON.stringify(path.join(dir, 'data'))} }`,
-      'sources:',
-      '  - { name: top, uri: "gige:Aravis-Fake-GV01#format=Mono8", recipe: plate }',
-      'recipes:',
-      `  plate: { model: ${JSON.stringify(path.join(ROOT, 'models/plate-defects.onnx'))}, thresholds: { default: { minScore: 0.5 } }, keepGood: 1 }`,
-    ].join('\n'));
+  it('station probe gets 50 frames from it, and the demo with it as its camera records inspections', async () => {
+    const data = path.join(tmpDir(), 'data');
     const node = `${JSON.stringify(process.execPath)} --import tsx ${JSON.stringify(path.join(ROOT, 'src/cli/index.ts'))}`;
     // The fake camera streams only to a client in a namespace that has nothing but lo.
     const script = [
       'set -e', 'ip link set lo up',
       'arv-fake-gv-camera-0.8 -i lo >/dev/null 2>&1 & cam=$!', 'sleep 1',
       `${node} probe gige:Aravis-Fake-GV01 --frames 50 --json`,
-      `LOG_LEVEL=warn timeout -s INT 25 ${node} run --config ${JSON.stringify(config)} || true`,
+      `LOG_LEVEL=warn ${node} demo --source gige:Aravis-Fake-GV01 --no-plc --duration 10 --port 0 --data ${JSON.stringify(data)} --json`,
       'kill $cam',
     ].join('\n');
     const r = spawnSync('unshare', ['-n', 'sh', '-c', script], { cwd: ROOT, encoding: 'utf8', timeout: 90_000 });
-    const probe = JSON.parse(r.stdout.split('\n').filter((l) => l.startsWith('{"frames"')).at(-1)!);
+    const lines = r.stdout.split('\n').filter((l) => l.startsWith('{'));
+    const probe = JSON.parse(lines.find((l) => l.startsWith('{"frames"'))!);
     expect(probe).toMatchObject({ frames: 50, width: 512, height: 512, pixelFormat: 'Mono8' });
-    const db = new Database(path.join(dir, 'data', 'station.db'), { readonly: true });
-    const rows = db.prepare("SELECT COUNT(*) AS n, SUM(verdict = 'uninspected') AS u FROM Inspection WHERE source = 'top'").get() as { n: number; u: number };
+    const demo = JSON.parse(lines.at(-1)!);
+    expect(demo.recorded).toBeGreaterThan(10);
+    const db = new Database(path.join(data, 'station.db'), { readonly: true });
+    const rows = db.prepare("SELECT COUNT(*) AS n, SUM(verdict = 'uninspected') AS u FROM Inspection WHERE source = 'line'").get() as { n: number; u: number };
     db.close();
-    expect(rows.n).toBeGreaterThan(10);
+    expect(rows.n).toBe(demo.recorded);
     expect(rows.u).toBe(0);
   }, 120_000);
 });

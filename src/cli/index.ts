@@ -75,6 +75,7 @@ program
   .option('--defect-rate <p>', 'fraction of defective parts', num('defect-rate'), 0.2)
   .option('--travel-ms <ms>', 'camera → reject gate travel time', int('travel-ms', 1), 800)
   .option('--no-plc', 'free-running camera, no PLC and no gate')
+  .option('--source <uri>', 'a real camera instead of the synthetic line (gige:CAMERA, rtsp://…, file:VIDEO…); with the PLC add #trigger=plc')
   .action(async (o) => {
     const dataDir = path.resolve(o.data);
     const live = new LiveLine();
@@ -92,7 +93,7 @@ program
       await trustEachOther(path.join(dataDir, 'pki', 'station'), 'urn:inspection-station:station:demo-1', sim.serverCertificateDir, sim.certificate());
       plc = { endpoint: sim.endpointUrl, username: 'station', password };
     }
-    const config = demoConfig({ dataDir, port: o.port, host: o.host, rate: o.rate, seed: o.seed, defectRate: o.defectRate, plc });
+    const config = demoConfig({ dataDir, port: o.port, host: o.host, rate: o.rate, seed: o.seed, defectRate: o.defectRate, plc, source: o.source });
     const given = process.env.STATION_ADMIN_PASSWORD;
     const adminPassword = given || LineSimulator.generatePassword();
     const station = await startStation({ config, databaseUrl: defaultDatabaseUrl(), log, onResult: (r) => live.add(r), adminPassword });

@@ -10,6 +10,8 @@ export interface DemoOptions {
   defectRate?: number;
   /** The line simulator the demo starts: the camera is then triggered by its PartSeq. */
   plc?: { endpoint: string; username: string; password: string };
+  /** A real camera instead of the synthetic one (any source URI), through the same recipe. */
+  source?: string;
 }
 
 /**
@@ -27,9 +29,9 @@ export function demoConfig(o: DemoOptions): LoadedConfig {
       sources: [
         {
           name: 'line',
-          uri: o.plc
+          uri: o.source ?? (o.plc
             ? `synthetic:?seed=${o.seed ?? 42}&defectRate=${o.defectRate ?? 0.2}&trigger=plc`
-            : `synthetic:?seed=${o.seed ?? 42}&defectRate=${o.defectRate ?? 0.2}&rate=${o.rate}`,
+            : `synthetic:?seed=${o.seed ?? 42}&defectRate=${o.defectRate ?? 0.2}&rate=${o.rate}`),
           recipe: 'plate',
         },
       ],
