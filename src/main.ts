@@ -171,7 +171,7 @@ export async function startStation(o: StationOptions): Promise<Station> {
     const modelLabels = new Map(models.map((m) => [m.file, m.labels]));
     const manifests = new Map<string, Manifest>();
     api = await buildApi({
-      repo, images, line, accounts, recipeVersionIds, live,
+      repo, images, line, accounts, recipeVersionIds, live, recipeNames: Object.keys(config.recipes),
       exporter: new Exporter(db, images, path.join(dataDir, 'exports'), () => [...new Set(models.flatMap((m) => m.labels))]),
       webDir: path.join(PACKAGE_ROOT, 'dist', 'web'),
       secureCookies: false,

@@ -12,12 +12,13 @@ import type { Line } from '../line/index.js';
 import { IMAGE_VARIANTS, roleAtLeast, type Accounts, type Exporter, type ImageStore, type ImageVariant, type Repository } from '../store/index.js';
 import { stringify as csvStringify } from 'csv-stringify/sync';
 import { actorOf, need, registerAuth, SESSION_COOKIE } from './auth.js';
-import { registerRecipes, type RecipeDeps } from './recipes.js';
+import { registerRecipes } from './recipes.js';
+import { registerWhatIf, type WhatIfDeps } from './whatif.js';
 import { existsSync } from 'node:fs';
 import type { EventEmitter } from 'node:events';
 import fastifyStatic from '@fastify/static';
 
-export interface ApiDeps extends RecipeDeps {
+export interface ApiDeps extends WhatIfDeps {
   repo: Repository;
   accounts: Accounts;
   /** Set the session cookie with Secure (when served over TLS). */
@@ -48,6 +49,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   STN_ERR_RECIPE_UNKNOWN: 404,
   STN_ERR_RECIPE_CLASS: 400,
   STN_ERR_RECIPE_RESTART: 409,
+  STN_ERR_WHATIF_FLOOR: 400,
+  STN_ERR_WHATIF_RECIPE: 400,
   STN_ERR_HTTP_BAD_REQUEST: 400,
   STN_ERR_HTTP_PUSH_DISABLED: 404,
   STN_ERR_IMAGE_EMPTY: 422,
@@ -283,6 +286,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   }, async (req) => ({ items: await deps.accounts.auditLog(req.query.limit) }));
 
   registerRecipes(app, deps);
+  registerWhatIf(app, deps);
 
   app.get('/api/inspections.csv', {
     preHandler: viewer,

@@ -1,3 +1,3 @@
 export * from './schema.js';
-export { loadConfigFile, parseConfig, validateConfig, resolveFromConfig, deepFreeze, ConfigError, type LoadedConfig, type ConfigIssue } from './load.js';
+export { loadConfigFile, loadCandidateFile, parseConfig, validateConfig, resolveFromConfig, deepFreeze, ConfigError, type LoadedConfig, type ConfigIssue } from './load.js';
 export { demoConfig, plateRecipe, type DemoOptions } from './defaults.js';

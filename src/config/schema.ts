@@ -26,6 +26,10 @@ export const Thresholds = Type.Object(
     classes: Type.Optional(Type.Record(Type.String({ minLength: 1 }), ClassRule)),
     /** Anomaly models: the part fails when the image score reaches this. */
     anomalyScore: Type.Optional(Type.Number({ minimum: 0 })),
+    /** Anomaly models: pixel score from which a map cell counts as anomalous (default 0.5, the trained one). */
+    anomalyPixel: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+    /** Anomaly models: ... and the part fails only when the anomalous area reaches this (source pixels, on the stored 32 × 32 map). */
+    anomalyMinArea: Type.Optional(Type.Number({ minimum: 0 })),
     /** Classifiers: classes that mean a good part. */
     goodClasses: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
   },

@@ -1,12 +1,41 @@
 /**
- * The verdict, as a pure function of the model's decoded output and the recipe's thresholds.
- * No clock, no I/O: the same inputs give the same verdict, which is what lets what-if replay
- * history against new thresholds and get exactly what the line would do.
+ * The verdict, as a pure function of the model's compact output and the recipe's thresholds.
+ * No clock, no I/O: the same inputs give the same verdict. The line decides on exactly the
+ * compact form it stores with every inspection (`compactOutputs`), so what-if can replay
+ * history against new thresholds and get exactly what the line would have done.
  */
 import type { ClassRule, Thresholds } from '../config/schema.js';
 import type { ModelOutput } from '../inference/index.js';
 
 export type Verdict = 'pass' | 'fail' | 'uninspected';
+
+/**
+ * Lowest score a detection is kept at. Thresholds below it cannot be replayed: the line never
+ * kept what scored lower.
+ */
+export const DETECTION_FLOOR = 0.1;
+
+/** Largest side of the anomaly map kept with each inspection (max-pooled, 8 bits per cell). */
+export const COMPACT_MAP_SIDE = 32;
+
+/** A downsampled anomaly map: `data` is base64 of one byte per cell (score = byte / 255), row-major. */
+export interface CompactMap {
+  width: number;
+  height: number;
+  data: string;
+  /** The source region the map covers [x, y, w, h] (source pixels). */
+  region: [number, number, number, number];
+}
+
+/** Model outputs before thresholding, compact enough to store with every inspection. */
+export type CompactOutputs =
+  | { kind: 'detection'; floor?: number; detections: { class: string; score: number; box: [number, number, number, number]; area: number }[] }
+  | { kind: 'anomaly'; score: number; area?: number; map?: CompactMap }
+  | { kind: 'classification'; scores: { class: string; score: number }[] }
+  | { kind: 'none' };
+
+/** What `decide` reads: a compact output of a part that was inspected. */
+export type DecisionInput = Exclude<CompactOutputs, { kind: 'none' }>;
 
 export interface Reason {
   rule: 'class' | 'count' | 'anomaly' | 'classification' | 'uninspected';
@@ -16,6 +45,8 @@ export interface Reason {
   count?: number;
   /** The limit that was crossed (minScore, maxCount, anomalyScore). */
   limit?: number;
+  /** Anomaly rules with a minimum area: the area limit that was reached. */
+  minArea?: number;
   code?: string;
 }
 
@@ -43,7 +74,7 @@ export function ruleFor(t: Thresholds, cls: string): Required<ClassRule> {
   return { minScore: r.minScore, minArea: r.minArea ?? 0, maxCount: r.maxCount ?? 0 };
 }
 
-export function decide(output: ModelOutput, t: Thresholds): Decision {
+export function decide(output: DecisionInput, t: Thresholds): Decision {
   switch (output.kind) {
     case 'detection': {
       const counts = new Map<string, { n: number; max: number; area: number }>();
@@ -75,11 +106,14 @@ export function decide(output: ModelOutput, t: Thresholds): Decision {
     }
     case 'anomaly': {
       const limit = t.anomalyScore ?? 0.5;
-      const fail = output.score >= limit;
+      const minArea = t.anomalyMinArea ?? 0;
+      const area = anomalyArea(output, t.anomalyPixel ?? 0.5);
+      // Without a map the area is unknown: the area rule cannot excuse the part (fail-safe).
+      const fail = output.score >= limit && (minArea === 0 || (area ?? Infinity) >= minArea);
       return {
         verdict: fail ? 'fail' : 'pass',
-        reasons: fail ? [{ rule: 'anomaly', class: 'anomaly', score: output.score, area: output.area, limit }] : [],
-        defects: [{ class: 'anomaly', score: output.score, area: output.area, rejecting: fail }],
+        reasons: fail ? [{ rule: 'anomaly', class: 'anomaly', score: output.score, area, limit, ...(minArea ? { minArea } : {}) }] : [],
+        defects: [{ class: 'anomaly', score: output.score, area, rejecting: fail }],
         maxScore: output.score,
       };
     }
@@ -102,4 +136,55 @@ export function decide(output: ModelOutput, t: Thresholds): Decision {
 /** A part that could not be inspected: fail-safe, the line rejects it. */
 export function uninspected(code: string): Decision {
   return { verdict: 'uninspected', reasons: [{ rule: 'uninspected', code }], defects: [], maxScore: 0 };
+}
+
+/**
+ * Source pixels of the anomaly map at or above `pixel`, from the compact map (the same cells the
+ * line decided on); the stored area when there is no map and the pixel threshold is the trained one.
+ */
+export function anomalyArea(o: { area?: number; map?: CompactMap }, pixel: number): number | undefined {
+  const m = o.map;
+  if (!m) return pixel === 0.5 ? o.area : undefined;
+  const cells = Buffer.from(m.data, 'base64');
+  // A byte b stands for b/255; compare on bytes so rounding never differs between callers.
+  const min = Math.ceil(pixel * 255 - 1e-9);
+  let above = 0;
+  for (let i = 0; i < cells.length; i++) if (cells[i] >= min) above++;
+  return Math.round((above * m.region[2] * m.region[3]) / (m.width * m.height));
+}
+
+const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
+
+/**
+ * The compact form of a decoded output: scores to 4 decimals, boxes to 0.1 px, areas to whole
+ * pixels, the anomaly map max-pooled to at most COMPACT_MAP_SIDE cells a side at 8 bits. The line
+ * stores it and decides on it, so a later re-decision sees exactly what the line saw.
+ */
+export function compactOutputs(o: ModelOutput | null): CompactOutputs {
+  if (!o) return { kind: 'none' };
+  switch (o.kind) {
+    case 'detection':
+      return {
+        kind: 'detection', floor: DETECTION_FLOOR,
+        detections: o.detections.map((d) => ({ class: d.class, score: r4(d.score), box: d.box.map((v) => Math.round(v * 10) / 10) as [number, number, number, number], area: Math.round(d.area) })),
+      };
+    case 'anomaly':
+      return { kind: 'anomaly', score: r4(o.score), area: o.area === undefined ? undefined : Math.round(o.area), map: o.map ? compactMap(o.map) : undefined };
+    case 'classification':
+      return { kind: 'classification', scores: o.scores.slice(0, 5).map((s) => ({ class: s.class, score: r4(s.score) })) };
+  }
+}
+
+function compactMap(m: { width: number; height: number; data: Float32Array; region: [number, number, number, number] }): CompactMap {
+  const f = Math.max(1, Math.ceil(Math.max(m.width, m.height) / COMPACT_MAP_SIDE));
+  const w = Math.ceil(m.width / f), h = Math.ceil(m.height / f);
+  const cells = new Uint8Array(w * h);
+  for (let y = 0; y < m.height; y++) {
+    for (let x = 0; x < m.width; x++) {
+      const v = Math.round(Math.min(1, Math.max(0, m.data[y * m.width + x])) * 255);
+      const k = Math.floor(y / f) * w + Math.floor(x / f);
+      if (v > cells[k]) cells[k] = v;
+    }
+  }
+  return { width: w, height: h, data: Buffer.from(cells).toString('base64'), region: [...m.region] };
 }

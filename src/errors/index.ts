@@ -44,6 +44,8 @@ export const ErrorCodes = {
   STN_ERR_HTTP_CONFLICT: 'the request conflicts with the current state',
   STN_ERR_RECIPE_CLASS: 'the thresholds name a class the recipe\'s model does not have',
   STN_ERR_RECIPE_RESTART: 'that recipe version differs in more than thresholds; it needs a restart',
+  STN_ERR_WHATIF_FLOOR: 'a candidate threshold is below the score from which the line keeps detections',
+  STN_ERR_WHATIF_RECIPE: 'name the recipe: the station runs more than one',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -2,14 +2,12 @@ import { performance } from 'node:perf_hooks';
 import { createSource, isTriggered, PushSource, type Frame, type FrameSource } from '../capture/index.js';
 import { resolveFromConfig } from '../config/load.js';
 import type { Recipe, Thresholds } from '../config/schema.js';
-import { decide, uninspected, type Decision } from '../decision/index.js';
+import { compactOutputs, decide, DETECTION_FLOOR, uninspected, type CompactOutputs, type Decision } from '../decision/index.js';
 import { serializeError, type ErrorCode } from '../errors/index.js';
 import { loadModel, ModelRunner, type ModelOutput } from '../inference/index.js';
 import { Preprocessor } from '../preprocess/index.js';
-import type { CompactOutputs, FromWorker, InspectionResult, ModelSummary, ToWorker, WorkerInit } from './protocol.js';
+import type { FromWorker, InspectionResult, ModelSummary, ToWorker, WorkerInit } from './protocol.js';
 
-/** Lowest score a detection is kept at, so later threshold changes can be replayed (what-if). */
-const CANDIDATE_SCORE = 0.1;
 
 interface RecipeRuntime {
   name: string;
@@ -217,6 +215,7 @@ export class LineEngine {
       return;
     }
     let output: ModelOutput;
+    let compact: CompactOutputs;
     let decision: Decision;
     let imageSize: [number, number] | undefined;
     try {
@@ -225,9 +224,11 @@ export class LineEngine {
       const t1 = performance.now();
       const outputs = await r.runner.run(r.pre);
       const t2 = performance.now();
-      output = r.runner.decode(outputs, transform, { candidateScore: CANDIDATE_SCORE, nmsIou: r.recipe.nmsIou, maxDetections: 100 });
+      output = r.runner.decode(outputs, transform, { candidateScore: DETECTION_FLOOR, nmsIou: r.recipe.nmsIou, maxDetections: 100 });
+      compact = compactOutputs(output);
       const t3 = performance.now();
-      decision = decide(output, thresholds);
+      // Decided on the compact form that is stored: what-if replays exactly this.
+      decision = decide(compact as Exclude<CompactOutputs, { kind: 'none' }>, thresholds);
       const t4 = performance.now();
       timings.preprocess = t1 - t0;
       timings.inference = t2 - t1;
@@ -243,13 +244,13 @@ export class LineEngine {
     if (timings.total > this.deadlineMs) {
       // Ready too late for the gate: the part is uninspected, but what the model saw is kept.
       const late: Decision = { ...decision, verdict: 'uninspected', reasons: [{ rule: 'uninspected', code: 'STN_ERR_LINE_DEADLINE' }, ...decision.reasons] };
-      this.emitResult(item, late, output, 'STN_ERR_LINE_DEADLINE', timings, imageSize);
+      this.emitResult(item, late, output, 'STN_ERR_LINE_DEADLINE', timings, imageSize, compact);
       return;
     }
-    this.emitResult(item, decision, output, undefined, timings, imageSize);
+    this.emitResult(item, decision, output, undefined, timings, imageSize, compact);
   }
 
-  private emitResult(item: Answerable, d: Decision, output: ModelOutput | null, errorCode: ErrorCode | string | undefined, timings: InspectionResult['timings'], imageSize?: [number, number]): void {
+  private emitResult(item: Answerable, d: Decision, output: ModelOutput | null, errorCode: ErrorCode | string | undefined, timings: InspectionResult['timings'], imageSize?: [number, number], compact: CompactOutputs = { kind: 'none' }): void {
     const { frame, recipe } = item;
     const result: InspectionResult = {
       seq: frame.seq,
@@ -264,7 +265,7 @@ export class LineEngine {
       reasons: d.reasons,
       defects: d.defects,
       maxScore: d.maxScore,
-      outputs: compact(output),
+      outputs: compact,
       timings,
       masks: output?.kind === 'detection' && output.detections.some((x) => x.mask) ? output.detections.map((x) => x.mask ?? null) : undefined,
       anomalyMap: output?.kind === 'anomaly' ? output.map : undefined,
@@ -281,18 +282,3 @@ export class LineEngine {
 function emptyTimings(timestamp: number): InspectionResult['timings'] {
   return { queue: Date.now() - timestamp, preprocess: 0, inference: 0, decode: 0, decision: 0, total: Date.now() - timestamp };
 }
-
-const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
-
-function compact(o: ModelOutput | null): CompactOutputs {
-  if (!o) return { kind: 'none' };
-  switch (o.kind) {
-    case 'detection':
-      return { kind: 'detection', detections: o.detections.map((d) => ({ class: d.class, score: r4(d.score), box: d.box.map((v) => Math.round(v * 10) / 10) as [number, number, number, number], area: Math.round(d.area) })) };
-    case 'anomaly':
-      return { kind: 'anomaly', score: r4(o.score), area: o.area === undefined ? undefined : Math.round(o.area) };
-    case 'classification':
-      return { kind: 'classification', scores: o.scores.slice(0, 5).map((s) => ({ class: s.class, score: r4(s.score) })) };
-  }
-}
-

@@ -1,7 +1,7 @@
 import type { FrameImage, GroundTruth } from '../capture/index.js';
 import type { Thresholds } from '../config/schema.js';
 import type { LoadedConfig } from '../config/load.js';
-import type { DecidedDefect, Reason, Verdict } from '../decision/index.js';
+import type { CompactOutputs, DecidedDefect, Reason, Verdict } from '../decision/index.js';
 import type { AnomalyMap, DetectionMask, Family } from '../inference/index.js';
 import type { SerializedError } from '../errors/index.js';
 import type { CameraStatus } from '../capture/index.js';
@@ -18,12 +18,7 @@ export interface Timings {
   total: number;
 }
 
-/** Model outputs before thresholding, compact enough to store with every inspection. */
-export type CompactOutputs =
-  | { kind: 'detection'; detections: { class: string; score: number; box: [number, number, number, number]; area: number }[] }
-  | { kind: 'anomaly'; score: number; area?: number }
-  | { kind: 'classification'; scores: { class: string; score: number }[] }
-  | { kind: 'none' };
+export type { CompactOutputs } from '../decision/index.js';
 
 export interface InspectionResult {
   seq: number;

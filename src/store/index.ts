@@ -1,7 +1,7 @@
 export { openDatabase, type Db } from './db.js';
 export { migrate, migrationsDir } from './migrate.js';
 export { parseDatabaseUrl, redact, type DatabaseTarget } from './url.js';
-export { Repository, canonicalJson, type InspectionFilter, type StationInfo } from './repository.js';
+export { Repository, canonicalJson, type InspectionFilter, type StationInfo, type WhatIfScan } from './repository.js';
 export { ImageStore, IMAGE_VARIANTS, type ImageVariant, type StoredImage } from './images.js';
 export { Recorder, type RecorderCounters, type RecorderOptions } from './recorder.js';
 export { Accounts, ROLES, roleAtLeast, hashPassword, verifyPassword, type Role, type Principal } from './accounts.js';

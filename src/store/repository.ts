@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import type { InspectionResult, ModelSummary } from '../line/protocol.js';
 import type { Db } from './db.js';
 import type { StoredImage, ImageVariant } from './images.js';
+import type { CompactOutputs, Verdict } from '../decision/index.js';
+import { labelOf, type WhatIfRow } from '../whatif/index.js';
 
 export interface StationInfo {
   id: string;
@@ -24,6 +26,13 @@ export interface InspectionFilter {
   limit: number;
   /** Id of the last item of the previous page (items are newest first). */
   cursor?: number;
+}
+
+export interface WhatIfScan {
+  recipe: string;
+  station?: string;
+  from?: Date;
+  to?: Date;
 }
 
 /** Stable canonical JSON (sorted keys), so the same recipe always hashes the same. */
@@ -145,6 +154,51 @@ export class Repository {
 
   async countInspections(): Promise<number> {
     return this.db.inspection.count();
+  }
+
+  /**
+   * Every inspection of a recipe in a time range, as what-if needs it, oldest first in chunks
+   * (memory stays bounded however long the range), each with its label: the latest review, else
+   * the source's ground truth.
+   */
+  async scanForWhatIf(f: WhatIfScan, onRows: (rows: WhatIfRow[]) => void, chunk = 10_000): Promise<void> {
+    const where = {
+      recipeName: f.recipe,
+      stationId: f.station,
+      capturedAt: f.from || f.to ? { gte: f.from, lt: f.to } : undefined,
+    };
+    // Reviews are few next to inspections: read them once, the latest per part wins.
+    const reviews = new Map<number, { label: string; class: string | null }>();
+    for (const r of await this.db.review.findMany({ where: { inspection: where }, orderBy: { id: 'asc' }, select: { inspectionId: true, label: true, class: true } })) {
+      reviews.set(r.inspectionId, r);
+    }
+    const confirmedIds = [...reviews].filter(([, r]) => r.label === 'confirmed' && !r.class).map(([id]) => id);
+    const rejecting = new Map<number, string[]>();
+    for (const d of await this.db.defect.findMany({ where: { inspectionId: { in: confirmedIds }, rejecting: true }, select: { inspectionId: true, class: true } })) {
+      rejecting.set(d.inspectionId, [...(rejecting.get(d.inspectionId) ?? []), d.class]);
+    }
+    let after = 0;
+    for (;;) {
+      const rows = await this.db.inspection.findMany({
+        where: { ...where, id: { gt: after } },
+        orderBy: { id: 'asc' },
+        take: chunk,
+        select: { id: true, capturedAt: true, verdict: true, outputs: true, maxScore: true, truth: true },
+      });
+      if (rows.length === 0) return;
+      after = rows[rows.length - 1].id;
+      onRows(rows.map((r) => ({
+        id: r.id, capturedAt: r.capturedAt, verdict: r.verdict as Verdict, outputs: r.outputs as CompactOutputs, maxScore: r.maxScore,
+        label: labelOf(r.verdict as Verdict, reviews.get(r.id), r.truth as { defective?: boolean } | null, rejecting.get(r.id) ?? []),
+      })));
+      if (rows.length < chunk) return;
+    }
+  }
+
+  /** Which of these inspections have a stored image of this variant. */
+  async withImage(ids: number[], variant: ImageVariant): Promise<Set<number>> {
+    const rows = await this.db.image.findMany({ where: { inspectionId: { in: ids }, variant }, select: { inspectionId: true } });
+    return new Set(rows.map((r) => r.inspectionId));
   }
 
   // --- recipes -------------------------------------------------------------------------------
