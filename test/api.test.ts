@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PartGenerator } from '../src/capture/index.js';
 import type { Station } from '../src/main.js';
 import { SHIPPED_MODEL } from '../src/paths.js';
-import { startTestStation } from './helpers/station.js';
+import { login, push, startTestStation, userWithRole } from './helpers/station.js';
 import { tmpDir } from './helpers/tmp.js';
 
 let running: Station | null = null;
@@ -23,16 +23,6 @@ async function station(): Promise<Station> {
   return running;
 }
 
-async function login(s: Station, username: string, password: string) {
-  const r = await s.api!.inject({ method: 'POST', url: '/api/auth/login', payload: { username, password } });
-  return { status: r.statusCode, body: r.json(), cookie: r.cookies.find((c) => c.name === 'station_session') };
-}
-
-async function userWithRole(s: Station, role: 'viewer' | 'quality' | 'integrator') {
-  await s.accounts.createUser(role, role, `${role}-password`);
-  const l = await login(s, role, `${role}-password`);
-  return { authorization: `Bearer ${l.body.token}` };
-}
 
 /** A defective synthetic part as PNG, and its true class. */
 async function defectivePart(index = 12) {
@@ -40,11 +30,6 @@ async function defectivePart(index = 12) {
   return { png: await sharp(p.image.data, { raw: { width: 512, height: 384, channels: 1 } }).png().toBuffer(), cls: p.truth.defects[0].class };
 }
 
-async function push(s: Station, headers: Record<string, string>, png: Buffer) {
-  const r = await s.api!.inject({ method: 'POST', url: '/api/frames', headers: { ...headers, 'content-type': 'image/png' }, payload: png });
-  expect(r.statusCode).toBe(200);
-  return r.json() as { verdict: string; defects: { class: string; score: number }[] };
-}
 
 describe('users, roles and sessions', () => {
   it('logs in with the right password only, and rate-limits guessing', async () => {

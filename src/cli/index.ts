@@ -10,15 +10,16 @@ import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { readFixtureList, writeSyntheticDataset } from '../capture/index.js';
-import { demoConfig, loadConfigFile, plateRecipe, validateConfig } from '../config/index.js';
+import { demoConfig, loadCandidateFile, loadConfigFile, plateRecipe, validateConfig, type Thresholds } from '../config/index.js';
 import { StationError, type SerializedError } from '../errors/index.js';
 import { loadModel } from '../inference/index.js';
 import { processingMs, type InspectionResult } from '../line/index.js';
 import { startStation, VERSION } from '../main.js';
-import { runPlcBench } from './bench.js';
+import { runPlcBench, runWhatIfBench } from './bench.js';
 import { probeSource } from './probe.js';
 import { SHIPPED_MODEL } from '../paths.js';
-import { Accounts, migrate, openDatabase, ROLES } from '../store/index.js';
+import { Accounts, migrate, openDatabase, Repository, ROLES } from '../store/index.js';
+import { runSuggest, runWhatIf, type WhatIfSummary } from '../whatif/index.js';
 import readline from 'node:readline';
 import { LineSimulator, trustEachOther, listCertificates, rejectCertificate, trustCertificate } from '../plc/index.js';
 
@@ -316,18 +317,27 @@ function countImages(dir: string): number {
 
 program
   .command('bench')
-  .description('benchmarks; "plc": trigger → verdict-written latency through the line simulator over SignAndEncrypt')
-  .argument('[suite]', 'plc', 'plc')
-  .option('--parts <n>', 'parts to run', int('parts', 1), 1000)
-  .option('--rate <partsPerS>', 'line rate', num('rate', 0.1), 10)
-  .option('--travel-ms <ms>', 'camera → gate travel', int('travel-ms', 1), 800)
+  .description('benchmarks; "plc": trigger → verdict-written latency through the line simulator over SignAndEncrypt; "whatif": what-if over 100 000 stored inspections')
+  .argument('[suite]', 'plc | whatif', 'plc')
+  .option('--parts <n>', 'plc: parts to run', int('parts', 1), 1000)
+  .option('--rate <partsPerS>', 'plc: line rate', num('rate', 0.1), 10)
+  .option('--travel-ms <ms>', 'plc: camera → gate travel', int('travel-ms', 1), 800)
+  .option('--inspections <n>', 'whatif: stored inspections', int('inspections', 1), 100_000)
+  .option('--runs <n>', 'whatif: timed runs', int('runs', 1), 7)
   .option('--json', 'JSON only')
   .action(async (suite: string, o) => {
-    if (suite !== 'plc') throw new StationError('STN_ERR_CONFIG_INVALID', `unknown benchmark suite "${suite}" (known: plc)`);
+    if (suite !== 'plc' && suite !== 'whatif') throw new StationError('STN_ERR_CONFIG_INVALID', `unknown benchmark suite "${suite}" (known: plc, whatif)`);
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'station-bench-'));
+    const quiet = pino({ level: 'warn' }, pino.destination(2));
     try {
+      if (suite === 'whatif') {
+        const r = await runWhatIfBench({ inspections: o.inspections, sampleParts: 500, runs: o.runs, dataDir, log: quiet, onProgress: (s) => process.stderr.write(`${s}\n`) });
+        if (!o.json) process.stderr.write(`what-if over ${r.inspections} inspections: p50 ${r.whatIfMs.p50} ms, max ${r.whatIfMs.max} ms (${r.inspectionsPerS} inspections/s)\n`);
+        process.stdout.write(JSON.stringify(r) + '\n');
+        return;
+      }
       const r = await runPlcBench({
-        parts: o.parts, rate: o.rate, travelMs: o.travelMs, dataDir, log: pino({ level: 'warn' }, pino.destination(2)),
+        parts: o.parts, rate: o.rate, travelMs: o.travelMs, dataDir, log: quiet,
         onProgress: (d, t) => process.stderr.write(`\r${d}/${t} parts`),
       });
       process.stderr.write('\n');
@@ -340,6 +350,64 @@ program
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
+
+program
+  .command('whatif')
+  .description('what candidate thresholds would have done to the stored inspections (nothing on the line changes)')
+  .option('--recipe <file>', 'candidate thresholds: a YAML/JSON file with `thresholds:` (and `recipe:`), or a station file')
+  .option('--name <recipe>', 'the stored recipe to replay (default: the file\'s, or the only one)')
+  .option('--from <iso>', 'from this time (ISO 8601)', isoDate('from'))
+  .option('--to <iso>', 'up to this time (ISO 8601)', isoDate('to'))
+  .option('--station <id>', 'only this station\'s inspections')
+  .option('--flips <n>', 'list this many of the newest flipped parts', int('flips'), 20)
+  .option('--suggest', 'instead: suggest per-class thresholds from labelled parts (zero escapes, or --recall)')
+  .option('--recall <r>', 'with --suggest: catch this share of each class\'s labelled defects instead of all', num('recall', 0.5))
+  .option('--json', 'only the summary line on stdout')
+  .action(async (o) => {
+    if (!o.recipe && !o.suggest) throw new StationError('STN_ERR_CONFIG_INVALID', 'give candidate thresholds with --recipe FILE (or --suggest)');
+    const candidate = o.recipe ? loadCandidateFile(path.resolve(o.recipe), o.name) : null;
+    const database = await openDatabase(defaultDatabaseUrl() ?? `file:${path.resolve('data', 'station.db')}`);
+    try {
+      const repo = new Repository(database);
+      const stored = (await repo.listRecipes()).map((r) => r.name);
+      const recipe = candidate?.recipe ?? o.name ?? (stored.length === 1 ? stored[0] : undefined);
+      if (!recipe) throw new StationError('STN_ERR_WHATIF_RECIPE', `name the recipe with --name (stored: ${stored.join(', ') || 'none'})`);
+      const q = { recipe, station: o.station, from: o.from, to: o.to };
+      if (o.suggest) {
+        const current = await repo.getRecipe(recipe);
+        if (!current) throw new StationError('STN_ERR_RECIPE_UNKNOWN', `no stored recipe ${recipe}`);
+        const s = await runSuggest(repo, { ...q, current: (current.definition as { thresholds: Thresholds }).thresholds, target: o.recall !== undefined ? { recall: o.recall } : { escapes: 0 } });
+        if (!o.json) {
+          for (const c of s.classes) process.stderr.write(`${c.class.padEnd(16)} ${c.kept ? 'kept' : 'suggested'} ${c.threshold} (now ${c.current})  caught ${c.caught}/${c.defective}  good rejected ${c.goodRejected}${c.unreachable ? `  never seen ${c.unreachable}` : ''}\n`);
+          process.stderr.write(`replayed on ${s.result.labelled.total} labelled parts: escapes ${s.result.escapesNow} → ${s.result.escapesCandidate}, false rejects ${s.result.falseRejectsNow} → ${s.result.falseRejectsCandidate}\n`);
+        }
+        process.stdout.write(JSON.stringify({ recipe, thresholds: s.thresholds, ...pickSummary(s.result), classes: s.classes.map(({ curve: _c, ...c }) => c), curve: s.curve }) + '\n');
+        return;
+      }
+      const r = await runWhatIf(repo, { ...q, thresholds: candidate!.thresholds, keepFlips: o.flips });
+      if (!o.json) {
+        process.stderr.write(`${r.inspections} inspections of ${recipe}: reject rate ${pctOf(r.rejectRateNow)} → ${pctOf(r.rejectRateCandidate)}, ${r.flips} flip (${r.flipsToFail} pass→fail, ${r.flipsToPass} fail→pass)\n`);
+        process.stderr.write(`against ${r.labelled.total} labelled parts: escapes ${r.escapesNow} → ${r.escapesCandidate}, false rejects ${r.falseRejectsNow} → ${r.falseRejectsCandidate}  (${r.elapsedMs} ms)\n`);
+        for (const f of r.flipped) process.stderr.write(`  #${f.id} ${f.capturedAt} ${f.now} → ${f.candidate} (score ${f.maxScore}${f.label ? `, ${f.label}` : ''})\n`);
+      }
+      process.stdout.write(JSON.stringify({ recipe, ...pickSummary(r), flipped: r.flipped.map((f) => f.id), elapsedMs: r.elapsedMs }) + '\n');
+    } finally {
+      await database.$disconnect();
+    }
+  });
+
+function isoDate(name: string) {
+  return (v: string) => {
+    const d = new Date(v);
+    if (Number.isNaN(d.getTime())) throw new InvalidArgumentError(`${name} must be an ISO 8601 time`);
+    return d;
+  };
+}
+const pctOf = (x: number | null) => (x === null ? '–' : `${(x * 100).toFixed(2)} %`);
+function pickSummary(s: WhatIfSummary) {
+  const { inspections, flips, rejectRateNow, rejectRateCandidate, escapesNow, escapesCandidate, falseRejectsNow, falseRejectsCandidate, flipsToFail, flipsToPass, labelled } = s;
+  return { inspections, flips, rejectRateNow, rejectRateCandidate, escapesNow, escapesCandidate, falseRejectsNow, falseRejectsCandidate, flipsToFail, flipsToPass, labelled };
+}
 
 const user = program.command('user').description('people who log in to the gallery and the API');
 user.command('add')

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
+import Database from 'better-sqlite3';
 import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
 import { StationError } from '../errors/index.js';
 import { PRISMA_DIR } from '../paths.js';
@@ -95,8 +96,28 @@ async function withEngine<T>(url: string, fn: (engine: WasmSchemaEngine) => Prom
   }
 }
 
+/**
+ * Whether every committed migration is already applied, read without the schema engine: the
+ * engine takes an exclusive lock, which a second process (a CLI command beside a running
+ * station) must not need when there is nothing to do.
+ */
+function upToDate(file: string, dir: string): boolean {
+  if (!existsSync(file)) return false;
+  const db = new Database(file, { readonly: true, fileMustExist: true, timeout: 5000 });
+  try {
+    const table = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_prisma_migrations'").get();
+    if (!table) return false;
+    const applied = new Set((db.prepare('SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL').all() as { migration_name: string }[]).map((r) => r.migration_name));
+    return migrationsList(dir).migrationDirectories.every((m) => applied.has(m.path));
+  } finally {
+    db.close();
+  }
+}
+
 /** Applies every migration not yet in the database; returns the names applied. Idempotent. */
 export async function migrate(url: string): Promise<string[]> {
+  const target = parseDatabaseUrl(url);
+  if (target.provider === 'sqlite' && upToDate(target.file, migrationsDir('sqlite'))) return [];
   try {
     return await withEngine(url, async (engine) => {
       const out = await engine.applyMigrations({ migrationsList: migrationsList(migrationsDir('sqlite')), filters: FILTERS });

@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import { expect } from 'vitest';
 import { plateRecipe, validateConfig } from '../../src/config/index.js';
 import type { InspectionResult } from '../../src/line/index.js';
 import { startStation, type Station } from '../../src/main.js';
@@ -31,4 +32,23 @@ export async function startTestStation(o: TestStationOptions): Promise<Station> 
     ...o.extra,
   }, dir);
   return startStation({ config, log: pino({ level: 'silent' }), adminPassword: o.adminPassword, env: o.env, onResult: o.onResult });
+}
+
+export async function login(s: Station, username: string, password: string) {
+  const r = await s.api!.inject({ method: 'POST', url: '/api/auth/login', payload: { username, password } });
+  return { status: r.statusCode, body: r.json(), cookie: r.cookies.find((c) => c.name === 'station_session') };
+}
+
+/** A new user with this role, logged in: its Authorization header. */
+export async function userWithRole(s: Station, role: 'viewer' | 'quality' | 'integrator') {
+  await s.accounts.createUser(role, role, `${role}-password`);
+  const l = await login(s, role, `${role}-password`);
+  return { authorization: `Bearer ${l.body.token}` };
+}
+
+/** Pushes one PNG through `POST /api/frames`; its verdict and findings. */
+export async function push(s: Station, headers: Record<string, string>, png: Buffer) {
+  const r = await s.api!.inject({ method: 'POST', url: '/api/frames', headers: { ...headers, 'content-type': 'image/png' }, payload: png });
+  expect(r.statusCode).toBe(200);
+  return r.json() as { seq: number; verdict: string; defects: { class: string; score: number }[] };
 }
