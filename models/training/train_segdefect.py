@@ -131,19 +131,20 @@ class Data(torch.utils.data.Dataset):
             h, w = self.size
             img = Image.open(os.path.join(self.root, it["file"])).convert("L").resize((w, h), Image.BILINEAR)
             if it["mask"]:
-                m = Image.open(it["mask"]).convert("L").resize((w // 4, h // 4), Image.BILINEAR)
+                m = Image.open(it["mask"]).convert("L").resize((w, h), Image.BILINEAR)
                 mask = (np.asarray(m, np.float32) >= 64).astype(np.float32)
             else:
-                mask = np.zeros((h // 4, w // 4), np.float32)
-            self.cache[i] = (np.asarray(img, np.float32) / 255.0, mask, 1.0 if it["cls"] else 0.0)
+                mask = np.zeros((h, w), np.float32)
+            # A defective image whose mask is empty (a few in the magnetic-tile data) teaches the
+            # image label only: its seg loss is ignored rather than taught as "all good pixels".
+            seg_weight = 0.0 if it["cls"] and not mask.any() else 1.0
+            self.cache[i] = (np.asarray(img, np.float32) / 255.0, mask, 1.0 if it["cls"] else 0.0, seg_weight)
         return self.cache[i]
 
     def __getitem__(self, i):
-        img, mask, label = self.load(i)
+        img, mask, label, seg_weight = self.load(i)
         if self.synthetic and self.rng.random() < 0.5:
-            img, full = synthetic_anomaly(img, self.rng)
-            mask = F.avg_pool2d(torch.from_numpy(full)[None, None], 4)[0, 0].numpy()
-            mask = (mask >= 0.25).astype(np.float32)
+            img, mask = synthetic_anomaly(img, self.rng)
             label = 1.0 if mask.any() else 0.0
         if self.augment:
             if random.random() < 0.5:
@@ -152,7 +153,33 @@ class Data(torch.utils.data.Dataset):
                 img, mask = img[::-1, :], mask[::-1, :]
             img = np.clip(img * random.uniform(0.85, 1.15) + random.uniform(-0.06, 0.06), 0, 1)
         x = torch.from_numpy(np.ascontiguousarray(img))[None].repeat(3, 1, 1)
-        return x, torch.from_numpy(np.ascontiguousarray(mask))[None], torch.tensor(label)
+        # Full-resolution mask; the training loop pools it to the map's grid after augmenting.
+        return x, torch.from_numpy(np.ascontiguousarray(mask))[None], torch.tensor(label), torch.tensor(seg_weight)
+
+
+def augment_batch(x, m, strength):
+    """Random scale/shift/small rotation (one affine per image), sensor noise and gamma, on a batch.
+    Images and full-resolution masks move together; reflection padding keeps no black borders."""
+    n = x.shape[0]
+    if strength <= 0:
+        return x, m
+    scale = torch.empty(n).uniform_(1 - 0.15 * strength, 1 + 0.15 * strength)
+    angle = torch.empty(n).uniform_(-0.08, 0.08) * strength
+    tx, ty = (torch.empty(n).uniform_(-0.1, 0.1) * strength for _ in range(2))
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    m = F.grid_sample(m, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    gamma = torch.exp(torch.empty(n, 1, 1, 1).uniform_(-0.25, 0.25) * strength)
+    x = x.clamp(1e-4, 1) ** gamma
+    x = x + torch.randn_like(x[:, :1]) * torch.empty(n, 1, 1, 1).uniform_(0, 0.02 * strength)
+    return x.clamp(0, 1), m
+
+
+def map_target(m, stride):
+    """Full-resolution mask → the map's grid: a cell is a defect when a quarter of it is."""
+    return (F.avg_pool2d(m, stride) >= 0.25).float()
 
 
 def block(cin, cout, s=1, d=1):
@@ -214,7 +241,7 @@ def validate(model, ds):
     scores, labels = [], []
     with torch.no_grad():
         for i in range(len(ds)):
-            x, _, y = ds[i]
+            x, _, y, _ = ds[i]
             score, _, _ = model(x[None])
             scores.append(float(score))
             labels.append(float(y))
@@ -255,20 +282,27 @@ def train(args):
         sampler = torch.utils.data.WeightedRandomSampler(weights, num_samples=len(train_items), replacement=True)
     dl = torch.utils.data.DataLoader(ds, batch_size=args.batch, sampler=sampler, num_workers=0, drop_last=True)
     model = SegDefect(args.width)
+    ema = torch.optim.swa_utils.AveragedModel(
+        model, avg_fn=lambda avg, new, n: args.ema * avg + (1 - args.ema) * new) if args.ema else None
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     t0 = time.time()
     epoch = 0
     while epoch < args.epochs and time.time() - t0 < args.minutes * 60:
         model.train()
         tot = [0.0, 0.0]
-        for x, m, y in dl:
+        for x, m, y, w in dl:
+            x, m = augment_batch(x, m, args.augment)
             s, logit = model.forward_logits(x)
-            ls = F.binary_cross_entropy_with_logits(s, m, pos_weight=torch.tensor(10.0))
+            target = map_target(m, x.shape[-1] // s.shape[-1])
+            per_pixel = F.binary_cross_entropy_with_logits(s, target, pos_weight=torch.tensor(10.0), reduction="none")
+            ls = (per_pixel.mean((1, 2, 3)) * w).sum() / w.sum().clamp(min=1)
             lc = F.binary_cross_entropy_with_logits(logit, y)
             loss = ls + lc
             opt.zero_grad()
             loss.backward()
             opt.step()
+            if ema:
+                ema.update_parameters(model)
             tot[0] += ls.item()
             tot[1] += lc.item()
         epoch += 1
@@ -278,8 +312,28 @@ def train(args):
         log = {"epoch": epoch, "seg": round(tot[0] / len(dl), 4), "cls": round(tot[1] / len(dl), 4), "s": round(time.time() - t0)}
         if args.val_every and epoch % args.val_every == 0 and val_items:
             log["valAuroc"] = validate(model, val_ds)
+            if ema:
+                log["valAurocEma"] = validate(final_model(model, ema, dl), val_ds)
         print(json.dumps(log), flush=True)
-    return model
+    return final_model(model, ema, dl)
+
+
+def final_model(model, ema, dl):
+    """The EMA weights with batch-norm statistics recomputed for them (one pass, no augmentation)."""
+    if not ema:
+        return model
+    import copy
+    out = copy.deepcopy(ema.module)
+    out.train()
+    for mod in out.modules():
+        if isinstance(mod, nn.BatchNorm2d):
+            mod.reset_running_stats()
+            mod.momentum = None  # cumulative average over the pass
+    with torch.no_grad():
+        for x, _, _, _ in dl:
+            out.forward_logits(x)
+    out.eval()
+    return out
 
 
 def export(model, width, height, out):
@@ -320,6 +374,8 @@ def main():
     ap.add_argument("--val-list", help="write the validation split here as a fixture list for `station eval --list`")
     ap.add_argument("--width", type=int, default=16, help="channels of the first layer; the rest scale with it")
     ap.add_argument("--good-only", action="store_true", help="train on good images with synthetic anomalies")
+    ap.add_argument("--ema", type=float, default=0.998, help="exponential moving average of the weights (0 = off)")
+    ap.add_argument("--augment", type=float, default=1.0, help="strength of scale/shift/rotation/gamma/noise augmentation (0 = flips and gain only)")
     ap.add_argument("--val-every", type=int, default=0, help="report validation AUROC every N epochs (0 = never)")
     args = ap.parse_args()
     model = train(args)
