@@ -3,7 +3,7 @@
  * Nothing below this reads the environment or the command line; everything is passed in.
  */
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -16,7 +16,9 @@ import { createSource, isTriggered } from './capture/index.js';
 import { PACKAGE_ROOT } from './paths.js';
 import { RejectGate, StationServer, type GateUser } from './plc/index.js';
 import type { PlcConfig } from './config/index.js';
-import { StationError } from './errors/index.js';
+import { serializeError, StationError } from './errors/index.js';
+import { Reinferrer } from './whatif/index.js';
+import type { CandidateModel } from './api/whatif.js';
 import { Accounts, Exporter, ImageStore, openDatabase, Recorder, redact, Repository, type Db } from './store/index.js';
 
 export const VERSION: string = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')).version;
@@ -46,6 +48,7 @@ export interface Station {
   opcua: StationServer | null;
   db: Db;
   api: FastifyInstance | null;
+  reinferrer: Reinferrer;
   /** `http://host:port` when serving. */
   url: string | null;
   dataDir: string;
@@ -165,13 +168,17 @@ export async function startStation(o: StationOptions): Promise<Station> {
   });
   line.on('source-error', (source, error) => log.error({ source, error }, 'frame source failed'));
 
+  const reinferrer = new Reinferrer(repo, images, { baseDir: config.baseDir, log });
   let api: FastifyInstance | null = null;
   let url: string | null = null;
   if (o.http !== false) {
     const modelLabels = new Map(models.map((m) => [m.file, m.labels]));
     const manifests = new Map<string, Manifest>();
+    const recipeModel = (name: string) => (config.recipes[name] ? path.resolve(config.baseDir, config.recipes[name].model) : null);
     api = await buildApi({
       repo, images, line, accounts, recipeVersionIds, live, recipeNames: Object.keys(config.recipes),
+      reinferrer, recipeModel,
+      candidateModels: () => candidateModels(Object.keys(config.recipes).map((n) => recipeModel(n)!), (file) => Object.keys(config.recipes).filter((n) => recipeModel(n) === file)),
       exporter: new Exporter(db, images, path.join(dataDir, 'exports'), () => [...new Set(models.flatMap((m) => m.labels))]),
       webDir: path.join(PACKAGE_ROOT, 'dist', 'web'),
       secureCookies: false,
@@ -200,6 +207,7 @@ export async function startStation(o: StationOptions): Promise<Station> {
   let stopping: Promise<void> | null = null;
   const stop = () => (stopping ??= (async () => {
     await api?.close();
+    await reinferrer.stop();
     await gate?.stop();
     await opcua?.stop();
     await line.stop();
@@ -208,7 +216,25 @@ export async function startStation(o: StationOptions): Promise<Station> {
     await db.$disconnect();
   })());
 
-  return { config, line, repo, recorder, accounts, gate, opcua, db, api, url, dataDir, stop };
+  return { config, line, repo, recorder, accounts, gate, opcua, db, api, url, dataDir, reinferrer, stop };
+}
+
+/** The .onnx files in the folders of the station's own models, each with its manifest (or why it cannot load). */
+function candidateModels(recipeModels: string[], usedBy: (file: string) => string[]): CandidateModel[] {
+  const dirs = [...new Set(recipeModels.map((f) => path.dirname(f)))];
+  const out: CandidateModel[] = [];
+  for (const dir of dirs) {
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.onnx')).sort()) {
+      const full = path.join(dir, file);
+      try {
+        const m = loadModel(full).manifest;
+        out.push({ file, path: full, name: m.name, family: m.family, sha256: m.sha256, labels: m.labels, usedBy: usedBy(full) });
+      } catch (err) {
+        out.push({ file, path: full, name: file, family: '', sha256: '', labels: [], usedBy: usedBy(full), problem: serializeError(err, 'STN_ERR_MODEL_INVALID').message });
+      }
+    }
+  }
+  return out;
 }
 
 function onceEach(fn: (err: unknown) => void): (err: unknown) => void {

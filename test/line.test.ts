@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PartGenerator } from '../src/capture/index.js';
 import { plateRecipe, validateConfig } from '../src/config/index.js';
-import type { InspectionResult } from '../src/line/index.js';
+import { Line, type InspectionResult } from '../src/line/index.js';
 import { startStation, type Station } from '../src/main.js';
 import { SHIPPED_MODEL } from '../src/paths.js';
 import { tmpDir } from './helpers/tmp.js';
@@ -177,4 +177,24 @@ describe('the inspection line, end to end on the shipped model', () => {
 it('ships its model beside a manifest', () => {
   expect(existsSync(SHIPPED_MODEL)).toBe(true);
   expect(existsSync(SHIPPED_MODEL.replace(/\.onnx$/, '.manifest.json'))).toBe(true);
+});
+
+describe('line worker lifecycle', () => {
+  // Regression: stopping a line while its model was still warming up released the onnxruntime
+  // session under the running warm-up and aborted the whole process (a cancelled re-inference did this).
+  it('stops cleanly while the model is still loading', async () => {
+    const dir = tmpDir();
+    const config = validateConfig({
+      station: { id: 'test-1' }, storage: { dataDir: dir },
+      sources: [{ name: 'line', uri: 'synthetic:?seed=1&count=5', recipe: 'plate' }],
+      recipes: { plate: plateRecipe(SHIPPED_MODEL) },
+    }, dir);
+    const line = new Line({ config, recipeVersions: {} });
+    const results: InspectionResult[] = [];
+    line.on('result', (r) => results.push(r));
+    const started = line.start();
+    await line.stop();
+    await expect(started).resolves.toHaveLength(1);
+    expect(results.length).toBeLessThanOrEqual(5);
+  });
 });

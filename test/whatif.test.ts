@@ -219,3 +219,72 @@ describe('what-if against the line itself', () => {
     expect((await s.api!.inject({ method: 'POST', url: '/api/whatif', headers: integrator, payload: { thresholds: { default: { minScore: 'x' } } } })).statusCode).toBe(400);
   });
 });
+
+describe('re-inference: a candidate over stored images, kept apart', () => {
+  let s: Station;
+  let integrator: Record<string, string>;
+  beforeAll(async () => {
+    s = await startTestStation({ sources: [{ name: 'push', uri: 'http:' }], recipe: { keepGood: 1 }, adminPassword: 'admin-password-for-tests' });
+    integrator = await userWithRole(s, 'integrator');
+    for (const png of await parts(16)) await push(s, integrator, png);
+    await s.recorder.flush();
+  }, 120_000);
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  const until = async (id: number, states: string[]) => {
+    for (let i = 0; i < 600; i++) {
+      const j = (await s.api!.inject({ method: 'GET', url: `/api/reinference/${id}`, headers: integrator })).json();
+      if (states.includes(j.state)) return j;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`re-inference ${id} never reached ${states.join('/')}`);
+  };
+
+  it('the production model over its own stored images agrees with every verdict; other preprocessing is compared side by side', async () => {
+    const models = (await s.api!.inject({ method: 'GET', url: '/api/models', headers: integrator })).json().items;
+    expect(models.map((m: { file: string }) => m.file)).toEqual(expect.arrayContaining(['plate-defects.onnx', 'magnetic-tile.onnx']));
+    expect(models.find((m: { file: string }) => m.file === 'plate-defects.onnx').usedBy).toEqual(['plate']);
+
+    const same = await s.api!.inject({ method: 'POST', url: '/api/reinference', headers: integrator, payload: {} });
+    expect(same.statusCode).toBe(202);
+    expect(same.json()).toMatchObject({ total: 16, candidate: { model: 'plate-defects.onnx' } });
+    const a = await until(same.json().id, ['done', 'failed']);
+    expect(a).toMatchObject({ state: 'done', done: 16, comparison: { parts: 16, disagree: 0 } });
+
+    const stretch = await s.api!.inject({ method: 'POST', url: '/api/reinference', headers: integrator, payload: { resize: 'stretch' } });
+    const b = await until(stretch.json().id, ['done', 'failed']);
+    expect(b).toMatchObject({ state: 'done', done: 16, candidate: { resize: 'stretch' } });
+    const listed = (await s.api!.inject({ method: 'GET', url: `/api/reinference/${b.id}/parts?only=all`, headers: integrator })).json();
+    expect(listed.total).toBe(16);
+    const disagree = listed.items.filter((p: { production: { verdict: string }; candidate: { verdict: string } }) => p.production.verdict !== p.candidate.verdict).length;
+    expect(b.comparison.disagree).toBe(disagree);
+    expect((await s.api!.inject({ method: 'GET', url: `/api/reinference/${b.id}/parts`, headers: integrator })).json().total).toBe(disagree);
+    // Kept apart: the line's records are untouched.
+    expect(await s.db.inspection.count()).toBe(16);
+    expect(await s.db.reinferenceResult.count()).toBe(32);
+  });
+
+  it('runs another model family on the same parts, can be cancelled, and refuses what it cannot run', async () => {
+    const started = await s.api!.inject({ method: 'POST', url: '/api/reinference', headers: integrator, payload: { model: 'magnetic-tile.onnx', thresholds: { anomalyScore: 0.5 } } });
+    expect(started.statusCode).toBe(202);
+    const cancelled = await s.api!.inject({ method: 'POST', url: `/api/reinference/${started.json().id}/cancel`, headers: integrator });
+    expect(cancelled.statusCode).toBe(200);
+    expect(['cancelled', 'done']).toContain(cancelled.json().state);
+    const again = await s.api!.inject({ method: 'POST', url: '/api/reinference', headers: integrator, payload: { model: 'magnetic-tile.onnx', thresholds: {} } });
+    const j = await until(again.json().id, ['done', 'failed']);
+    expect(j).toMatchObject({ state: 'done', done: 16, candidate: { family: 'anomalib-v2' }, comparison: { parts: 16 } });
+
+    for (const [payload, status, code] of [
+      [{ model: '../plate-defects.onnx' }, 400, 'STN_ERR_HTTP_BAD_REQUEST'],
+      [{ model: 'nope.onnx' }, 404, 'STN_ERR_MODEL_NOT_FOUND'],
+      [{ model: 'plate-defects.onnx', thresholds: { classes: { rust: { minScore: 0.5 } } } }, 400, 'STN_ERR_RECIPE_CLASS'],
+    ] as const) {
+      const r = await s.api!.inject({ method: 'POST', url: '/api/reinference', headers: integrator, payload });
+      expect([r.statusCode, r.json().code]).toEqual([status, code]);
+    }
+    const viewer = await userWithRole(s, 'viewer');
+    expect((await s.api!.inject({ method: 'POST', url: '/api/reinference', headers: viewer, payload: {} })).statusCode).toBe(403);
+  });
+});

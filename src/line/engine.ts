@@ -61,7 +61,16 @@ export class LineEngine {
   }
 
   /** Loads and warms up every recipe's model, then starts capture and the inference loop. */
-  async start(): Promise<ModelSummary[]> {
+  start(): Promise<ModelSummary[]> {
+    const p = this.load();
+    // stop() waits for this: a session must never be released while a warm-up run is inside it.
+    this.started = p.catch(() => undefined);
+    return p;
+  }
+
+  private started: Promise<unknown> = Promise.resolve();
+
+  private async load(): Promise<ModelSummary[]> {
     const cfg = this.init.config;
     const runners = new Map<string, ModelRunner>();
     const summaries: ModelSummary[] = [];
@@ -87,6 +96,7 @@ export class LineEngine {
         version: this.init.recipeVersions[name] ?? 1, runner, pre,
       });
     }
+    if (this.stopping) return summaries;
     for (const s of cfg.sources) {
       const source = createSource(s.name, s.uri, { baseDir: cfg.baseDir, onStatus: (name, status) => this.emit({ type: 'source-status', source: name, status }) });
       // Named drop policy: live (paced) sources drop the oldest frame; offline ones wait.
@@ -151,6 +161,7 @@ export class LineEngine {
     if (this.stopping) return this.loopDone;
     this.stopping = true;
     this.abort.abort();
+    await this.started;
     for (const w of this.spaceWaiters.splice(0)) w();
     this.wakeLoop?.();
     await this.loopDone;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { InspectionResult, ModelSummary } from '../line/protocol.js';
+import type { InspectionResult, ModelSummary, Timings } from '../line/protocol.js';
+import { processingMs } from '../line/stats.js';
 import type { Db } from './db.js';
 import type { StoredImage, ImageVariant } from './images.js';
 import type { CompactOutputs, Verdict } from '../decision/index.js';
@@ -201,6 +202,71 @@ export class Repository {
     return new Set(rows.map((r) => r.inspectionId));
   }
 
+  // --- re-inference ------------------------------------------------------------------------
+
+  /** Inspections of a recipe with a stored original, newest first: what re-inference can run on. */
+  async storedOriginals(f: WhatIfScan, limit: number): Promise<{ inspectionId: number; path: string }[]> {
+    const rows = await this.db.image.findMany({
+      where: { variant: 'original', inspection: { recipeName: f.recipe, stationId: f.station, capturedAt: f.from || f.to ? { gte: f.from, lt: f.to } : undefined } },
+      orderBy: { inspectionId: 'desc' },
+      take: limit,
+      select: { inspectionId: true, path: true },
+    });
+    return rows;
+  }
+
+  async createReinference(r: { author: string; recipeName: string; candidate: object; selection: object; total: number }): Promise<number> {
+    const row = await this.db.reinference.create({ data: { ...r, state: 'queued' }, select: { id: true } });
+    return row.id;
+  }
+
+  async updateReinference(id: number, u: { state?: string; error?: string; finishedAt?: Date }): Promise<void> {
+    await this.db.reinference.update({ where: { id }, data: u });
+  }
+
+  async addReinferenceResults(runId: number, rows: { inspectionId: number; verdict: string; errorCode: string | null; outputs: object; defects: object[]; maxScore: number; latencyMs: number }[], done: number): Promise<void> {
+    await this.db.$transaction([
+      this.db.reinferenceResult.createMany({ data: rows.map((r) => ({ ...r, runId })) }),
+      this.db.reinference.update({ where: { id: runId }, data: { done } }),
+    ]);
+  }
+
+  async getReinference(id: number) {
+    const r = await this.db.reinference.findUnique({ where: { id } });
+    return r ? reinferenceOut(r) : null;
+  }
+
+  async listReinferences(limit: number) {
+    return (await this.db.reinference.findMany({ orderBy: { id: 'desc' }, take: limit })).map(reinferenceOut);
+  }
+
+  /** A run's results beside the line's own verdicts, oldest part first, with labels. */
+  async reinferenceParts(runId: number) {
+    const rows = await this.db.reinferenceResult.findMany({
+      where: { runId },
+      orderBy: { inspectionId: 'asc' },
+      include: {
+        inspection: {
+          select: {
+            id: true, capturedAt: true, verdict: true, outputs: true, maxScore: true, truth: true, timings: true,
+            defects: { where: { rejecting: true }, select: { class: true, score: true } },
+            reviews: { orderBy: { id: 'desc' }, take: 1, select: { label: true, class: true } },
+          },
+        },
+      },
+    });
+    return rows.map((r) => {
+      const i = r.inspection;
+      const verdict = i.verdict as Verdict;
+      return {
+        inspectionId: i.id, capturedAt: i.capturedAt,
+        production: { verdict, maxScore: i.maxScore, defects: i.defects, processingMs: verdict === 'uninspected' ? null : processingMs(i.timings as unknown as Timings), outputs: i.outputs as CompactOutputs },
+        candidate: { verdict: r.verdict as Verdict, maxScore: r.maxScore, errorCode: r.errorCode, defects: (r.defects as { class: string; score: number; rejecting: boolean }[]).filter((d) => d.rejecting), latencyMs: r.latencyMs },
+        label: labelOf(verdict, i.reviews[0], i.truth as { defective?: boolean } | null, i.defects.map((d) => d.class)),
+      };
+    });
+  }
+
   // --- recipes -------------------------------------------------------------------------------
 
   async listRecipes() {
@@ -333,6 +399,13 @@ export function bucketStart(d: Date, bucket: 'hour' | 'shift' | 'day'): Date {
   const start = h >= 22 ? 22 : h >= 14 ? 14 : h >= 6 ? 6 : -2;
   t.setUTCHours(0);
   return new Date(t.getTime() + start * 3600 * 1000);
+}
+
+function reinferenceOut(r: { id: number; state: string; recipeName: string; candidate: unknown; selection: unknown; total: number; done: number; error: string | null; createdAt: Date; finishedAt: Date | null; author: string }) {
+  return {
+    id: r.id, state: r.state, recipe: r.recipeName, candidate: r.candidate as Record<string, unknown>, selection: r.selection as Record<string, unknown>,
+    total: r.total, done: r.done, error: r.error, createdAt: r.createdAt.toISOString(), finishedAt: r.finishedAt?.toISOString() ?? null, author: r.author,
+  };
 }
 
 function recipeVersionOut(name: string, v: { version: number; definition: unknown; author: string; reason: string; createdAt: Date; sha256: string }) {

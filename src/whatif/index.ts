@@ -99,11 +99,12 @@ export class WhatIfTally {
   private readonly ring: FlippedPart[] = [];
   private ringStart = 0;
 
-  constructor(private readonly t: Thresholds, private readonly keepFlips = 100) {}
+  constructor(private readonly t: Thresholds | null, private readonly keepFlips = 100) {}
 
-  add(row: WhatIfRow): Verdict {
+  /** Counts one part; `candidate` when it was decided elsewhere (re-inference), else re-decided here. */
+  add(row: WhatIfRow, candidate?: Verdict): Verdict {
     const now = row.verdict;
-    const cand = reDecide(row, this.t);
+    const cand = candidate ?? reDecide(row, this.t ?? {});
     this.n++;
     if (rejected(now)) this.rejNow++;
     if (rejected(cand)) this.rejCand++;
@@ -185,3 +186,25 @@ export function labelOf(
 }
 
 export { runWhatIf, runSuggest, type WhatIfQuery, type WhatIfResult } from './run.js';
+export { Reinferrer, type ReinferenceJob, type ReinferenceRequest } from './reinfer.js';
+
+/** Two models on the same parts: the line's verdicts against the candidate's, with labels and speed. */
+export function compareRun(parts: { inspectionId: number; capturedAt: Date; production: { verdict: Verdict; maxScore: number; processingMs: number | null }; candidate: { verdict: Verdict; latencyMs: number }; label: PartLabel | null }[]) {
+  const tally = new WhatIfTally(null, 0);
+  const prod: number[] = [];
+  const cand: number[] = [];
+  for (const p of parts) {
+    tally.add({ id: p.inspectionId, capturedAt: p.capturedAt, verdict: p.production.verdict, outputs: { kind: 'none' }, maxScore: p.production.maxScore, label: p.label }, p.candidate.verdict);
+    if (p.production.processingMs !== null) prod.push(p.production.processingMs);
+    cand.push(p.candidate.latencyMs);
+  }
+  const median = (a: number[]) => (a.length ? Math.round(a.sort((x, y) => x - y)[Math.floor((a.length - 1) / 2)] * 100) / 100 : null);
+  const s = tally.summary();
+  return {
+    parts: s.inspections, disagree: s.flips, candidateRejects: s.flipsToFail, candidatePasses: s.flipsToPass,
+    rejectRateProduction: s.rejectRateNow, rejectRateCandidate: s.rejectRateCandidate, labelled: s.labelled,
+    escapesProduction: s.escapesNow, escapesCandidate: s.escapesCandidate,
+    falseRejectsProduction: s.falseRejectsNow, falseRejectsCandidate: s.falseRejectsCandidate,
+    processingMsP50: { production: median(prod), candidate: median(cand) },
+  };
+}
