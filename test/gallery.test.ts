@@ -113,4 +113,42 @@ describe.skipIf(!haveBrowser)('the quality gallery in a real browser', () => {
     expect(await station!.repo.getRecipe('plate')).toMatchObject({ version: 1 });
     await page.screenshot({ path: path.join(PACKAGE_ROOT, 'test-results', 'gallery-recipe.png'), fullPage: true });
   });
+  it('what-if: a slider shows the flips, escapes and false rejects it would cause, and "apply" makes a new audited version', async () => {
+    const page = await browser!.newPage({ viewport: { width: 1280, height: 1400 } });
+    await page.goto(station!.url!);
+    await page.getByLabel('User').fill('admin');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('link', { name: 'What-if' }).click();
+    const result = page.getByTestId('whatif-result');
+    await result.waitFor();
+    await expect.poll(() => page.getByTestId('flips').textContent()).toBe('0');
+
+    // Raise one class's threshold to the top: every part failed on that class alone now passes.
+    const before = (await station!.repo.getRecipe('plate'))!.version;
+    const cls = (await station!.db.defect.findFirst({ where: { rejecting: true }, select: { class: true } }))!.class;
+    await page.getByLabel(`threshold ${cls}`).evaluate((el) => {
+      const input = el as unknown as { value: string; dispatchEvent(e: Event): boolean };
+      input.value = '1';
+      input.dispatchEvent(new Event('input', { bubbles: true }));
+    });
+    const thresholds = { default: { minScore: 0.5, minArea: 0, maxCount: 0 }, classes: { [cls]: { minScore: 1, minArea: 0, maxCount: 0 } } };
+    const expected = await station!.api!.inject({
+      method: 'POST', url: '/api/whatif', headers: { authorization: `Bearer ${(await station!.api!.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'admin', password: PASSWORD } })).json().token}` },
+      payload: { thresholds, from: new Date(Date.now() - 7 * 86400_000).toISOString() },
+    });
+    const want = expected.json();
+    expect(want.flips).toBeGreaterThan(0);
+    await expect.poll(() => page.getByTestId('flips').textContent()).toBe(String(want.flips));
+    expect(await page.getByTestId('escapes').textContent()).toBe(String(want.escapesCandidate));
+    expect(await page.getByTestId('flip').count()).toBe(Math.min(60, want.flips));
+
+    await page.getByLabel('Reason').fill('what-if: try without this class');
+    await page.getByRole('button', { name: 'Apply to the line' }).click();
+    await expect.poll(() => page.getByRole('status').textContent()).toContain(`version ${before + 1} is on the line`);
+    const now = await station!.repo.getRecipe('plate');
+    expect(now).toMatchObject({ version: before + 1, author: 'admin (session)', reason: 'what-if: try without this class' });
+    expect((now!.definition as { thresholds: unknown }).thresholds).toMatchObject(thresholds);
+    await page.screenshot({ path: path.join(PACKAGE_ROOT, 'test-results', 'gallery-whatif.png'), fullPage: true });
+  });
 });

@@ -1,11 +1,11 @@
 import { render } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip } from 'chart.js';
 import { api, can, login, me as fetchMe, type Inspection, type Me } from './api.js';
+import { ChartBox } from './chart.js';
+import { WhatIf } from './whatif.js';
 import { atThreshold, type OperatingPoint } from '../eval/metrics.js';
 import './style.css';
 
-Chart.register(LineController, LineElement, PointElement, BarController, BarElement, CategoryScale, LinearScale, Tooltip, Legend);
 
 function useHash(): string {
   const [hash, setHash] = useState(location.hash || '#/');
@@ -32,12 +32,13 @@ function App() {
           <a href="#/" class={hash === '#/' || detail ? 'on' : ''}>Gallery</a>
           <a href="#/stats" class={hash === '#/stats' ? 'on' : ''}>Statistics</a>
           <a href="#/recipes" class={hash === '#/recipes' ? 'on' : ''}>Recipes</a>
+          <a href="#/whatif" class={hash === '#/whatif' ? 'on' : ''}>What-if</a>
         </nav>
         <span class="muted">{user.username} ({user.role})</span>
         <button onClick={async () => { await api('POST', '/api/auth/logout', {}); setUser(null); }}>Log out</button>
       </header>
       <main>
-        {hash === '#/stats' ? <Stats /> : hash === '#/recipes' ? <Recipes me={user} /> : <Gallery me={user} openId={detail ? Number(detail[1]) : null} />}
+        {hash === '#/stats' ? <Stats /> : hash === '#/recipes' ? <Recipes me={user} /> : hash === '#/whatif' ? <WhatIf me={user} /> : <Gallery me={user} openId={detail ? Number(detail[1]) : null} />}
       </main>
     </>
   );
@@ -247,14 +248,6 @@ function Detail({ id, me, prev, next, onReviewed }: { id: number; me: Me; prev: 
   );
 }
 
-function ChartBox({ config }: { config: ConstructorParameters<typeof Chart>[1] }) {
-  const ref = useRef<HTMLCanvasElement>(null);
-  useEffect(() => {
-    const c = new Chart(ref.current!, config);
-    return () => c.destroy();
-  }, [JSON.stringify(config.data)]);
-  return <div class="chart"><canvas ref={ref} /></div>;
-}
 
 function Stats() {
   const [bucket, setBucket] = useState('hour');
