@@ -19,12 +19,12 @@ function result(seq: number, verdict: InspectionResult['verdict'], cls?: string)
 describe('the SQLite store', () => {
   it('creates every table through the WebAssembly schema engine, once', async () => {
     const url = `file:${path.join(tmpDir(), 'a', 'station.db')}`;
-    expect(await migrate(url)).toEqual([expect.stringMatching(/_init$/), expect.stringMatching(/_users_reviews_audit$/), expect.stringMatching(/_inspection_unique_per_view$/)]);
+    expect(await migrate(url)).toEqual([expect.stringMatching(/_init$/), expect.stringMatching(/_users_reviews_audit$/), expect.stringMatching(/_inspection_unique_per_view$/), expect.stringMatching(/_reinference$/)]);
     expect(await migrate(url)).toEqual([]);
     const db = new Database(url.slice(5));
     const tables = db.prepare("select name from sqlite_master where type='table' order by name").all().map((r) => (r as { name: string }).name);
     db.close();
-    expect(tables).toEqual(expect.arrayContaining(['Defect', 'Image', 'Inspection', 'Model', 'Recipe', 'RecipeVersion', 'Station', 'User', 'Session', 'ApiKey', 'Review', 'AuditLog', '_prisma_migrations']));
+    expect(tables).toEqual(expect.arrayContaining(['Defect', 'Image', 'Inspection', 'Model', 'Recipe', 'RecipeVersion', 'Station', 'User', 'Session', 'ApiKey', 'Review', 'AuditLog', 'Reinference', 'ReinferenceResult', '_prisma_migrations']));
   });
 
   it('versions a recipe only when its definition changes', async () => {

@@ -33,8 +33,15 @@ export interface ApiDeps extends WhatIfDeps {
   /** sha256 (hex) of API keys allowed to push frames. */
   pushKeySha256: readonly string[];
   bodyLimit: number;
-  /** Extra health facts (recorder counters, …). */
-  health: () => Record<string, unknown>;
+  /** Health facts: `status` (ok, degraded, failed), `problems`, self-test, counters. */
+  health: () => { status: string; problems: string[] } & Record<string, unknown>;
+  /** Readiness: the line decides and the PLC (if any) listens. */
+  ready: () => { ready: boolean; problems: string[] } & Record<string, unknown>;
+  metrics: { text(): Promise<string>; contentType: string };
+  reload: (actor: string) => Promise<unknown>;
+  /** HTTPS key and certificate (PEM); null: plain HTTP. */
+  tls: { cert: Buffer; key: Buffer } | null;
+  rateLimitPerMinute: number;
   version: string;
 }
 
@@ -46,6 +53,11 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   STN_ERR_HTTP_FORBIDDEN: 403,
   STN_ERR_HTTP_CSRF: 403,
   STN_ERR_HTTP_CONFLICT: 409,
+  STN_ERR_CONFIG_INVALID: 422,
+  STN_ERR_CONFIG_PARSE: 422,
+  STN_ERR_CONFIG_NOT_FOUND: 422,
+  STN_ERR_CONFIG_RELOAD: 409,
+  STN_ERR_HTTP_RATE_LIMIT: 429,
   STN_ERR_RECIPE_UNKNOWN: 404,
   STN_ERR_RECIPE_CLASS: 400,
   STN_ERR_RECIPE_RESTART: 409,
@@ -85,8 +97,12 @@ const InspectionOut = Type.Object(
  * the gallery).
  */
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: deps.bodyLimit, ajv: { customOptions: { removeAdditional: false, coerceTypes: true } } })
-    .withTypeProvider<TypeBoxTypeProvider>();
+  const app = Fastify({
+    logger: false, bodyLimit: deps.bodyLimit, ajv: { customOptions: { removeAdditional: false, coerceTypes: true } },
+    // Live streams (server-sent events) must not hold a shutdown open.
+    forceCloseConnections: true,
+    ...(deps.tls ? { https: { cert: deps.tls.cert, key: deps.tls.key } } : {}),
+  }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setErrorHandler((err: FastifyError | StationError, _req, reply) => {
     if (err instanceof StationError || isErrorCode((err as { code?: string }).code)) {
@@ -111,7 +127,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(cookie);
-  await app.register(rateLimit, { global: false });
+  // Every route is limited per client address; login has its own, stricter limit.
+  await app.register(rateLimit, {
+    global: true, max: deps.rateLimitPerMinute, timeWindow: '1 minute',
+    errorResponseBuilder: (_req, ctx) => ({ statusCode: 429, code: 'STN_ERR_HTTP_RATE_LIMIT', message: `more than ${ctx.max} requests in ${ctx.after}` }),
+  });
   registerAuth(app, deps.accounts);
   const viewer = need('viewer');
 
@@ -119,16 +139,33 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.addContentTypeParser(/^(image\/.*|application\/octet-stream)$/, { parseAs: 'buffer', bodyLimit: deps.bodyLimit }, (_req, body, done) => done(null, body));
 
   app.get('/api/health', {
-    schema: { response: { 200: Type.Object({ status: Type.String(), uptimeS: Type.Number() }, { additionalProperties: true }) } },
+    schema: {
+      description: 'Status (ok, degraded, failed) with what is wrong, the start-up self-test, line, recorder, disk, PLC link, cameras, models and process memory. Open to all: it says nothing secret.',
+      response: { 200: Type.Object({ status: Type.String(), uptimeS: Type.Number() }, { additionalProperties: true }) },
+    },
   }, async () => ({
-    // A camera that lost its stream (restarting) degrades the station: its parts are fail-safe rejects.
-    status: [...deps.line.cameras.values()].some((c) => c.state === 'reconnecting') ? 'degraded' : 'ok',
+    ...deps.health(),
     uptimeS: Math.round((Date.now() - deps.line.startedAt) / 1000),
     line: deps.line.summary(),
     cameras: Object.fromEntries(deps.line.cameras),
     models: deps.line.models.map((m) => ({ name: m.name, family: m.family, sha256: m.sha256 })),
-    ...deps.health(),
   }));
+
+  app.get('/api/ready', {
+    schema: { description: '200 when the station decides parts (line running, database writable, PLC link up if configured); 503 otherwise, with the problems.' },
+  }, async (_req, reply) => {
+    const r = deps.ready();
+    return reply.status(r.ready ? 200 : 503).send(r);
+  });
+
+  app.get('/metrics', {
+    schema: { description: 'Prometheus metrics (text format): per-stage latency, parts, verdicts and reasons, drops, late verdicts, queues, PLC link, disk, restarts.' },
+  }, async (_req, reply) => reply.type(deps.metrics.contentType).send(await deps.metrics.text()));
+
+  app.post('/api/config/reload', {
+    preHandler: need('admin'),
+    schema: { description: 'Re-reads the station file: thresholds, keepGood and a recipe\'s model or preprocessing (hot swap) apply at once; an invalid file is refused and the running configuration stays; other changes are listed as needing a restart. Audited.' },
+  }, async (req) => deps.reload(actorOf(req)));
 
   app.get('/api/inspections', {
     preHandler: viewer,

@@ -48,6 +48,8 @@ export interface CameraStatus {
   missed: number;
   lastFrameAt: number | null;
   lastError: string | null;
+  /** The capture process now running (a supervisor that gives up on a stuck line kills it). */
+  pid: number | null;
 }
 
 interface Arrival { image: Uint8Array; at: number }
@@ -61,7 +63,7 @@ interface Arrival { image: Uint8Array; at: number }
 export class CameraSource {
   readonly status: CameraStatus = {
     state: 'connecting', width: null, height: null, pixelFormat: null,
-    frames: 0, skipped: 0, stalls: 0, restarts: 0, missed: 0, lastFrameAt: null, lastError: null,
+    frames: 0, skipped: 0, stalls: 0, restarts: 0, missed: 0, lastFrameAt: null, lastError: null, pid: null,
   };
   private latest: Arrival | null = null;
   private readonly waiters = new Set<() => void>();
@@ -219,6 +221,10 @@ export class CameraSource {
     Object.assign(this.status, { width: spec.width, height: spec.height, pixelFormat: spec.format });
     const frameBytes = spec.width * spec.height * channelsOf(spec.format);
     const child: ChildProcessByStdio<null, Readable, Readable> = spawn(spec.command, spec.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.status.pid = child.pid ?? null;
+    child.once('exit', () => {
+      if (this.status.pid === child.pid) this.status.pid = null;
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
     let delivered = 0;

@@ -23,7 +23,12 @@ import { runSuggest, runWhatIf, type WhatIfSummary } from '../whatif/index.js';
 import readline from 'node:readline';
 import { LineSimulator, trustEachOther, listCertificates, rejectCertificate, trustCertificate } from '../plc/index.js';
 
-const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: undefined }, pino.destination(2));
+/** Secrets never reach the log: passwords, tokens, keys and credentials are censored wherever they appear. */
+export const REDACT = [
+  'password', '*.password', '*.*.password', 'token', '*.token', 'key', '*.key', 'passwordHash', '*.passwordHash',
+  'authorization', '*.authorization', '*.headers.authorization', '*.headers.cookie', 'cookie', '*.cookie', 'csrfToken', '*.csrfToken',
+];
+const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: undefined, redact: { paths: REDACT, censor: '[redacted]' } }, pino.destination(2));
 
 function int(name: string, min = 0) {
   return (v: string) => {
@@ -180,8 +185,10 @@ program
   .requiredOption('--config <file>', 'station YAML file')
   .action(async (o) => {
     const config = loadConfigFile(o.config);
-    const station = await startStation({ config, databaseUrl: defaultDatabaseUrl(), log });
+    const station = await startStation({ config, configFile: path.resolve(o.config), databaseUrl: defaultDatabaseUrl(), log, env: process.env });
     log.info({ url: station.url, sources: config.sources.map((s) => s.name) }, 'station running');
+    // SIGHUP re-reads the file (thresholds, models); an invalid file is refused and the running one stays.
+    process.on('SIGHUP', () => void station.reload('SIGHUP').catch(() => undefined));
     const ticker = setInterval(() => log.info({ line: station.line.summary(), recorder: station.recorder.counters }, 'status'), 60_000);
     await Promise.race([untilStopped(), station.line.whenIdle()]);
     clearInterval(ticker);

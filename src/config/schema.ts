@@ -132,6 +132,10 @@ export const StationConfig = Type.Object(
         pushKeySha256: Type.Array(Type.String({ pattern: '^[0-9a-f]{64}$' }), { default: [] }),
         /** Largest accepted request body (images), bytes. */
         bodyLimit: Type.Integer({ minimum: 1024, default: 25 * 1024 * 1024 }),
+        /** HTTPS: PEM certificate and key files (relative to this file). Session cookies are then Secure. */
+        tls: Type.Optional(Type.Object({ cert: Type.String({ minLength: 1 }), key: Type.String({ minLength: 1 }) }, Strict)),
+        /** Requests per minute per client address on the API (login has its own, stricter limit). */
+        rateLimitPerMinute: Type.Integer({ minimum: 1, default: 1200 }),
       },
       { ...Strict, default: {} },
     ),
@@ -143,6 +147,16 @@ export const StationConfig = Type.Object(
         databaseUrl: Type.Optional(Type.String()),
         /** Records waiting for the database before images are shed (rows are never shed first). */
         queueSize: Type.Integer({ minimum: 1, default: 256 }),
+        /** Where rows wait while the database cannot take them (default `<dataDir>/spool`). */
+        spoolDir: Type.Optional(Type.String({ minLength: 1 })),
+        /** Image retention; inspection rows are never deleted. */
+        retention: Type.Object({
+          maxAgeDays: Type.Number({ exclusiveMinimum: 0, default: 90 }),
+          keepReviewedDays: Type.Number({ exclusiveMinimum: 0, default: 730 }),
+          maxBytes: Type.Optional(Type.Integer({ minimum: 1 })),
+          minFreeBytes: Type.Integer({ minimum: 0, default: 1024 ** 3 }),
+          intervalS: Type.Number({ exclusiveMinimum: 0, default: 300 }),
+        }, { ...Strict, default: {} }),
       },
       { ...Strict, default: {} },
     ),
@@ -156,6 +170,11 @@ export const StationConfig = Type.Object(
         maxPixels: Type.Integer({ minimum: 1, default: 40_000_000 }),
         /** onnxruntime intra-op threads. */
         threads: Type.Integer({ minimum: 1, default: 2 }),
+        /** No sign of life from the line worker for this long (ms): it is restarted. */
+        watchdogMs: Type.Integer({ minimum: 100, default: 5000 }),
+        /** Restarts allowed within `restartWindowS`; one more and the line stays down (failed, Ready off). */
+        maxRestarts: Type.Integer({ minimum: 0, default: 5 }),
+        restartWindowS: Type.Integer({ minimum: 1, default: 600 }),
       },
       { ...Strict, default: {} },
     ),

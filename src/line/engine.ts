@@ -3,7 +3,7 @@ import { createSource, isTriggered, PushSource, type Frame, type FrameSource } f
 import { resolveFromConfig } from '../config/load.js';
 import type { Recipe, Thresholds } from '../config/schema.js';
 import { compactOutputs, decide, DETECTION_FLOOR, uninspected, type CompactOutputs, type Decision } from '../decision/index.js';
-import { serializeError, type ErrorCode } from '../errors/index.js';
+import { serializeError, StationError, type ErrorCode } from '../errors/index.js';
 import { loadModel, ModelRunner, type ModelOutput } from '../inference/index.js';
 import { Preprocessor } from '../preprocess/index.js';
 import type { FromWorker, InspectionResult, ModelSummary, ToWorker, WorkerInit } from './protocol.js';
@@ -69,46 +69,106 @@ export class LineEngine {
   }
 
   private started: Promise<unknown> = Promise.resolve();
+  /** Sessions replaced by a hot swap, released once nothing uses them. */
+  private readonly retired = new Set<ModelRunner>();
+  private inspecting: RecipeRuntime | null = null;
 
   private async load(): Promise<ModelSummary[]> {
     const cfg = this.init.config;
     const runners = new Map<string, ModelRunner>();
     const summaries: ModelSummary[] = [];
     for (const [name, recipe] of Object.entries(cfg.recipes)) {
-      const file = resolveFromConfig(cfg, recipe.model);
-      let runner = runners.get(file);
-      if (!runner) {
-        const model = loadModel(file);
-        runner = await ModelRunner.create(model, { threads: cfg.line.threads });
-        runners.set(file, runner);
-        const m = model.manifest;
-        summaries.push({
-          file, name: m.name, family: m.family, sha256: m.sha256, labels: m.labels,
-          inputWidth: m.input.width, inputHeight: m.input.height, manifestSource: model.manifestSource,
-        });
-      }
-      const spec = { ...runner.model.input, resize: recipe.resize ?? runner.model.input.resize };
-      const pre = new Preprocessor(spec, { roi: recipe.roi, maxPixels: cfg.line.maxPixels });
-      // Warm-up: the first run allocates and optimises; it must not land on a real part.
-      await runner.run(pre);
-      this.recipes.set(name, {
-        name, recipe, thresholds: Object.freeze(structuredClone(recipe.thresholds)),
-        version: this.init.recipeVersions[name] ?? 1, runner, pre,
-      });
+      // A restarted worker resumes with the thresholds the line had, not the file's.
+      const changed = this.init.thresholds?.[name];
+      const { runtime, summary } = await this.buildRecipe(name, recipe, changed?.thresholds ?? recipe.thresholds, changed?.version ?? this.init.recipeVersions[name] ?? 1, runners);
+      if (summary) summaries.push(summary);
+      this.recipes.set(name, runtime);
     }
-    if (this.stopping) return summaries;
+    if (this.init.running === false) this.running = false;
+    return summaries;
+  }
+
+  /**
+   * Starts capture and the inference loop. Separate from loading so that the main thread can
+   * wire its result handlers first: no part is decided before someone listens for it.
+   */
+  begin(): void {
+    if (this.stopping || this.begun) return;
+    this.begun = true;
+    const cfg = this.init.config;
     for (const s of cfg.sources) {
       const source = createSource(s.name, s.uri, { baseDir: cfg.baseDir, onStatus: (name, status) => this.emit({ type: 'source-status', source: name, status }) });
       // Named drop policy: live (paced) sources drop the oldest frame; offline ones wait.
-      this.sources.push({ source, recipe: this.recipes.get(s.recipe)!, wait: !source.paced });
+      const selected = this.init.selectedRecipe ? this.recipes.get(this.init.selectedRecipe) : undefined;
+      this.sources.push({ source, recipe: selected ?? this.recipes.get(s.recipe)!, wait: !source.paced });
     }
     for (const s of this.sources) void this.capture(s);
     this.loopDone = this.loop().then(() => this.emit({ type: 'drained' }));
-    return summaries;
+  }
+
+  private begun = false;
+
+  /** A recipe's runtime: its model loaded (or shared through `runners`), its preprocessor, warmed up. */
+  private async buildRecipe(name: string, recipe: Recipe, thresholds: Thresholds, version: number, runners: Map<string, ModelRunner>) {
+    const cfg = this.init.config;
+    const file = resolveFromConfig(cfg, recipe.model);
+    let runner = runners.get(file);
+    let summary: ModelSummary | null = null;
+    if (!runner) {
+      const model = loadModel(file);
+      runner = await ModelRunner.create(model, { threads: cfg.line.threads });
+      runners.set(file, runner);
+      const m = model.manifest;
+      summary = {
+        file, name: m.name, family: m.family, sha256: m.sha256, labels: m.labels,
+        inputWidth: m.input.width, inputHeight: m.input.height, manifestSource: model.manifestSource,
+      };
+    }
+    const spec = { ...runner.model.input, resize: recipe.resize ?? runner.model.input.resize };
+    const pre = new Preprocessor(spec, { roi: recipe.roi, maxPixels: cfg.line.maxPixels });
+    // Warm-up: the first run allocates and optimises; it must not land on a real part.
+    await runner.run(pre);
+    const runtime: RecipeRuntime = { name, recipe, thresholds: Object.freeze(structuredClone(thresholds)), version, runner, pre };
+    return { runtime, summary };
+  }
+
+  /**
+   * Hot swap: a recipe's new model or preprocessing is loaded and warmed up beside the old one,
+   * then takes over from the next frame. If anything fails, the old one stays and says why.
+   */
+  private async swapRecipe(requestId: number, name: string, recipe: Recipe, version: number): Promise<void> {
+    const old = this.recipes.get(name);
+    try {
+      if (!old) throw new StationError('STN_ERR_RECIPE_UNKNOWN', `no recipe ${name} on this line`);
+      const { runtime, summary } = await this.buildRecipe(name, recipe, recipe.thresholds, version, new Map());
+      this.recipes.set(name, runtime);
+      for (const src of this.sources) if (src.recipe === old) src.recipe = runtime;
+      this.retired.add(old.runner);
+      this.releaseRetired();
+      this.emit({ type: 'swapped', requestId, model: summary });
+    } catch (err) {
+      this.emit({ type: 'swapped', requestId, error: serializeError(err, 'STN_ERR_MODEL_INVALID') });
+    }
+  }
+
+  /** Releases replaced sessions once no recipe and no queued or running part uses them. */
+  private releaseRetired(): void {
+    for (const runner of this.retired) {
+      const used = [...this.recipes.values()].some((r) => r.runner === runner) || this.queue.some((q) => q.recipe.runner === runner) || this.inspecting?.runner === runner;
+      if (used) continue;
+      this.retired.delete(runner);
+      void runner.release();
+    }
   }
 
   handle(msg: ToWorker): void {
     switch (msg.type) {
+      case 'begin':
+        void this.started.then(() => this.begin());
+        return;
+      case 'swap-recipe':
+        void this.swapRecipe(msg.requestId, msg.name, msg.recipe, msg.version);
+        return;
       case 'push': {
         const s = this.sources.find((x) => x.source.name === msg.source && x.source instanceof PushSource)
           ?? this.sources.find((x) => x.source instanceof PushSource);
@@ -165,7 +225,7 @@ export class LineEngine {
     for (const w of this.spaceWaiters.splice(0)) w();
     this.wakeLoop?.();
     await this.loopDone;
-    for (const r of new Set([...this.recipes.values()].map((x) => x.runner))) await r.release();
+    for (const r of new Set([...this.recipes.values()].map((x) => x.runner).concat([...this.retired]))) await r.release();
   }
 
   private async capture(s: { source: FrameSource; recipe: RecipeRuntime; wait: boolean }): Promise<void> {
@@ -180,6 +240,7 @@ export class LineEngine {
           this.emitResult(dropped, uninspected('STN_ERR_LINE_DROPPED'), null, 'STN_ERR_LINE_DROPPED', emptyTimings(dropped.frame.timestamp));
         }
         this.queue.push({ frame, recipe: s.recipe });
+        this.emit({ type: 'accepted', source: frame.source, seq: frame.seq, timestamp: frame.timestamp, recipe: s.recipe.name, recipeVersion: s.recipe.version });
         this.wakeLoop?.();
       }
     } catch (err) {
@@ -201,7 +262,10 @@ export class LineEngine {
         continue;
       }
       this.spaceWaiters.shift()?.();
+      this.inspecting = item.recipe;
       await this.inspect(item);
+      this.inspecting = null;
+      if (this.retired.size) this.releaseRetired();
     }
   }
 

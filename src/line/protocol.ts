@@ -1,5 +1,5 @@
 import type { FrameImage, GroundTruth } from '../capture/index.js';
-import type { Thresholds } from '../config/schema.js';
+import type { Recipe, Thresholds } from '../config/schema.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { CompactOutputs, DecidedDefect, Reason, Verdict } from '../decision/index.js';
 import type { AnomalyMap, DetectionMask, Family } from '../inference/index.js';
@@ -62,9 +62,17 @@ export interface WorkerInit {
   config: LoadedConfig;
   /** Recipe versions in force at start, by recipe name. */
   recipeVersions: Record<string, number>;
+  /** Thresholds changed since the configuration was read (a restarted worker resumes with them). */
+  thresholds?: Record<string, { thresholds: Thresholds; version: number }>;
+  /** The recipe every source runs, when the OPC UA server selected one. */
+  selectedRecipe?: string;
+  /** Automatic mode; false: every part is uninspected until started. */
+  running?: boolean;
 }
 
 export type ToWorker =
+  /** Start capture (after 'ready', once the main thread listens for results). */
+  | { type: 'begin' }
   | { type: 'push'; requestId: number; source: string; image: FrameImage; timestamp: number }
   | { type: 'thresholds'; recipe: string; thresholds: Thresholds; version: number }
   /** The PLC's PartSeq changed: triggered sources acquire that part's frame. */
@@ -73,10 +81,16 @@ export type ToWorker =
   | { type: 'select-recipe'; recipe: string }
   /** Automatic mode: when not running, frames are not inspected (uninspected, a fail-safe reject). */
   | { type: 'run'; running: boolean }
+  /** Hot swap: this recipe's new model or preprocessing, loaded beside the old one, takes over from the next frame. */
+  | { type: 'swap-recipe'; requestId: number; name: string; recipe: Recipe; version: number }
   | { type: 'stop' };
 
 export type FromWorker =
   | { type: 'ready'; models: ModelSummary[] }
+  /** The worker is alive (sent on a timer; a blocked worker stops sending it). */
+  | { type: 'heartbeat' }
+  /** A frame entered the line: it now owes a result (the main thread answers for it if the worker dies). */
+  | { type: 'accepted'; source: string; seq: number; timestamp: number; recipe: string; recipeVersion: number }
   | { type: 'fatal'; error: SerializedError }
   | { type: 'result'; result: InspectionResult }
   | { type: 'push-rejected'; requestId: number; error: SerializedError }
@@ -86,4 +100,6 @@ export type FromWorker =
   | { type: 'source-status'; source: string; status: CameraStatus }
   /** Every source has ended and every frame taken in has its result. */
   | { type: 'drained' }
-  | { type: 'stopped' };
+  | { type: 'stopped' }
+  /** The answer to swap-recipe: the new model (null when the file was already loaded), or why the old one stays. */
+  | { type: 'swapped'; requestId: number; model?: ModelSummary | null; error?: SerializedError };

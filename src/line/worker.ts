@@ -17,6 +17,8 @@ const send = (msg: FromWorker): void => {
 };
 
 const engine = new LineEngine(workerData as WorkerInit, send);
+// Proof of life for the main thread's watchdog: a blocked worker (a hung model run) stops sending.
+setInterval(() => port.postMessage({ type: 'heartbeat' } satisfies FromWorker), 250).unref();
 port.on('message', (msg: ToWorker) => engine.handle(msg));
 engine.start().then(
   (models) => send({ type: 'ready', models }),

@@ -105,6 +105,7 @@ export class RejectGate extends EventEmitter<GateEvents> {
   private chain: Promise<void> = Promise.resolve();
   private running: Promise<void> | null = null;
   private abort = new AbortController();
+  private stationReady = true;
 
   constructor(readonly o: GateOptions) {
     super();
@@ -205,7 +206,7 @@ export class RejectGate extends EventEmitter<GateEvents> {
       this.lastPartSeq = Number(dv.value.value ?? 0) >>> 0;
       this.link = { client, session, subscription, nodes };
       this.monitor(subscription, nodes.PartSeq, (v) => this.onPartSeq(Number(v) >>> 0));
-      await this.writeTags({ Ready: true });
+      await this.writeTags({ Ready: this.stationReady });
       this.startHeartbeat();
       this.setState('ready');
     } catch (err) {
@@ -330,6 +331,20 @@ export class RejectGate extends EventEmitter<GateEvents> {
     });
   }
 
+  /**
+   * Whether the station is deciding parts (its line worker up). The PLC's Ready follows it: while
+   * false, the PLC knows not to wait for verdicts and rejects every part itself.
+   */
+  setStationReady(ready: boolean): void {
+    if (this.stationReady === ready) return;
+    this.stationReady = ready;
+    if (this.state !== 'ready') return; // written on the next connection
+    this.chain = this.chain.then(() => this.writeTags({ Ready: ready }).catch((err) => {
+      this.counters.writeErrors++;
+      this.lastError = (err as Error).message;
+    }));
+  }
+
   /** Ready off (best effort), then close the link. */
   async stop(): Promise<void> {
     if (this.state === 'stopped') return;
@@ -351,7 +366,7 @@ export class RejectGate extends EventEmitter<GateEvents> {
 
   status() {
     return {
-      state: this.state, lastError: this.lastError, ...this.counters,
+      state: this.state, stationReady: this.stationReady, lastError: this.lastError, ...this.counters,
       writeLatencyMs: { p50: this.writeLatency.percentile(50), p99: this.writeLatency.percentile(99) },
     };
   }

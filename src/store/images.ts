@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp, { type Metadata, type OutputInfo, type OverlayOptions, type Sharp } from 'sharp';
 import { channelsOf, type FrameImage } from '../capture/index.js';
@@ -34,29 +34,47 @@ export class ImageStore {
     return full;
   }
 
+  /**
+   * Writes the three variants. All or nothing: if one fails (a full disk), the files already
+   * written are removed again, so nothing on disk lacks its row.
+   */
   async write(stationId: string, r: InspectionResult): Promise<StoredImage[]> {
     if (!r.image) return [];
     const day = new Date(r.timestamp).toISOString().slice(0, 10);
     const base = `${r.timestamp}-${sanitize(r.source)}-${r.seq}`;
     const dir = path.join(sanitize(stationId), day);
     await mkdir(path.join(this.root, dir), { recursive: true });
+    const written: string[] = [];
+    const put = async (rel: string, data: Buffer) => {
+      written.push(rel);
+      await writeFile(path.join(this.root, rel), data);
+    };
+    try {
+      const out: StoredImage[] = [];
+      const original = await encodeOriginal(r.image);
+      const origRel = path.join(dir, `${base}-original.${original.ext}`);
+      await put(origRel, original.data);
+      out.push({ variant: 'original', path: origRel, mime: original.mime, width: original.width, height: original.height, bytes: original.data.length });
 
-    const out: StoredImage[] = [];
-    const original = await encodeOriginal(r.image);
-    const origRel = path.join(dir, `${base}-original.${original.ext}`);
-    await writeFile(path.join(this.root, origRel), original.data);
-    out.push({ variant: 'original', path: origRel, mime: original.mime, width: original.width, height: original.height, bytes: original.data.length });
+      const overlay = await renderOverlay(r.image, r, original.width, original.height);
+      const ovRel = path.join(dir, `${base}-overlay.jpg`);
+      await put(ovRel, overlay);
+      out.push({ variant: 'overlay', path: ovRel, mime: 'image/jpeg', width: original.width, height: original.height, bytes: overlay.length });
 
-    const overlay = await renderOverlay(r.image, r, original.width, original.height);
-    const ovRel = path.join(dir, `${base}-overlay.jpg`);
-    await writeFile(path.join(this.root, ovRel), overlay);
-    out.push({ variant: 'overlay', path: ovRel, mime: 'image/jpeg', width: original.width, height: original.height, bytes: overlay.length });
+      const thumb = await sharp(overlay).resize({ width: THUMB_WIDTH, withoutEnlargement: true }).jpeg({ quality: 80 }).toBuffer({ resolveWithObject: true });
+      const thRel = path.join(dir, `${base}-thumb.jpg`);
+      await put(thRel, thumb.data);
+      out.push({ variant: 'thumb', path: thRel, mime: 'image/jpeg', width: thumb.info.width, height: thumb.info.height, bytes: thumb.data.length });
+      return out;
+    } catch (err) {
+      await Promise.all(written.map((rel) => rm(path.join(this.root, rel), { force: true }).catch(() => undefined)));
+      throw err;
+    }
+  }
 
-    const thumb = await sharp(overlay).resize({ width: THUMB_WIDTH, withoutEnlargement: true }).jpeg({ quality: 80 }).toBuffer({ resolveWithObject: true });
-    const thRel = path.join(dir, `${base}-thumb.jpg`);
-    await writeFile(path.join(this.root, thRel), thumb.data);
-    out.push({ variant: 'thumb', path: thRel, mime: 'image/jpeg', width: thumb.info.width, height: thumb.info.height, bytes: thumb.data.length });
-    return out;
+  /** Removes stored image files (a record that could not be written keeps no orphans). */
+  async remove(images: readonly StoredImage[]): Promise<void> {
+    await Promise.all(images.map((i) => rm(this.resolve(i.path), { force: true }).catch(() => undefined)));
   }
 }
 

@@ -4,5 +4,6 @@ export { parseDatabaseUrl, redact, type DatabaseTarget } from './url.js';
 export { Repository, canonicalJson, type InspectionFilter, type StationInfo, type WhatIfScan } from './repository.js';
 export { ImageStore, IMAGE_VARIANTS, type ImageVariant, type StoredImage } from './images.js';
 export { Recorder, type RecorderCounters, type RecorderOptions } from './recorder.js';
+export { Retention, type RetentionOptions, type RetentionCounters, type DiskStatus } from './retention.js';
 export { Accounts, ROLES, roleAtLeast, hashPassword, verifyPassword, type Role, type Principal } from './accounts.js';
 export { Exporter, type ExportJob, type ExportLayout } from './exporter.js';

@@ -1,3 +1,5 @@
+import { appendFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import pRetry from 'p-retry';
 import type { InspectionResult } from '../line/protocol.js';
 import type { ImageStore, StoredImage } from './images.js';
@@ -11,9 +13,15 @@ export interface RecorderCounters {
   /** Images skipped because the queue was backed up or the disk refused them; the row is kept. */
   imagesShed: number;
   imageErrors: number;
-  /** Rows that could not be written after retries (loud: this is lost traceability). */
+  /** Image writes refused for lack of space (ENOSPC; included in imageErrors). */
+  diskFull: number;
+  /** Rows that could not be written to the database and went to the spool on disk instead. */
+  spooled: number;
+  /** Spooled rows written to the database later. */
+  replayed: number;
+  /** Rows that could be written neither to the database nor to the spool: lost traceability, loudly. */
   writeErrors: number;
-  /** Rows refused because the queue was at its hard limit. */
+  /** Rows refused because the queue was at its hard limit and the spool refused them too. */
   dropped: number;
 }
 
@@ -21,30 +29,54 @@ export interface RecorderOptions {
   stationId: string;
   /** Queue length beyond which new records are kept without images. */
   queueSize: number;
+  /** Where rows wait, as JSON lines, while the database cannot take them. */
+  spoolDir: string;
   /** Fraction of good parts whose images are kept, per recipe. */
   keepGood: (recipe: string) => number;
   /** Model ids by sha256 and recipe version ids by `${recipe}@${version}`. */
   modelIds: Map<string, number>;
   recipeVersionIds: Map<string, number>;
   onRecorded?: (id: number, r: InspectionResult) => void;
-  onError?: (err: unknown, r: InspectionResult) => void;
+  onError?: (err: unknown, r: InspectionResult | null) => void;
+  /** An image write found the disk full (retention can make room). */
+  onDiskFull?: () => void;
+  /** How often the spool is retried while the database is down (ms). */
+  replayEveryMs?: number;
+}
+
+/** What a spooled row needs to be inserted later, exactly as it would have been. */
+interface SpoolEntry {
+  r: Omit<InspectionResult, 'image' | 'masks' | 'anomalyMap'>;
+  images: StoredImage[];
 }
 
 /**
  * Writes inspections off the hot path. The line hands results over and never waits: the queue
- * is bounded (rows shed their images first when the writer falls behind, and are refused only at
- * a hard limit, counted), and each row is retried with backoff before it is counted as an error.
+ * is bounded (rows shed their images first when the writer falls behind), each row is retried
+ * with backoff, and a row the database will not take goes to a spool on disk, replayed when the
+ * database is back. While the database is down, rows go to the spool at once (no retry wait), so
+ * the queue keeps moving.
  *
- *   line ──enqueue()──▶ [ r1 r2 r3 … ]  ──▶ images to disk ──▶ row + defects + image rows (1 tx)
- *                       │ len ≥ queueSize: keep row, drop images
- *                       │ len ≥ 8 × queueSize: refuse, counted
+ *   line ──enqueue()──▶ [ r1 r2 r3 … ] ──▶ images to disk ──▶ row + defects + image rows (1 tx)
+ *                       │ len ≥ queueSize: keep row, drop images       │ fails (after retries)
+ *                       │ len ≥ 8 × queueSize: straight to the spool   ▼
+ *                                                        spool/*.jsonl ──(db back)──▶ replayed
  */
 export class Recorder {
-  readonly counters: RecorderCounters = { recorded: 0, withImages: 0, imagesShed: 0, imageErrors: 0, writeErrors: 0, dropped: 0 };
+  readonly counters: RecorderCounters = { recorded: 0, withImages: 0, imagesShed: 0, imageErrors: 0, diskFull: 0, spooled: 0, replayed: 0, writeErrors: 0, dropped: 0 };
+  /** True from a failed database write until the spool has been replayed. */
+  databaseDown = false;
+  lastDatabaseError: string | null = null;
   private readonly queue: { r: InspectionResult; images: boolean }[] = [];
   private readonly goodSeen = new Map<string, number>();
   private running: Promise<void> | null = null;
   private idleWaiters: (() => void)[] = [];
+  private spoolFile: string | null = null;
+  private spoolPending = 0;
+  private replayTimer: NodeJS.Timeout | null = null;
+  private replaying: Promise<void> | null = null;
+  private closed = false;
+  private spoolChain: Promise<void> = Promise.resolve();
 
   constructor(private readonly repo: Repository, private readonly images: ImageStore, private readonly o: RecorderOptions) {}
 
@@ -52,10 +84,34 @@ export class Recorder {
     return this.queue.length;
   }
 
+  /** Rows waiting in the spool for the database. */
+  get spoolDepth(): number {
+    return this.spoolPending;
+  }
+
+  /**
+   * Replays anything a previous run left in the spool (a crash while the database was down),
+   * then keeps retrying while rows wait there.
+   */
+  async start(): Promise<void> {
+    await mkdir(this.o.spoolDir, { recursive: true });
+    const left = (await readdir(this.o.spoolDir)).filter((f) => f.endsWith('.jsonl'));
+    for (const f of left) this.spoolPending += (await readFile(path.join(this.o.spoolDir, f), 'utf8')).split('\n').filter(Boolean).length;
+    if (this.spoolPending > 0) {
+      this.databaseDown = true;
+      await this.replay();
+    }
+    this.replayTimer = setInterval(() => {
+      if (this.spoolPending > 0 && !this.replaying) void this.replay();
+    }, this.o.replayEveryMs ?? 1000);
+    this.replayTimer.unref();
+  }
+
   /** Hands a result over; returns immediately. */
   enqueue(r: InspectionResult): void {
     if (this.queue.length >= this.o.queueSize * 8) {
-      this.counters.dropped++;
+      // The writer is far behind: the row still goes somewhere durable, without images.
+      void this.spool({ ...r, image: undefined }, []);
       return;
     }
     let keep = this.wantsImages(r);
@@ -86,6 +142,13 @@ export class Recorder {
     for (const w of this.idleWaiters.splice(0)) w();
   }
 
+  private insert(r: SpoolEntry['r'], stored: StoredImage[]): Promise<number> {
+    return this.repo.insertInspection(this.o.stationId, r as InspectionResult, {
+      modelId: r.modelSha256 ? this.o.modelIds.get(r.modelSha256) ?? null : null,
+      recipeVersionId: this.o.recipeVersionIds.get(`${r.recipe}@${r.recipeVersion}`) ?? null,
+    }, stored);
+  }
+
   private async write(r: InspectionResult, withImages: boolean): Promise<void> {
     let stored: StoredImage[] = [];
     if (withImages) {
@@ -94,29 +157,120 @@ export class Recorder {
         this.counters.withImages++;
       } catch (err) {
         this.counters.imageErrors++;
+        if ((err as NodeJS.ErrnoException).code === 'ENOSPC') {
+          this.counters.diskFull++;
+          this.o.onDiskFull?.();
+        }
         this.o.onError?.(err, r);
       }
     }
+    // While the database is down (or rows wait in the spool, which keeps their order), rows join the spool.
+    if (this.databaseDown || this.spoolPending > 0) {
+      await this.spool(r, stored);
+      return;
+    }
     try {
-      const id = await pRetry(
-        () => this.repo.insertInspection(this.o.stationId, r, {
-          modelId: r.modelSha256 ? this.o.modelIds.get(r.modelSha256) ?? null : null,
-          recipeVersionId: this.o.recipeVersionIds.get(`${r.recipe}@${r.recipeVersion}`) ?? null,
-        }, stored),
-        { retries: 4, minTimeout: 50, maxTimeout: 1000 },
-      );
+      const id = await pRetry(() => this.insert(r, stored), { retries: 4, minTimeout: 50, maxTimeout: 1000 });
       this.counters.recorded++;
       this.o.onRecorded?.(id, r);
     } catch (err) {
-      this.counters.writeErrors++;
+      this.databaseDown = true;
+      this.lastDatabaseError = (err as Error).message;
       this.o.onError?.(err, r);
+      await this.spool(r, stored);
     }
   }
 
-  /** Resolves when everything queued so far is written (or has failed, counted). */
+  /** Appends one row to the spool (appends are serialised); only if that fails too is the row lost (counted, logged). */
+  private spool(r: InspectionResult, stored: StoredImage[]): Promise<void> {
+    const { image: _i, masks: _m, anomalyMap: _a, ...rest } = r;
+    const line = JSON.stringify({ r: rest, images: stored } satisfies SpoolEntry) + '\n';
+    const p = this.spoolChain.then(async () => {
+      try {
+        this.spoolFile ??= path.join(this.o.spoolDir, `spool-${Date.now()}-${process.pid}.jsonl`);
+        await mkdir(this.o.spoolDir, { recursive: true });
+        await appendFile(this.spoolFile, line);
+        this.counters.spooled++;
+        this.spoolPending++;
+      } catch (err) {
+        this.counters.writeErrors++;
+        this.counters.dropped++;
+        this.o.onError?.(err, r);
+      }
+    });
+    this.spoolChain = p;
+    return p;
+  }
+
+  /**
+   * Writes spooled rows to the database, oldest file first. A file is renamed before it is
+   * read, so rows arriving meanwhile start a new file; a row already in the database (a replay
+   * cut short) is skipped by its unique key.
+   */
+  replay(): Promise<void> {
+    this.replaying ??= (async () => {
+      try {
+        const files = (await readdir(this.o.spoolDir)).filter((f) => f.endsWith('.jsonl') || f.endsWith('.replaying')).sort();
+        for (const f of files) {
+          let file = path.join(this.o.spoolDir, f);
+          if (file === this.spoolFile) {
+            // New rows start a new file; appends already on their way finish in this one first.
+            this.spoolFile = null;
+            await this.spoolChain;
+          }
+          if (f.endsWith('.jsonl')) {
+            await rename(file, `${file}.replaying`);
+            file = `${file}.replaying`;
+          }
+          const lines = (await readFile(file, 'utf8')).split('\n').filter(Boolean);
+          for (let i = 0; i < lines.length; i++) {
+            const e = JSON.parse(lines[i]) as SpoolEntry;
+            try {
+              const id = await this.insert(e.r, e.images);
+              this.o.onRecorded?.(id, e.r as InspectionResult);
+            } catch (err) {
+              if ((err as { code?: string }).code !== 'P2002') {
+                // Still down: keep the rest of this file for the next attempt.
+                await rewriteRest(file, lines.slice(i));
+                this.lastDatabaseError = (err as Error).message;
+                return;
+              }
+            }
+            this.counters.recorded++;
+            this.counters.replayed++;
+            this.spoolPending = Math.max(0, this.spoolPending - 1);
+          }
+          await rm(file, { force: true });
+        }
+        this.databaseDown = this.spoolPending > 0;
+        if (!this.databaseDown) this.lastDatabaseError = null;
+      } catch (err) {
+        this.o.onError?.(err, null);
+      } finally {
+        this.replaying = null;
+      }
+    })();
+    return this.replaying;
+  }
+
+  /** Resolves when everything queued so far is written (to the database or the spool). */
   flush(): Promise<void> {
     if (!this.running) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
+
+  /** Flushes, tries the spool once more, and stops retrying. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.flush();
+    if (this.replayTimer) clearInterval(this.replayTimer);
+    if (this.spoolPending > 0) await this.replay();
+    await this.replaying;
+  }
 }
 
+async function rewriteRest(file: string, rest: string[]): Promise<void> {
+  await writeFile(`${file}.tmp`, rest.join('\n') + '\n');
+  await rename(`${file}.tmp`, file);
+}

@@ -202,6 +202,29 @@ export class Repository {
     return new Set(rows.map((r) => r.inspectionId));
   }
 
+  // --- image retention -----------------------------------------------------------------------
+
+  async imageBytes(): Promise<number> {
+    const a = await this.db.image.aggregate({ _sum: { bytes: true } });
+    return a._sum.bytes ?? 0;
+  }
+
+  /** The oldest parts that still have images, reviewed or not, captured before `before`. */
+  async oldestImageSets(limit: number, f: { reviewed: boolean; before?: Date }) {
+    const rows = await this.db.inspection.findMany({
+      where: { images: { some: {} }, reviews: f.reviewed ? { some: {} } : { none: {} }, capturedAt: f.before ? { lt: f.before } : undefined },
+      orderBy: { id: 'asc' },
+      take: limit,
+      select: { id: true, images: { select: { path: true, bytes: true } } },
+    });
+    return rows.map((r) => ({ inspectionId: r.id, images: r.images }));
+  }
+
+  /** Forgets the image rows of these parts (their files are gone); the inspections stay. */
+  async deleteImagesOf(inspectionIds: number[]): Promise<void> {
+    await this.db.image.deleteMany({ where: { inspectionId: { in: inspectionIds } } });
+  }
+
   // --- re-inference ------------------------------------------------------------------------
 
   /** Inspections of a recipe with a stored original, newest first: what re-inference can run on. */

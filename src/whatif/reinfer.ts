@@ -127,6 +127,7 @@ export class Reinferrer {
       const failures: string[] = [];
       line.on('source-error', (_s, e) => failures.push(`${e.code}: ${e.message}`));
       await line.start();
+      line.begin();
       const interrupted = new Promise<void>((resolve) => (run.interrupt = resolve));
       if (!run.cancelled) await Promise.race([line.whenIdle(), interrupted]);
       await line.stop();

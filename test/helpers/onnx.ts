@@ -110,3 +110,59 @@ export function yoloHead(nc: number, A: number, anchors: { a: number; cx: number
   }
   return v;
 }
+
+/**
+ * An anomalib-v2-shaped model (`input` [1,3,size,size] → `pred_score` [1] = mean of the input)
+ * that blocks its thread for seconds on bright images: when the input's mean exceeds
+ * `stallAbove`, an `If` branch multiplies `n`×`n` matrices `repeats` times. A real hung model
+ * run, for the watchdog: nothing in the station is stubbed. The warm-up (an all-zero tensor)
+ * stays fast.
+ */
+export function buildStallingModel(o: { size: number; stallAbove: number; n: number; repeats: number }): Uint8Array {
+  const INT = onnx.AttributeProto.AttributeType.INT;
+  const GRAPH = onnx.AttributeProto.AttributeType.GRAPH;
+  const TENSOR = onnx.AttributeProto.AttributeType.TENSOR;
+  const heavy: onnxProto.onnx.NodeProto[] = [
+    // Entries mean/n: powers of the matrix stay finite however many times it is multiplied.
+    node('ConstantOfShape', ['mat_shape'], ['mat_base'], [onnx.AttributeProto.create({ name: 'value', type: TENSOR, t: tensor('v', [1], new Float32Array([1 / o.n])) })]),
+    node('Mul', ['mat_base', 'input_mean'], ['mat0']),
+  ];
+  for (let i = 1; i <= o.repeats; i++) heavy.push(node('MatMul', [`mat${i - 1}`, 'mat0'], [`mat${i}`]));
+  heavy.push(node('ReduceMean', [`mat${o.repeats}`], ['heavy_out'], [onnx.AttributeProto.create({ name: 'keepdims', type: INT, i: 0 })]));
+  const thenBranch = onnx.GraphProto.create({
+    name: 'stall', node: heavy,
+    initializer: [onnx.TensorProto.create({ name: 'mat_shape', dims: [2], dataType: 7, int64Data: [o.n, o.n] })],
+    output: [valueInfo('heavy_out', [])],
+  });
+  const elseBranch = onnx.GraphProto.create({
+    name: 'fast', node: [node('Identity', ['zero'], ['light_out'])], output: [valueInfo('light_out', [])],
+  });
+  const nodes = [
+    node('ReduceMean', ['input'], ['input_mean'], [onnx.AttributeProto.create({ name: 'keepdims', type: INT, i: 0 })]),
+    node('Greater', ['input_mean', 'stall_above'], ['bright']),
+    node('If', ['bright'], ['branch_out'], [
+      onnx.AttributeProto.create({ name: 'then_branch', type: GRAPH, g: thenBranch }),
+      onnx.AttributeProto.create({ name: 'else_branch', type: GRAPH, g: elseBranch }),
+    ]),
+    node('Mul', ['branch_out', 'zero'], ['branch_zero']),
+    node('Add', ['input_mean', 'branch_zero'], ['score_scalar']),
+    node('Reshape', ['score_scalar', 'one_shape'], ['pred_score']),
+  ];
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    producerName: 'station-tests',
+    opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: 17 })],
+    graph: onnx.GraphProto.create({
+      name: 'stalling',
+      node: nodes,
+      initializer: [
+        tensor('zero', [], new Float32Array([0])),
+        tensor('stall_above', [], new Float32Array([o.stallAbove])),
+        onnx.TensorProto.create({ name: 'one_shape', dims: [1], dataType: 7, int64Data: [1] }),
+      ],
+      input: [valueInfo('input', [1, 3, o.size, o.size])],
+      output: [valueInfo('pred_score', [1])],
+    }),
+  });
+  return onnx.ModelProto.encode(model).finish();
+}

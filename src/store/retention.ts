@@ -1,0 +1,128 @@
+import { statfs, rm } from 'node:fs/promises';
+import type { ImageStore } from './images.js';
+import type { Repository } from './repository.js';
+
+export interface RetentionOptions {
+  /** Images of parts older than this are deleted (days). */
+  maxAgeDays: number;
+  /** ... except parts someone reviewed, kept this long (days). */
+  keepReviewedDays: number;
+  /** Total image bytes allowed; the oldest go first beyond it. */
+  maxBytes?: number;
+  /** Free space to keep on the image disk; the oldest images go first below it. */
+  minFreeBytes: number;
+  intervalMs: number;
+}
+
+export interface RetentionCounters {
+  sweeps: number;
+  /** Inspections whose images were deleted (the inspection rows stay). */
+  inspectionsPurged: number;
+  bytesFreed: number;
+  errors: number;
+}
+
+export interface DiskStatus {
+  freeBytes: number;
+  totalBytes: number;
+  imageBytes: number;
+}
+
+/**
+ * Image retention: by age, by a byte budget and by free space, oldest first, unreviewed parts
+ * before reviewed ones. Only images go: the inspection rows (verdict, findings, outputs) are
+ * the traceability record and are never deleted here. A full disk triggers a sweep at once.
+ *
+ *   every intervalMs, or on ENOSPC:
+ *     1. age:    unreviewed older than maxAgeDays, reviewed older than keepReviewedDays
+ *     2. budget: while imageBytes > maxBytes or free < minFreeBytes:
+ *                oldest unreviewed parts' images, then (still short) oldest reviewed ones
+ */
+export class Retention {
+  readonly counters: RetentionCounters = { sweeps: 0, inspectionsPurged: 0, bytesFreed: 0, errors: 0 };
+  disk: DiskStatus | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+
+  constructor(private readonly repo: Repository, private readonly images: ImageStore, private readonly o: RetentionOptions, private readonly onError?: (err: unknown) => void) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.sweep(), this.o.intervalMs);
+    this.timer.unref();
+    void this.sweep();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+
+  /** Runs a sweep (coalesced: a request during a sweep runs one more afterwards). */
+  sweep(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.sweepOnce();
+        } while (this.again);
+      } catch (err) {
+        this.counters.errors++;
+        this.onError?.(err);
+      } finally {
+        this.running = null;
+      }
+    })();
+    return this.running;
+  }
+
+  async diskStatus(): Promise<DiskStatus> {
+    const fs = await statfs(this.images.root).catch(() => null);
+    this.disk = {
+      freeBytes: fs ? fs.bavail * fs.bsize : 0,
+      totalBytes: fs ? fs.blocks * fs.bsize : 0,
+      imageBytes: await this.repo.imageBytes(),
+    };
+    return this.disk;
+  }
+
+  private async sweepOnce(): Promise<void> {
+    this.counters.sweeps++;
+    const now = Date.now();
+    await this.purgeAll({ reviewed: false, before: new Date(now - this.o.maxAgeDays * 86400_000) });
+    await this.purgeAll({ reviewed: true, before: new Date(now - this.o.keepReviewedDays * 86400_000) });
+    for (const reviewed of [false, true]) {
+      for (;;) {
+        const d = await this.diskStatus();
+        const over = (this.o.maxBytes !== undefined && d.imageBytes > this.o.maxBytes) || (d.totalBytes > 0 && d.freeBytes < this.o.minFreeBytes);
+        if (!over) return;
+        if ((await this.purge({ reviewed }, 50)) === 0) break;
+      }
+    }
+    await this.diskStatus();
+  }
+
+  private async purgeAll(f: { reviewed: boolean; before: Date }): Promise<void> {
+    while ((await this.purge(f, 200)) > 0);
+  }
+
+  /** Deletes the images of up to `limit` of the oldest matching parts; returns how many parts. */
+  private async purge(f: { reviewed: boolean; before?: Date }, limit: number): Promise<number> {
+    const sets = await this.repo.oldestImageSets(limit, f);
+    if (sets.length === 0) return 0;
+    for (const s of sets) {
+      for (const img of s.images) {
+        await rm(this.images.resolve(img.path), { force: true });
+        this.counters.bytesFreed += img.bytes;
+      }
+    }
+    await this.repo.deleteImagesOf(sets.map((s) => s.inspectionId));
+    this.counters.inspectionsPurged += sets.length;
+    return sets.length;
+  }
+}
