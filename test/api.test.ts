@@ -268,3 +268,40 @@ describe('downloads and datasets', () => {
     expect(readdirSync(path.join(dir, 'images')).sort()).toEqual([aRow.id, bRow.id, goodRow.id].sort((x, y) => x - y).map((id) => `insp_${id}.png`).sort());
   });
 });
+
+describe('transport security', () => {
+  it('serves HTTPS when configured, with Secure session cookies, and nothing in clear text', async () => {
+    const dir = tmpDir();
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
+      '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    running = await startTestStation({
+      sources: [{ name: 'push', uri: 'http:' }], adminPassword: ADMIN_PW,
+      http: { tls: { cert: path.join(dir, 'cert.pem'), key: path.join(dir, 'key.pem') } },
+    });
+    expect(running.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const https = await import('node:https');
+    const ca = readFileSync(path.join(dir, 'cert.pem'));
+    const call = (method: string, p: string, body?: object) => new Promise<{ status: number; headers: Record<string, unknown>; text: string }>((resolve, reject) => {
+      const req = https.request(`${running!.url}${p}`, { method, ca, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }));
+      });
+      req.on('error', reject);
+      req.end(body ? JSON.stringify(body) : undefined);
+    });
+    expect((await call('GET', '/api/health')).status).toBe(200);
+    const l = await call('POST', '/api/auth/login', { username: 'admin', password: ADMIN_PW });
+    expect(l.status).toBe(200);
+    expect(String(l.headers['set-cookie'])).toMatch(/station_session=.*; Secure/);
+    // Plain HTTP on the same port gets no answer an attacker could read.
+    const http = await import('node:http');
+    const plain = await new Promise<string>((resolve) => {
+      const req = http.get(running!.url!.replace('https:', 'http:') + '/api/health', (res) => resolve(`status ${res.statusCode}`));
+      req.on('error', (e) => resolve(`error ${(e as NodeJS.ErrnoException).code}`));
+      req.setTimeout(3000, () => { req.destroy(); resolve('timeout'); });
+    });
+    expect(plain).not.toBe('status 200');
+  });
+});

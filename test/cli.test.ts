@@ -35,6 +35,36 @@ describe('the station command', () => {
     expect(summary.recorded).toBe(summary.parts);
   });
 
+  it('SIGTERM stops the demo gracefully: the parts in flight get their verdicts at the gate, every record is written, and no secret reaches the log', async () => {
+    const data = tmpDir();
+    const secret = 'sigterm-admin-secret-0451';
+    let child: import('node:child_process').ChildProcess | null = null;
+    let signalled = false;
+    const r = await station(['demo', '--duration', '120', '--json', '--port', '0', '--rate', '10', '--data', data], {
+      env: { STATION_ADMIN_PASSWORD: secret, LOG_LEVEL: 'debug' },
+      onSpawn: (c) => (child = c),
+      onStderr: (s) => {
+        // Some parts into the run, mid-stream: stop it as systemd would.
+        if (!signalled && /parts (2\d|[3-9]\d)\b/.test(s)) {
+          signalled = true;
+          child!.kill('SIGTERM');
+        }
+      },
+      timeoutMs: 90_000,
+    });
+    expect(signalled).toBe(true);
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.lines[r.lines.length - 1]);
+    expect(summary.parts).toBeGreaterThanOrEqual(20);
+    expect(summary.recorded).toBe(summary.parts);
+    const g = summary.plc;
+    expect(g.passedGood + g.rejectedDefective + g.escapes + g.falseRejects).toBe(summary.parts);
+    const db = new Database(path.join(data, 'station.db'), { readonly: true });
+    expect((db.prepare('select count(*) as n from Inspection').get() as { n: number }).n).toBe(summary.parts);
+    db.close();
+    expect(r.stderr).not.toContain(secret);
+  });
+
   it('replay prints one JSON line per image and a summary', async () => {
     const dir = tmpDir();
     // The evaluation layout: good/ and defect/<class>/ carry the ground truth.

@@ -13,6 +13,7 @@ import { IMAGE_VARIANTS, roleAtLeast, type Accounts, type Exporter, type ImageSt
 import { stringify as csvStringify } from 'csv-stringify/sync';
 import { actorOf, need, registerAuth, SESSION_COOKIE } from './auth.js';
 import { registerRecipes } from './recipes.js';
+import { ErrorBody, IdParams, idOf } from './schemas.js';
 import { registerWhatIf, type WhatIfDeps } from './whatif.js';
 import { existsSync } from 'node:fs';
 import type { EventEmitter } from 'node:events';
@@ -76,8 +77,6 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   STN_ERR_LINE_WORKER: 503,
 };
 
-const ErrorBody = Type.Object({ code: Type.String(), message: Type.String() });
-const Id = Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1 }) });
 const Verdict = Type.Union([Type.Literal('pass'), Type.Literal('fail'), Type.Literal('uninspected')]);
 const Box = Type.Union([Type.Tuple([Type.Number(), Type.Number(), Type.Number(), Type.Number()]), Type.Null()]);
 const DefectOut = Type.Object({ class: Type.String(), score: Type.Number(), rejecting: Type.Boolean(), area: Type.Union([Type.Number(), Type.Null()]), box: Box });
@@ -116,6 +115,12 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     }
     // Never a stack trace on 5xx.
     return reply.status(500).send({ code: 'STN_ERR_INTERNAL', message: 'internal error' });
+  });
+  // With type coercion "1e309" becomes Infinity, and JSON.parse turns 1e309 into Infinity too;
+  // Ajv's integer and range checks let it through. No handler ever sees a non-finite number.
+  app.addHook('preHandler', async (req) => {
+    const bad = nonFinite(req.params) ?? nonFinite(req.query) ?? (Buffer.isBuffer(req.body) ? null : nonFinite(req.body));
+    if (bad !== null) throw new StationError('STN_ERR_HTTP_BAD_REQUEST', `${bad} is not a finite number`);
   });
   app.setNotFoundHandler((req, reply) => reply.status(404).send({ code: 'STN_ERR_HTTP_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` }));
 
@@ -196,18 +201,18 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   app.get('/api/inspections/:id', {
     preHandler: viewer,
-    schema: { params: Id, response: { 200: Type.Object({}, { additionalProperties: true }), 404: ErrorBody } },
+    schema: { params: IdParams, response: { 200: Type.Object({}, { additionalProperties: true }), 404: ErrorBody } },
   }, async (req) => {
-    const row = await deps.repo.getInspection(req.params.id);
-    if (!row) throw new StationError('STN_ERR_HTTP_NOT_FOUND', `no inspection ${req.params.id}`);
-    return { ...row, reviews: await deps.repo.reviewsOf(req.params.id) };
+    const row = await deps.repo.getInspection(idOf(req.params));
+    if (!row) throw new StationError('STN_ERR_HTTP_NOT_FOUND', `no inspection ${idOf(req.params)}`);
+    return { ...row, reviews: await deps.repo.reviewsOf(idOf(req.params)) };
   });
 
   app.post('/api/inspections/:id/review', {
     preHandler: need('quality'),
     schema: {
       description: 'A person\'s judgement: confirmed, false_reject (a good part was rejected) or escape (a defect the station missed; class required).',
-      params: Id,
+      params: IdParams,
       body: Type.Object({
         label: Type.Union([Type.Literal('confirmed'), Type.Literal('false_reject'), Type.Literal('escape')]),
         class: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
@@ -222,8 +227,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   }, async (req, reply) => {
     const b = req.body;
     if (b.label === 'escape' && !b.class) throw new StationError('STN_ERR_HTTP_BAD_REQUEST', 'an escape needs the class of the defect the station missed');
-    if (!(await deps.repo.getInspection(req.params.id))) throw new StationError('STN_ERR_HTTP_NOT_FOUND', `no inspection ${req.params.id}`);
-    const review = await deps.repo.addReview(req.params.id, req.principal!.userId, b);
+    if (!(await deps.repo.getInspection(idOf(req.params)))) throw new StationError('STN_ERR_HTTP_NOT_FOUND', `no inspection ${idOf(req.params)}`);
+    const review = await deps.repo.addReview(idOf(req.params), req.principal!.userId, b);
     return reply.status(201).send({ ...review, by: req.principal!.username, createdAt: review.createdAt.toISOString() });
   });
 
@@ -314,10 +319,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     await deps.accounts.audit(actorOf(req), 'key.create', req.body.name, { role: req.body.role, id: k.id });
     return reply.status(201).send({ id: k.id, name: req.body.name, role: req.body.role, key: k.key });
   });
-  app.delete('/api/keys/:id', { preHandler: admin, schema: { params: Id } }, async (req) => {
-    if (!(await deps.accounts.revokeApiKey(req.params.id))) throw new StationError('STN_ERR_HTTP_NOT_FOUND', `no active key ${req.params.id}`);
-    await deps.accounts.audit(actorOf(req), 'key.revoke', String(req.params.id), {});
-    return { revoked: req.params.id };
+  app.delete('/api/keys/:id', { preHandler: admin, schema: { params: IdParams } }, async (req) => {
+    if (!(await deps.accounts.revokeApiKey(idOf(req.params)))) throw new StationError('STN_ERR_HTTP_NOT_FOUND', `no active key ${idOf(req.params)}`);
+    await deps.accounts.audit(actorOf(req), 'key.revoke', String(idOf(req.params)), {});
+    return { revoked: idOf(req.params) };
   });
   app.get('/api/audit', {
     preHandler: need('integrator'),
@@ -402,15 +407,15 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.get('/api/inspections/:id/image', {
     preHandler: viewer,
     schema: {
-      params: Id,
+      params: IdParams,
       querystring: Type.Object({ variant: Type.Union(IMAGE_VARIANTS.map((v) => Type.Literal(v)), { default: 'overlay' }) }, { additionalProperties: false }),
     },
   }, async (req, reply) => {
-    const img = await deps.repo.getImage(req.params.id, req.query.variant as ImageVariant);
-    if (!img) throw new StationError('STN_ERR_HTTP_NOT_FOUND', `inspection ${req.params.id} has no ${req.query.variant} image`);
+    const img = await deps.repo.getImage(idOf(req.params), req.query.variant as ImageVariant);
+    if (!img) throw new StationError('STN_ERR_HTTP_NOT_FOUND', `inspection ${idOf(req.params)} has no ${req.query.variant} image`);
     const file = deps.images.resolve(img.path);
     const st = await stat(file).catch(() => null);
-    if (!st) throw new StationError('STN_ERR_HTTP_NOT_FOUND', `the ${req.query.variant} image of inspection ${req.params.id} is no longer on disk`);
+    if (!st) throw new StationError('STN_ERR_HTTP_NOT_FOUND', `the ${req.query.variant} image of inspection ${idOf(req.params)} is no longer on disk`);
     // Stored images never change: an ETag from the row is enough, and caches may keep them.
     const etag = `"${img.id}-${img.bytes}"`;
     reply.header('ETag', etag).header('Cache-Control', 'private, max-age=86400, immutable');
@@ -450,4 +455,16 @@ function authorized(header: string | undefined, keys: readonly string[]): boolea
   if (!m || keys.length === 0) return false;
   const digest = createHash('sha256').update(m[1]).digest();
   return keys.some((k) => timingSafeEqual(Buffer.from(k, 'hex'), digest));
+}
+
+/** The path of the first non-finite number in a parsed request part, or null. */
+function nonFinite(v: unknown, at = ''): string | null {
+  if (typeof v === 'number') return Number.isFinite(v) ? null : at || 'value';
+  if (v && typeof v === 'object') {
+    for (const [k, x] of Object.entries(v)) {
+      const found = nonFinite(x, at ? `${at}.${k}` : k);
+      if (found !== null) return found;
+    }
+  }
+  return null;
 }

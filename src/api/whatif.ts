@@ -5,6 +5,7 @@ import { StationError } from '../errors/index.js';
 import { compareRun, runSuggest, runWhatIf, type Reinferrer } from '../whatif/index.js';
 import { actorOf } from './auth.js';
 import type { RecipeDeps } from './recipes.js';
+import { IdParams, idOf } from './schemas.js';
 import { need } from './auth.js';
 
 export interface WhatIfDeps extends RecipeDeps {
@@ -75,7 +76,6 @@ export function registerWhatIf(app: FastifyInstance, deps: WhatIfDeps): void {
   });
 
   const integrator = need('integrator');
-  const RunId = Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1 }) });
   const job = async (id: number) => {
     const j = await deps.reinferrer.get(id);
     if (!j) throw new StationError('STN_ERR_HTTP_NOT_FOUND', `no re-inference ${id}`);
@@ -123,9 +123,9 @@ export function registerWhatIf(app: FastifyInstance, deps: WhatIfDeps): void {
 
   api.get('/api/reinference/:id', {
     preHandler: viewer,
-    schema: { description: 'A re-inference job and, once it has results, the comparison with the line\'s verdicts on the same parts.', params: RunId },
+    schema: { description: 'A re-inference job and, once it has results, the comparison with the line\'s verdicts on the same parts.', params: IdParams },
   }, async (req) => {
-    const j = await job(req.params.id);
+    const j = await job(idOf(req.params));
     const parts = await deps.repo.reinferenceParts(j.id);
     return { ...j, comparison: parts.length ? compareRun(parts) : null };
   });
@@ -134,7 +134,7 @@ export function registerWhatIf(app: FastifyInstance, deps: WhatIfDeps): void {
     preHandler: viewer,
     schema: {
       description: 'The parts side by side: the line\'s verdict and findings, the candidate\'s, and the label.',
-      params: RunId,
+      params: IdParams,
       querystring: Type.Object({
         only: Type.Union([Type.Literal('all'), Type.Literal('disagree')], { default: 'disagree' }),
         limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
@@ -142,8 +142,8 @@ export function registerWhatIf(app: FastifyInstance, deps: WhatIfDeps): void {
       }, { additionalProperties: false }),
     },
   }, async (req) => {
-    await job(req.params.id);
-    const all = await deps.repo.reinferenceParts(req.params.id);
+    await job(idOf(req.params));
+    const all = await deps.repo.reinferenceParts(idOf(req.params));
     const picked = req.query.only === 'all' ? all : all.filter((p) => p.production.verdict !== p.candidate.verdict);
     const page = picked.slice(req.query.offset, req.query.offset + req.query.limit);
     const thumbs = await deps.repo.withImage(page.map((p) => p.inspectionId), 'thumb');
@@ -156,10 +156,10 @@ export function registerWhatIf(app: FastifyInstance, deps: WhatIfDeps): void {
     };
   });
 
-  api.post('/api/reinference/:id/cancel', { preHandler: integrator, schema: { params: RunId } }, async (req) => {
-    await job(req.params.id);
-    const j = await deps.reinferrer.cancel(req.params.id);
-    await deps.accounts.audit(actorOf(req), 'reinference.cancel', String(req.params.id), {});
+  api.post('/api/reinference/:id/cancel', { preHandler: integrator, schema: { params: IdParams } }, async (req) => {
+    await job(idOf(req.params));
+    const j = await deps.reinferrer.cancel(idOf(req.params));
+    await deps.accounts.audit(actorOf(req), 'reinference.cancel', String(idOf(req.params)), {});
     return j;
   });
 
