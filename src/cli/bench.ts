@@ -38,7 +38,8 @@ export async function runPlcBench(o: PlcBenchOptions) {
   await sim.start();
   await trustEachOther(path.join(o.dataDir, 'pki', 'station'), 'urn:inspection-station:station:demo-1', sim.serverCertificateDir, sim.certificate());
   const config = demoConfig({ dataDir: o.dataDir, port: 0, host: '127.0.0.1', rate: o.rate, plc: { endpoint: sim.endpointUrl, username: 'station', password } });
-  const station = await startStation({ config, log: o.log, http: false });
+  const inference = new LatencyWindow(1 << 16);
+  const station = await startStation({ config, log: o.log, http: false, onResult: (r) => { if (r.verdict !== 'uninspected') inference.add(r.timings.inference); } });
   try {
     await station.gate!.whenReady(30_000);
     sim.startConveyor();
@@ -60,6 +61,8 @@ export async function runPlcBench(o: PlcBenchOptions) {
     photoEyeToResultMs: { p50: r1(plc.percentile(50)), p99: r1(plc.percentile(99)), max: r1(plc.percentile(100)) },
     triggerToWrittenMs: { p50: r1(station.gate!.writeLatency.percentile(50)), p99: r1(station.gate!.writeLatency.percentile(99)) },
     triggerToVerdictMs: { p50: r1(station.line.latency.percentile(50)), p99: r1(station.line.latency.percentile(99)) },
+    stationInferenceMs: { p50: r1(inference.percentile(50)), p99: r1(inference.percentile(99)) },
+    plcWriteMs: { p50: r1(station.gate!.writeDuration.percentile(50)), p99: r1(station.gate!.writeDuration.percentile(99)) },
     gate: sim.counters,
     station: station.gate!.counters,
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? '', node: process.version },

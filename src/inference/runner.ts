@@ -9,6 +9,11 @@ export interface RunnerOptions {
   threads: number;
 }
 
+/** The onnxruntime session options the station runs with (the benchmark's bare loop uses the same). */
+export function sessionOptions(threads: number): ort.InferenceSession.SessionOptions {
+  return { executionProviders: ['cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential' };
+}
+
 /**
  * One onnxruntime session per model. `run` blocks the calling thread (onnxruntime-node does
  * the work synchronously), so runners live in the line worker, never on the HTTP thread.
@@ -21,12 +26,7 @@ export class ModelRunner {
   static async create(model: LoadedModel, options: RunnerOptions): Promise<ModelRunner> {
     let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(model.bytes, {
-        executionProviders: ['cpu'],
-        graphOptimizationLevel: 'all',
-        intraOpNumThreads: options.threads,
-        interOpNumThreads: 1,
-      });
+      session = await ort.InferenceSession.create(model.bytes, sessionOptions(options.threads));
     } catch (err) {
       throw new StationError('STN_ERR_MODEL_INVALID', `onnxruntime cannot load ${model.file}: ${(err as Error).message}`, { cause: err });
     }

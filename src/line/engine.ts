@@ -5,7 +5,7 @@ import type { Recipe, Thresholds } from '../config/schema.js';
 import { compactOutputs, decide, DETECTION_FLOOR, uninspected, type CompactOutputs, type Decision } from '../decision/index.js';
 import { serializeError, StationError, type ErrorCode } from '../errors/index.js';
 import { loadModel, ModelRunner, type ModelOutput } from '../inference/index.js';
-import { Preprocessor } from '../preprocess/index.js';
+import { Preprocessor, type Transform } from '../preprocess/index.js';
 import type { FromWorker, InspectionResult, ModelSummary, ToWorker, WorkerInit } from './protocol.js';
 
 
@@ -16,7 +16,19 @@ interface RecipeRuntime {
   thresholds: Readonly<Thresholds>;
   version: number;
   runner: ModelRunner;
+  /** Two tensors, so the next part can be preprocessed while this one is in the model. */
   pre: Preprocessor;
+  pre2: Preprocessor;
+}
+
+/** A part on its way: its tensor slot and timings; `done` is null when it was already answered. */
+interface Prepared {
+  item: Queued;
+  slot: Preprocessor;
+  timings: InspectionResult['timings'];
+  done: Promise<{ transform: Transform } | { code: string }>;
+  /** The thresholds snapshot it is decided with (taken when it started). */
+  thresholds: Readonly<Thresholds>;
 }
 
 interface Queued {
@@ -126,9 +138,11 @@ export class LineEngine {
     }
     const spec = { ...runner.model.input, resize: recipe.resize ?? runner.model.input.resize };
     const pre = new Preprocessor(spec, { roi: recipe.roi, maxPixels: cfg.line.maxPixels });
+    const pre2 = new Preprocessor(spec, { roi: recipe.roi, maxPixels: cfg.line.maxPixels });
     // Warm-up: the first run allocates and optimises; it must not land on a real part.
     await runner.run(pre);
-    const runtime: RecipeRuntime = { name, recipe, thresholds: Object.freeze(structuredClone(thresholds)), version, runner, pre };
+    await runner.run(pre2);
+    const runtime: RecipeRuntime = { name, recipe, thresholds: Object.freeze(structuredClone(thresholds)), version, runner, pre, pre2 };
     return { runtime, summary };
   }
 
@@ -252,60 +266,96 @@ export class LineEngine {
     }
   }
 
+  /**
+   * Two stages in flight: while part N runs through the model (onnxruntime blocks this thread),
+   * part N+1 is already being decoded and resized on libuv's threads into the other of the
+   * recipe's two tensors.
+   *
+   *   part N   : [ preprocess → slot A ][ inference A ][ decode, decide, emit ]
+   *   part N+1 :                       [ preprocess → slot B ][ inference B ] …
+   */
   private async loop(): Promise<void> {
+    let next: Prepared | null = null;
     for (;;) {
-      const item = this.queue.shift();
-      if (!item) {
-        if (this.capturesRunning === 0) return;
-        await new Promise<void>((r) => (this.wakeLoop = r));
-        this.wakeLoop = null;
-        continue;
+      let cur = next;
+      next = null;
+      if (!cur) {
+        const item = this.queue.shift();
+        if (!item) {
+          if (this.capturesRunning === 0) return;
+          await new Promise<void>((r) => (this.wakeLoop = r));
+          this.wakeLoop = null;
+          continue;
+        }
+        this.spaceWaiters.shift()?.();
+        cur = this.prepare(item);
       }
-      this.spaceWaiters.shift()?.();
-      this.inspecting = item.recipe;
-      await this.inspect(item);
-      this.inspecting = null;
+      this.inspecting = cur.item.recipe;
+      const ready = await cur.done;
+      // Start the next part into the other slot before this one takes the thread for inference.
+      const following = this.queue.shift();
+      if (following) {
+        this.spaceWaiters.shift()?.();
+        next = this.prepare(following, cur.slot);
+      }
+      await this.infer(cur, ready);
+      this.inspecting = next?.item.recipe ?? null;
       if (this.retired.size) this.releaseRetired();
     }
   }
 
-  private async inspect(item: Queued): Promise<void> {
+  /**
+   * Checks a part and starts its preprocessing into a tensor slot (not `busy`, the one the part
+   * in front of it is using). Resolves to a code when the part cannot be inspected (frame error,
+   * line stopped, already past its deadline, unreadable image).
+   */
+  private prepare(item: Queued, busy?: Preprocessor): Prepared {
     const { frame } = item;
     const r = item.recipe;
-    const thresholds = r.thresholds; // one snapshot per part
     const t0 = performance.now();
-    const now0 = Date.now();
     const timings = emptyTimings(frame.timestamp);
-    timings.queue = now0 - frame.timestamp;
-    if (frame.error) {
-      this.emitResult(item, uninspected(frame.error), null, frame.error, { ...timings, total: timings.queue });
+    timings.queue = Date.now() - frame.timestamp;
+    const slot = r.pre === busy ? r.pre2 : r.pre;
+    let done: Prepared['done'];
+    if (frame.error) done = Promise.resolve({ code: frame.error });
+    else if (!this.running) done = Promise.resolve({ code: 'STN_ERR_LINE_STOPPED' });
+    else if (timings.queue > this.deadlineMs) done = Promise.resolve({ code: 'STN_ERR_LINE_DEADLINE' });
+    else {
+      done = slot.run(frame.image).then((transform) => {
+        timings.preprocess = performance.now() - t0;
+        return { transform };
+      }, (err: unknown) => ({ code: serializeError(err, 'STN_ERR_INFERENCE_FAILED').code }));
+    }
+    return { item, slot, timings, done, thresholds: r.thresholds };
+  }
+
+  /**
+   * Inference, output decoding and the decision for a prepared part; emits its result (or, for a
+   * part answered while preparing, its uninspected result — in order, after the part before it).
+   */
+  private async infer(p: Prepared, ready: { transform: Transform } | { code: string }): Promise<void> {
+    const { item, timings, slot } = p;
+    if ('code' in ready) {
+      this.emitResult(item, uninspected(ready.code), null, ready.code, { ...timings, total: Date.now() - item.frame.timestamp });
       return;
     }
-    if (!this.running) {
-      this.emitResult(item, uninspected('STN_ERR_LINE_STOPPED'), null, 'STN_ERR_LINE_STOPPED', { ...timings, total: timings.queue });
-      return;
-    }
-    if (timings.queue > this.deadlineMs) {
-      this.emitResult(item, uninspected('STN_ERR_LINE_DEADLINE'), null, 'STN_ERR_LINE_DEADLINE', { ...timings, total: timings.queue });
-      return;
-    }
+    const { transform } = ready;
+    const r = item.recipe;
+    const frame = item.frame;
     let output: ModelOutput;
     let compact: CompactOutputs;
     let decision: Decision;
-    let imageSize: [number, number] | undefined;
+    const imageSize: [number, number] = [transform.srcWidth, transform.srcHeight];
     try {
-      const transform = await r.pre.run(frame.image);
-      imageSize = [transform.srcWidth, transform.srcHeight];
       const t1 = performance.now();
-      const outputs = await r.runner.run(r.pre);
+      const outputs = await r.runner.run(slot);
       const t2 = performance.now();
       output = r.runner.decode(outputs, transform, { candidateScore: DETECTION_FLOOR, nmsIou: r.recipe.nmsIou, maxDetections: 100 });
       compact = compactOutputs(output);
       const t3 = performance.now();
       // Decided on the compact form that is stored: what-if replays exactly this.
-      decision = decide(compact as Exclude<CompactOutputs, { kind: 'none' }>, thresholds);
+      decision = decide(compact as Exclude<CompactOutputs, { kind: 'none' }>, p.thresholds);
       const t4 = performance.now();
-      timings.preprocess = t1 - t0;
       timings.inference = t2 - t1;
       timings.decode = t3 - t2;
       timings.decision = t4 - t3;

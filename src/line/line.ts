@@ -275,8 +275,9 @@ export class Line extends EventEmitter<LineEvents> {
 
   private onResult(r: InspectionResult): void {
     this.owed.delete(keyOf(r.source, r.seq, r.timestamp));
-    this.recent.push(Date.now());
-    if (this.recent.length > 100_000) this.recent.splice(0, 50_000);
+    const now = Date.now();
+    this.recent.push(now);
+    while (this.recent[0] < now - 10_000) this.recent.shift();
     const c = this.counters;
     c.parts++;
     c[r.verdict]++;

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
 import {
   AttributeIds, ClientMonitoredItem, ClientSubscription, DataType, MessageSecurityMode, OPCUAClient,
@@ -93,6 +94,8 @@ export class RejectGate extends EventEmitter<GateEvents> {
   readonly counters: GateCounters = { triggers: 0, triggersMissed: 0, written: 0, late: 0, notConnected: 0, writtenLate: 0, writeErrors: 0, connects: 0, connectFailures: 0 };
   /** Trigger → ResultSeq write acknowledged, per written result. */
   readonly writeLatency = new LatencyWindow(16384);
+  /** The result's writes alone (ResultPartSeq/Verdict/DefectCode, then ResultSeq), start to acknowledgement. */
+  readonly writeDuration = new LatencyWindow(16384);
   state: GateState = 'connecting';
   lastError: string | null = null;
   private link: Link | null = null;
@@ -317,10 +320,12 @@ export class RejectGate extends EventEmitter<GateEvents> {
       if (this.state !== 'ready') { this.counters.notConnected++; return; }
       if (Date.now() > deadline) { this.counters.late++; return; }
       try {
+        const start = performance.now();
         await this.writeTags({ ResultPartSeq: r.seq >>> 0, Verdict: verdict, DefectCode: code });
         this.resultSeq = (this.resultSeq + 1) >>> 0;
         await this.writeTags({ ResultSeq: this.resultSeq });
         const done = Date.now();
+        this.writeDuration.add(performance.now() - start);
         this.counters.written++;
         if (done > deadline) this.counters.writtenLate++;
         this.writeLatency.add(done - r.timestamp);

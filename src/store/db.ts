@@ -21,7 +21,9 @@ export async function openDatabase(url: string): Promise<Db> {
   mkdirSync(path.dirname(target.file), { recursive: true });
   await migrate(url);
   const adapter = new PrismaBetterSqlite3({ url: `file:${target.file}`, timeout: 5000 });
-  const db = new PrismaClient({ adapter });
+  // Prisma caches compiled query plans keyed by query shape; inserts with JSON columns make many
+  // shapes, so a small cache keeps memory flat (the default of 1000 plans grew the heap for minutes).
+  const db = new PrismaClient({ adapter, queryPlanCacheMaxSize: 64 });
   await db.$queryRawUnsafe('PRAGMA journal_mode = WAL');
   await db.$queryRawUnsafe('PRAGMA busy_timeout = 5000');
   await db.$queryRawUnsafe('PRAGMA synchronous = NORMAL');

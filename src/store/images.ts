@@ -1,6 +1,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import sharp, { type Metadata, type OutputInfo, type OverlayOptions, type Sharp } from 'sharp';
+import sharp, { type Metadata, type Sharp } from 'sharp';
+import { Canvas, drawOverlay } from './overlay.js';
 import { channelsOf, type FrameImage } from '../capture/index.js';
 import { decodeBmp, isBmp } from '../preprocess/index.js';
 import type { InspectionResult } from '../line/protocol.js';
@@ -56,15 +57,14 @@ export class ImageStore {
       await put(origRel, original.data);
       out.push({ variant: 'original', path: origRel, mime: original.mime, width: original.width, height: original.height, bytes: original.data.length });
 
-      const overlay = await renderOverlay(r.image, r, original.width, original.height);
+      const { overlay, thumb } = await renderOverlay(r.image, r, original.width, original.height);
       const ovRel = path.join(dir, `${base}-overlay.jpg`);
       await put(ovRel, overlay);
       out.push({ variant: 'overlay', path: ovRel, mime: 'image/jpeg', width: original.width, height: original.height, bytes: overlay.length });
 
-      const thumb = await sharp(overlay).resize({ width: THUMB_WIDTH, withoutEnlargement: true }).jpeg({ quality: 80 }).toBuffer({ resolveWithObject: true });
       const thRel = path.join(dir, `${base}-thumb.jpg`);
       await put(thRel, thumb.data);
-      out.push({ variant: 'thumb', path: thRel, mime: 'image/jpeg', width: thumb.info.width, height: thumb.info.height, bytes: thumb.data.length });
+      out.push({ variant: 'thumb', path: thRel, mime: 'image/jpeg', width: thumb.width, height: thumb.height, bytes: thumb.data.length });
       return out;
     } catch (err) {
       await Promise.all(written.map((rel) => rm(path.join(this.root, rel), { force: true }).catch(() => undefined)));
@@ -91,7 +91,7 @@ function input(original: FrameImage): Sharp {
 
 async function encodeOriginal(image: FrameImage): Promise<{ data: Buffer; ext: string; mime: string; width: number; height: number }> {
   if (image.kind === 'raw') {
-    const data = await input(image).png({ compressionLevel: 1 }).toBuffer();
+    const data = await input(image).png({ compressionLevel: 1, adaptiveFiltering: false }).toBuffer();
     return { data, ext: 'png', mime: 'image/png', width: image.width, height: image.height };
   }
   if (isBmp(image.data)) {
@@ -104,85 +104,42 @@ async function encodeOriginal(image: FrameImage): Promise<{ data: Buffer; ext: s
   return { data: Buffer.from(image.data), ext: fmt === 'jpeg' ? 'jpg' : fmt, mime, width: meta.width ?? 0, height: meta.height ?? 0 };
 }
 
-const COLORS = ['#ff3b30', '#ff9500', '#ffcc00', '#34c759', '#00c7be', '#007aff', '#af52de', '#ff2d55'];
-
-function escapeXml(s: string): string {
-  return s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
+/** The image as 8-bit RGB pixels, to draw the overlay into. */
+async function rgbOf(image: FrameImage): Promise<Canvas> {
+  if (image.kind === 'raw') {
+    const n = image.width * image.height;
+    if (image.format === 'RGB8') return new Canvas(new Uint8Array(image.data), image.width, image.height);
+    const rgb = new Uint8Array(n * 3);
+    for (let i = 0, j = 0; i < n; i++, j += 3) rgb[j] = rgb[j + 1] = rgb[j + 2] = image.data[i];
+    return new Canvas(rgb, image.width, image.height);
+  }
+  const { data, info } = await input(image).toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  if (info.channels === 3) return new Canvas(data, info.width, info.height);
+  const rgb = new Uint8Array(info.width * info.height * 3);
+  for (let i = 0, j = 0; j < rgb.length; i += info.channels, j += 3) rgb[j] = rgb[j + 1] = rgb[j + 2] = data[i];
+  return new Canvas(rgb, info.width, info.height);
 }
 
 /**
- * The overlay: every finding the model reported with its score, rejecting ones in solid colour
- * and the rest dashed (honest about what the station saw but did not count), masks tinted,
- * the anomaly heat map blended, and a verdict banner.
+ * The overlay and its thumbnail: every finding the model reported with its score, rejecting ones
+ * solid and the rest dashed (honest about what the station saw but did not count), masks tinted,
+ * the anomaly heat map blended, and a verdict banner — drawn into the pixels, then encoded once
+ * as JPEG and once as a small JPEG.
  */
-async function renderOverlay(image: FrameImage, r: InspectionResult, width: number, height: number): Promise<Buffer> {
+async function renderOverlay(image: FrameImage, r: InspectionResult, width: number, height: number): Promise<{ overlay: Buffer; thumb: { data: Buffer; width: number; height: number } }> {
+  let cv: Canvas;
   if (!width || !height) {
     // Undecodable original: the overlay is a plain card saying why.
-    return sharp({ create: { width: 320, height: 240, channels: 3, background: '#222' } })
-      .composite([{ input: Buffer.from(`<svg width="320" height="240"><text x="12" y="120" fill="#fff" font-size="16" font-family="sans-serif">${escapeXml(r.errorCode ?? 'unreadable image')}</text></svg>`) }])
-      .jpeg().toBuffer();
+    cv = new Canvas(new Uint8Array(320 * 240 * 3).fill(34), 320, 240);
+    cv.text(12, 112, r.errorCode ?? 'unreadable image', [255, 255, 255], 1, false);
+  } else {
+    cv = await rgbOf(image);
+    drawOverlay(cv, r);
   }
-  const layers: OverlayOptions[] = [];
-  const classes = [...new Set(r.defects.map((d) => d.class))];
-  const colorOf = (c: string) => COLORS[classes.indexOf(c) % COLORS.length];
-
-  if (r.anomalyMap) {
-    const m = r.anomalyMap;
-    const rgba = Buffer.alloc(m.width * m.height * 4);
-    for (let i = 0; i < m.width * m.height; i++) {
-      const v = Math.max(0, Math.min(1, m.data[i]));
-      const [cr, cg, cb] = heat(v);
-      rgba[i * 4] = cr; rgba[i * 4 + 1] = cg; rgba[i * 4 + 2] = cb;
-      rgba[i * 4 + 3] = Math.round(40 + 150 * v);
-    }
-    const [rx, ry, rw, rh] = m.region.map(Math.round);
-    const w = Math.max(1, Math.min(rw, width - rx)), h = Math.max(1, Math.min(rh, height - ry));
-    const tile = await sharp(rgba, { raw: { width: m.width, height: m.height, channels: 4 } }).resize(w, h, { fit: 'fill', kernel: 'linear' }).png().toBuffer();
-    layers.push({ input: tile, left: rx, top: ry });
-  }
-
-  if (r.masks) {
-    for (let k = 0; k < r.defects.length; k++) {
-      const mask = r.masks[k];
-      const box = r.defects[k].box;
-      if (!mask || !box || mask.width === 0 || mask.height === 0) continue;
-      const [x1, y1, x2, y2] = box.map(Math.round);
-      const w = Math.max(1, Math.min(x2 - x1, width - x1)), h = Math.max(1, Math.min(y2 - y1, height - y1));
-      if (x1 < 0 || y1 < 0 || x1 >= width || y1 >= height) continue;
-      const hex = colorOf(r.defects[k].class);
-      const [cr, cg, cb] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
-      const rgba = Buffer.alloc(mask.width * mask.height * 4);
-      for (let i = 0; i < mask.data.length; i++) if (mask.data[i]) { rgba[i * 4] = cr; rgba[i * 4 + 1] = cg; rgba[i * 4 + 2] = cb; rgba[i * 4 + 3] = 110; }
-      const tile = await sharp(rgba, { raw: { width: mask.width, height: mask.height, channels: 4 } }).resize(w, h, { fit: 'fill', kernel: 'nearest' }).png().toBuffer();
-      layers.push({ input: tile, left: x1, top: y1 });
-    }
-  }
-
-  const font = Math.max(11, Math.round(width / 45));
-  const parts: string[] = [];
-  for (const d of r.defects) {
-    if (!d.box) continue;
-    const [x1, y1, x2, y2] = d.box;
-    const c = colorOf(d.class);
-    const dash = d.rejecting ? '' : ' stroke-dasharray="5,4"';
-    parts.push(`<rect x="${x1.toFixed(1)}" y="${y1.toFixed(1)}" width="${Math.max(1, x2 - x1).toFixed(1)}" height="${Math.max(1, y2 - y1).toFixed(1)}" fill="none" stroke="${c}" stroke-width="2"${dash}/>`);
-    const ty = y1 > font + 4 ? y1 - 4 : y2 + font + 2;
-    parts.push(`<text x="${x1.toFixed(1)}" y="${ty.toFixed(1)}" fill="${c}" font-size="${font}" font-family="sans-serif" font-weight="bold" stroke="#000" stroke-width="0.6">${escapeXml(d.class)} ${d.score.toFixed(2)}</text>`);
-  }
-  const banner = r.verdict === 'pass' ? '#1f9d55' : r.verdict === 'fail' ? '#d64545' : '#b7791f';
-  const label = `${r.verdict.toUpperCase()}  #${r.seq}${r.errorCode ? '  ' + r.errorCode : ''}`;
-  parts.push(`<rect x="0" y="0" width="${Math.min(width, font * (label.length * 0.62) + 16)}" height="${font + 10}" fill="${banner}" opacity="0.85"/>`);
-  parts.push(`<text x="8" y="${font + 3}" fill="#fff" font-size="${font}" font-family="sans-serif" font-weight="bold">${escapeXml(label)}</text>`);
-  layers.push({ input: Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${parts.join('')}</svg>`), left: 0, top: 0 });
-
-  return input(image).toColourspace('srgb').composite(layers).jpeg({ quality: 85 }).toBuffer();
-}
-
-/** A perceptually ordered blue → yellow → red ramp for anomaly scores in [0, 1]. */
-function heat(v: number): [number, number, number] {
-  const stops: [number, number, number][] = [[0, 0, 160], [0, 160, 255], [255, 230, 0], [255, 40, 0]];
-  const x = v * (stops.length - 1);
-  const i = Math.min(stops.length - 2, Math.floor(x));
-  const f = x - i;
-  return [0, 1, 2].map((k) => Math.round(stops[i][k] + (stops[i + 1][k] - stops[i][k]) * f)) as [number, number, number];
+  const raw = { raw: { width: cv.width, height: cv.height, channels: 3 as const } };
+  const [overlay, thumb] = await Promise.all([
+    sharp(cv.data, raw).jpeg({ quality: 85 }).toBuffer(),
+    sharp(cv.data, raw).resize({ width: THUMB_WIDTH, withoutEnlargement: true }).jpeg({ quality: 80 }).toBuffer({ resolveWithObject: true }),
+  ]);
+  return { overlay, thumb: { data: thumb.data, width: thumb.info.width, height: thumb.info.height } };
 }

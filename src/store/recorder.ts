@@ -1,5 +1,6 @@
 import { appendFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import pMap from 'p-map';
 import pRetry from 'p-retry';
 import type { InspectionResult } from '../line/protocol.js';
 import type { ImageStore, StoredImage } from './images.js';
@@ -31,6 +32,8 @@ export interface RecorderOptions {
   queueSize: number;
   /** Where rows wait, as JSON lines, while the database cannot take them. */
   spoolDir: string;
+  /** Parts whose images are encoded at the same time (default 4, libuv's thread count). */
+  imageConcurrency?: number;
   /** Fraction of good parts whose images are kept, per recipe. */
   keepGood: (recipe: string) => number;
   /** Model ids by sha256 and recipe version ids by `${recipe}@${version}`. */
@@ -136,35 +139,62 @@ export class Recorder {
     return Math.floor(n * rate) > Math.floor((n - 1) * rate);
   }
 
+  /**
+   * Writes the queue in batches: the images of up to `imageConcurrency` parts at a time (sharp
+   * works on libuv's threads, so encodes overlap), then the batch's rows in one transaction;
+   * if that fails, row by row with retries, and what still fails goes to the spool.
+   */
   private async drain(): Promise<void> {
-    for (let item = this.queue.shift(); item; item = this.queue.shift()) await this.write(item.r, item.images);
+    while (this.queue.length) {
+      const batch = this.queue.splice(0, 32);
+      const stored = await pMap(batch, (item) => (item.images ? this.writeImages(item.r) : Promise.resolve([])), { concurrency: this.o.imageConcurrency ?? 4 });
+      if (this.databaseDown || this.spoolPending > 0) {
+        // While the database is down (or rows wait in the spool, which keeps their order), rows join the spool.
+        for (let i = 0; i < batch.length; i++) await this.spool(batch[i].r, stored[i]);
+        continue;
+      }
+      try {
+        const ids = await this.repo.insertInspections(this.o.stationId, batch.map((b, i) => ({ r: b.r, refs: this.refsOf(b.r), images: stored[i] })));
+        this.counters.recorded += ids.length;
+        ids.forEach((id, i) => this.o.onRecorded?.(id, batch[i].r));
+      } catch {
+        for (let i = 0; i < batch.length; i++) await this.writeRow(batch[i].r, stored[i]);
+      }
+    }
     this.running = null;
     for (const w of this.idleWaiters.splice(0)) w();
   }
 
-  private insert(r: SpoolEntry['r'], stored: StoredImage[]): Promise<number> {
-    return this.repo.insertInspection(this.o.stationId, r as InspectionResult, {
+  private refsOf(r: SpoolEntry['r']) {
+    return {
       modelId: r.modelSha256 ? this.o.modelIds.get(r.modelSha256) ?? null : null,
       recipeVersionId: this.o.recipeVersionIds.get(`${r.recipe}@${r.recipeVersion}`) ?? null,
-    }, stored);
+    };
   }
 
-  private async write(r: InspectionResult, withImages: boolean): Promise<void> {
-    let stored: StoredImage[] = [];
-    if (withImages) {
-      try {
-        stored = await this.images.write(this.o.stationId, r);
-        this.counters.withImages++;
-      } catch (err) {
-        this.counters.imageErrors++;
-        if ((err as NodeJS.ErrnoException).code === 'ENOSPC') {
-          this.counters.diskFull++;
-          this.o.onDiskFull?.();
-        }
-        this.o.onError?.(err, r);
+  private insert(r: SpoolEntry['r'], stored: StoredImage[]): Promise<number> {
+    return this.repo.insertInspection(this.o.stationId, r as InspectionResult, this.refsOf(r), stored);
+  }
+
+  /** A part's images; on failure (a full disk) none, counted, and the row is kept without them. */
+  private async writeImages(r: InspectionResult): Promise<StoredImage[]> {
+    try {
+      const stored = await this.images.write(this.o.stationId, r);
+      this.counters.withImages++;
+      return stored;
+    } catch (err) {
+      this.counters.imageErrors++;
+      if ((err as NodeJS.ErrnoException).code === 'ENOSPC') {
+        this.counters.diskFull++;
+        this.o.onDiskFull?.();
       }
+      this.o.onError?.(err, r);
+      return [];
     }
-    // While the database is down (or rows wait in the spool, which keeps their order), rows join the spool.
+  }
+
+  /** One row with retries; if the database still refuses it, the spool. */
+  private async writeRow(r: InspectionResult, stored: StoredImage[]): Promise<void> {
     if (this.databaseDown || this.spoolPending > 0) {
       await this.spool(r, stored);
       return;
@@ -274,3 +304,4 @@ async function rewriteRest(file: string, rest: string[]): Promise<void> {
   await writeFile(`${file}.tmp`, rest.join('\n') + '\n');
   await rename(`${file}.tmp`, file);
 }
+

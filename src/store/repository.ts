@@ -74,36 +74,18 @@ export class Repository {
   async insertInspection(
     stationId: string, r: InspectionResult, refs: { modelId: number | null; recipeVersionId: number | null }, images: StoredImage[],
   ): Promise<number> {
-    const row = await this.db.inspection.create({
-      data: {
-        stationId,
-        partSeq: BigInt(r.seq),
-        source: r.source,
-        capturedAt: new Date(r.timestamp),
-        decidedAt: new Date(r.decidedAt),
-        verdict: r.verdict,
-        errorCode: r.errorCode ?? null,
-        reasons: r.reasons as object[],
-        outputs: r.outputs as object,
-        maxScore: r.maxScore,
-        defectCount: r.defects.filter((d) => d.rejecting).length,
-        timings: r.timings as object,
-        latencyMs: r.timings.total,
-        recipeName: r.recipe,
-        recipeVersionId: refs.recipeVersionId,
-        modelId: refs.modelId,
-        truth: r.truth ? (r.truth as object) : undefined,
-        defects: {
-          create: r.defects.map((d) => ({
-            class: d.class, score: d.score, rejecting: d.rejecting, area: d.area ?? null,
-            x1: d.box?.[0] ?? null, y1: d.box?.[1] ?? null, x2: d.box?.[2] ?? null, y2: d.box?.[3] ?? null,
-          })),
-        },
-        images: { create: images.map((i) => ({ variant: i.variant, path: i.path, mime: i.mime, width: i.width, height: i.height, bytes: i.bytes })) },
-      },
-      select: { id: true },
-    });
+    const row = await this.db.inspection.create({ data: inspectionData(stationId, r, refs, images), select: { id: true } });
     return row.id;
+  }
+
+  /** Several inspections in one transaction (the recorder's batches); their ids in order. */
+  async insertInspections(stationId: string, items: { r: InspectionResult; refs: { modelId: number | null; recipeVersionId: number | null }; images: StoredImage[] }[]): Promise<number[]> {
+    // An interactive transaction of single creates: a batch would be planned (and cached) per composition.
+    return this.db.$transaction(async (tx) => {
+      const ids: number[] = [];
+      for (const i of items) ids.push((await tx.inspection.create({ data: inspectionData(stationId, i.r, i.refs, i.images), select: { id: true } })).id);
+      return ids;
+    });
   }
 
   async listInspections(f: InspectionFilter) {
@@ -408,6 +390,35 @@ export class Repository {
 }
 
 const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
+
+function inspectionData(stationId: string, r: InspectionResult, refs: { modelId: number | null; recipeVersionId: number | null }, images: StoredImage[]) {
+  return {
+    stationId,
+    partSeq: BigInt(r.seq),
+    source: r.source,
+    capturedAt: new Date(r.timestamp),
+    decidedAt: new Date(r.decidedAt),
+    verdict: r.verdict,
+    errorCode: r.errorCode ?? null,
+    reasons: r.reasons as object[],
+    outputs: r.outputs as object,
+    maxScore: r.maxScore,
+    defectCount: r.defects.filter((d) => d.rejecting).length,
+    timings: r.timings as object,
+    latencyMs: r.timings.total,
+    recipeName: r.recipe,
+    recipeVersionId: refs.recipeVersionId,
+    modelId: refs.modelId,
+    truth: r.truth ? (r.truth as object) : undefined,
+    defects: {
+      create: r.defects.map((d) => ({
+        class: d.class, score: d.score, rejecting: d.rejecting, area: d.area ?? null,
+        x1: d.box?.[0] ?? null, y1: d.box?.[1] ?? null, x2: d.box?.[2] ?? null, y2: d.box?.[3] ?? null,
+      })),
+    },
+    images: { create: images.map((i) => ({ variant: i.variant, path: i.path, mime: i.mime, width: i.width, height: i.height, bytes: i.bytes })) },
+  };
+}
 
 /** Shifts start at 06:00, 14:00 and 22:00 UTC (three-shift operation). */
 export function bucketStart(d: Date, bucket: 'hour' | 'shift' | 'day'): Date {
