@@ -17,8 +17,9 @@ import type { PlcConfig } from './config/index.js';
 import { serializeError, StationError } from './errors/index.js';
 import { Reinferrer } from './whatif/index.js';
 import type { CandidateModel } from './api/whatif.js';
-import { Accounts, canonicalJson, Exporter, ImageStore, openDatabase, Recorder, redact, Repository, Retention, type Db } from './store/index.js';
+import { Accounts, canonicalJson, DiskImageStore, Exporter, openDatabase, type ImageStore, Recorder, redact, Repository, Retention, type Db } from './store/index.js';
 import { StationMetrics } from './ops/metrics.js';
+import { UnsPublisher } from './ops/mqtt.js';
 import { deepFreeze, loadConfigFile, type LoadedConfig } from './config/index.js';
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
@@ -109,13 +110,14 @@ export async function startStation(o: StationOptions): Promise<Station> {
     log.info({ model: m.name, family: m.family, sha256: m.sha256.slice(0, 12), manifest: m.manifestSource }, 'model loaded');
   }
 
-  const images = new ImageStore(path.join(dataDir, 'images'));
-  await mkdir(images.root, { recursive: true });
+  const imagesDir = path.resolve(config.baseDir, config.storage.imagesDir ?? path.join(dataDir, 'images'));
+  await mkdir(imagesDir, { recursive: true });
+  const images: ImageStore = new DiskImageStore(imagesDir);
   const live = new EventEmitter<{ inspection: [number] }>();
   live.setMaxListeners(100);
   const ret = config.storage.retention;
   const retention = new Retention(repo, images, {
-    maxAgeDays: ret.maxAgeDays, keepReviewedDays: ret.keepReviewedDays, maxBytes: ret.maxBytes, minFreeBytes: ret.minFreeBytes, intervalMs: ret.intervalS * 1000,
+    stationId: config.station.id, maxAgeDays: ret.maxAgeDays, keepReviewedDays: ret.keepReviewedDays, maxBytes: ret.maxBytes, minFreeBytes: ret.minFreeBytes, intervalMs: ret.intervalS * 1000,
   }, onceEach((err: unknown) => log.error({ err }, 'image retention failed')));
   const recorder = new Recorder(repo, images, {
     stationId: config.station.id,
@@ -210,16 +212,30 @@ export async function startStation(o: StationOptions): Promise<Station> {
     disk: () => retention.diskStatus().catch(() => null),
     retention: () => ({ ...retention.counters }),
     config: () => ({ ...reloads }),
+    mqtt: () => (uns ? { connected: uns.connected, counters: { ...uns.counters } } : null),
   });
+  let uns: UnsPublisher | null = null;
+  if (config.mqtt) {
+    const m = config.mqtt;
+    const password = m.passwordEnv ? (o.env ?? {})[m.passwordEnv] : undefined;
+    if (m.passwordEnv && password === undefined) throw new StationError('STN_ERR_CONFIG_INVALID', `mqtt.passwordEnv: the environment variable ${m.passwordEnv} is not set`);
+    const st = config.station;
+    uns = new UnsPublisher({
+      url: m.url, username: m.username, password, clientId: `inspection-station-${st.id}`,
+      path: [m.topicPrefix, st.site, st.area, st.line], station: { id: st.id, site: st.site, area: st.area, line: st.line },
+      qos: m.qos, bufferSize: m.bufferSize, reconnectMs: m.reconnectMs,
+    });
+    uns.start();
+    log.info({ broker: redact(m.url), topic: uns.root }, 'MQTT publishing');
+  }
   line.on('result', (r) => {
     if (!views?.add(r)) deliver(r);
+    uns?.publishResult(r);
     metrics.observe(r);
     recorder.enqueue(r);
     o.onResult?.(r);
   });
   line.on('source-error', (source, error) => log.error({ source, error }, 'frame source failed'));
-  // Everything that hears results is wired: capture may start.
-  line.begin();
 
   /** What is wrong now, for health and readiness (empty when all is well). */
   const problems = (): { status: 'ok' | 'degraded' | 'failed'; problems: string[] } => {
@@ -234,9 +250,22 @@ export async function startStation(o: StationOptions): Promise<Station> {
     if (recorder.counters.diskFull > lastDiskFull.seen) { lastDiskFull.at = Date.now(); lastDiskFull.seen = recorder.counters.diskFull; }
     if (Date.now() - lastDiskFull.at < 60_000) p.push('image disk full in the last minute: records kept without images');
     if (gate && gate.state !== 'ready') p.push(`PLC link ${gate.state}: ${gate.lastError ?? ''}`);
+    if (uns && !uns.connected) p.push(`MQTT broker unreachable, ${uns.buffered} messages waiting: ${uns.lastError ?? ''}`);
     return { status: failed ? 'failed' : p.length ? 'degraded' : 'ok', problems: p };
   };
   const lastDiskFull = { seen: 0, at: 0 };
+
+  // The station's state on the bus: on every line state change, and when health changes.
+  const publishState = () => {
+    const p = problems();
+    uns?.publishState(line.state === 'running' ? (p.status === 'ok' ? 'running' : 'degraded') : line.state, { line: line.state, problems: p.problems });
+  };
+  line.on('state', publishState);
+  const stateTimer = uns ? setInterval(publishState, 5000) : null;
+  stateTimer?.unref();
+  // Everything that hears results is wired: capture may start.
+  line.begin();
+  publishState();
 
   /**
    * Re-reads the station file and applies what can change on a running line: thresholds (new
@@ -346,6 +375,7 @@ export async function startStation(o: StationOptions): Promise<Station> {
         recorder: { ...recorder.counters, queueDepth: recorder.depth, spoolDepth: recorder.spoolDepth, databaseDown: recorder.databaseDown },
         disk: retention.disk, retention: retention.counters, station: config.station.id, plc: gate?.status() ?? null,
         opcua: opcua ? { endpoint: opcua.endpointUrl, publishErrors: opcua.publishErrors } : null,
+        mqtt: uns ? { topic: uns.root, connected: uns.connected, buffered: uns.buffered, lastError: uns.lastError, ...uns.counters } : null,
         process: processFacts(),
       }),
     });
@@ -366,6 +396,8 @@ export async function startStation(o: StationOptions): Promise<Station> {
     await gate?.stop();
     await opcua?.stop();
     await recorder.close();
+    if (stateTimer) clearInterval(stateTimer);
+    await uns?.stop();
     await retention.stop();
     await api?.close();
     await db.$disconnect();

@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { PartGenerator } from '../src/capture/index.js';
 import { ROOT, station } from './helpers/cli.js';
 import { tmpDir } from './helpers/tmp.js';
+import { freshPostgres, pgAvailable } from './helpers/pg.js';
+import { haveMosquitto, startMosquitto } from './helpers/mosquitto.js';
 
 describe('the station command', () => {
   it('demo --duration --json runs the line under the simulated PLC and ends with the summary object', async () => {
@@ -63,6 +65,30 @@ describe('the station command', () => {
     expect((db.prepare('select count(*) as n from Inspection').get() as { n: number }).n).toBe(summary.parts);
     db.close();
     expect(r.stderr).not.toContain(secret);
+  });
+
+  it.skipIf(!pgAvailable || !haveMosquitto)('demo with DATABASE_URL=postgresql://… records into PostgreSQL and publishes every result to Mosquitto', async () => {
+    const url = await freshPostgres('station_demo');
+    const broker = await startMosquitto();
+    const mqtt = await import('mqtt');
+    const sub = await mqtt.default.connectAsync(broker.url);
+    const seen: number[] = [];
+    sub.on('message', (topic, payload) => { if (topic.endsWith('/inspection')) seen.push(JSON.parse(payload.toString()).partSeq); });
+    await sub.subscribeAsync('demo-site/demo-area/demo-line/demo-1/#', { qos: 1 });
+    const r = await station(['demo', '--duration', '8', '--json', '--port', '0', '--rate', '10', '--data', tmpDir(), '--mqtt', broker.url], { env: { DATABASE_URL: url }, timeoutMs: 90_000 });
+    expect(r.code, r.stderr.slice(-1500)).toBe(0);
+    const summary = JSON.parse(r.lines[r.lines.length - 1]);
+    expect(summary.recorded).toBe(summary.parts);
+    const pg = await import('pg');
+    const c = new pg.default.Client({ connectionString: url });
+    await c.connect();
+    const n = (await c.query('SELECT count(*)::int AS n FROM "Inspection"')).rows[0].n;
+    await c.end();
+    expect(n).toBe(summary.parts);
+    await new Promise((res) => setTimeout(res, 500));
+    expect(new Set(seen).size).toBe(summary.parts);
+    await sub.endAsync();
+    broker.stop();
   });
 
   it('replay prints one JSON line per image and a summary', async () => {

@@ -2,8 +2,16 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { InspectionResult } from '../src/line/index.js';
-import { migrate, openDatabase, Repository } from '../src/store/index.js';
+import { readdirSync } from 'node:fs';
+import { migrate, migrationsDir, openDatabase, Repository } from '../src/store/index.js';
+import { freshPostgres, pgAvailable } from './helpers/pg.js';
 import { tmpDir } from './helpers/tmp.js';
+
+/** The repository tests run against both databases the station supports. */
+const DATABASES = [
+  { name: 'SQLite', url: async () => `file:${path.join(tmpDir(), 'station.db')}`, skip: false },
+  { name: 'PostgreSQL', url: () => freshPostgres(), skip: !pgAvailable },
+];
 
 function result(seq: number, verdict: InspectionResult['verdict'], cls?: string): InspectionResult {
   return {
@@ -19,7 +27,9 @@ function result(seq: number, verdict: InspectionResult['verdict'], cls?: string)
 describe('the SQLite store', () => {
   it('creates every table through the WebAssembly schema engine, once', async () => {
     const url = `file:${path.join(tmpDir(), 'a', 'station.db')}`;
-    expect(await migrate(url)).toEqual([expect.stringMatching(/_init$/), expect.stringMatching(/_users_reviews_audit$/), expect.stringMatching(/_inspection_unique_per_view$/), expect.stringMatching(/_reinference$/)]);
+    const committed = readdirSync(migrationsDir('sqlite'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+    expect(committed[0]).toMatch(/_init$/);
+    expect(await migrate(url)).toEqual(committed);
     expect(await migrate(url)).toEqual([]);
     const db = new Database(url.slice(5));
     const tables = db.prepare("select name from sqlite_master where type='table' order by name").all().map((r) => (r as { name: string }).name);
@@ -27,8 +37,14 @@ describe('the SQLite store', () => {
     expect(tables).toEqual(expect.arrayContaining(['Defect', 'Image', 'Inspection', 'Model', 'Recipe', 'RecipeVersion', 'Station', 'User', 'Session', 'ApiKey', 'Review', 'AuditLog', 'Reinference', 'ReinferenceResult', '_prisma_migrations']));
   });
 
-  it('versions a recipe only when its definition changes', async () => {
-    const db = await openDatabase(`file:${path.join(tmpDir(), 'station.db')}`);
+  it('refuses a DATABASE_URL it does not know with STN_ERR_STORE_URL', async () => {
+    await expect(openDatabase('mysql://root@localhost/x')).rejects.toMatchObject({ code: 'STN_ERR_STORE_URL' });
+  });
+});
+
+describe.each(DATABASES)('the repository on $name', ({ url, skip }) => {
+  it.skipIf(skip)('versions a recipe only when its definition changes', async () => {
+    const db = await openDatabase(await url());
     const repo = new Repository(db);
     const a = await repo.ensureRecipeVersion('plate', { model: 'm', thresholds: { default: { minScore: 0.5 } } }, 'me', 'first');
     const b = await repo.ensureRecipeVersion('plate', { thresholds: { default: { minScore: 0.5 } }, model: 'm' }, 'me', 'same, keys reordered');
@@ -38,8 +54,8 @@ describe('the SQLite store', () => {
     await db.$disconnect();
   });
 
-  it('records inspections with defects and lists them newest first with filters and a cursor', async () => {
-    const db = await openDatabase(`file:${path.join(tmpDir(), 'station.db')}`);
+  it.skipIf(skip)('records inspections with defects and lists them newest first with filters and a cursor', async () => {
+    const db = await openDatabase(await url());
     const repo = new Repository(db);
     await repo.ensureStation({ id: 's1', name: '', line: '', site: '' });
     for (let i = 1; i <= 7; i++) await repo.insertInspection('s1', result(i, i % 3 === 0 ? 'fail' : 'pass', i % 3 === 0 ? 'scratch' : undefined), { modelId: null, recipeVersionId: null }, []);
@@ -67,7 +83,40 @@ describe('the SQLite store', () => {
     await db.$disconnect();
   });
 
-  it('refuses a DATABASE_URL it does not know with STN_ERR_STORE_URL', async () => {
-    await expect(openDatabase('mysql://root@localhost/x')).rejects.toMatchObject({ code: 'STN_ERR_STORE_URL' });
+  it.skipIf(skip)('batches, statistics, what-if scans, reviews and image retention queries work the same', async () => {
+    const db = await openDatabase(await url());
+    const repo = new Repository(db);
+    await repo.ensureStation({ id: 's1', name: '', line: 'l1', area: 'a1', site: 'p1' });
+    await repo.ensureStation({ id: 's2', name: '', line: 'l2', site: 'p1' });
+    const images = (seq: number) => [{ variant: 'thumb' as const, path: `s1/${seq}-thumb.jpg`, mime: 'image/jpeg', width: 4, height: 4, bytes: 100 }];
+    const ids = await repo.insertInspections('s1', [1, 2, 3, 4].map((i) => ({ r: { ...result(i, i % 2 ? 'fail' : 'pass', i % 2 ? 'scratch' : undefined), truth: { defective: i % 2 === 1, defects: [] } }, refs: { modelId: null, recipeVersionId: null }, images: images(i) })));
+    expect(ids).toHaveLength(4);
+    await repo.insertInspection('s2', result(1, 'fail', 'dent'), { modelId: null, recipeVersionId: null }, []);
+    // The same part sequence twice on one station is refused by its unique key.
+    await expect(repo.insertInspection('s1', result(1, 'fail', 'scratch'), { modelId: null, recipeVersionId: null }, [])).rejects.toMatchObject({ code: 'P2002' });
+    const user = await db.user.create({ data: { username: 'q', role: 'quality', passwordHash: 'x' } });
+    await repo.addReview(ids[1], user.id, { label: 'escape', class: 'scratch' });
+
+    const rows: { id: number; label: unknown }[] = [];
+    await repo.scanForWhatIf({ recipe: 'plate', station: 's1' }, (chunk) => rows.push(...chunk.map((r) => ({ id: r.id, label: r.label }))), 2);
+    expect(rows.map((r) => r.id)).toEqual(ids);
+    expect(rows[1].label).toEqual({ defective: true, classes: ['scratch'], source: 'review' });
+    expect(rows[0].label).toMatchObject({ defective: true, source: 'truth' });
+
+    expect((await repo.yieldStats('hour', new Date(0), new Date(Date.UTC(2030, 0)))).reduce((a, b) => a + b.parts, 0)).toBe(5);
+    expect(await repo.pareto(new Date(0), new Date(Date.UTC(2030, 0)))).toEqual([
+      { class: 'scratch', count: 2, share: 0.6667, cumulative: 0.6667 }, { class: 'dent', count: 1, share: 0.3333, cumulative: 1 },
+    ]);
+    expect((await repo.listInspections({ limit: 10, station: 's2' })).items).toHaveLength(1);
+    expect((await repo.listInspections({ limit: 10, line: 'l1' })).items).toHaveLength(4);
+
+    expect(await repo.imageBytes('s1')).toBe(400);
+    const oldest = await repo.oldestImageSets('s1', 2, { reviewed: false });
+    expect(oldest.map((o) => o.inspectionId)).toEqual([ids[0], ids[2]]);
+    expect(await repo.oldestImageSets('s2', 5, { reviewed: false })).toEqual([]);
+    await repo.deleteImagesOf(oldest.map((o) => o.inspectionId));
+    expect(await repo.imageBytes('s1')).toBe(200);
+    expect(await repo.countInspections()).toBe(5);
+    await db.$disconnect();
   });
 });

@@ -1,6 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -180,6 +179,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         class: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
         recipe: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
         station: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+        line: Type.Optional(Type.String({ maxLength: 128 })),
         from: Type.Optional(Type.String({ format: 'date-time' })),
         to: Type.Optional(Type.String({ format: 'date-time' })),
         reviewed: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
@@ -192,7 +192,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   }, async (req) => {
     const q = req.query;
     return deps.repo.listInspections({
-      verdict: q.verdict, class: q.class, recipe: q.recipe, station: q.station,
+      verdict: q.verdict, class: q.class, recipe: q.recipe, station: q.station, line: q.line,
       from: q.from ? new Date(q.from) : undefined, to: q.to ? new Date(q.to) : undefined,
       reviewed: q.reviewed === undefined ? undefined : q.reviewed === 'true', minScore: q.minScore,
       limit: q.limit, cursor: q.cursor,
@@ -235,7 +235,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const Range = {
     from: Type.Optional(Type.String({ format: 'date-time' })),
     to: Type.Optional(Type.String({ format: 'date-time' })),
+    station: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'only this station (many stations, one database)' })),
+    line: Type.Optional(Type.String({ maxLength: 128, description: 'only the stations of this line' })),
   };
+  const scope = (q: { station?: string; line?: string }) => ({ station: q.station, line: q.line });
   const range = (q: { from?: string; to?: string }) => ({
     from: q.from ? new Date(q.from) : new Date(Date.now() - 7 * 24 * 3600 * 1000),
     to: q.to ? new Date(q.to) : new Date(Date.now() + 60_000),
@@ -248,14 +251,14 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     },
   }, async (req) => {
     const { from, to } = range(req.query);
-    return { bucket: req.query.bucket, from: from.toISOString(), to: to.toISOString(), buckets: await deps.repo.yieldStats(req.query.bucket as 'hour', from, to) };
+    return { bucket: req.query.bucket, from: from.toISOString(), to: to.toISOString(), buckets: await deps.repo.yieldStats(req.query.bucket as 'hour', from, to, scope(req.query)) };
   });
   app.get('/api/stats/yield.csv', {
     preHandler: viewer,
     schema: { querystring: Type.Object({ bucket: Type.Union([Type.Literal('hour'), Type.Literal('shift'), Type.Literal('day')], { default: 'hour' }), ...Range }, { additionalProperties: false }) },
   }, async (req, reply) => {
     const { from, to } = range(req.query);
-    const rows = await deps.repo.yieldStats(req.query.bucket as 'hour', from, to);
+    const rows = await deps.repo.yieldStats(req.query.bucket as 'hour', from, to, scope(req.query));
     const cols = ['start', 'parts', 'pass', 'fail', 'uninspected', 'yield', 'rejectRate', 'falseRejects', 'escapes', 'reviewedYield'] as const;
     return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="yield-${req.query.bucket}.csv"`)
       .send(csvStringify(rows.map((r) => cols.map((c) => r[c])), { header: true, columns: [...cols] }));
@@ -265,15 +268,23 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     schema: { description: 'Score histogram per class over every finding kept, to see what a threshold costs.', querystring: Type.Object({ bins: Type.Integer({ minimum: 2, maximum: 100, default: 20 }), ...Range }, { additionalProperties: false }) },
   }, async (req) => {
     const { from, to } = range(req.query);
-    return deps.repo.scoreHistograms(from, to, req.query.bins);
+    return deps.repo.scoreHistograms(from, to, req.query.bins, scope(req.query));
   });
   app.get('/api/stats/pareto', {
     preHandler: viewer,
     schema: { querystring: Type.Object(Range, { additionalProperties: false }) },
   }, async (req) => {
     const { from, to } = range(req.query);
-    return { from: from.toISOString(), to: to.toISOString(), classes: await deps.repo.pareto(from, to) };
+    return { from: from.toISOString(), to: to.toISOString(), classes: await deps.repo.pareto(from, to, scope(req.query)) };
   });
+  app.get('/api/stats/stations', {
+    preHandler: viewer,
+    schema: { description: 'Parts, verdicts and reject rate per station (many stations, one database): stations and lines side by side.', querystring: Type.Object(Range, { additionalProperties: false }) },
+  }, async (req) => {
+    const { from, to } = range(req.query);
+    return { from: from.toISOString(), to: to.toISOString(), stations: await deps.repo.stationStats(from, to, scope(req.query)) };
+  });
+  app.get('/api/stations', { preHandler: viewer, schema: { description: 'Every station that records into this database, with its site, area and line.' } }, async () => ({ items: await deps.repo.stations() }));
 
   app.post('/api/auth/login', {
     config: { rateLimit: { max: 10, timeWindow: '1 minute' } },
@@ -413,14 +424,13 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   }, async (req, reply) => {
     const img = await deps.repo.getImage(idOf(req.params), req.query.variant as ImageVariant);
     if (!img) throw new StationError('STN_ERR_HTTP_NOT_FOUND', `inspection ${idOf(req.params)} has no ${req.query.variant} image`);
-    const file = deps.images.resolve(img.path);
-    const st = await stat(file).catch(() => null);
-    if (!st) throw new StationError('STN_ERR_HTTP_NOT_FOUND', `the ${req.query.variant} image of inspection ${idOf(req.params)} is no longer on disk`);
     // Stored images never change: an ETag from the row is enough, and caches may keep them.
     const etag = `"${img.id}-${img.bytes}"`;
     reply.header('ETag', etag).header('Cache-Control', 'private, max-age=86400, immutable');
     if (req.headers['if-none-match'] === etag) return reply.status(304).send();
-    return reply.type(img.mime).header('Content-Length', st.size).send(createReadStream(file));
+    const found = await deps.images.open(img.path);
+    if (!found) throw new StationError('STN_ERR_HTTP_NOT_FOUND', `the ${req.query.variant} image of inspection ${idOf(req.params)} is no longer stored`);
+    return reply.type(img.mime).header('Content-Length', found.size).send(found.stream);
   });
 
   app.post('/api/frames', {

@@ -33,6 +33,7 @@ export interface CandidateModel {
 const Filter = {
   recipe: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'required when the station runs more than one recipe' })),
   station: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  line: Type.Optional(Type.String({ maxLength: 128, description: 'only the stations of this line' })),
   from: Type.Optional(Type.String({ format: 'date-time' })),
   to: Type.Optional(Type.String({ format: 'date-time' })),
 };
@@ -72,7 +73,7 @@ export function registerWhatIf(app: FastifyInstance, deps: WhatIfDeps): void {
     const labels = deps.recipeLabels(recipe) ?? [];
     const unknown = [...Object.keys(b.thresholds.classes ?? {}), ...(b.thresholds.goodClasses ?? [])].filter((c) => !labels.includes(c));
     if (unknown.length) throw new StationError('STN_ERR_RECIPE_CLASS', `unknown class ${unknown.join(', ')} (the model knows ${labels.join(', ')})`);
-    return runWhatIf(deps.repo, { recipe, thresholds: b.thresholds, station: b.station, ...range(b), keepFlips: b.flips });
+    return runWhatIf(deps.repo, { recipe, thresholds: b.thresholds, station: b.station, line: b.line, ...range(b), keepFlips: b.flips });
   });
 
   const integrator = need('integrator');
@@ -181,6 +182,6 @@ export function registerWhatIf(app: FastifyInstance, deps: WhatIfDeps): void {
     const recipe = recipeOf(b.recipe);
     const current = await deps.repo.getRecipe(recipe);
     if (!current) throw new StationError('STN_ERR_RECIPE_UNKNOWN', `no recipe ${recipe}`);
-    return runSuggest(deps.repo, { recipe, station: b.station, ...range(b), current: (current.definition as Recipe).thresholds, target: b.target });
+    return runSuggest(deps.repo, { recipe, station: b.station, line: b.line, ...range(b), current: (current.definition as Recipe).thresholds, target: b.target });
   });
 }

@@ -20,7 +20,7 @@ import { Line, type InspectionResult } from '../line/index.js';
 import { LatencyWindow } from '../line/stats.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import { Preprocessor, YOLO_INPUT } from '../preprocess/index.js';
-import { ImageStore, openDatabase, Recorder, Repository } from '../store/index.js';
+import { DiskImageStore, openDatabase, Recorder, Repository } from '../store/index.js';
 import { runPlcBench } from './bench.js';
 
 const W = 1920, H = 1200;
@@ -217,7 +217,7 @@ async function recorderThroughput(dir: string, count: number) {
   const db = await openDatabase(`file:${path.join(dir, 'station.db')}`);
   const repo = new Repository(db);
   await repo.ensureStation({ id: 'bench', name: 'bench', line: '', site: '' });
-  const recorder = new Recorder(repo, new ImageStore(path.join(dir, 'images')), {
+  const recorder = new Recorder(repo, new DiskImageStore(path.join(dir, 'images')), {
     stationId: 'bench', queueSize: count * 2, spoolDir: path.join(dir, 'spool'), keepGood: () => 1, modelIds: new Map(), recipeVersionIds: new Map(),
   });
   await recorder.start();

@@ -83,6 +83,7 @@ program
   .option('--travel-ms <ms>', 'camera → reject gate travel time', int('travel-ms', 1), 800)
   .option('--no-plc', 'free-running camera, no PLC and no gate')
   .option('--source <uri>', 'a real camera instead of the synthetic line (gige:CAMERA, rtsp://…, file:VIDEO…); with the PLC add #trigger=plc')
+  .option('--mqtt <url>', 'publish results and state to this MQTT broker ("off": none)', process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883')
   .action(async (o) => {
     const dataDir = path.resolve(o.data);
     const live = new LiveLine();
@@ -100,7 +101,7 @@ program
       await trustEachOther(path.join(dataDir, 'pki', 'station'), 'urn:inspection-station:station:demo-1', sim.serverCertificateDir, sim.certificate());
       plc = { endpoint: sim.endpointUrl, username: 'station', password };
     }
-    const config = demoConfig({ dataDir, port: o.port, host: o.host, rate: o.rate, seed: o.seed, defectRate: o.defectRate, plc, source: o.source });
+    const config = demoConfig({ dataDir, port: o.port, host: o.host, rate: o.rate, seed: o.seed, defectRate: o.defectRate, plc, source: o.source, mqtt: o.mqtt === 'off' ? undefined : o.mqtt });
     const given = process.env.STATION_ADMIN_PASSWORD;
     const adminPassword = given || LineSimulator.generatePassword();
     const station = await startStation({ config, databaseUrl: defaultDatabaseUrl(), log, onResult: (r) => live.add(r), adminPassword });
@@ -396,6 +397,7 @@ program
   .option('--from <iso>', 'from this time (ISO 8601)', isoDate('from'))
   .option('--to <iso>', 'up to this time (ISO 8601)', isoDate('to'))
   .option('--station <id>', 'only this station\'s inspections')
+  .option('--line <line>', 'only the inspections of this line\'s stations')
   .option('--flips <n>', 'list this many of the newest flipped parts', int('flips'), 20)
   .option('--suggest', 'instead: suggest per-class thresholds from labelled parts (zero escapes, or --recall)')
   .option('--recall <r>', 'with --suggest: catch this share of each class\'s labelled defects instead of all', num('recall', 0.5))
@@ -409,7 +411,7 @@ program
       const stored = (await repo.listRecipes()).map((r) => r.name);
       const recipe = candidate?.recipe ?? o.name ?? (stored.length === 1 ? stored[0] : undefined);
       if (!recipe) throw new StationError('STN_ERR_WHATIF_RECIPE', `name the recipe with --name (stored: ${stored.join(', ') || 'none'})`);
-      const q = { recipe, station: o.station, from: o.from, to: o.to };
+      const q = { recipe, station: o.station, line: o.line, from: o.from, to: o.to };
       if (o.suggest) {
         const current = await repo.getRecipe(recipe);
         if (!current) throw new StationError('STN_ERR_RECIPE_UNKNOWN', `no stored recipe ${recipe}`);

@@ -12,6 +12,8 @@ export interface DemoOptions {
   plc?: { endpoint: string; username: string; password: string };
   /** A real camera instead of the synthetic one (any source URI), through the same recipe. */
   source?: string;
+  /** The plant's MQTT broker for results and state (Unified Namespace); absent: none. */
+  mqtt?: string;
 }
 
 /**
@@ -21,10 +23,11 @@ export interface DemoOptions {
 export function demoConfig(o: DemoOptions): LoadedConfig {
   return validateConfig(
     {
-      station: { id: 'demo-1', name: 'Demo station', line: 'demo-line', site: 'demo-site' },
+      station: { id: 'demo-1', name: 'Demo station', line: 'demo-line', area: 'demo-area', site: 'demo-site' },
       http: { host: o.host, port: o.port },
       storage: { dataDir: o.dataDir },
       line: {},
+      ...(o.mqtt ? { mqtt: { url: o.mqtt } } : {}),
       ...(o.plc ? { plc: { endpoint: o.plc.endpoint, user: { username: o.plc.username, password: o.plc.password } } } : {}),
       sources: [
         {

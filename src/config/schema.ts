@@ -113,6 +113,24 @@ export const OpcuaServerConfig = Type.Object(
 );
 export type OpcuaServerConfig = Static<typeof OpcuaServerConfig>;
 
+/** Results and state to the plant's MQTT broker (Unified Namespace). */
+export const MqttConfig = Type.Object(
+  {
+    url: Type.String({ pattern: '^(mqtts?|wss?|tcp)://' }),
+    username: Type.Optional(Type.String({ minLength: 1 })),
+    /** Name of the environment variable holding the password (keeps it out of the file). */
+    passwordEnv: Type.Optional(Type.String({ minLength: 1 })),
+    /** Topic levels before site/area/line/station, e.g. the enterprise. */
+    topicPrefix: Type.String({ default: '' }),
+    qos: Type.Union([Type.Literal(0), Type.Literal(1)], { default: 1 }),
+    /** Messages kept while the broker is away; beyond it the oldest are dropped (counted). */
+    bufferSize: Type.Integer({ minimum: 0, default: 1000 }),
+    reconnectMs: Type.Integer({ minimum: 100, default: 1000 }),
+  },
+  Strict,
+);
+export type MqttConfig = Static<typeof MqttConfig>;
+
 export const StationConfig = Type.Object(
   {
     station: Type.Object(
@@ -120,6 +138,8 @@ export const StationConfig = Type.Object(
         id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.-]+$' }),
         name: Type.String({ default: '' }),
         line: Type.String({ default: '' }),
+        /** Site / area / line / station: the station's place in the plant (and in the MQTT topic tree). */
+        area: Type.String({ default: '' }),
         site: Type.String({ default: '' }),
       },
       Strict,
@@ -147,6 +167,8 @@ export const StationConfig = Type.Object(
         databaseUrl: Type.Optional(Type.String()),
         /** Records waiting for the database before images are shed (rows are never shed first). */
         queueSize: Type.Integer({ minimum: 1, default: 256 }),
+        /** Where images go (default `<dataDir>/images`): a network share several stations mount works too. */
+        imagesDir: Type.Optional(Type.String({ minLength: 1 })),
         /** Where rows wait while the database cannot take them (default `<dataDir>/spool`). */
         spoolDir: Type.Optional(Type.String({ minLength: 1 })),
         /** Image retention; inspection rows are never deleted. */
@@ -180,6 +202,7 @@ export const StationConfig = Type.Object(
     ),
     plc: Type.Optional(PlcConfig),
     opcua: Type.Optional(OpcuaServerConfig),
+    mqtt: Type.Optional(MqttConfig),
     sources: Type.Array(Source, { minItems: 1 }),
     recipes: Type.Record(Type.String({ minLength: 1 }), Recipe),
   },

@@ -13,6 +13,7 @@ export interface MetricSources {
   disk: () => Promise<{ freeBytes: number; totalBytes: number; imageBytes: number } | null>;
   retention: () => Record<string, number>;
   config: () => Record<string, number>;
+  mqtt: () => { connected: boolean; counters: Record<string, number> } | null;
 }
 
 const LINE_STATES: LineState[] = ['starting', 'running', 'restarting', 'failed', 'stopped'];
@@ -98,6 +99,14 @@ export class StationMetrics {
     });
     mirrored(r, 'station_retention_total', 'Image retention: sweeps, inspectionsPurged, bytesFreed, errors', ['event'], () => src.retention(), 'event');
     mirrored(r, 'station_config_reloads_total', 'Configuration reloads: applied, refused, modelSwapFailed', ['result'], () => src.config(), 'result');
+    new Gauge({
+      name: 'station_mqtt_up', help: 'MQTT broker connected (1) or not (0); absent without MQTT', registers: [r],
+      collect() {
+        const m = src.mqtt();
+        if (m) this.set(m.connected ? 1 : 0);
+      },
+    });
+    mirrored(r, 'station_mqtt_total', 'MQTT messages: published, dropped (buffer full while the broker was away), errors; connects', ['event'], () => src.mqtt()?.counters ?? null, 'event');
     new Gauge({
       name: 'station_camera', help: 'Camera counters: frames, skipped, stalls, restarts, missed; up (1 streaming)', labelNames: ['source', 'kind'], registers: [r],
       collect() {

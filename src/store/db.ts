@@ -3,6 +3,8 @@ import path from 'node:path';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { StationError } from '../errors/index.js';
 import { PrismaClient } from './generated/sqlite/client.js';
+import { PrismaClient as PgClient } from './generated/postgresql/client.js';
+import { PrismaPg } from '@prisma/adapter-pg';
 import { migrate } from './migrate.js';
 import { parseDatabaseUrl, redact } from './url.js';
 
@@ -10,13 +12,16 @@ export type Db = InstanceType<typeof PrismaClient>;
 
 /**
  * Opens the station database: applies pending migrations (offline, WebAssembly engine), then
- * returns a Prisma client on the driver adapter. SQLite runs in WAL mode with a busy timeout so
- * the gallery's reads never block the recorder's writes.
+ * returns a Prisma client on the driver adapter — better-sqlite3 for `file:` (WAL mode with a
+ * busy timeout, so the gallery's reads never block the recorder's writes), pg for
+ * `postgresql://`. Both clients come from the one model definition and have the same API.
  */
 export async function openDatabase(url: string): Promise<Db> {
   const target = parseDatabaseUrl(url);
-  if (target.provider !== 'sqlite') {
-    throw new StationError('STN_ERR_STORE_URL', `${redact(url)}: PostgreSQL is not supported by this version yet; use file:...`);
+  if (target.provider === 'postgresql') {
+    await migrate(url);
+    // Same models, same API: the PostgreSQL client is generated from the same definition.
+    return new PgClient({ adapter: new PrismaPg({ connectionString: target.url }), queryPlanCacheMaxSize: 64 }) as unknown as Db;
   }
   mkdirSync(path.dirname(target.file), { recursive: true });
   await migrate(url);

@@ -36,6 +36,12 @@ export class Exporter {
 
   constructor(private readonly db: Db, private readonly images: ImageStore, readonly dir: string, private readonly labels: () => string[]) {}
 
+  private async source(rel: string): Promise<string> {
+    const file = await this.images.localPath(rel);
+    if (!file) throw new Error(`image ${rel} is no longer stored`);
+    return file;
+  }
+
   get(id: string): ExportJob | undefined {
     return this.jobs.get(id);
   }
@@ -85,11 +91,11 @@ export class Exporter {
       if (job.layout === 'folders') {
         const sub = good ? 'good' : path.join('defect', boxes[0]?.cls ?? 'unknown');
         await mkdir(path.join(work, sub), { recursive: true });
-        await copyFile(this.images.resolve(img.path), path.join(work, sub, base));
+        await copyFile(await this.source(img.path), path.join(work, sub, base));
       } else {
         await mkdir(path.join(work, 'images'), { recursive: true });
         await mkdir(path.join(work, 'labels'), { recursive: true });
-        await copyFile(this.images.resolve(img.path), path.join(work, 'images', base));
+        await copyFile(await this.source(img.path), path.join(work, 'images', base));
         const lines = good ? [] : boxes.filter((b) => b.box).map((b) => {
           const [x1, y1, x2, y2] = b.box!;
           const f = (v: number) => v.toFixed(6);

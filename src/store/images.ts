@@ -1,4 +1,5 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import { Canvas, drawOverlay } from './overlay.js';
@@ -22,17 +23,57 @@ export interface StoredImage {
 const THUMB_WIDTH = 256;
 
 /**
- * Writes an inspection's images under `root`: the original as captured (encoded bytes kept
- * byte for byte; raw camera frames as lossless PNG), an annotated overlay (boxes, masks, heat
- * map, labels) and a thumbnail of the overlay. Paths are made here, never taken from a client.
+ * Where inspection images live. Paths are made by the store, relative to it, and stored in the
+ * database; clients address images by inspection id only. The station ships a store on a file
+ * system (a local disk, or a network share that several stations mount: `storage.imagesDir`);
+ * object storage can implement the same interface.
  */
-export class ImageStore {
+export interface ImageStore {
+  /** Where the store is, for messages. */
+  readonly location: string;
+  /** The original, the overlay and the thumbnail of a part; all or nothing. */
+  write(stationId: string, r: InspectionResult): Promise<StoredImage[]>;
+  /** A stored image to send; null when it is gone. */
+  open(rel: string): Promise<{ stream: NodeJS.ReadableStream; size: number } | null>;
+  /** A stored image as a local file (for the line to read it again, or to copy it). */
+  localPath(rel: string): Promise<string | null>;
+  remove(rels: readonly string[]): Promise<void>;
+  /** Free and total bytes where new images go (null when the store cannot tell). */
+  space(): Promise<{ freeBytes: number; totalBytes: number } | null>;
+}
+
+/**
+ * Images on a file system under `root`: the original as captured (encoded bytes kept byte for
+ * byte; raw camera frames as lossless PNG), an annotated overlay (boxes, masks, heat map,
+ * labels) and a thumbnail of the overlay, in `<station>/<day>/` folders.
+ */
+export class DiskImageStore implements ImageStore {
   constructor(readonly root: string) {}
+
+  get location(): string {
+    return this.root;
+  }
 
   resolve(rel: string): string {
     const full = path.resolve(this.root, rel);
     if (!full.startsWith(path.resolve(this.root) + path.sep)) throw new Error('image path escapes the image root');
     return full;
+  }
+
+  async open(rel: string) {
+    const file = this.resolve(rel);
+    const st = await stat(file).catch(() => null);
+    return st ? { stream: createReadStream(file), size: st.size } : null;
+  }
+
+  async localPath(rel: string): Promise<string | null> {
+    const file = this.resolve(rel);
+    return (await stat(file).catch(() => null)) ? file : null;
+  }
+
+  async space() {
+    const fs = await statfs(this.root).catch(() => null);
+    return fs ? { freeBytes: fs.bavail * fs.bsize, totalBytes: fs.blocks * fs.bsize } : null;
   }
 
   /**
@@ -72,9 +113,8 @@ export class ImageStore {
     }
   }
 
-  /** Removes stored image files (a record that could not be written keeps no orphans). */
-  async remove(images: readonly StoredImage[]): Promise<void> {
-    await Promise.all(images.map((i) => rm(this.resolve(i.path), { force: true }).catch(() => undefined)));
+  async remove(rels: readonly string[]): Promise<void> {
+    await Promise.all(rels.map((rel) => rm(this.resolve(rel), { force: true })));
   }
 }
 

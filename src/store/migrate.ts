@@ -3,6 +3,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
+import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import Database from 'better-sqlite3';
 import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
 import { StationError } from '../errors/index.js';
@@ -50,6 +52,8 @@ export function migrationsDir(provider: 'sqlite' | 'postgresql'): string {
 }
 
 const FILTERS = { externalTables: [], externalEnums: [] };
+/** The advisory lock key migrations hold on PostgreSQL (any fixed number the station owns). */
+const MIGRATION_LOCK = 0x5354_4e4d; // "STNM"
 
 function migrationsList(dir: string) {
   const lock = path.join(dir, 'migration_lock.toml');
@@ -73,21 +77,29 @@ function migrationsList(dir: string) {
   };
 }
 
+/** The one model definition, as each provider's schema (PostgreSQL's is derived at install). */
+function schemaText(provider: 'sqlite' | 'postgresql'): string {
+  return readFileSync(path.join(PRISMA_DIR, provider === 'sqlite' ? 'schema.prisma' : path.join('postgresql', 'schema.prisma')), 'utf8');
+}
+
 async function withEngine<T>(url: string, fn: (engine: WasmSchemaEngine) => Promise<T>): Promise<T> {
   const db = parseDatabaseUrl(url);
-  if (db.provider !== 'sqlite') throw new StationError('STN_ERR_STORE_URL', `${db.provider} migrations are not supported yet`);
-  mkdirSync(path.dirname(db.file), { recursive: true });
   const bg = await loadSchemaEngine();
-  const schema = readFileSync(path.join(PRISMA_DIR, 'schema.prisma'), 'utf8');
   // The engine never disposes the connections it opens; a second engine in the same process
   // would then find the database locked. Track them and close them ourselves.
-  const inner = new PrismaBetterSqlite3({ url: `file:${db.file}` });
+  let inner: PrismaBetterSqlite3 | PrismaPg;
+  if (db.provider === 'sqlite') {
+    mkdirSync(path.dirname(db.file), { recursive: true });
+    inner = new PrismaBetterSqlite3({ url: `file:${db.file}` });
+  } else {
+    inner = new PrismaPg({ connectionString: db.url });
+  }
   const opened: { dispose(): Promise<void> }[] = [];
   const tracked = Object.assign(Object.create(inner) as typeof inner, {
     connect: async () => { const a = await inner.connect(); opened.push(a); return a; },
     connectToShadowDb: async () => { const a = await inner.connectToShadowDb(); opened.push(a); return a; },
   });
-  const engine = await bg.SchemaEngine.new({ datamodels: [['schema.prisma', schema]] }, () => undefined, bindMigrationAwareSqlAdapterFactory(tracked));
+  const engine = await bg.SchemaEngine.new({ datamodels: [['schema.prisma', schemaText(db.provider)]] }, () => undefined, bindMigrationAwareSqlAdapterFactory(tracked));
   try {
     return await fn(engine);
   } finally {
@@ -118,11 +130,22 @@ function upToDate(file: string, dir: string): boolean {
 export async function migrate(url: string): Promise<string[]> {
   const target = parseDatabaseUrl(url);
   if (target.provider === 'sqlite' && upToDate(target.file, migrationsDir('sqlite'))) return [];
+  const apply = () => withEngine(url, async (engine) => {
+    const out = await engine.applyMigrations({ migrationsList: migrationsList(migrationsDir(target.provider)), filters: FILTERS });
+    return out.appliedMigrationNames;
+  });
   try {
-    return await withEngine(url, async (engine) => {
-      const out = await engine.applyMigrations({ migrationsList: migrationsList(migrationsDir('sqlite')), filters: FILTERS });
-      return out.appliedMigrationNames;
-    });
+    if (target.provider === 'sqlite') return await apply();
+    // Several stations starting at once against one PostgreSQL: one migrates, the others wait.
+    const lock = new pg.Client({ connectionString: target.url, connectionTimeoutMillis: 10_000 });
+    await lock.connect();
+    try {
+      await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+      return await apply();
+    } finally {
+      await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+      await lock.end().catch(() => undefined);
+    }
   } catch (err) {
     if (err instanceof StationError) throw err;
     throw new StationError('STN_ERR_STORE_MIGRATION', `migrations failed on ${url}: ${(err as Error).message}`, { cause: err });
@@ -133,11 +156,16 @@ export async function migrate(url: string): Promise<string[]> {
 export async function diffSchema(url: string): Promise<string> {
   // The shadow-database route fails with the SQLite adapter; diff against a database that the
   // committed migrations were just applied to instead.
+  const provider = parseDatabaseUrl(url).provider;
   await migrate(url);
   return withEngine(url, async (engine) => {
+    const schema = schemaText(provider);
+    // The first migration of a provider is the whole schema from nothing (introspecting an empty
+    // PostgreSQL through the pg adapter fails on catalog columns of type "char").
+    const first = migrationsList(migrationsDir(provider)).migrationDirectories.length === 0;
     const out = await engine.diff({
-      from: { tag: 'schemaDatasource', files: [{ path: 'schema.prisma', content: readFileSync(path.join(PRISMA_DIR, 'schema.prisma'), 'utf8') }], configDir: PRISMA_DIR },
-      to: { tag: 'schemaDatamodel', files: [{ path: 'schema.prisma', content: readFileSync(path.join(PRISMA_DIR, 'schema.prisma'), 'utf8') }] },
+      from: first ? { tag: 'empty' } : { tag: 'schemaDatasource', files: [{ path: 'schema.prisma', content: schema }], configDir: PRISMA_DIR },
+      to: { tag: 'schemaDatamodel', files: [{ path: 'schema.prisma', content: schema }] },
       script: true, exitCode: null, filters: FILTERS,
     });
     return out.stdout ?? '';

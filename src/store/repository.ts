@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import pRetry from 'p-retry';
 import type { InspectionResult, ModelSummary, Timings } from '../line/protocol.js';
 import { processingMs } from '../line/stats.js';
 import type { Db } from './db.js';
@@ -10,6 +11,7 @@ export interface StationInfo {
   id: string;
   name: string;
   line: string;
+  area?: string;
   site: string;
 }
 
@@ -18,6 +20,8 @@ export interface InspectionFilter {
   class?: string;
   recipe?: string;
   station?: string;
+  /** The production line of the station (many stations, one database). */
+  line?: string;
   /** true: with a person's review; false: without. */
   reviewed?: boolean;
   /** Only inspections whose highest finding scored at least this. */
@@ -29,9 +33,20 @@ export interface InspectionFilter {
   cursor?: number;
 }
 
+/** Which stations' records: one station, or every station of a line. */
+export interface Scope {
+  station?: string;
+  line?: string;
+}
+
+function scopeWhere(s: Scope) {
+  return { stationId: s.station, station: s.line !== undefined ? { line: s.line } : undefined };
+}
+
 export interface WhatIfScan {
   recipe: string;
   station?: string;
+  line?: string;
   from?: Date;
   to?: Date;
 }
@@ -50,15 +65,16 @@ export class Repository {
   constructor(readonly db: Db) {}
 
   async ensureStation(s: StationInfo): Promise<void> {
-    await this.db.station.upsert({ where: { id: s.id }, create: s, update: { name: s.name, line: s.line, site: s.site } });
+    const row = { id: s.id, name: s.name, line: s.line, area: s.area ?? '', site: s.site };
+    await this.db.station.upsert({ where: { id: s.id }, create: row, update: { name: row.name, line: row.line, area: row.area, site: row.site } });
   }
 
   async ensureModel(m: ModelSummary): Promise<number> {
-    const row = await this.db.model.upsert({
+    const row = await onConflictRetry(() => this.db.model.upsert({
       where: { sha256: m.sha256 },
       create: { name: m.name, family: m.family, sha256: m.sha256, labels: m.labels, inputWidth: m.inputWidth, inputHeight: m.inputHeight },
       update: {},
-    });
+    }));
     return row.id;
   }
 
@@ -94,6 +110,7 @@ export class Repository {
         verdict: f.verdict,
         recipeName: f.recipe,
         stationId: f.station,
+        station: f.line !== undefined ? { line: f.line } : undefined,
         capturedAt: f.from || f.to ? { gte: f.from, lt: f.to } : undefined,
         defects: f.class ? { some: { class: f.class, rejecting: true } } : undefined,
         id: f.cursor !== undefined ? { lt: f.cursor } : undefined,
@@ -148,6 +165,7 @@ export class Repository {
     const where = {
       recipeName: f.recipe,
       stationId: f.station,
+      station: f.line !== undefined ? { line: f.line } : undefined,
       capturedAt: f.from || f.to ? { gte: f.from, lt: f.to } : undefined,
     };
     // Reviews are few next to inspections: read them once, the latest per part wins.
@@ -184,17 +202,42 @@ export class Repository {
     return new Set(rows.map((r) => r.inspectionId));
   }
 
+  /** Every station that has recorded here, with its place in the plant. */
+  async stations() {
+    return this.db.station.findMany({ orderBy: { id: 'asc' }, select: { id: true, name: true, site: true, area: true, line: true } });
+  }
+
+  /** Parts, verdicts and reject rate per station in a time range: stations side by side. */
+  async stationStats(from: Date, to: Date, scope: Scope = {}) {
+    const groups = await this.db.inspection.groupBy({
+      by: ['stationId', 'verdict'], where: { capturedAt: { gte: from, lt: to }, ...scopeWhere(scope) }, _count: { _all: true },
+    });
+    const out = new Map<string, { station: string; parts: number; pass: number; fail: number; uninspected: number }>();
+    for (const g of groups) {
+      let row = out.get(g.stationId);
+      if (!row) out.set(g.stationId, (row = { station: g.stationId, parts: 0, pass: 0, fail: 0, uninspected: 0 }));
+      row.parts += g._count._all;
+      row[g.verdict as 'pass' | 'fail' | 'uninspected'] += g._count._all;
+    }
+    const info = new Map((await this.stations()).map((s) => [s.id, s]));
+    return [...out.values()].sort((a, b) => a.station.localeCompare(b.station)).map((r) => ({
+      ...r, line: info.get(r.station)?.line ?? '', site: info.get(r.station)?.site ?? '',
+      rejectRate: r.parts ? round4((r.fail + r.uninspected) / r.parts) : null,
+    }));
+  }
+
   // --- image retention -----------------------------------------------------------------------
 
-  async imageBytes(): Promise<number> {
-    const a = await this.db.image.aggregate({ _sum: { bytes: true } });
+  /** Bytes of the images this station stored (a shared database holds other stations' too). */
+  async imageBytes(stationId: string): Promise<number> {
+    const a = await this.db.image.aggregate({ _sum: { bytes: true }, where: { inspection: { stationId } } });
     return a._sum.bytes ?? 0;
   }
 
-  /** The oldest parts that still have images, reviewed or not, captured before `before`. */
-  async oldestImageSets(limit: number, f: { reviewed: boolean; before?: Date }) {
+  /** This station's oldest parts that still have images, reviewed or not, captured before `before`. */
+  async oldestImageSets(stationId: string, limit: number, f: { reviewed: boolean; before?: Date }) {
     const rows = await this.db.inspection.findMany({
-      where: { images: { some: {} }, reviews: f.reviewed ? { some: {} } : { none: {} }, capturedAt: f.before ? { lt: f.before } : undefined },
+      where: { stationId, images: { some: {} }, reviews: f.reviewed ? { some: {} } : { none: {} }, capturedAt: f.before ? { lt: f.before } : undefined },
       orderBy: { id: 'asc' },
       take: limit,
       select: { id: true, images: { select: { path: true, bytes: true } } },
@@ -302,7 +345,8 @@ export class Repository {
 
   private writeRecipeVersion(name: string, definition: object, author: string, reason: string, reuseIfSame: boolean): Promise<{ id: number; version: number }> {
     const sha256 = createHash('sha256').update(canonicalJson(definition)).digest('hex');
-    return this.db.$transaction(async (tx) => {
+    // Stations starting together against one database race for the same recipe: the loser retries.
+    return onConflictRetry(() => this.db.$transaction(async (tx) => {
       const recipe = await tx.recipe.upsert({ where: { name }, create: { name }, update: {} });
       const latest = await tx.recipeVersion.findFirst({ where: { recipeId: recipe.id }, orderBy: { version: 'desc' } });
       if (reuseIfSame && latest && latest.sha256 === sha256) return { id: latest.id, version: latest.version };
@@ -310,7 +354,7 @@ export class Repository {
         data: { recipeId: recipe.id, version: (latest?.version ?? 0) + 1, definition: JSON.parse(JSON.stringify(definition)), sha256, author, reason },
       });
       return { id: v.id, version: v.version };
-    });
+    }));
   }
 
   // --- reviews and statistics ---------------------------------------------------------------
@@ -332,9 +376,9 @@ export class Repository {
    * good, an escape as defective. Bucketed here rather than in SQL so the same code serves SQLite
    * and PostgreSQL.
    */
-  async yieldStats(bucket: 'hour' | 'shift' | 'day', from: Date, to: Date) {
+  async yieldStats(bucket: 'hour' | 'shift' | 'day', from: Date, to: Date, scope: Scope = {}) {
     const rows = await this.db.inspection.findMany({
-      where: { capturedAt: { gte: from, lt: to } },
+      where: { capturedAt: { gte: from, lt: to }, ...scopeWhere(scope) },
       select: { capturedAt: true, verdict: true, reviews: { select: { label: true }, orderBy: { id: 'desc' }, take: 1 } },
       orderBy: { capturedAt: 'asc' },
     });
@@ -360,8 +404,8 @@ export class Repository {
   }
 
   /** Score histograms per class over every finding kept (rejecting or not), `bins` equal bins on [0, 1]. */
-  async scoreHistograms(from: Date, to: Date, bins: number) {
-    const rows = await this.db.defect.findMany({ where: { inspection: { capturedAt: { gte: from, lt: to } } }, select: { class: true, score: true, rejecting: true } });
+  async scoreHistograms(from: Date, to: Date, bins: number, scope: Scope = {}) {
+    const rows = await this.db.defect.findMany({ where: { inspection: { capturedAt: { gte: from, lt: to }, ...scopeWhere(scope) } }, select: { class: true, score: true, rejecting: true } });
     const out = new Map<string, { class: string; counts: number[]; rejecting: number[] }>();
     for (const r of rows) {
       let h = out.get(r.class);
@@ -374,10 +418,10 @@ export class Repository {
   }
 
   /** Rejecting defects by class, most frequent first. */
-  async pareto(from: Date, to: Date) {
+  async pareto(from: Date, to: Date, scope: Scope = {}) {
     const groups = await this.db.defect.groupBy({
       by: ['class'],
-      where: { rejecting: true, inspection: { capturedAt: { gte: from, lt: to } } },
+      where: { rejecting: true, inspection: { capturedAt: { gte: from, lt: to }, ...scopeWhere(scope) } },
       _count: { _all: true },
     });
     const total = groups.reduce((a, g) => a + g._count._all, 0);
@@ -390,6 +434,14 @@ export class Repository {
 }
 
 const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
+
+/** Retries a write that lost a race on a unique key (P2002) to another station or process. */
+function onConflictRetry<T>(fn: () => Promise<T>): Promise<T> {
+  return pRetry(fn, {
+    retries: 5, minTimeout: 20, maxTimeout: 200, randomize: true,
+    shouldRetry: ({ error }) => (error as { code?: string }).code === 'P2002',
+  });
+}
 
 function inspectionData(stationId: string, r: InspectionResult, refs: { modelId: number | null; recipeVersionId: number | null }, images: StoredImage[]) {
   return {

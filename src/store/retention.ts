@@ -1,8 +1,9 @@
-import { statfs, rm } from 'node:fs/promises';
 import type { ImageStore } from './images.js';
 import type { Repository } from './repository.js';
 
 export interface RetentionOptions {
+  /** Only this station's images: a shared database and image store hold other stations' too. */
+  stationId: string;
   /** Images of parts older than this are deleted (days). */
   maxAgeDays: number;
   /** ... except parts someone reviewed, kept this long (days). */
@@ -82,11 +83,11 @@ export class Retention {
   }
 
   async diskStatus(): Promise<DiskStatus> {
-    const fs = await statfs(this.images.root).catch(() => null);
+    const fs = await this.images.space();
     this.disk = {
-      freeBytes: fs ? fs.bavail * fs.bsize : 0,
-      totalBytes: fs ? fs.blocks * fs.bsize : 0,
-      imageBytes: await this.repo.imageBytes(),
+      freeBytes: fs?.freeBytes ?? 0,
+      totalBytes: fs?.totalBytes ?? 0,
+      imageBytes: await this.repo.imageBytes(this.o.stationId),
     };
     return this.disk;
   }
@@ -113,14 +114,10 @@ export class Retention {
 
   /** Deletes the images of up to `limit` of the oldest matching parts; returns how many parts. */
   private async purge(f: { reviewed: boolean; before?: Date }, limit: number): Promise<number> {
-    const sets = await this.repo.oldestImageSets(limit, f);
+    const sets = await this.repo.oldestImageSets(this.o.stationId, limit, f);
     if (sets.length === 0) return 0;
-    for (const s of sets) {
-      for (const img of s.images) {
-        await rm(this.images.resolve(img.path), { force: true });
-        this.counters.bytesFreed += img.bytes;
-      }
-    }
+    await this.images.remove(sets.flatMap((s) => s.images.map((i) => i.path)));
+    for (const s of sets) for (const img of s.images) this.counters.bytesFreed += img.bytes;
     await this.repo.deleteImagesOf(sets.map((s) => s.inspectionId));
     this.counters.inspectionsPurged += sets.length;
     return sets.length;

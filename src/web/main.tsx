@@ -65,10 +65,13 @@ function Login({ onLogin }: { onLogin: (m: Me) => void }) {
   );
 }
 
-interface Filters { verdict: string; class: string; reviewed: string }
+interface Filters { verdict: string; class: string; reviewed: string; station: string }
+interface StationInfo { id: string; name: string; site: string; area: string; line: string }
 
 function Gallery({ me, openId }: { me: Me; openId: number | null }) {
-  const [filters, setFilters] = useState<Filters>({ verdict: 'fail', class: '', reviewed: '' });
+  const [filters, setFilters] = useState<Filters>({ verdict: 'fail', class: '', reviewed: '', station: '' });
+  const [stations, setStations] = useState<StationInfo[]>([]);
+  useEffect(() => void api<{ items: StationInfo[] }>('GET', '/api/stations').then((r) => setStations(r.items)), []);
   const [items, setItems] = useState<Inspection[]>([]);
   const [cursor, setCursor] = useState<number | null | undefined>(undefined);
   const [live, setLive] = useState(false);
@@ -82,6 +85,7 @@ function Gallery({ me, openId }: { me: Me; openId: number | null }) {
     if (filters.verdict) q.set('verdict', filters.verdict);
     if (filters.class) q.set('class', filters.class);
     if (filters.reviewed) q.set('reviewed', filters.reviewed);
+    if (filters.station) q.set('station', filters.station);
     if (c) q.set('cursor', String(c));
     return `/api/inspections?${q}`;
   };
@@ -96,7 +100,7 @@ function Gallery({ me, openId }: { me: Me; openId: number | null }) {
       loading.current = false;
     }
   };
-  useEffect(() => void loadMore(true), [filters.verdict, filters.class, filters.reviewed]);
+  useEffect(() => void loadMore(true), [filters.verdict, filters.class, filters.reviewed, filters.station]);
   useEffect(() => void api<{ items: { labels?: string[]; name: string }[] }>('GET', '/api/recipes').then(async (r) => {
     const all = new Set<string>();
     for (const x of r.items) for (const l of (await api<{ labels: string[] }>('GET', `/api/recipes/${encodeURIComponent(x.name)}`)).labels) all.add(l);
@@ -134,6 +138,9 @@ function Gallery({ me, openId }: { me: Me; openId: number | null }) {
         <label>Review <select value={filters.reviewed} onChange={(e) => setFilters({ ...filters, reviewed: (e.target as HTMLSelectElement).value })}>
           <option value="">any</option><option value="false">not reviewed</option><option value="true">reviewed</option>
         </select></label>
+        {stations.length > 1 && <label>Station <select value={filters.station} onChange={(e) => setFilters({ ...filters, station: (e.target as HTMLSelectElement).value })}>
+          <option value="">all</option>{stations.map((st) => <option value={st.id}>{st.id}{st.line ? ` (${st.line})` : ''}</option>)}
+        </select></label>}
         <label class="live"><input type="checkbox" checked={live} onChange={(e) => setLive((e.target as HTMLInputElement).checked)} /> Live</label>
         {counters && <span class="counters">parts {counters.parts} · pass {counters.pass} · fail {counters.fail} · uninspected {counters.uninspected}</span>}
       </div>
@@ -251,17 +258,29 @@ function Detail({ id, me, prev, next, onReviewed }: { id: number; me: Me; prev: 
 
 function Stats() {
   const [bucket, setBucket] = useState('hour');
+  const [scope, setScope] = useState('');
+  const [stations, setStations] = useState<StationInfo[]>([]);
+  const [perStation, setPerStation] = useState<{ station: string; line: string; parts: number; pass: number; fail: number; uninspected: number; rejectRate: number | null }[]>([]);
+  useEffect(() => void api<{ items: StationInfo[] }>('GET', '/api/stations').then((r) => setStations(r.items)), []);
+  // Scope: "" all, "station:ID" or "line:NAME".
+  const scopeQuery = scope ? `&${scope.startsWith('line:') ? 'line' : 'station'}=${encodeURIComponent(scope.slice(scope.indexOf(':') + 1))}` : '';
   const [yieldData, setYield] = useState<{ start: string; parts: number; yield: number | null; reviewedYield: number | null; falseRejects: number; escapes: number }[]>([]);
   const [pareto, setPareto] = useState<{ class: string; count: number; cumulative: number }[]>([]);
   useEffect(() => {
-    void api<{ buckets: typeof yieldData }>('GET', `/api/stats/yield?bucket=${bucket}`).then((r) => setYield(r.buckets));
-    void api<{ classes: typeof pareto }>('GET', '/api/stats/pareto').then((r) => setPareto(r.classes));
-  }, [bucket]);
+    void api<{ buckets: typeof yieldData }>('GET', `/api/stats/yield?bucket=${bucket}${scopeQuery}`).then((r) => setYield(r.buckets));
+    void api<{ classes: typeof pareto }>('GET', `/api/stats/pareto?${scopeQuery.slice(1)}`).then((r) => setPareto(r.classes));
+    void api<{ stations: typeof perStation }>('GET', `/api/stats/stations?${scopeQuery.slice(1)}`).then((r) => setPerStation(r.stations));
+  }, [bucket, scope]);
   const totals = useMemo(() => yieldData.reduce((a, b) => ({ parts: a.parts + b.parts, fr: a.fr + b.falseRejects, esc: a.esc + b.escapes }), { parts: 0, fr: 0, esc: 0 }), [yieldData]);
   return (
     <section class="stats">
       <div class="filters">
         <label>Per <select value={bucket} onChange={(e) => setBucket((e.target as HTMLSelectElement).value)}><option>hour</option><option>shift</option><option>day</option></select></label>
+        {stations.length > 1 && <label>Stations <select value={scope} onChange={(e) => setScope((e.target as HTMLSelectElement).value)}>
+          <option value="">all</option>
+          {[...new Set(stations.map((st) => st.line).filter(Boolean))].map((l) => <option value={`line:${l}`}>line {l}</option>)}
+          {stations.map((st) => <option value={`station:${st.id}`}>{st.id}</option>)}
+        </select></label>}
         <span data-testid="totals">parts {totals.parts} · reviewed false rejects <b data-testid="false-rejects">{totals.fr}</b> · reviewed escapes {totals.esc}</span>
       </div>
       <h2>Yield</h2>
@@ -276,6 +295,13 @@ function Stats() {
         },
         options: { animation: false, scales: { y: { min: 0, max: 1 } } },
       }} />
+      {perStation.length > 1 && (
+        <>
+          <h2>Stations side by side</h2>
+          <table class="metrics" data-testid="per-station"><thead><tr><th>station</th><th>line</th><th>parts</th><th>pass</th><th>fail</th><th>uninspected</th><th>reject rate</th></tr></thead>
+            <tbody>{perStation.map((r) => <tr><td>{r.station}</td><td>{r.line}</td><td>{r.parts}</td><td>{r.pass}</td><td>{r.fail}</td><td>{r.uninspected}</td><td>{r.rejectRate === null ? '–' : `${(r.rejectRate * 100).toFixed(1)} %`}</td></tr>)}</tbody></table>
+        </>
+      )}
       <h2>Defects by class (Pareto)</h2>
       <ChartBox config={{
         type: 'bar',

@@ -37,6 +37,11 @@ export function WhatIf({ me }: { me: Me }) {
   const [recipe, setRecipe] = useState<RecipeView | null>(null);
   const [family, setFamily] = useState('');
   const [range, setRange] = useState('last 7 days');
+  const [stations, setStations] = useState<{ id: string; line: string }[]>([]);
+  const [scope, setScope] = useState('');
+  useEffect(() => void api<{ items: { id: string; line: string }[] }>('GET', '/api/stations').then((r) => setStations(r.items)), []);
+  /** "" every station, or one station, or every station of a line. */
+  const scoped = () => (scope.startsWith('line:') ? { line: scope.slice(5) } : scope.startsWith('station:') ? { station: scope.slice(8) } : {});
   const [values, setValues] = useState<Record<string, number>>({});
   const [result, setResult] = useState<Result | null>(null);
   const [suggestion, setSuggestion] = useState<Suggestion | null>(null);
@@ -73,7 +78,7 @@ export function WhatIf({ me }: { me: Me }) {
       const days = RANGES[range];
       try {
         const r = await api<Result>('POST', '/api/whatif', {
-          recipe: recipe.name, thresholds: candidateOf(recipe.definition.thresholds, anomaly, values), flips: 60,
+          recipe: recipe.name, thresholds: candidateOf(recipe.definition.thresholds, anomaly, values), flips: 60, ...scoped(),
           ...(days ? { from: new Date(Date.now() - days * 86400_000).toISOString() } : {}),
         });
         if (n === seq.current) setResult(r);
@@ -82,12 +87,12 @@ export function WhatIf({ me }: { me: Me }) {
       }
     }, 250);
     return () => clearTimeout(timer);
-  }, [recipe, values, range]);
+  }, [recipe, values, range, scope]);
 
   const suggest = async (target: object) => {
     try {
       const days = RANGES[range];
-      const s = await api<Suggestion>('POST', '/api/whatif/suggest', { recipe: name, target, ...(days ? { from: new Date(Date.now() - days * 86400_000).toISOString() } : {}) });
+      const s = await api<Suggestion>('POST', '/api/whatif/suggest', { recipe: name, target, ...scoped(), ...(days ? { from: new Date(Date.now() - days * 86400_000).toISOString() } : {}) });
       setSuggestion(s);
       setValues(anomaly ? { anomaly: s.thresholds.anomalyScore ?? 0.5 } : Object.fromEntries(Object.keys(values).map((c) => [c, s.thresholds.classes?.[c]?.minScore ?? values[c]])));
       setMsg(`suggested from ${s.result.labelled.total} labelled parts (${s.result.labelled.fromReviews} reviewed)`);
@@ -102,6 +107,11 @@ export function WhatIf({ me }: { me: Me }) {
     <section class="whatif">
       <div class="filters">
         <label>Recipe <select value={name} onChange={(e) => setName((e.target as HTMLSelectElement).value)}>{recipes.map((r) => <option>{r}</option>)}</select></label>
+        {stations.length > 1 && <label>Stations <select value={scope} onChange={(e) => setScope((e.target as HTMLSelectElement).value)}>
+          <option value="">all</option>
+          {[...new Set(stations.map((st) => st.line).filter(Boolean))].map((l) => <option value={`line:${l}`}>line {l}</option>)}
+          {stations.map((st) => <option value={`station:${st.id}`}>{st.id}</option>)}
+        </select></label>}
         <label>Parts from <select value={range} onChange={(e) => setRange((e.target as HTMLSelectElement).value)}>{Object.keys(RANGES).map((r) => <option>{r}</option>)}</select></label>
         <button onClick={() => reset(recipe, family)}>Back to version {recipe.version}</button>
         <button onClick={() => void suggest({ escapes: 0 })}>Suggest: zero escapes</button>

@@ -9,7 +9,6 @@
  *                                         ▲ cancel: line.stop()
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { access } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -67,8 +66,11 @@ export class Reinferrer {
     const model = loadModel(req.model); // a broken candidate is refused now, not in the background
     const m = model.manifest;
     const picked = await this.repo.storedOriginals({ recipe: req.recipe, from: req.from, to: req.to, station: req.station }, req.limit);
-    const present: typeof picked = [];
-    for (const p of picked) if (await access(this.images.resolve(p.path)).then(() => true, () => false)) present.push(p);
+    const present: { inspectionId: number; file: string }[] = [];
+    for (const p of picked) {
+      const file = await this.images.localPath(p.path);
+      if (file) present.push({ ...p, file });
+    }
     const candidate = {
       model: path.basename(req.model), modelName: m.name, modelSha256: m.sha256, family: m.family,
       ...(req.resize ? { resize: req.resize } : {}), ...(req.roi ? { roi: req.roi } : {}), ...(req.nmsIou !== undefined ? { nmsIou: req.nmsIou } : {}),
@@ -82,7 +84,7 @@ export class Reinferrer {
     return (await this.get(id))!;
   }
 
-  private async run(id: number, run: Running, req: ReinferenceRequest, items: { inspectionId: number; path: string }[]): Promise<void> {
+  private async run(id: number, run: Running, req: ReinferenceRequest, items: { inspectionId: number; file: string }[]): Promise<void> {
     if (run.cancelled) return;
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'station-reinfer-'));
     try {
@@ -91,15 +93,17 @@ export class Reinferrer {
         await this.repo.updateReinference(id, { state: 'done', finishedAt: new Date() });
         return;
       }
+      // The stored originals as a fixture list; absolute files become paths below the filesystem root.
       const list = path.join(tmp, 'originals.txt');
-      writeFileSync(list, items.map((i) => i.path.split(path.sep).join('/')).join('\n') + '\n');
-      const byFile = new Map(items.map((i) => [i.path, i.inspectionId]));
+      const rel = (f: string) => path.relative('/', f);
+      writeFileSync(list, items.map((i) => rel(i.file).split(path.sep).join('/')).join('\n') + '\n');
+      const byFile = new Map(items.map((i) => [rel(i.file), i.inspectionId]));
       const recipe = { model: req.model, thresholds: req.thresholds, keepGood: 0, ...(req.resize ? { resize: req.resize } : {}), ...(req.roi ? { roi: req.roi } : {}), ...(req.nmsIou !== undefined ? { nmsIou: req.nmsIou } : {}) };
       const config = validateConfig({
         station: { id: `reinference-${id}` },
         storage: { dataDir: tmp },
         line: { deadlineMs: 24 * 3600 * 1000, queueSize: 2, threads: this.o.threads ?? 1 },
-        sources: [{ name: 'stored', uri: `dir:${this.images.root}?list=${encodeURIComponent(list)}`, recipe: req.recipe }],
+        sources: [{ name: 'stored', uri: `dir:/?list=${encodeURIComponent(list)}`, recipe: req.recipe }],
         recipes: { [req.recipe]: recipe },
       }, this.o.baseDir);
       const line = new Line({ config, recipeVersions: {} });

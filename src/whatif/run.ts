@@ -11,6 +11,7 @@ import { suggestThresholds, type SuggestTarget, type Suggestion } from './sugges
 export interface WhatIfQuery {
   recipe: string;
   station?: string;
+  line?: string;
   from?: Date;
   to?: Date;
 }

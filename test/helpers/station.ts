@@ -16,6 +16,7 @@ export interface TestStationOptions {
   adminPassword?: string;
   env?: Record<string, string>;
   onResult?: (r: InspectionResult) => void;
+  databaseUrl?: string;
 }
 
 /** A real station (SQLite file, worker, shipped model, HTTP on a free loopback port) in a fresh folder. */
@@ -31,7 +32,7 @@ export async function startTestStation(o: TestStationOptions): Promise<Station> 
     recipes: { plate: { ...plateRecipe(SHIPPED_MODEL), keepGood: 0, ...o.recipe } },
     ...o.extra,
   }, dir);
-  return startStation({ config, log: pino({ level: 'silent' }), adminPassword: o.adminPassword, env: o.env, onResult: o.onResult });
+  return startStation({ config, log: pino({ level: 'silent' }), adminPassword: o.adminPassword, env: o.env, onResult: o.onResult, databaseUrl: o.databaseUrl });
 }
 
 export async function login(s: Station, username: string, password: string) {
