@@ -20,6 +20,7 @@ import type { CandidateModel } from './api/whatif.js';
 import { Accounts, canonicalJson, DiskImageStore, Exporter, openDatabase, type ImageStore, Recorder, redact, Repository, Retention, type Db } from './store/index.js';
 import { StationMetrics } from './ops/metrics.js';
 import { UnsPublisher } from './ops/mqtt.js';
+import { EncoderImageStore } from './store/encoder.js';
 import { deepFreeze, loadConfigFile, type LoadedConfig } from './config/index.js';
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
@@ -112,7 +113,10 @@ export async function startStation(o: StationOptions): Promise<Station> {
 
   const imagesDir = path.resolve(config.baseDir, config.storage.imagesDir ?? path.join(dataDir, 'images'));
   await mkdir(imagesDir, { recursive: true });
-  const images: ImageStore = new DiskImageStore(imagesDir);
+  // Image encoding runs in a niced child process: a recorder catching up never takes the line's cores.
+  const diskStore = new DiskImageStore(imagesDir);
+  const encoder = config.storage.encodeInChildProcess ? new EncoderImageStore(diskStore) : null;
+  const images: ImageStore = encoder ?? diskStore;
   const live = new EventEmitter<{ inspection: [number] }>();
   live.setMaxListeners(100);
   const ret = config.storage.retention;
@@ -396,6 +400,7 @@ export async function startStation(o: StationOptions): Promise<Station> {
     await gate?.stop();
     await opcua?.stop();
     await recorder.close();
+    await encoder?.close();
     if (stateTimer) clearInterval(stateTimer);
     await uns?.stop();
     await retention.stop();

@@ -21,6 +21,7 @@ import { LatencyWindow } from '../line/stats.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import { Preprocessor, YOLO_INPUT } from '../preprocess/index.js';
 import { DiskImageStore, openDatabase, Recorder, Repository } from '../store/index.js';
+import { EncoderImageStore } from '../store/encoder.js';
 import { runPlcBench } from './bench.js';
 
 const W = 1920, H = 1200;
@@ -137,7 +138,8 @@ export async function runStationBench(o: StationBenchOptions) {
 
   // 4. The recorder: inspections with images per second, to SQLite.
   o.onProgress?.('recorder');
-  report.recorder = await recorderThroughput(path.join(o.dataDir, 'recorder'), o.quick ? 60 : 600);
+  report.recorder = await recorderThroughput(path.join(o.dataDir, 'recorder'), o.quick ? 60 : 600, true);
+  report.recorderInProcess = await recorderThroughput(path.join(o.dataDir, 'recorder-in-process'), o.quick ? 60 : 600, false);
 
   // 5. The Python/OpenCV peer on the same model and frames.
   o.onProgress?.('Python/OpenCV peer');
@@ -155,7 +157,7 @@ export async function runStationBench(o: StationBenchOptions) {
     e2eP99Ms: plc.triggerToWrittenMs.p99,
     recorderPerS: (report.recorder as { perS: number }).perS,
     peakRssMb,
-    preprocess640, models: perModel, plc, recorder: report.recorder, peer: report.peer,
+    preprocess640, models: perModel, plc, recorder: report.recorder, recorderInProcess: report.recorderInProcess, peer: report.peer,
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? '', node: process.version, onnxruntime: ort.env.versions.common },
   };
 }
@@ -213,11 +215,13 @@ async function lineThroughput(model: string, frame: FrameImage, seconds: number,
 }
 
 /** Inspections with images (original, overlay, thumbnail) to SQLite, as fast as the recorder goes. */
-async function recorderThroughput(dir: string, count: number) {
+async function recorderThroughput(dir: string, count: number, inChild: boolean) {
   const db = await openDatabase(`file:${path.join(dir, 'station.db')}`);
   const repo = new Repository(db);
   await repo.ensureStation({ id: 'bench', name: 'bench', line: '', site: '' });
-  const recorder = new Recorder(repo, new DiskImageStore(path.join(dir, 'images')), {
+  const disk = new DiskImageStore(path.join(dir, 'images'));
+  const encoder = inChild ? new EncoderImageStore(disk) : null;
+  const recorder = new Recorder(repo, encoder ?? disk, {
     stationId: 'bench', queueSize: count * 2, spoolDir: path.join(dir, 'spool'), keepGood: () => 1, modelIds: new Map(), recipeVersionIds: new Map(),
   });
   await recorder.start();
@@ -240,8 +244,12 @@ async function recorderThroughput(dir: string, count: number) {
   const seconds = (performance.now() - t0) / 1000;
   const c = recorder.counters;
   await recorder.close();
+  await encoder?.close();
   await db.$disconnect();
-  return { inspections: count, withImages: c.withImages, frame: '512×384 Mono8', perS: Math.round(c.withImages / seconds), rssGrowthMb: Math.round((process.memoryUsage().rss - rssBefore) / 2 ** 20) };
+  return {
+    inspections: count, withImages: c.withImages, frame: '512×384 Mono8', encoder: inChild ? 'child process, nice 10' : 'in process',
+    perS: Math.round(c.withImages / seconds), rssGrowthMb: Math.round((process.memoryUsage().rss - rssBefore) / 2 ** 20),
+  };
 }
 
 async function runPeer(model: string, jpeg: string, raw: string, iters: number) {

@@ -381,7 +381,8 @@ function benchTable(r: Awaited<ReturnType<typeof runStationBench>>): string {
   const plc = r.plc as { triggerToWrittenMs: { p50: number; p99: number }; stationInferenceMs: { p99: number }; plcWriteMs: { p50: number; p99: number } };
   rows.push(['PLC write (SignAndEncrypt)', `p50 ${plc.plcWriteMs.p50} ms · p99 ${plc.plcWriteMs.p99} ms`]);
   rows.push(['trigger → verdict written at 10 parts/s', `p50 ${plc.triggerToWrittenMs.p50} ms · p99 ${plc.triggerToWrittenMs.p99} ms (inference p99 ${plc.stationInferenceMs.p99} ms)`]);
-  rows.push(['recorder with images', `${r.recorderPerS} inspections/s`]);
+  rows.push(['recorder with images (encoder child process, nice 10)', `${r.recorderPerS} inspections/s`]);
+  rows.push(['recorder with images (encoding in process)', `${(r.recorderInProcess as { perS: number }).perS} inspections/s`]);
   rows.push(['Python/OpenCV peer (frames/s, JPEG end to end)', JSON.stringify(r.peer)]);
   rows.push(['station / peer frames per second', String(r.peerRatio)]);
   rows.push(['peak RSS', `${r.peakRssMb} MB`]);

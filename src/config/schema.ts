@@ -169,6 +169,8 @@ export const StationConfig = Type.Object(
         queueSize: Type.Integer({ minimum: 1, default: 256 }),
         /** Where images go (default `<dataDir>/images`): a network share several stations mount works too. */
         imagesDir: Type.Optional(Type.String({ minLength: 1 })),
+        /** Encode record images in a child process at low priority (nice 10), off the line's cores. */
+        encodeInChildProcess: Type.Boolean({ default: true }),
         /** Where rows wait while the database cannot take them (default `<dataDir>/spool`). */
         spoolDir: Type.Optional(Type.String({ minLength: 1 })),
         /** Image retention; inspection rows are never deleted. */

@@ -1,0 +1,111 @@
+/**
+ * Image encoding for records in a child process at a lower priority (nice 10): PNG originals,
+ * overlays and thumbnails are CPU work that must never take the line's cores away when the
+ * recorder catches up on a backlog. The station talks to it through `EncoderImageStore`.
+ *
+ *   recorder ──write(r)──▶ EncoderImageStore ──IPC (advanced serialisation, pixels as typed arrays)──▶
+ *        child: DiskImageStore.write ──▶ files ──▶ StoredImage[] ──IPC──▶ resolved
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { setPriority } from 'node:os';
+import type { InspectionResult } from '../line/protocol.js';
+import { DiskImageStore, type ImageStore, type StoredImage } from './images.js';
+
+interface Job { id: number; stationId: string; r: InspectionResult }
+type Reply = { id: number; images: StoredImage[] } | { id: number; error: { code?: string; message: string } };
+
+/** The child's side: write what it is sent, answer with the stored images or the error (with its code). */
+function serve(root: string): void {
+  const store = new DiskImageStore(root);
+  process.on('message', (job: Job) => {
+    store.write(job.stationId, job.r).then(
+      (images) => process.send!({ id: job.id, images } satisfies Reply),
+      (err: NodeJS.ErrnoException) => process.send!({ id: job.id, error: { code: err.code, message: err.message } } satisfies Reply),
+    );
+  });
+  // The station went away: so does its encoder.
+  process.on('disconnect', () => process.exit(0));
+}
+
+if (process.env.STATION_IMAGE_ENCODER && process.send) serve(process.env.STATION_IMAGE_ENCODER);
+
+/** An ImageStore whose writes are encoded by a niced child process; reads and deletes stay here. */
+export class EncoderImageStore implements ImageStore {
+  private child: ChildProcess | null = null;
+  private readonly pending = new Map<number, { resolve: (v: StoredImage[]) => void; reject: (e: Error) => void }>();
+  private next = 1;
+  restarts = 0;
+
+  constructor(private readonly disk: DiskImageStore, private readonly niceness = 10) {}
+
+  get location(): string {
+    return this.disk.location;
+  }
+
+  private spawn(): ChildProcess {
+    const fromSource = import.meta.url.endsWith('.ts');
+    const child = fork(new URL(import.meta.url), [], {
+      serialization: 'advanced',
+      env: { ...process.env, STATION_IMAGE_ENCODER: this.disk.root },
+      execArgv: fromSource ? ['--import', 'tsx'] : [],
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    try {
+      if (child.pid) setPriority(child.pid, this.niceness);
+    } catch { /* not allowed to lower it: it still runs, at normal priority */ }
+    child.on('message', (m: Reply) => {
+      const p = this.pending.get(m.id);
+      this.pending.delete(m.id);
+      if (!p) return;
+      if ('error' in m) p.reject(Object.assign(new Error(m.error.message), { code: m.error.code }));
+      else p.resolve(m.images);
+    });
+    child.on('exit', () => {
+      if (this.child === child) this.child = null;
+      // Writes in flight are lost with it: their rows are kept without images (counted by the recorder).
+      for (const p of this.pending.values()) p.reject(Object.assign(new Error('the image encoder exited'), { code: 'STN_ERR_STORE_WRITE' }));
+      this.pending.clear();
+      this.restarts++;
+    });
+    return child;
+  }
+
+  write(stationId: string, r: InspectionResult): Promise<StoredImage[]> {
+    if (!r.image) return Promise.resolve([]);
+    this.child ??= this.spawn();
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.child!.send({ id, stationId, r } satisfies Job);
+    });
+  }
+
+  open(rel: string) {
+    return this.disk.open(rel);
+  }
+
+  localPath(rel: string) {
+    return this.disk.localPath(rel);
+  }
+
+  remove(rels: readonly string[]) {
+    return this.disk.remove(rels);
+  }
+
+  space() {
+    return this.disk.space();
+  }
+
+  /** Ends the encoder once its writes are done. */
+  async close(): Promise<void> {
+    while (this.pending.size) await new Promise((r) => setTimeout(r, 20));
+    const c = this.child;
+    this.child = null;
+    if (c && c.exitCode === null) {
+      await new Promise<void>((resolve) => {
+        c.once('exit', () => resolve());
+        c.disconnect();
+      });
+    }
+  }
+}
