@@ -244,13 +244,18 @@ describe('configuration faults', () => {
     return file;
   }
 
-  it('an invalid reload is refused with its key path and the running configuration stays; a valid one applies new thresholds', async () => {
+  /** A station started from a file, with its own copy of the shipped model, and an admin's header. */
+  async function reloadable() {
     const dir = tmpDir();
     copyFileSync(SHIPPED_MODEL, path.join(dir, 'plate.onnx'));
     copyFileSync(SHIPPED_MODEL.replace(/\.onnx$/, '.manifest.json'), path.join(dir, 'plate.manifest.json'));
-    const file = stationFile(dir, 'plate.onnx', 0.5);
-    const s = await station({ dir, configFile: file });
+    const s = await station({ dir, configFile: stationFile(dir, 'plate.onnx', 0.5) });
     const admin = { authorization: `Bearer ${(await s.api!.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'admin', password: ADMIN } })).json().token}` };
+    return { dir, s, admin };
+  }
+
+  it('an invalid reload is refused with its key path and the running configuration stays; a valid one applies new thresholds', async () => {
+    const { dir, s, admin } = await reloadable();
     const [png] = await parts(1);
     const before = await s.repo.countInspections();
 
@@ -276,12 +281,7 @@ describe('configuration faults', () => {
   });
 
   it('a corrupt model at hot swap is refused and the old model keeps deciding; a good one takes over without a restart', async () => {
-    const dir = tmpDir();
-    copyFileSync(SHIPPED_MODEL, path.join(dir, 'plate.onnx'));
-    copyFileSync(SHIPPED_MODEL.replace(/\.onnx$/, '.manifest.json'), path.join(dir, 'plate.manifest.json'));
-    const file = stationFile(dir, 'plate.onnx', 0.5);
-    const s = await station({ dir, configFile: file });
-    const admin = { authorization: `Bearer ${(await s.api!.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'admin', password: ADMIN } })).json().token}` };
+    const { dir, s, admin } = await reloadable();
     const images = await parts(4);
     const first = await push(s, admin, images[0]);
     const oldSha = s.line.models[0].sha256;

@@ -12,6 +12,13 @@ const haveBrowser = existsSync(CHROMIUM) && existsSync(path.join(PACKAGE_ROOT, '
 if (!haveBrowser) console.warn(`gallery tests skipped: needs ${CHROMIUM} (apt-get install chromium; .ci/run does) and a built gallery (npm run build)`);
 
 const PASSWORD = 'gallery-admin-password';
+
+async function logIn(page: import('playwright-core').Page) {
+  await page.goto(station!.url!);
+  await page.getByLabel('User').fill('admin');
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
+}
 let browser: Browser | null = null;
 let station: Station | null = null;
 
@@ -32,10 +39,7 @@ describe.skipIf(!haveBrowser)('the quality gallery in a real browser', () => {
 
   it('logs in, shows failed parts with overlays, takes a false-reject review, and the statistics follow', async () => {
     const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
-    await page.goto(station!.url!);
-    await page.getByLabel('User').fill('admin');
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Log in' }).click();
+    await logIn(page);
 
     // Failed parts, newest first, each with its thumbnail loaded.
     const cards = page.getByTestId('card');
@@ -82,10 +86,7 @@ describe.skipIf(!haveBrowser)('the quality gallery in a real browser', () => {
 
   it('shows the recipe\'s model card and what a proposed threshold would cost on its saved evaluation', async () => {
     const page = await browser!.newPage({ viewport: { width: 1280, height: 1400 } });
-    await page.goto(station!.url!);
-    await page.getByLabel('User').fill('admin');
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Log in' }).click();
+    await logIn(page);
     await page.getByRole('link', { name: 'Recipes' }).click();
     const recipe = page.locator('[data-recipe="plate"]');
     await recipe.getByText('Model plate-defects').waitFor();
@@ -115,10 +116,7 @@ describe.skipIf(!haveBrowser)('the quality gallery in a real browser', () => {
   });
   it('what-if: a slider shows the flips, escapes and false rejects it would cause, and "apply" makes a new audited version', async () => {
     const page = await browser!.newPage({ viewport: { width: 1280, height: 1400 } });
-    await page.goto(station!.url!);
-    await page.getByLabel('User').fill('admin');
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Log in' }).click();
+    await logIn(page);
     await page.getByRole('link', { name: 'What-if' }).click();
     const result = page.getByTestId('whatif-result');
     await result.waitFor();
