@@ -120,45 +120,61 @@ export class Preprocessor {
       scaleX = nw / rw;
       scaleY = nh / rh;
     }
+    // Only the picture is resized here; the letterbox border is written into the tensor once per
+    // geometry and stays (frames of one camera all have the same size).
     pipeline = pipeline.resize(nw, nh, { fit: 'fill', kernel: 'linear' });
-    if (padX || padY || nw + 2 * padX !== spec.width || nh + 2 * padY !== spec.height) {
-      const p = spec.padValue;
-      pipeline = pipeline.extend({
-        left: padX, top: padY, right: spec.width - nw - padX, bottom: spec.height - nh - padY,
-        background: { r: p, g: p, b: p, alpha: 1 },
-      });
-    }
     let out: { data: Buffer; info: OutputInfo };
     try {
       out = await pipeline.removeAlpha().raw().toBuffer({ resolveWithObject: true });
     } catch (err) {
       throw decodeError(err, options.maxPixels);
     }
-    this.fill(out.data, out.info.channels);
+    const geometry = `${nw}x${nh}+${padX}+${padY}`;
+    if (geometry !== this.geometry) {
+      this.padAll();
+      this.geometry = geometry;
+    }
+    this.fill(out.data, out.info.channels, nw, nh, padX, padY);
     return { srcWidth, srcHeight, roiX: rx, roiY: ry, roiWidth: rw, roiHeight: rh, scaleX, scaleY, padX, padY };
   }
 
-  /** HWC u8 (1 or 3 channels) → NCHW f32 in one pass through the lookup tables. */
-  private fill(hwc: Uint8Array, channels: number): void {
+  /** The letterbox border (or the whole tensor) set to the pad value. */
+  private padAll(): void {
     const n = this.spec.width * this.spec.height;
+    const p = this.spec.padValue;
+    for (let c = 0; c < 3; c++) this.tensor.fill(this.lut[c][p], c * n, (c + 1) * n);
+  }
+
+  private geometry = '';
+
+  /**
+   * HWC u8 (1 or 3 channels) of w×h → NCHW f32 at (x0, y0) in the tensor, in one pass through
+   * the lookup tables.
+   */
+  private fill(hwc: Uint8Array, channels: number, w: number, h: number, x0: number, y0: number): void {
+    const W = this.spec.width;
+    const n = W * this.spec.height;
     const t = this.tensor;
     const bgr = this.spec.colorOrder === 'BGR';
     const [l0, l1, l2] = this.lut;
-    if (channels === 1) {
-      for (let i = 0; i < n; i++) {
-        const v = hwc[i];
-        t[i] = l0[v];
-        t[n + i] = l1[v];
-        t[2 * n + i] = l2[v];
-      }
-      return;
-    }
-    if (channels < 3) throw new StationError('STN_ERR_IMAGE_FORMAT', `unsupported channel count ${channels}`);
+    if (channels !== 1 && channels < 3) throw new StationError('STN_ERR_IMAGE_FORMAT', `unsupported channel count ${channels}`);
     const r = bgr ? 2 : 0, b = bgr ? 0 : 2;
-    for (let i = 0, j = 0; i < n; i++, j += channels) {
-      t[i] = l0[hwc[j + r]];
-      t[n + i] = l1[hwc[j + 1]];
-      t[2 * n + i] = l2[hwc[j + b]];
+    for (let y = 0; y < h; y++) {
+      let o = (y0 + y) * W + x0;
+      if (channels === 1) {
+        for (let x = 0, j = y * w; x < w; x++, j++, o++) {
+          const v = hwc[j];
+          t[o] = l0[v];
+          t[n + o] = l1[v];
+          t[2 * n + o] = l2[v];
+        }
+      } else {
+        for (let x = 0, j = y * w * channels; x < w; x++, j += channels, o++) {
+          t[o] = l0[hwc[j + r]];
+          t[n + o] = l1[hwc[j + 1]];
+          t[2 * n + o] = l2[hwc[j + b]];
+        }
+      }
     }
   }
 }
