@@ -186,7 +186,25 @@ def block(cin, cout, s=1, d=1):
     return nn.Sequential(nn.Conv2d(cin, cout, 3, s, padding=d, dilation=d, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
-class SegDefect(nn.Module):
+class DefectNet(nn.Module):
+    """What both architectures share: the decision from pooled features and the pooled map, and
+    the exported outputs (image score, label, pixel map)."""
+
+    def decision(self, features, s):
+        pooled = torch.cat([
+            F.adaptive_max_pool2d(features, 1).flatten(1), F.adaptive_avg_pool2d(features, 1).flatten(1),
+            F.adaptive_max_pool2d(s, 1).flatten(1), F.adaptive_avg_pool2d(s, 1).flatten(1),
+        ], 1)
+        # reshape, not squeeze: OpenCV's ONNX importer (4.6) cannot read a two-input Squeeze.
+        return self.head(pooled).reshape(-1)
+
+    def forward(self, x):
+        s, logit = self.forward_logits(x)
+        score = torch.sigmoid(logit)
+        return score, score > 0.5, torch.sigmoid(s)
+
+
+class SegDefect(DefectNet):
     def __init__(self, width=16):
         super().__init__()
         W = width
@@ -205,16 +223,56 @@ class SegDefect(nn.Module):
         f = self.enc((x - self.mean) / self.std)
         s = self.seg(f)
         d = self.dec(torch.cat([f, s], 1))
-        pooled = torch.cat([
-            F.adaptive_max_pool2d(d, 1).flatten(1), F.adaptive_avg_pool2d(d, 1).flatten(1),
-            F.adaptive_max_pool2d(s, 1).flatten(1), F.adaptive_avg_pool2d(s, 1).flatten(1),
-        ], 1)
-        return s, self.head(pooled).squeeze(1)
+        return s, self.decision(d, s)
+
+
+class UNetDefect(DefectNet):
+    """A small encoder–decoder: four stride-2 stages, the map decoded back to stride 4 with skip
+    connections (fine defects keep their pixels, large ones get context); the decision head reads
+    the deepest features and the pooled map."""
+
+    def __init__(self, width=16):
+        super().__init__()
+        W = width
+        self.register_buffer("mean", torch.tensor([0.5, 0.5, 0.5]).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor([0.25, 0.25, 0.25]).view(1, 3, 1, 1))
+        self.stem = block(3, W, 2)                                     # 1/2
+        self.s1 = nn.Sequential(block(W, 2 * W, 2), block(2 * W, 2 * W))          # 1/4
+        self.s2 = nn.Sequential(block(2 * W, 4 * W, 2), block(4 * W, 4 * W))      # 1/8
+        self.s3 = nn.Sequential(block(4 * W, 6 * W, 2), block(6 * W, 6 * W, d=2))  # 1/16
+        self.up2 = block(10 * W, 4 * W)
+        self.up1 = block(6 * W, 2 * W)
+        self.seg = nn.Conv2d(2 * W, 1, 1)
+        self.head = nn.Linear(6 * W * 2 + 2, 1)
+
+    def forward_logits(self, x):
+        x = (x - self.mean) / self.std
+        f1 = self.s1(self.stem(x))
+        f2 = self.s2(f1)
+        f3 = self.s3(f2)
+        u2 = self.up2(torch.cat([F.interpolate(f3, size=f2.shape[-2:], mode="nearest"), f2], 1))
+        u1 = self.up1(torch.cat([F.interpolate(u2, size=f1.shape[-2:], mode="nearest"), f1], 1))
+        s = self.seg(u1)
+        return s, self.decision(f3, s)
+
+
+ARCHS = {"dilated": SegDefect, "unet": UNetDefect}
+
+
+class FlipTTA(nn.Module):
+    """Test-time augmentation inside the exported graph: the image and its mirror image in one
+    batch of two, scores and maps averaged (the mirrored map flipped back)."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
 
     def forward(self, x):
-        s, logit = self.forward_logits(x)
-        score = torch.sigmoid(logit)
-        return score, score > 0.5, torch.sigmoid(s)
+        s, logit = self.net.forward_logits(torch.cat([x, torch.flip(x, dims=[3])], 0))
+        maps = torch.sigmoid(s)
+        m = (maps[0:1] + torch.flip(maps[1:2], dims=[3])) / 2
+        score = torch.sigmoid(logit).mean().reshape(1)
+        return score, score > 0.5, m
 
 
 def auroc(scores, labels):
@@ -281,7 +339,7 @@ def train(args):
         weights = [1.0 / sum(1 for i in train_items if bool(i["cls"]) == bool(it["cls"])) for it in train_items]
         sampler = torch.utils.data.WeightedRandomSampler(weights, num_samples=len(train_items), replacement=True)
     dl = torch.utils.data.DataLoader(ds, batch_size=args.batch, sampler=sampler, num_workers=0, drop_last=True)
-    model = SegDefect(args.width)
+    model = ARCHS[args.arch](args.width)
     ema = torch.optim.swa_utils.AveragedModel(
         model, avg_fn=lambda avg, new, n: args.ema * avg + (1 - args.ema) * new) if args.ema else None
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
@@ -336,10 +394,12 @@ def final_model(model, ema, dl):
     return out
 
 
-def export(model, width, height, out):
+def export(model, width, height, out, tta=False):
     import onnx
 
     model.eval()
+    if tta:
+        model = FlipTTA(model).eval()
     torch.onnx.export(model, torch.zeros(1, 3, height, width), out, input_names=["input"],
                       output_names=["pred_score", "pred_label", "anomaly_map"], opset_version=17, do_constant_folding=True)
     m = onnx.load(out)
@@ -374,12 +434,23 @@ def main():
     ap.add_argument("--val-list", help="write the validation split here as a fixture list for `station eval --list`")
     ap.add_argument("--width", type=int, default=16, help="channels of the first layer; the rest scale with it")
     ap.add_argument("--good-only", action="store_true", help="train on good images with synthetic anomalies")
+    ap.add_argument("--arch", choices=sorted(ARCHS), default="unet", help="unet: encoder–decoder with skips (default); dilated: the first, Tabernik-like stack")
+    ap.add_argument("--checkpoint", help="also save the trained weights here (torch), to export again later")
+    ap.add_argument("--from-checkpoint", help="do not train: export the weights saved with --checkpoint")
+    ap.add_argument("--tta", action="store_true", help="export with mirror-image test-time augmentation in the graph (2× inference)")
     ap.add_argument("--ema", type=float, default=0.998, help="exponential moving average of the weights (0 = off)")
     ap.add_argument("--augment", type=float, default=1.0, help="strength of scale/shift/rotation/gamma/noise augmentation (0 = flips and gain only)")
     ap.add_argument("--val-every", type=int, default=0, help="report validation AUROC every N epochs (0 = never)")
     args = ap.parse_args()
-    model = train(args)
-    export(model, args.size, args.height or args.size, args.out)
+    if args.from_checkpoint:
+        ck = torch.load(args.from_checkpoint, map_location="cpu")
+        model = ARCHS[ck["arch"]](ck["width"])
+        model.load_state_dict(ck["state"])
+    else:
+        model = train(args)
+        if args.checkpoint:
+            torch.save({"arch": args.arch, "width": args.width, "state": model.state_dict()}, args.checkpoint)
+    export(model, args.size, args.height or args.size, args.out, tta=args.tta)
     print(json.dumps({"exported": args.out}))
 
 
