@@ -345,7 +345,9 @@ def train(args):
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     t0 = time.time()
     epoch = 0
-    while epoch < args.epochs and time.time() - t0 < args.minutes * 60:
+    # The learning-rate schedule is planned over --epochs; --stop-epoch ends earlier on purpose
+    # (to repeat a run that the --minutes limit cut short).
+    while epoch < (args.stop_epoch or args.epochs) and time.time() - t0 < args.minutes * 60:
         model.train()
         tot = [0.0, 0.0]
         for x, m, y, w in dl:
@@ -435,6 +437,7 @@ def main():
     ap.add_argument("--width", type=int, default=16, help="channels of the first layer; the rest scale with it")
     ap.add_argument("--good-only", action="store_true", help="train on good images with synthetic anomalies")
     ap.add_argument("--arch", choices=sorted(ARCHS), default="unet", help="unet: encoder–decoder with skips (default); dilated: the first, Tabernik-like stack")
+    ap.add_argument("--stop-epoch", type=int, help="stop after this many epochs (the schedule still spans --epochs)")
     ap.add_argument("--checkpoint", help="also save the trained weights here (torch), to export again later")
     ap.add_argument("--from-checkpoint", help="do not train: export the weights saved with --checkpoint")
     ap.add_argument("--tta", action="store_true", help="export with mirror-image test-time augmentation in the graph (2× inference)")

@@ -5,6 +5,10 @@ import { decodeBmp, isBmp } from './bmp.js';
 
 export { decodeBmp, isBmp };
 
+// Frames are never the same twice: libvips' operation cache would only hold memory (it grew the
+// station's RSS for the first half hour of the soak until it filled).
+sharp.cache(false);
+
 /** How a model wants its input tensor (from its manifest). */
 export interface InputSpec {
   width: number;

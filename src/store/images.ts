@@ -22,6 +22,10 @@ export interface StoredImage {
 
 const THUMB_WIDTH = 256;
 
+// Frames are never the same twice: libvips' operation cache would only hold memory (it grew the
+// station's RSS for the first half hour of the soak until it filled).
+sharp.cache(false);
+
 /**
  * Where inspection images live. Paths are made by the store, relative to it, and stored in the
  * database; clients address images by inspection id only. The station ships a store on a file
