@@ -74,6 +74,8 @@ export async function runStationBench(o: StationBenchOptions) {
 
   // 1. Frame → 640×640 letterboxed tensor (Ultralytics' default input), each input kind.
   o.onProgress?.('preprocessing 1920×1200 → 640×640');
+  // As in the line worker: libvips with as many threads as onnxruntime.
+  sharp.concurrency(2);
   const pre640 = new Preprocessor({ width: 640, height: 640, ...YOLO_INPUT }, { maxPixels: 40_000_000 });
   const preprocess640: Record<string, { p50: number; p99: number }> = {};
   for (const [k, f] of Object.entries(fx.frames)) preprocess640[k] = stats(await timeIt(n, () => pre640.run(f)));

@@ -73,6 +73,7 @@ export class Preprocessor {
       for (let v = 0; v < 256; v++) l[v] = (v * spec.scale - spec.mean[c]) / spec.std[c];
       return l;
     });
+    this.sameLut = this.lut[1].every((v, i) => v === this.lut[0][i]) && this.lut[2].every((v, i) => v === this.lut[0][i]);
   }
 
   /** Decodes (or wraps raw pixels), crops, resizes and fills `tensor`. */
@@ -81,8 +82,11 @@ export class Preprocessor {
     const image = input.kind === 'encoded' && isBmp(input.data) ? decodeBmp(input.data, options.maxPixels) : input;
     let pipeline: Sharp;
     let srcWidth: number, srcHeight: number;
+    /** A one-band source stays one band: no conversion to three identical channels inside libvips. */
+    let grey: boolean;
     if (image.kind === 'raw') {
       const channels = channelsOf(image.format);
+      grey = channels === 1;
       if (!(image.width > 0 && image.height > 0) || image.data.length !== image.width * image.height * channels) {
         throw new StationError('STN_ERR_IMAGE_FORMAT', `raw ${image.format} frame of ${image.width}x${image.height} needs ${image.width * image.height * channels} bytes, got ${image.data.length}`);
       }
@@ -103,6 +107,7 @@ export class Preprocessor {
       if (meta.width * meta.height > options.maxPixels) throw tooLarge(meta.width, meta.height, options.maxPixels);
       srcWidth = meta.width;
       srcHeight = meta.height;
+      grey = meta.channels === 1 || (meta.channels === 2 && meta.hasAlpha === true);
     }
 
     const [rx, ry, rw, rh] = clampRoi(options.roi, srcWidth, srcHeight);
@@ -129,7 +134,7 @@ export class Preprocessor {
     pipeline = pipeline.resize(nw, nh, { fit: 'fill', kernel: 'linear' });
     let out: { data: Buffer; info: OutputInfo };
     try {
-      out = await pipeline.removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      out = await (grey ? pipeline.removeAlpha().toColourspace('b-w') : pipeline.removeAlpha()).raw().toBuffer({ resolveWithObject: true });
     } catch (err) {
       throw decodeError(err, options.maxPixels);
     }
@@ -150,6 +155,8 @@ export class Preprocessor {
   }
 
   private geometry = '';
+  /** Every channel normalised alike (YOLO, anomalib): a grey image's three planes are copies. */
+  private readonly sameLut: boolean;
 
   /**
    * HWC u8 (1 or 3 channels) of w×h → NCHW f32 at (x0, y0) in the tensor, in one pass through
@@ -163,6 +170,15 @@ export class Preprocessor {
     const [l0, l1, l2] = this.lut;
     if (channels !== 1 && channels < 3) throw new StationError('STN_ERR_IMAGE_FORMAT', `unsupported channel count ${channels}`);
     const r = bgr ? 2 : 0, b = bgr ? 0 : 2;
+    if (channels === 1 && this.sameLut) {
+      // One plane through the table, then two block copies (the border is the same in all three).
+      for (let y = 0; y < h; y++) {
+        for (let x = 0, j = y * w, o = (y0 + y) * W + x0; x < w; x++, j++, o++) t[o] = l0[hwc[j]];
+      }
+      t.copyWithin(n, 0, n);
+      t.copyWithin(2 * n, 0, n);
+      return;
+    }
     for (let y = 0; y < h; y++) {
       let o = (y0 + y) * W + x0;
       if (channels === 1) {
