@@ -372,11 +372,13 @@ function benchTable(r: Awaited<ReturnType<typeof runStationBench>>): string {
   const rows: [string, string][] = [];
   const pm = r.preprocess640 as Record<string, { p50: number; p99: number }>;
   for (const [k, v] of Object.entries(pm)) rows.push([`1920×1200 ${k} → 640×640 tensor`, `p50 ${v.p50} ms · p99 ${v.p99} ms`]);
-  for (const m of r.models as { model: string; input: string; stagesMs: Record<string, { p50: number; p99: number }>; bareOrt: { runsPerS: number }; line: Record<string, { partsPerS: number }>; throughputRatioVsBareOrt: number }[]) {
+  for (const m of r.models as { model: string; input: string; stagesMs: Record<string, { p50: number; p99: number }>; threads: Record<string, { bareRunsPerS: number; line: Record<string, { partsPerS: number }>; ratio: number }>; throughputRatioVsBareOrt: number }[]) {
     for (const [k, v] of Object.entries(m.stagesMs)) rows.push([`${m.model} ${m.input}: ${k}`, `p50 ${v.p50} ms · p99 ${v.p99} ms`]);
-    rows.push([`${m.model}: bare onnxruntime loop`, `${m.bareOrt.runsPerS} runs/s`]);
-    for (const [k, v] of Object.entries(m.line)) rows.push([`${m.model}: station line, ${k} 1920×1200`, `${v.partsPerS} parts/s`]);
-    rows.push([`${m.model}: throughput / bare runtime`, `${m.throughputRatioVsBareOrt}`]);
+    for (const [threads, x] of Object.entries(m.threads)) {
+      rows.push([`${m.model}, ${threads} thread(s): bare onnxruntime loop`, `${x.bareRunsPerS} runs/s`]);
+      for (const [k, v] of Object.entries(x.line)) rows.push([`${m.model}, ${threads} thread(s): station line, ${k} 1920×1200`, `${v.partsPerS} parts/s`]);
+      rows.push([`${m.model}, ${threads} thread(s): throughput / bare runtime`, `${x.ratio}`]);
+    }
   }
   const plc = r.plc as { triggerToWrittenMs: { p50: number; p99: number }; stationInferenceMs: { p99: number }; plcWriteMs: { p50: number; p99: number } };
   rows.push(['PLC write (SignAndEncrypt)', `p50 ${plc.plcWriteMs.p50} ms · p99 ${plc.plcWriteMs.p99} ms`]);
