@@ -5,7 +5,7 @@
  * history against new thresholds and get exactly what the line would have done.
  */
 import type { ClassRule, Thresholds } from '../config/schema.js';
-import type { ModelOutput } from '../inference/index.js';
+import type { GridMap, ModelOutput } from '../inference/index.js';
 
 export type Verdict = 'pass' | 'fail' | 'uninspected';
 
@@ -18,14 +18,8 @@ export const DETECTION_FLOOR = 0.1;
 /** Largest side of the anomaly map kept with each inspection (max-pooled, 8 bits per cell). */
 export const COMPACT_MAP_SIDE = 32;
 
-/** A downsampled anomaly map: `data` is base64 of one byte per cell (score = byte / 255), row-major. */
-export interface CompactMap {
-  width: number;
-  height: number;
-  data: string;
-  /** The source region the map covers [x, y, w, h] (source pixels). */
-  region: [number, number, number, number];
-}
+/** A downsampled anomaly map: `data` is base64 of one byte per cell (score = byte / 255). */
+export type CompactMap = GridMap<string>;
 
 /** Model outputs before thresholding, compact enough to store with every inspection. */
 export type CompactOutputs =
@@ -175,7 +169,7 @@ export function compactOutputs(o: ModelOutput | null): CompactOutputs {
   }
 }
 
-function compactMap(m: { width: number; height: number; data: Float32Array; region: [number, number, number, number] }): CompactMap {
+function compactMap(m: GridMap<Float32Array>): CompactMap {
   const f = Math.max(1, Math.ceil(Math.max(m.width, m.height) / COMPACT_MAP_SIDE));
   const w = Math.ceil(m.width / f), h = Math.ceil(m.height / f);
   const cells = new Uint8Array(w * h);

@@ -26,14 +26,17 @@ export interface Detection {
   mask?: DetectionMask;
 }
 
-export interface AnomalyMap {
+/** A grid of scores over a region of the source image, row-major. */
+export interface GridMap<D> {
   width: number;
   height: number;
-  /** Normalised scores, 0.5 = the trained pixel threshold, row-major. */
-  data: Float32Array;
-  /** The source region the map covers [x, y, w, h]. */
+  data: D;
+  /** The source region the map covers [x, y, w, h] (source pixels). */
   region: [number, number, number, number];
 }
+
+/** The anomaly map as decoded: normalised scores (0.5 = the trained pixel threshold). */
+export type AnomalyMap = GridMap<Float32Array>;
 
 export type ModelOutput =
   | { kind: 'detection'; detections: Detection[] }
