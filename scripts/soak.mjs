@@ -36,10 +36,10 @@ const vmRss = () => {
 const timer = setInterval(async () => {
   try {
     const h = await (await fetch(`http://127.0.0.1:${o.port}/api/health`)).json();
-    samples.push({ t: (Date.now() - t0) / 1000, rss: h.process.rssBytes, heap: h.process.heapUsedBytes, external: h.process.externalBytes,
+    samples.push({ t: (Date.now() - t0) / 1000, rss: h.process.rssBytes, heap: h.process.heapUsedBytes, workerHeap: h.process.workerHeapUsedBytes, external: h.process.externalBytes,
       resources: h.process.activeResources, vmRss: vmRss(), parts: h.line.parts, p99: h.line.latencyMs.p99, status: h.status });
     const s = samples.at(-1);
-    process.stderr.write(`${(s.t / 60).toFixed(1)} min  parts ${s.parts}  rss ${(s.rss / 2 ** 20).toFixed(1)} MB  heap ${(s.heap / 2 ** 20).toFixed(1)} MB  resources ${s.resources}  ${s.status}\n`);
+    process.stderr.write(`${(s.t / 60).toFixed(1)} min  parts ${s.parts}  rss ${(s.rss / 2 ** 20).toFixed(1)} MB  heap ${(s.heap / 2 ** 20).toFixed(1)} MB  worker heap ${((s.workerHeap ?? 0) / 2 ** 20).toFixed(1)} MB  external ${((s.external ?? 0) / 2 ** 20).toFixed(1)} MB  resources ${s.resources}  ${s.status}\n`);
   } catch { /* not up yet */ }
 }, everyS * 1000);
 

@@ -380,7 +380,7 @@ export async function startStation(o: StationOptions): Promise<Station> {
         disk: retention.disk, retention: retention.counters, station: config.station.id, plc: gate?.status() ?? null,
         opcua: opcua ? { endpoint: opcua.endpointUrl, publishErrors: opcua.publishErrors } : null,
         mqtt: uns ? { topic: uns.root, connected: uns.connected, buffered: uns.buffered, lastError: uns.lastError, ...uns.counters } : null,
-        process: processFacts(),
+        process: { ...processFacts(), workerHeapUsedBytes: line.workerHeapBytes },
       }),
     });
     url = await api.listen({ host: config.http.host, port: config.http.port });

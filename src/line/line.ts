@@ -62,6 +62,8 @@ export class Line extends EventEmitter<LineEvents> {
   /** Why the line last left `running` (a code and message), for health. */
   lastFault: string | null = null;
   restarts = 0;
+  /** The line worker's V8 heap, as it last reported it. */
+  workerHeapBytes: number | null = null;
   private worker: Worker | null = null;
   private readonly pending = new Map<number, { resolve: (r: InspectionResult) => void; reject: (e: StationError) => void }>();
   private readonly swaps = new Map<number, { resolve: (m: ModelSummary | null) => void; reject: (e: StationError) => void }>();
@@ -119,6 +121,7 @@ export class Line extends EventEmitter<LineEvents> {
         this.lastSeen = Date.now();
         switch (msg.type) {
           case 'heartbeat':
+            if (msg.heapUsedBytes !== undefined) this.workerHeapBytes = msg.heapUsedBytes;
             return;
           case 'ready':
             this.models = msg.models;

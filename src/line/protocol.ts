@@ -87,8 +87,8 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'ready'; models: ModelSummary[] }
-  /** The worker is alive (sent on a timer; a blocked worker stops sending it). */
-  | { type: 'heartbeat' }
+  /** The worker is alive (sent on a timer; a blocked worker stops sending it), with its heap now and then. */
+  | { type: 'heartbeat'; heapUsedBytes?: number }
   /** A frame entered the line: it now owes a result (the main thread answers for it if the worker dies). */
   | { type: 'accepted'; source: string; seq: number; timestamp: number; recipe: string; recipeVersion: number }
   | { type: 'fatal'; error: SerializedError }

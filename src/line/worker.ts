@@ -23,7 +23,12 @@ const init = workerData as WorkerInit;
 sharp.concurrency(init.config.line.threads);
 const engine = new LineEngine(init, send);
 // Proof of life for the main thread's watchdog: a blocked worker (a hung model run) stops sending.
-setInterval(() => port.postMessage({ type: 'heartbeat' } satisfies FromWorker), 250).unref();
+let beats = 0;
+setInterval(() => {
+  // Every 10 s the worker's own heap goes along (health and the soak watch it).
+  const heapUsedBytes = beats++ % 40 === 0 ? process.memoryUsage().heapUsed : undefined;
+  port.postMessage({ type: 'heartbeat', heapUsedBytes } satisfies FromWorker);
+}, 250).unref();
 port.on('message', (msg: ToWorker) => engine.handle(msg));
 engine.start().then(
   (models) => send({ type: 'ready', models }),
