@@ -59,6 +59,6 @@ describe.skipIf(!tiles)('the magnetic-tile model on the real photographs (../sha
   it('station replay through the fixture recipe catches and rejects what the card says', async () => {
     const r = await station(['replay', tiles!, ...fixture], { timeoutMs: 180_000 });
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.lines.at(-1)!)).toMatchObject({ images: 229, defective: 70, good: 159, fail: 67, uninspected: 0, recall: 0.9571, falseRejectRate: 0 });
+    expect(JSON.parse(r.lines.at(-1)!)).toMatchObject({ images: 229, defective: 70, good: 159, fail: 69, uninspected: 0, recall: 0.9857, falseRejectRate: 0 });
   }, 200_000);
 });
