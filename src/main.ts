@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApi } from './api/index.js';
 import { modelDocs } from './eval/docs.js';
-import { loadModel, type Manifest } from './inference/index.js';
+import { loadModel, sha256Hex, type Manifest } from './inference/index.js';
 import { Line, PartViews, type InspectionResult } from './line/index.js';
 import { PACKAGE_ROOT } from './paths.js';
 import { RejectGate, StationServer, type GateUser } from './plc/index.js';
@@ -17,12 +17,11 @@ import type { PlcConfig } from './config/index.js';
 import { serializeError, StationError } from './errors/index.js';
 import { Reinferrer } from './whatif/index.js';
 import type { CandidateModel } from './api/whatif.js';
-import { Accounts, canonicalJson, DiskImageStore, Exporter, openDatabase, type ImageStore, Recorder, redact, Repository, Retention, type Db } from './store/index.js';
+import { Accounts, canonicalJson, canonicalSha256, DiskImageStore, Exporter, openDatabase, type ImageStore, Recorder, redact, Repository, Retention, type Db } from './store/index.js';
 import { StationMetrics } from './ops/metrics.js';
 import { UnsPublisher } from './ops/mqtt.js';
 import { EncoderImageStore } from './store/encoder.js';
 import { deepFreeze, loadConfigFile, type LoadedConfig } from './config/index.js';
-import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 
 export const VERSION: string = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')).version;
@@ -209,15 +208,6 @@ export async function startStation(o: StationOptions): Promise<Station> {
   };
   const views = line.triggeredSources.length > 1 ? new PartViews(line.triggeredSources, config.line.deadlineMs, deliver) : null;
   const reloads = { applied: 0, refused: 0, modelSwapFailed: 0 };
-  const metrics = new StationMetrics(config.station.id, {
-    line: () => ({ state: line.state, restarts: line.restarts, inFlight: line.inFlight, partsPerS: line.partsPerS, cameras: Object.fromEntries(line.cameras) }),
-    recorder: () => ({ queueDepth: recorder.depth, spoolDepth: recorder.spoolDepth, databaseDown: recorder.databaseDown, counters: { ...recorder.counters } }),
-    plc: () => (gate ? { state: gate.state, counters: { ...gate.counters } } : null),
-    disk: () => retention.diskStatus().catch(() => null),
-    retention: () => ({ ...retention.counters }),
-    config: () => ({ ...reloads }),
-    mqtt: () => (uns ? { connected: uns.connected, counters: { ...uns.counters } } : null),
-  });
   let uns: UnsPublisher | null = null;
   if (config.mqtt) {
     const m = config.mqtt;
@@ -232,6 +222,15 @@ export async function startStation(o: StationOptions): Promise<Station> {
     uns.start();
     log.info({ broker: redact(m.url), topic: uns.root }, 'MQTT publishing');
   }
+  const metrics = new StationMetrics(config.station.id, {
+    line: () => ({ state: line.state, restarts: line.restarts, inFlight: line.inFlight, partsPerS: line.partsPerS, cameras: Object.fromEntries(line.cameras) }),
+    recorder: () => ({ queueDepth: recorder.depth, spoolDepth: recorder.spoolDepth, databaseDown: recorder.databaseDown, counters: { ...recorder.counters } }),
+    plc: () => (gate ? { state: gate.state, counters: { ...gate.counters } } : null),
+    disk: () => retention.diskStatus().catch(() => null),
+    retention: () => ({ ...retention.counters }),
+    config: () => ({ ...reloads }),
+    mqtt: () => (uns ? { connected: uns.connected, counters: { ...uns.counters } } : null),
+  });
   line.on('result', (r) => {
     if (!views?.add(r)) deliver(r);
     uns?.publishResult(r);
@@ -241,6 +240,7 @@ export async function startStation(o: StationOptions): Promise<Station> {
   });
   line.on('source-error', (source, error) => log.error({ source, error }, 'frame source failed'));
 
+  const lastDiskFull = { seen: 0, at: 0 };
   /** What is wrong now, for health and readiness (empty when all is well). */
   const problems = (): { status: 'ok' | 'degraded' | 'failed'; problems: string[] } => {
     const p: string[] = [];
@@ -257,7 +257,6 @@ export async function startStation(o: StationOptions): Promise<Station> {
     if (uns && !uns.connected) p.push(`MQTT broker unreachable, ${uns.buffered} messages waiting: ${uns.lastError ?? ''}`);
     return { status: failed ? 'failed' : p.length ? 'degraded' : 'ok', problems: p };
   };
-  const lastDiskFull = { seen: 0, at: 0 };
 
   // The station's state on the bus: on every line state change, and when health changes.
   const publishState = () => {
@@ -299,7 +298,7 @@ export async function startStation(o: StationOptions): Promise<Station> {
       if (!before || !after) { result.needsRestart.push(`recipes.${name}`); continue; }
       const { thresholds: tb, keepGood: kb, ...restBefore } = before;
       const { thresholds: ta, keepGood: ka, ...restAfter } = after;
-      const fileChanged = loadModelSha(path.resolve(next.baseDir, after.model)) !== line.models.find((m) => m.file === path.resolve(config.baseDir, before.model))?.sha256;
+      const fileChanged = modelFileSha(path.resolve(next.baseDir, after.model)) !== line.models.find((m) => m.file === path.resolve(config.baseDir, before.model))?.sha256;
       if (canonicalJson({ ...restBefore, model: path.resolve(config.baseDir, before.model) }) !== canonicalJson({ ...restAfter, model: path.resolve(next.baseDir, after.model) }) || fileChanged) {
         const v = await repo.addRecipeVersion(name, after, actor, 'configuration reloaded: model or preprocessing');
         try {
@@ -370,7 +369,7 @@ export async function startStation(o: StationOptions): Promise<Station> {
       reload,
       ready: () => {
         const p = problems();
-        const ready = line.state === 'running' && selfTest.database === 'ok' && (!gate || gate.state === 'ready');
+        const ready = line.state === 'running' && !recorder.databaseDown && (!gate || gate.state === 'ready');
         return { ready, ...p, selfTest };
       },
       health: () => ({
@@ -432,12 +431,12 @@ export interface ReloadResult {
 
 function configSha256(c: LoadedConfig): string {
   const { baseDir: _b, ...rest } = c;
-  return createHash('sha256').update(canonicalJson(rest)).digest('hex');
+  return canonicalSha256(rest);
 }
 
-function loadModelSha(file: string): string | null {
+function modelFileSha(file: string): string | null {
   try {
-    return createHash('sha256').update(readFileSync(file)).digest('hex');
+    return sha256Hex(readFileSync(file));
   } catch {
     return null;
   }

@@ -3,7 +3,7 @@ import { anomalyArea, compactOutputs, decide, uninspected, type DecisionInput } 
 import type { Detection, ModelOutput } from '../src/inference/index.js';
 
 const det = (cls: string, score: number, area = 100): Detection => ({ classId: 0, class: cls, score, box: [0, 0, 10, area / 10], area });
-const dets = (...d: Detection[]) => compactOutputs({ kind: 'detection', detections: d }) as DecisionInput;
+const dets = (...d: Detection[]) => compactOutputs({ kind: 'detection', detections: d });
 
 describe('decision', () => {
   it('passes a part with no detection above its class threshold', () => {

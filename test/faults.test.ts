@@ -123,6 +123,7 @@ describe.skipIf(!canMount)('storage faults', () => {
     const h = await health(s);
     expect(h.status).toBe('degraded');
     expect(h.problems.join(' ')).toMatch(/database writes failing, 8 records in the spool/);
+    expect((await s.api!.inject({ method: 'GET', url: '/api/ready' })).statusCode).toBe(503);
 
     execFileSync('rm', ['-f', filler]);
     await until(() => !s.recorder.databaseDown);
@@ -130,6 +131,7 @@ describe.skipIf(!canMount)('storage faults', () => {
     expect(s.recorder.counters).toMatchObject({ replayed: 8, writeErrors: 0, dropped: 0 });
     expect(metric(await metrics(s), 'station_database_up')).toBe(1);
     expect((await health(s)).status).toBe('ok');
+    expect((await s.api!.inject({ method: 'GET', url: '/api/ready' })).statusCode).toBe(200);
   });
 
   it('a full image disk: verdicts keep coming, every record is kept (without images where none fit), and retention makes room', async () => {

@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import sharp from 'sharp';
 import { PartGenerator, type FrameImage } from '../capture/index.js';
 import { validateConfig } from '../config/index.js';
-import { compactOutputs, decide, DETECTION_FLOOR, type DecisionInput } from '../decision/index.js';
+import { compactOutputs, decide, DETECTION_FLOOR } from '../decision/index.js';
 import { loadModel, ModelRunner, sessionOptions } from '../inference/index.js';
 import { Line, type InspectionResult } from '../line/index.js';
 import { LatencyWindow } from '../line/stats.js';
@@ -101,7 +101,7 @@ export async function runStationBench(o: StationBenchOptions) {
       const t2 = performance.now();
       const c = compactOutputs(runner.decode(out, tr, { candidateScore: DETECTION_FLOOR, nmsIou: 0.5, maxDetections: 100 }));
       const t3 = performance.now();
-      decide(c as DecisionInput, thresholds);
+      decide(c, thresholds);
       const t4 = performance.now();
       if (i < 10) continue;
       t.decodeAndPreprocess.add(t1 - t0);

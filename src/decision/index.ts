@@ -154,6 +154,8 @@ const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
  * pixels, the anomaly map max-pooled to at most COMPACT_MAP_SIDE cells a side at 8 bits. The line
  * stores it and decides on it, so a later re-decision sees exactly what the line saw.
  */
+export function compactOutputs(o: ModelOutput): DecisionInput;
+export function compactOutputs(o: ModelOutput | null): CompactOutputs;
 export function compactOutputs(o: ModelOutput | null): CompactOutputs {
   if (!o) return { kind: 'none' };
   switch (o.kind) {

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { createSource, isTriggered, PushSource, type Frame, type FrameSource } from '../capture/index.js';
 import { resolveFromConfig } from '../config/load.js';
 import type { Recipe, Thresholds } from '../config/schema.js';
-import { compactOutputs, decide, DETECTION_FLOOR, uninspected, type CompactOutputs, type Decision } from '../decision/index.js';
+import { compactOutputs, decide, DETECTION_FLOOR, uninspected, type CompactOutputs, type Decision, type DecisionInput } from '../decision/index.js';
 import { serializeError, StationError, type ErrorCode } from '../errors/index.js';
 import { loadModel, ModelRunner, type ModelOutput } from '../inference/index.js';
 import { Preprocessor, type Transform } from '../preprocess/index.js';
@@ -21,7 +21,7 @@ interface RecipeRuntime {
   pre2: Preprocessor;
 }
 
-/** A part on its way: its tensor slot and timings; `done` is null when it was already answered. */
+/** A part on its way: its tensor slot and timings; `done` settles with the letterbox transform, or the code that left it uninspected. */
 interface Prepared {
   item: Queued;
   slot: Preprocessor;
@@ -66,6 +66,13 @@ export class LineEngine {
   private stopping = false;
   /** Automatic mode (station OPC UA server): Stop makes every part uninspected until started again. */
   private running = true;
+  private begun = false;
+  /** Settles when loading (and its warm-up runs) is over; stop() waits for it. */
+  private started: Promise<unknown> = Promise.resolve();
+  /** Sessions replaced by a hot swap, released once nothing uses them. */
+  private readonly retired = new Set<ModelRunner>();
+  /** The recipe whose part is in the model now (a retired session is not released under it). */
+  private inspecting: RecipeRuntime | null = null;
 
   constructor(private readonly init: WorkerInit, private readonly emit: (msg: FromWorker) => void) {
     this.capacity = init.config.line.queueSize;
@@ -79,11 +86,6 @@ export class LineEngine {
     this.started = p.catch(() => undefined);
     return p;
   }
-
-  private started: Promise<unknown> = Promise.resolve();
-  /** Sessions replaced by a hot swap, released once nothing uses them. */
-  private readonly retired = new Set<ModelRunner>();
-  private inspecting: RecipeRuntime | null = null;
 
   private async load(): Promise<ModelSummary[]> {
     const cfg = this.init.config;
@@ -117,8 +119,6 @@ export class LineEngine {
     for (const s of this.sources) void this.capture(s);
     this.loopDone = this.loop().then(() => this.emit({ type: 'drained' }));
   }
-
-  private begun = false;
 
   /** A recipe's runtime: its model loaded (or shared through `runners`), its preprocessor, warmed up. */
   private async buildRecipe(name: string, recipe: Recipe, thresholds: Thresholds, version: number, runners: Map<string, ModelRunner>) {
@@ -314,7 +314,6 @@ export class LineEngine {
     const r = item.recipe;
     const t0 = performance.now();
     const timings = emptyTimings(frame.timestamp);
-    timings.queue = Date.now() - frame.timestamp;
     const slot = r.pre === busy ? r.pre2 : r.pre;
     let done: Prepared['done'];
     if (frame.error) done = Promise.resolve({ code: frame.error });
@@ -343,7 +342,7 @@ export class LineEngine {
     const r = item.recipe;
     const frame = item.frame;
     let output: ModelOutput;
-    let compact: CompactOutputs;
+    let compact: DecisionInput;
     let decision: Decision;
     const imageSize: [number, number] = [transform.srcWidth, transform.srcHeight];
     try {
@@ -354,7 +353,7 @@ export class LineEngine {
       compact = compactOutputs(output);
       const t3 = performance.now();
       // Decided on the compact form that is stored: what-if replays exactly this.
-      decision = decide(compact as Exclude<CompactOutputs, { kind: 'none' }>, p.thresholds);
+      decision = decide(compact, p.thresholds);
       const t4 = performance.now();
       timings.inference = t2 - t1;
       timings.decode = t3 - t2;

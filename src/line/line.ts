@@ -49,8 +49,8 @@ interface Owed {
  *   worker ──accepted(part)──▶ owed ──result(part)──▶ answered
  *      │ no heartbeat for watchdogMs, or the thread died
  *      ▼
- *   terminate ─▶ every owed part: uninspected STN_ERR_LINE_WORKER (recorded, sent to the PLC)
- *             ─▶ new worker with the current thresholds (within the restart budget, else `failed`)
+ *   abandon ─▶ every owed part: uninspected STN_ERR_LINE_WORKER (recorded, sent to the PLC)
+ *           ─▶ new worker with the current thresholds (within the restart budget, else `failed`)
  *
  * PLC triggers are owed from the moment they are sent, one part per triggered source.
  */
@@ -83,6 +83,11 @@ export class Line extends EventEmitter<LineEvents> {
   readonly startedAt = Date.now();
   /** Every source has ended and every part is decided. */
   drained = false;
+  /** The last reported state of each camera source. */
+  readonly cameras = new Map<string, CameraStatus>();
+  private begun = false;
+  /** Abandoned workers (see abandon()), each until its thread has exited. */
+  private readonly zombies = new Set<Promise<void>>();
 
   constructor(private init: WorkerInit, supervision: Partial<SupervisionOptions> = {}) {
     super();
@@ -107,8 +112,6 @@ export class Line extends EventEmitter<LineEvents> {
     this.begun = true;
     this.worker?.postMessage({ type: 'begin' } satisfies ToWorker);
   }
-
-  private begun = false;
 
   private spawn(): Promise<ModelSummary[]> {
     const init: WorkerInit = { ...this.init, thresholds: this.thresholds, selectedRecipe: this.selectedRecipe, running: this.runningMode };
@@ -239,20 +242,15 @@ export class Line extends EventEmitter<LineEvents> {
    *   stuck worker ──(ignored from now)──▶ 'stop' queued ──(run returns)──▶ stopped ──▶ terminate
    */
   private abandon(w: Worker): void {
-    this.zombies.add(w);
-    w.once('exit', () => this.zombies.delete(w));
-    w.on('message', (m: FromWorker) => {
-      if (m.type === 'stopped') void w.terminate();
-    });
-    w.postMessage({ type: 'stop' } satisfies ToWorker);
+    const gone = this.askToStop(w);
+    this.zombies.add(gone);
+    void gone.then(() => this.zombies.delete(gone));
     for (const c of this.cameras.values()) {
       if (c.pid) {
         try { process.kill(c.pid, 'SIGKILL'); } catch { /* already gone */ }
       }
     }
   }
-
-  private readonly zombies = new Set<Worker>();
 
   /** Every part the line owes an answer for gets one now: uninspected with `code`. */
   private answerOwed(code: ErrorCode): void {
@@ -271,16 +269,19 @@ export class Line extends EventEmitter<LineEvents> {
 
   /** Parts decided per second over the last 10 s. */
   get partsPerS(): number {
-    const now = Date.now();
-    while (this.recent.length && this.recent[0] < now - 10_000) this.recent.shift();
+    this.pruneRecent(Date.now());
     return this.recent.length / 10;
+  }
+
+  private pruneRecent(now: number): void {
+    while (this.recent.length && this.recent[0] < now - 10_000) this.recent.shift();
   }
 
   private onResult(r: InspectionResult): void {
     this.owed.delete(keyOf(r.source, r.seq, r.timestamp));
     const now = Date.now();
     this.recent.push(now);
-    while (this.recent[0] < now - 10_000) this.recent.shift();
+    this.pruneRecent(now);
     const c = this.counters;
     c.parts++;
     c[r.verdict]++;
@@ -387,29 +388,36 @@ export class Line extends EventEmitter<LineEvents> {
       await this.zombiesGone();
     };
     if (!w) return (this.stopped = finish());
-    this.stopped = new Promise<void>((resolve) => {
-      // Last resort only: terminating a thread inside a native model run aborts the process.
-      const timer = setTimeout(() => void w.terminate(), 30_000);
-      w.on('message', (m: FromWorker) => {
-        if (m.type === 'stopped') void w.terminate();
-      });
-      w.once('exit', () => {
-        clearTimeout(timer);
-        void finish().then(resolve);
-      });
-      w.postMessage({ type: 'stop' } satisfies ToWorker);
+    // Last resort only: terminating a thread inside a native model run aborts the process.
+    const timer = setTimeout(() => void w.terminate(), 30_000);
+    this.stopped = this.askToStop(w).then(() => {
+      clearTimeout(timer);
+      return finish();
     });
     return this.stopped;
   }
 
-  /** Waits (bounded) for abandoned workers to finish their stuck run and exit. */
-  private async zombiesGone(timeoutMs = 60_000): Promise<void> {
-    const end = Date.now() + timeoutMs;
-    while (this.zombies.size && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+  /**
+   * Asks a worker to stop (capture ends, parts in flight are decided) and terminates it once it
+   * says it has; resolves when its thread has exited.
+   */
+  private askToStop(w: Worker): Promise<void> {
+    const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+    w.on('message', (m: FromWorker) => {
+      if (m.type === 'stopped') void w.terminate();
+    });
+    w.postMessage({ type: 'stop' } satisfies ToWorker);
+    return exited;
   }
 
-  /** The last reported state of each camera source. */
-  readonly cameras = new Map<string, CameraStatus>();
+  /** Waits (bounded) for abandoned workers to finish their stuck run and exit. */
+  private async zombiesGone(timeoutMs = 60_000): Promise<void> {
+    if (!this.zombies.size) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([Promise.all(this.zombies), timeout]);
+    clearTimeout(timer);
+  }
 
   /** Parts accepted by the line and not yet answered. */
   get inFlight(): number {

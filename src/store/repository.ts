@@ -60,6 +60,11 @@ export function canonicalJson(v: unknown): string {
   return JSON.stringify(v);
 }
 
+/** SHA-256 of the canonical JSON: the identity of a recipe or a configuration. */
+export function canonicalSha256(v: unknown): string {
+  return createHash('sha256').update(canonicalJson(v)).digest('hex');
+}
+
 /** The station's records; the only code that talks to the Prisma client. */
 export class Repository {
   constructor(readonly db: Db) {}
@@ -344,7 +349,7 @@ export class Repository {
   }
 
   private writeRecipeVersion(name: string, definition: object, author: string, reason: string, reuseIfSame: boolean): Promise<{ id: number; version: number }> {
-    const sha256 = createHash('sha256').update(canonicalJson(definition)).digest('hex');
+    const sha256 = canonicalSha256(definition);
     // Stations starting together against one database race for the same recipe: the loser retries.
     return onConflictRetry(() => this.db.$transaction(async (tx) => {
       const recipe = await tx.recipe.upsert({ where: { name }, create: { name }, update: {} });
