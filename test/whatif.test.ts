@@ -6,7 +6,7 @@ import { PartGenerator } from '../src/capture/index.js';
 import type { Thresholds } from '../src/config/index.js';
 import type { CompactOutputs, Verdict } from '../src/decision/index.js';
 import type { Station } from '../src/main.js';
-import { reDecide, suggestThresholds, WhatIfTally, type WhatIfRow } from '../src/whatif/index.js';
+import { compareRun, reDecide, suggestThresholds, WhatIfTally, type WhatIfRow } from '../src/whatif/index.js';
 import { station as cli } from './helpers/cli.js';
 import { push, startTestStation, userWithRole } from './helpers/station.js';
 import { tmpDir } from './helpers/tmp.js';
@@ -46,6 +46,15 @@ describe('what-if tally (hand-computed)', () => {
     for (let id = 1; id <= 5; id++) tally.add(row(id, 'fail', dets(['dent', 0.5])));
     expect(tally.summary().flips).toBe(5);
     expect(tally.flipped().map((f) => f.id)).toEqual([5, 4]);
+  });
+
+  it('compares a candidate model: a part it could not inspect is a disagreement and a reject, never a pass', () => {
+    const part = (id: number, production: Verdict, candidate: Verdict) => ({
+      inspectionId: id, capturedAt: new Date(1_700_000_000_000 + id * 1000),
+      production: { verdict: production, maxScore: 0.9, processingMs: 10 }, candidate: { verdict: candidate, latencyMs: 20 }, label: null,
+    });
+    const c = compareRun([part(1, 'fail', 'uninspected'), part(2, 'pass', 'fail'), part(3, 'fail', 'pass'), part(4, 'pass', 'pass')]);
+    expect(c).toMatchObject({ parts: 4, disagree: 3, candidateRejects: 1, candidatePasses: 1, rejectRateProduction: 0.5, rejectRateCandidate: 0.5 });
   });
 });
 

@@ -110,11 +110,16 @@ export class Recorder {
     this.replayTimer.unref();
   }
 
+  /** While the database is down, or rows wait in the spool (which keeps their order), rows join the spool. */
+  private get spooling(): boolean {
+    return this.databaseDown || this.spoolPending > 0;
+  }
+
   /** Hands a result over; returns immediately. */
   enqueue(r: InspectionResult): void {
     if (this.queue.length >= this.o.queueSize * 8) {
       // The writer is far behind: the row still goes somewhere durable, without images.
-      void this.spool({ ...r, image: undefined }, []);
+      void this.spool(r, []);
       return;
     }
     let keep = this.wantsImages(r);
@@ -148,8 +153,7 @@ export class Recorder {
     while (this.queue.length) {
       const batch = this.queue.splice(0, 32);
       const stored = await pMap(batch, (item) => (item.images ? this.writeImages(item.r) : Promise.resolve([])), { concurrency: this.o.imageConcurrency ?? 4 });
-      if (this.databaseDown || this.spoolPending > 0) {
-        // While the database is down (or rows wait in the spool, which keeps their order), rows join the spool.
+      if (this.spooling) {
         for (let i = 0; i < batch.length; i++) await this.spool(batch[i].r, stored[i]);
         continue;
       }
@@ -173,7 +177,7 @@ export class Recorder {
   }
 
   private insert(r: SpoolEntry['r'], stored: StoredImage[]): Promise<number> {
-    return this.repo.insertInspection(this.o.stationId, r as InspectionResult, this.refsOf(r), stored);
+    return this.repo.insertInspection(this.o.stationId, r, this.refsOf(r), stored);
   }
 
   /** A part's images; on failure (a full disk) none, counted, and the row is kept without them. */
@@ -195,7 +199,7 @@ export class Recorder {
 
   /** One row with retries; if the database still refuses it, the spool. */
   private async writeRow(r: InspectionResult, stored: StoredImage[]): Promise<void> {
-    if (this.databaseDown || this.spoolPending > 0) {
+    if (this.spooling) {
       await this.spool(r, stored);
       return;
     }
@@ -257,7 +261,7 @@ export class Recorder {
             const e = JSON.parse(lines[i]) as SpoolEntry;
             try {
               const id = await this.insert(e.r, e.images);
-              this.o.onRecorded?.(id, e.r as InspectionResult);
+              this.o.onRecorded?.(id, e.r);
             } catch (err) {
               if ((err as { code?: string }).code !== 'P2002') {
                 // Still down: keep the rest of this file for the next attempt.

@@ -43,6 +43,14 @@ function scopeWhere(s: Scope) {
   return { stationId: s.station, station: s.line !== undefined ? { line: s.line } : undefined };
 }
 
+/** A capture-time range, either end open; no condition when both are. */
+function rangeWhere(from?: Date, to?: Date) {
+  return from || to ? { gte: from, lt: to } : undefined;
+}
+
+/** The model and recipe version rows an inspection refers to. */
+type RowRefs = { modelId: number | null; recipeVersionId: number | null };
+
 export interface WhatIfScan {
   recipe: string;
   station?: string;
@@ -93,14 +101,14 @@ export class Repository {
 
   /** One inspection with its defects and image rows, in one transaction. Returns its id. */
   async insertInspection(
-    stationId: string, r: InspectionResult, refs: { modelId: number | null; recipeVersionId: number | null }, images: StoredImage[],
+    stationId: string, r: InspectionResult, refs: RowRefs, images: StoredImage[],
   ): Promise<number> {
     const row = await this.db.inspection.create({ data: inspectionData(stationId, r, refs, images), select: { id: true } });
     return row.id;
   }
 
   /** Several inspections in one transaction (the recorder's batches); their ids in order. */
-  async insertInspections(stationId: string, items: { r: InspectionResult; refs: { modelId: number | null; recipeVersionId: number | null }; images: StoredImage[] }[]): Promise<number[]> {
+  async insertInspections(stationId: string, items: { r: InspectionResult; refs: RowRefs; images: StoredImage[] }[]): Promise<number[]> {
     // An interactive transaction of single creates: a batch would be planned (and cached) per composition.
     return this.db.$transaction(async (tx) => {
       const ids: number[] = [];
@@ -114,9 +122,8 @@ export class Repository {
       where: {
         verdict: f.verdict,
         recipeName: f.recipe,
-        stationId: f.station,
-        station: f.line !== undefined ? { line: f.line } : undefined,
-        capturedAt: f.from || f.to ? { gte: f.from, lt: f.to } : undefined,
+        ...scopeWhere(f),
+        capturedAt: rangeWhere(f.from, f.to),
         defects: f.class ? { some: { class: f.class, rejecting: true } } : undefined,
         id: f.cursor !== undefined ? { lt: f.cursor } : undefined,
         reviews: f.reviewed === undefined ? undefined : f.reviewed ? { some: {} } : { none: {} },
@@ -169,9 +176,8 @@ export class Repository {
   async scanForWhatIf(f: WhatIfScan, onRows: (rows: WhatIfRow[]) => void, chunk = 10_000): Promise<void> {
     const where = {
       recipeName: f.recipe,
-      stationId: f.station,
-      station: f.line !== undefined ? { line: f.line } : undefined,
-      capturedAt: f.from || f.to ? { gte: f.from, lt: f.to } : undefined,
+      ...scopeWhere(f),
+      capturedAt: rangeWhere(f.from, f.to),
     };
     // Reviews are few next to inspections: read them once, the latest per part wins.
     const reviews = new Map<number, { label: string; class: string | null }>();
@@ -260,7 +266,7 @@ export class Repository {
   /** Inspections of a recipe with a stored original, newest first: what re-inference can run on. */
   async storedOriginals(f: WhatIfScan, limit: number): Promise<{ inspectionId: number; path: string }[]> {
     const rows = await this.db.image.findMany({
-      where: { variant: 'original', inspection: { recipeName: f.recipe, stationId: f.station, capturedAt: f.from || f.to ? { gte: f.from, lt: f.to } : undefined } },
+      where: { variant: 'original', inspection: { recipeName: f.recipe, ...scopeWhere(f), capturedAt: rangeWhere(f.from, f.to) } },
       orderBy: { inspectionId: 'desc' },
       take: limit,
       select: { inspectionId: true, path: true },
@@ -448,7 +454,7 @@ function onConflictRetry<T>(fn: () => Promise<T>): Promise<T> {
   });
 }
 
-function inspectionData(stationId: string, r: InspectionResult, refs: { modelId: number | null; recipeVersionId: number | null }, images: StoredImage[]) {
+function inspectionData(stationId: string, r: InspectionResult, refs: RowRefs, images: StoredImage[]) {
   return {
     stationId,
     partSeq: BigInt(r.seq),

@@ -58,10 +58,11 @@ export interface FlippedPart {
 
 export interface WhatIfSummary {
   inspections: number;
+  /** Parts whose verdict changes (including fail ↔ uninspected, which re-inference can give). */
   flips: number;
-  /** pass → fail */
+  /** pass → rejected (fail or uninspected) */
   flipsToFail: number;
-  /** fail → pass */
+  /** rejected → pass */
   flipsToPass: number;
   rejectRateNow: number | null;
   rejectRateCandidate: number | null;
@@ -110,8 +111,8 @@ export class WhatIfTally {
     if (rejected(cand)) this.rejCand++;
     if (now !== cand) {
       this.flipCount++;
-      if (now === 'pass') this.toFail++;
-      else this.toPass++;
+      if (!rejected(now) && rejected(cand)) this.toFail++;
+      if (rejected(now) && !rejected(cand)) this.toPass++;
       this.keep({ id: row.id, capturedAt: row.capturedAt.toISOString(), now, candidate: cand, maxScore: row.maxScore, label: row.label ? (row.label.defective ? 'defective' : 'good') : null });
     }
     const l = row.label;

@@ -73,8 +73,7 @@ export class Reinferrer {
     }
     const candidate = {
       model: path.basename(req.model), modelName: m.name, modelSha256: m.sha256, family: m.family,
-      ...(req.resize ? { resize: req.resize } : {}), ...(req.roi ? { roi: req.roi } : {}), ...(req.nmsIou !== undefined ? { nmsIou: req.nmsIou } : {}),
-      thresholds: req.thresholds,
+      ...candidateTuning(req), thresholds: req.thresholds,
     };
     const selection = { from: req.from?.toISOString() ?? null, to: req.to?.toISOString() ?? null, station: req.station ?? null, limit: req.limit, withoutImage: picked.length - present.length };
     const id = await this.repo.createReinference({ author: req.author, recipeName: req.recipe, candidate, selection, total: present.length });
@@ -98,7 +97,7 @@ export class Reinferrer {
       const rel = (f: string) => path.relative('/', f);
       writeFileSync(list, items.map((i) => rel(i.file).split(path.sep).join('/')).join('\n') + '\n');
       const byFile = new Map(items.map((i) => [rel(i.file), i.inspectionId]));
-      const recipe = { model: req.model, thresholds: req.thresholds, keepGood: 0, ...(req.resize ? { resize: req.resize } : {}), ...(req.roi ? { roi: req.roi } : {}), ...(req.nmsIou !== undefined ? { nmsIou: req.nmsIou } : {}) };
+      const recipe = { model: req.model, thresholds: req.thresholds, keepGood: 0, ...candidateTuning(req) };
       const config = validateConfig({
         station: { id: `reinference-${id}` },
         storage: { dataDir: tmp },
@@ -175,4 +174,9 @@ export class Reinferrer {
   async stop(): Promise<void> {
     await Promise.all([...this.running.keys()].map((id) => this.cancel(id)));
   }
+}
+
+/** The recipe settings a candidate overrides, only those given. */
+function candidateTuning(req: ReinferenceRequest): Partial<Pick<Recipe, 'resize' | 'roi' | 'nmsIou'>> {
+  return { ...(req.resize ? { resize: req.resize } : {}), ...(req.roi ? { roi: req.roi } : {}), ...(req.nmsIou !== undefined ? { nmsIou: req.nmsIou } : {}) };
 }

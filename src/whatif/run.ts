@@ -4,17 +4,12 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Thresholds } from '../config/schema.js';
-import type { Repository } from '../store/repository.js';
+import type { Repository, WhatIfScan } from '../store/repository.js';
 import { checkReplayable, WhatIfTally, type FlippedPart, type WhatIfRow, type WhatIfSummary } from './index.js';
 import { suggestThresholds, type SuggestTarget, type Suggestion } from './suggest.js';
 
-export interface WhatIfQuery {
-  recipe: string;
-  station?: string;
-  line?: string;
-  from?: Date;
-  to?: Date;
-}
+/** One recipe's inspections, of a station or a line, in a capture-time range. */
+export type WhatIfQuery = WhatIfScan;
 
 export interface WhatIfResult extends WhatIfSummary {
   recipe: string;
