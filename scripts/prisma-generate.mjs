@@ -20,9 +20,13 @@ const sqlite = readFileSync(`${root}prisma/schema.prisma`, 'utf8');
 const postgresql = sqlite
   .replace('provider = "sqlite"', 'provider = "postgresql"')
   .replace('output   = "../src/store/generated/sqlite"', 'output   = "../../src/store/generated/postgresql"');
-if (postgresql === sqlite || !postgresql.includes('generated/postgresql')) throw new Error('prisma/schema.prisma: cannot derive the PostgreSQL schema (provider or output line changed?)');
+if (postgresql === sqlite || !postgresql.includes('generated/postgresql'))
+  throw new Error('prisma/schema.prisma: cannot derive the PostgreSQL schema (provider or output line changed?)');
 mkdirSync(`${root}prisma/postgresql`, { recursive: true });
-writeFileSync(`${root}prisma/postgresql/schema.prisma`, `// GENERATED from ../schema.prisma by scripts/prisma-generate.mjs — edit that file instead.\n${postgresql}`);
+writeFileSync(
+  `${root}prisma/postgresql/schema.prisma`,
+  `// GENERATED from ../schema.prisma by scripts/prisma-generate.mjs — edit that file instead.\n${postgresql}`,
+);
 
 for (const schema of ['prisma/schema.prisma', 'prisma/postgresql/schema.prisma']) {
   const r = spawnSync(process.execPath, ['node_modules/prisma/build/index.js', 'generate', '--schema', schema], { cwd: root, env, stdio: 'inherit' });

@@ -11,15 +11,25 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-const { values: o } = parseArgs({ options: {
-  minutes: { type: 'string', default: '30' }, rate: { type: 'string', default: '10' },
-  warmup: { type: 'string', default: '5' }, every: { type: 'string', default: '10' }, port: { type: 'string', default: '18999' },
-} });
-const minutes = Number(o.minutes), warmupMin = Number(o.warmup), everyS = Number(o.every);
+const { values: o } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '30' },
+    rate: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '5' },
+    every: { type: 'string', default: '10' },
+    port: { type: 'string', default: '18999' },
+  },
+});
+const minutes = Number(o.minutes),
+  warmupMin = Number(o.warmup),
+  everyS = Number(o.every);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const data = mkdtempSync(path.join(os.tmpdir(), 'station-soak-'));
-const child = spawn(process.execPath, [path.join(root, 'bin/station.js'), 'demo', '--rate', o.rate, '--duration', String(minutes * 60), '--json', '--port', o.port, '--data', data],
-  { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'warn', STATION_ADMIN_PASSWORD: 'soak-admin-password' } });
+const child = spawn(
+  process.execPath,
+  [path.join(root, 'bin/station.js'), 'demo', '--rate', o.rate, '--duration', String(minutes * 60), '--json', '--port', o.port, '--data', data],
+  { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'warn', STATION_ADMIN_PASSWORD: 'soak-admin-password' } },
+);
 let out = '';
 child.stdout.on('data', (d) => (out += d));
 child.stderr.on('data', () => undefined);
@@ -36,11 +46,25 @@ const vmRss = () => {
 const timer = setInterval(async () => {
   try {
     const h = await (await fetch(`http://127.0.0.1:${o.port}/api/health`)).json();
-    samples.push({ t: (Date.now() - t0) / 1000, rss: h.process.rssBytes, heap: h.process.heapUsedBytes, workerHeap: h.process.workerHeapUsedBytes, external: h.process.externalBytes,
-      resources: h.process.activeResources, vmRss: vmRss(), parts: h.line.parts, p99: h.line.latencyMs.p99, status: h.status });
+    samples.push({
+      t: (Date.now() - t0) / 1000,
+      rss: h.process.rssBytes,
+      heap: h.process.heapUsedBytes,
+      workerHeap: h.process.workerHeapUsedBytes,
+      external: h.process.externalBytes,
+      resources: h.process.activeResources,
+      vmRss: vmRss(),
+      parts: h.line.parts,
+      p99: h.line.latencyMs.p99,
+      status: h.status,
+    });
     const s = samples.at(-1);
-    process.stderr.write(`${(s.t / 60).toFixed(1)} min  parts ${s.parts}  rss ${(s.rss / 2 ** 20).toFixed(1)} MB  heap ${(s.heap / 2 ** 20).toFixed(1)} MB  worker heap ${((s.workerHeap ?? 0) / 2 ** 20).toFixed(1)} MB  external ${((s.external ?? 0) / 2 ** 20).toFixed(1)} MB  resources ${s.resources}  ${s.status}\n`);
-  } catch { /* not up yet */ }
+    process.stderr.write(
+      `${(s.t / 60).toFixed(1)} min  parts ${s.parts}  rss ${(s.rss / 2 ** 20).toFixed(1)} MB  heap ${(s.heap / 2 ** 20).toFixed(1)} MB  worker heap ${((s.workerHeap ?? 0) / 2 ** 20).toFixed(1)} MB  external ${((s.external ?? 0) / 2 ** 20).toFixed(1)} MB  resources ${s.resources}  ${s.status}\n`,
+    );
+  } catch {
+    /* not up yet */
+  }
 }, everyS * 1000);
 
 const code = await new Promise((resolve) => child.on('close', resolve));
@@ -49,30 +73,64 @@ rmSync(data, { recursive: true, force: true });
 
 const summary = JSON.parse(out.trim().split('\n').at(-1) ?? '{}');
 const after = samples.filter((s) => s.t >= warmupMin * 60);
-const median = (xs) => { const a = [...xs].sort((x, y) => x - y); return a[Math.floor((a.length - 1) / 2)]; };
+const median = (xs) => {
+  const a = [...xs].sort((x, y) => x - y);
+  return a[Math.floor((a.length - 1) / 2)];
+};
 // Compare the first and the last minute after warm-up (medians, robust to GC timing).
 const perMin = 60 / everyS;
-const first = after.slice(0, perMin), last = after.slice(-perMin);
+const first = after.slice(0, perMin),
+  last = after.slice(-perMin);
 const change = (k) => (median(last.map((s) => s[k])) - median(first.map((s) => s[k]))) / median(first.map((s) => s[k]));
 // Least-squares slope after warm-up, in MB per hour.
 const slope = (k) => {
-  const n = after.length, mx = after.reduce((a, s) => a + s.t, 0) / n, my = after.reduce((a, s) => a + s[k], 0) / n;
-  const num = after.reduce((a, s) => a + (s.t - mx) * (s[k] - my), 0), den = after.reduce((a, s) => a + (s.t - mx) ** 2, 0);
-  return (num / den) * 3600 / 2 ** 20;
+  const n = after.length,
+    mx = after.reduce((a, s) => a + s.t, 0) / n,
+    my = after.reduce((a, s) => a + s[k], 0) / n;
+  const num = after.reduce((a, s) => a + (s.t - mx) * (s[k] - my), 0),
+    den = after.reduce((a, s) => a + (s.t - mx) ** 2, 0);
+  return ((num / den) * 3600) / 2 ** 20;
 };
 const mb = (x) => Math.round((x / 2 ** 20) * 10) / 10;
 const report = {
-  minutes, rate: Number(o.rate), warmupMinutes: warmupMin, exitCode: code, parts: summary.parts, recorded: summary.recorded, verdicts: summary.verdicts,
-  latencyMs: summary.latencyMs, plc: summary.plc, samples: samples.length,
-  rssMb: { afterWarmup: mb(median(first.map((s) => s.rss))), end: mb(median(last.map((s) => s.rss))), max: mb(Math.max(...after.map((s) => s.rss))), changePct: Math.round(change('rss') * 1000) / 10, slopeMbPerHour: Math.round(slope('rss') * 10) / 10 },
-  heapMb: { afterWarmup: mb(median(first.map((s) => s.heap))), end: mb(median(last.map((s) => s.heap))), changePct: Math.round(change('heap') * 1000) / 10, slopeMbPerHour: Math.round(slope('heap') * 10) / 10 },
-  activeResources: { afterWarmup: median(first.map((s) => s.resources)), end: median(last.map((s) => s.resources)), max: Math.max(...after.map((s) => s.resources)) },
+  minutes,
+  rate: Number(o.rate),
+  warmupMinutes: warmupMin,
+  exitCode: code,
+  parts: summary.parts,
+  recorded: summary.recorded,
+  verdicts: summary.verdicts,
+  latencyMs: summary.latencyMs,
+  plc: summary.plc,
+  samples: samples.length,
+  rssMb: {
+    afterWarmup: mb(median(first.map((s) => s.rss))),
+    end: mb(median(last.map((s) => s.rss))),
+    max: mb(Math.max(...after.map((s) => s.rss))),
+    changePct: Math.round(change('rss') * 1000) / 10,
+    slopeMbPerHour: Math.round(slope('rss') * 10) / 10,
+  },
+  heapMb: {
+    afterWarmup: mb(median(first.map((s) => s.heap))),
+    end: mb(median(last.map((s) => s.heap))),
+    changePct: Math.round(change('heap') * 1000) / 10,
+    slopeMbPerHour: Math.round(slope('heap') * 10) / 10,
+  },
+  activeResources: {
+    afterWarmup: median(first.map((s) => s.resources)),
+    end: median(last.map((s) => s.resources)),
+    max: Math.max(...after.map((s) => s.resources)),
+  },
   machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? '', node: process.version },
 };
 report.flat = Math.abs(report.rssMb.changePct) <= 5 && Math.abs(report.heapMb.changePct) <= 5;
-process.stdout.write([
-  `| minutes | parts | recorded | RSS after warm-up → end (MB) | change | heap after warm-up → end (MB) | change | handles | p99 ms |`,
-  `| --- | --- | --- | --- | --- | --- | --- | --- | --- |`,
-  `| ${minutes} | ${report.parts} | ${report.recorded} | ${report.rssMb.afterWarmup} → ${report.rssMb.end} (max ${report.rssMb.max}) | ${report.rssMb.changePct} % | ${report.heapMb.afterWarmup} → ${report.heapMb.end} | ${report.heapMb.changePct} % | ${report.activeResources.afterWarmup} → ${report.activeResources.end} | ${summary.latencyMs?.p99} |`,
-  '', JSON.stringify(report), '',
-].join('\n'));
+process.stdout.write(
+  [
+    `| minutes | parts | recorded | RSS after warm-up → end (MB) | change | heap after warm-up → end (MB) | change | handles | p99 ms |`,
+    `| --- | --- | --- | --- | --- | --- | --- | --- | --- |`,
+    `| ${minutes} | ${report.parts} | ${report.recorded} | ${report.rssMb.afterWarmup} → ${report.rssMb.end} (max ${report.rssMb.max}) | ${report.rssMb.changePct} % | ${report.heapMb.afterWarmup} → ${report.heapMb.end} | ${report.heapMb.changePct} % | ${report.activeResources.afterWarmup} → ${report.activeResources.end} | ${summary.latencyMs?.p99} |`,
+    '',
+    JSON.stringify(report),
+    '',
+  ].join('\n'),
+);

@@ -10,14 +10,27 @@ import type { Logger } from 'pino';
 import { buildApi } from './api/index.js';
 import { modelDocs } from './eval/docs.js';
 import { loadModel, sha256Hex, type Manifest } from './inference/index.js';
-import { Line, PartViews, type InspectionResult } from './line/index.js';
+import { Line, PartViews, type InspectionResult, type ModelSummary } from './line/index.js';
 import { PACKAGE_ROOT } from './paths.js';
 import { RejectGate, StationServer, type GateUser } from './plc/index.js';
 import type { PlcConfig } from './config/index.js';
 import { serializeError, StationError } from './errors/index.js';
 import { Reinferrer } from './whatif/index.js';
 import type { CandidateModel } from './api/whatif.js';
-import { Accounts, canonicalJson, canonicalSha256, DiskImageStore, Exporter, openDatabase, type ImageStore, Recorder, redact, Repository, Retention, type Db } from './store/index.js';
+import {
+  Accounts,
+  canonicalJson,
+  canonicalSha256,
+  DiskImageStore,
+  Exporter,
+  openDatabase,
+  type ImageStore,
+  Recorder,
+  redact,
+  Repository,
+  Retention,
+  type Db,
+} from './store/index.js';
 import { StationMetrics } from './ops/metrics.js';
 import { UnsPublisher } from './ops/mqtt.js';
 import { EncoderImageStore } from './store/encoder.js';
@@ -77,7 +90,12 @@ export async function startStation(o: StationOptions): Promise<Station> {
   const accounts = new Accounts(db);
   // Self-test, part 1: the database takes a write (the configuration's fingerprint goes to the audit log).
   const selfTest: SelfTest = { database: 'ok', model: 'pending', plc: config.plc ? 'pending' : 'not configured', disk: 'pending' };
-  await accounts.audit('station', 'station.start', config.station.id, { version: VERSION, configSha256: configSha256(config), recipes: Object.keys(config.recipes), sources: config.sources.map((s) => s.name) });
+  await accounts.audit('station', 'station.start', config.station.id, {
+    version: VERSION,
+    configSha256: configSha256(config),
+    recipes: Object.keys(config.recipes),
+    sources: config.sources.map((s) => s.name),
+  });
   if (o.adminPassword) {
     if (await accounts.findUser('admin')) await accounts.setPassword('admin', o.adminPassword);
     else await accounts.createUser('admin', 'admin', o.adminPassword);
@@ -93,10 +111,15 @@ export async function startStation(o: StationOptions): Promise<Station> {
     recipeVersionIds.set(`${name}@${v.version}`, v.id);
   }
 
-  const line = new Line({ config, recipeVersions }, {
-    watchdogMs: config.line.watchdogMs, maxRestarts: config.line.maxRestarts, restartWindowMs: config.line.restartWindowS * 1000,
-  });
-  let models;
+  const line = new Line(
+    { config, recipeVersions },
+    {
+      watchdogMs: config.line.watchdogMs,
+      maxRestarts: config.line.maxRestarts,
+      restartWindowMs: config.line.restartWindowS * 1000,
+    },
+  );
+  let models: ModelSummary[];
   try {
     models = await line.start();
   } catch (err) {
@@ -119,9 +142,19 @@ export async function startStation(o: StationOptions): Promise<Station> {
   const live = new EventEmitter<{ inspection: [number] }>();
   live.setMaxListeners(100);
   const ret = config.storage.retention;
-  const retention = new Retention(repo, images, {
-    stationId: config.station.id, maxAgeDays: ret.maxAgeDays, keepReviewedDays: ret.keepReviewedDays, maxBytes: ret.maxBytes, minFreeBytes: ret.minFreeBytes, intervalMs: ret.intervalS * 1000,
-  }, onceEach((err: unknown) => log.error({ err }, 'image retention failed')));
+  const retention = new Retention(
+    repo,
+    images,
+    {
+      stationId: config.station.id,
+      maxAgeDays: ret.maxAgeDays,
+      keepReviewedDays: ret.keepReviewedDays,
+      maxBytes: ret.maxBytes,
+      minFreeBytes: ret.minFreeBytes,
+      intervalMs: ret.intervalS * 1000,
+    },
+    onceEach((err: unknown) => log.error({ err }, 'image retention failed')),
+  );
   const recorder = new Recorder(repo, images, {
     stationId: config.station.id,
     queueSize: config.storage.queueSize,
@@ -185,7 +218,9 @@ export async function startStation(o: StationOptions): Promise<Station> {
     const env = o.env ?? {};
     const recipes = Object.keys(config.recipes);
     opcua = new StationServer({
-      port: config.opcua.port, host: config.opcua.host, pkiDir: path.join(dataDir, 'pki', 'station-server'),
+      port: config.opcua.port,
+      host: config.opcua.host,
+      pkiDir: path.join(dataDir, 'pki', 'station-server'),
       allowAnonymous: config.opcua.allowAnonymous,
       users: config.opcua.users.map((u) => {
         const password = env[u.passwordEnv];
@@ -211,13 +246,20 @@ export async function startStation(o: StationOptions): Promise<Station> {
   let uns: UnsPublisher | null = null;
   if (config.mqtt) {
     const m = config.mqtt;
-    const password = m.passwordEnv ? (o.env ?? {})[m.passwordEnv] : undefined;
-    if (m.passwordEnv && password === undefined) throw new StationError('STN_ERR_CONFIG_INVALID', `mqtt.passwordEnv: the environment variable ${m.passwordEnv} is not set`);
+    const password = m.passwordEnv ? o.env?.[m.passwordEnv] : undefined;
+    if (m.passwordEnv && password === undefined)
+      throw new StationError('STN_ERR_CONFIG_INVALID', `mqtt.passwordEnv: the environment variable ${m.passwordEnv} is not set`);
     const st = config.station;
     uns = new UnsPublisher({
-      url: m.url, username: m.username, password, clientId: `inspection-station-${st.id}`,
-      path: [m.topicPrefix, st.site, st.area, st.line], station: { id: st.id, site: st.site, area: st.area, line: st.line },
-      qos: m.qos, bufferSize: m.bufferSize, reconnectMs: m.reconnectMs,
+      url: m.url,
+      username: m.username,
+      password,
+      clientId: `inspection-station-${st.id}`,
+      path: [m.topicPrefix, st.site, st.area, st.line],
+      station: { id: st.id, site: st.site, area: st.area, line: st.line },
+      qos: m.qos,
+      bufferSize: m.bufferSize,
+      reconnectMs: m.reconnectMs,
     });
     uns.start();
     log.info({ broker: redact(m.url), topic: uns.root }, 'MQTT publishing');
@@ -245,13 +287,18 @@ export async function startStation(o: StationOptions): Promise<Station> {
   const problems = (): { status: 'ok' | 'degraded' | 'failed'; problems: string[] } => {
     const p: string[] = [];
     let failed = false;
-    if (line.state === 'failed') { failed = true; p.push(`line failed: ${line.lastFault}`); }
-    else if (line.state !== 'running') p.push(`line ${line.state}${line.lastFault ? `: ${line.lastFault}` : ''}`);
+    if (line.state === 'failed') {
+      failed = true;
+      p.push(`line failed: ${line.lastFault}`);
+    } else if (line.state !== 'running') p.push(`line ${line.state}${line.lastFault ? `: ${line.lastFault}` : ''}`);
     for (const [name, c] of line.cameras) if (c.state === 'reconnecting') p.push(`camera ${name} reconnecting: ${c.lastError ?? ''}`);
     if (recorder.databaseDown) p.push(`database writes failing, ${recorder.spoolDepth} records in the spool: ${recorder.lastDatabaseError ?? ''}`);
     const d = retention.disk;
     if (d && d.totalBytes > 0 && d.freeBytes < ret.minFreeBytes) p.push(`image disk low: ${d.freeBytes} bytes free`);
-    if (recorder.counters.diskFull > lastDiskFull.seen) { lastDiskFull.at = Date.now(); lastDiskFull.seen = recorder.counters.diskFull; }
+    if (recorder.counters.diskFull > lastDiskFull.seen) {
+      lastDiskFull.at = Date.now();
+      lastDiskFull.seen = recorder.counters.diskFull;
+    }
     if (Date.now() - lastDiskFull.at < 60_000) p.push('image disk full in the last minute: records kept without images');
     if (gate && gate.state !== 'ready') p.push(`PLC link ${gate.state}: ${gate.lastError ?? ''}`);
     if (uns && !uns.connected) p.push(`MQTT broker unreachable, ${uns.buffered} messages waiting: ${uns.lastError ?? ''}`);
@@ -294,12 +341,21 @@ export async function startStation(o: StationOptions): Promise<Station> {
     const names = new Set([...Object.keys(config.recipes), ...Object.keys(next.recipes)]);
     let recipes = { ...config.recipes };
     for (const name of names) {
-      const before = config.recipes[name], after = next.recipes[name];
-      if (!before || !after) { result.needsRestart.push(`recipes.${name}`); continue; }
+      const before = config.recipes[name],
+        after = next.recipes[name];
+      if (!before || !after) {
+        result.needsRestart.push(`recipes.${name}`);
+        continue;
+      }
       const { thresholds: tb, keepGood: kb, ...restBefore } = before;
       const { thresholds: ta, keepGood: ka, ...restAfter } = after;
-      const fileChanged = modelFileSha(path.resolve(next.baseDir, after.model)) !== line.models.find((m) => m.file === path.resolve(config.baseDir, before.model))?.sha256;
-      if (canonicalJson({ ...restBefore, model: path.resolve(config.baseDir, before.model) }) !== canonicalJson({ ...restAfter, model: path.resolve(next.baseDir, after.model) }) || fileChanged) {
+      const fileChanged =
+        modelFileSha(path.resolve(next.baseDir, after.model)) !== line.models.find((m) => m.file === path.resolve(config.baseDir, before.model))?.sha256;
+      if (
+        canonicalJson({ ...restBefore, model: path.resolve(config.baseDir, before.model) }) !==
+          canonicalJson({ ...restAfter, model: path.resolve(next.baseDir, after.model) }) ||
+        fileChanged
+      ) {
         const v = await repo.addRecipeVersion(name, after, actor, 'configuration reloaded: model or preprocessing');
         try {
           const m = await line.swapRecipe(name, { ...after, model: path.resolve(next.baseDir, after.model) }, v.version);
@@ -342,17 +398,32 @@ export async function startStation(o: StationOptions): Promise<Station> {
   if (o.http !== false) {
     const manifests = new Map<string, Manifest>();
     const recipeModel = (name: string) => (config.recipes[name] ? path.resolve(config.baseDir, config.recipes[name].model) : null);
-    const tls = config.http.tls ? { cert: readFileSync(path.resolve(config.baseDir, config.http.tls.cert)), key: readFileSync(path.resolve(config.baseDir, config.http.tls.key)) } : null;
+    const tls = config.http.tls
+      ? { cert: readFileSync(path.resolve(config.baseDir, config.http.tls.cert)), key: readFileSync(path.resolve(config.baseDir, config.http.tls.key)) }
+      : null;
     api = await buildApi({
-      repo, images, line, accounts, recipeVersionIds, live, recipeNames: Object.keys(config.recipes),
-      reinferrer, recipeModel, tls, rateLimitPerMinute: config.http.rateLimitPerMinute,
-      candidateModels: () => candidateModels(Object.keys(config.recipes).map((n) => recipeModel(n)!), (file) => Object.keys(config.recipes).filter((n) => recipeModel(n) === file)),
+      repo,
+      images,
+      line,
+      accounts,
+      recipeVersionIds,
+      live,
+      recipeNames: Object.keys(config.recipes),
+      reinferrer,
+      recipeModel,
+      tls,
+      rateLimitPerMinute: config.http.rateLimitPerMinute,
+      candidateModels: () =>
+        candidateModels(
+          Object.keys(config.recipes).map((n) => recipeModel(n)!),
+          (file) => Object.keys(config.recipes).filter((n) => recipeModel(n) === file),
+        ),
       exporter: new Exporter(db, images, path.join(dataDir, 'exports'), () => [...new Set(line.models.flatMap((m) => m.labels))]),
       webDir: path.join(PACKAGE_ROOT, 'dist', 'web'),
       secureCookies: tls !== null,
       recipeLabels: (name) => {
         const file = recipeModel(name);
-        return file ? line.models.find((m) => m.file === file)?.labels ?? null : null;
+        return file ? (line.models.find((m) => m.file === file)?.labels ?? null) : null;
       },
       recipeModelDocs: (name) => {
         const file = recipeModel(name);
@@ -373,10 +444,17 @@ export async function startStation(o: StationOptions): Promise<Station> {
         return { ready, ...p, selfTest };
       },
       health: () => ({
-        ...problems(), selfTest,
-        lineState: line.state, restarts: line.restarts, lastFault: line.lastFault, inFlight: line.inFlight,
+        ...problems(),
+        selfTest,
+        lineState: line.state,
+        restarts: line.restarts,
+        lastFault: line.lastFault,
+        inFlight: line.inFlight,
         recorder: { ...recorder.counters, queueDepth: recorder.depth, spoolDepth: recorder.spoolDepth, databaseDown: recorder.databaseDown },
-        disk: retention.disk, retention: retention.counters, station: config.station.id, plc: gate?.status() ?? null,
+        disk: retention.disk,
+        retention: retention.counters,
+        station: config.station.id,
+        plc: gate?.status() ?? null,
         opcua: opcua ? { endpoint: opcua.endpointUrl, publishErrors: opcua.publishErrors } : null,
         mqtt: uns ? { topic: uns.root, connected: uns.connected, buffered: uns.buffered, lastError: uns.lastError, ...uns.counters } : null,
         process: { ...processFacts(), workerHeapUsedBytes: line.workerHeapBytes },
@@ -391,21 +469,22 @@ export async function startStation(o: StationOptions): Promise<Station> {
    * PLC; Ready off; every record flushed (to the database, or the spool); then the rest.
    */
   let stopping: Promise<void> | null = null;
-  const stop = () => (stopping ??= (async () => {
-    await reinferrer.stop();
-    await line.stop();
-    views?.flush();
-    gate?.setStationReady(false);
-    await gate?.stop();
-    await opcua?.stop();
-    await recorder.close();
-    await encoder?.close();
-    if (stateTimer) clearInterval(stateTimer);
-    await uns?.stop();
-    await retention.stop();
-    await api?.close();
-    await db.$disconnect();
-  })());
+  const stop = () =>
+    (stopping ??= (async () => {
+      await reinferrer.stop();
+      await line.stop();
+      views?.flush();
+      gate?.setStationReady(false);
+      await gate?.stop();
+      await opcua?.stop();
+      await recorder.close();
+      await encoder?.close();
+      if (stateTimer) clearInterval(stateTimer);
+      await uns?.stop();
+      await retention.stop();
+      await api?.close();
+      await db.$disconnect();
+    })());
 
   return { config, line, repo, recorder, accounts, gate, opcua, db, api, url, dataDir, reinferrer, retention, metrics, selfTest, reload, stop };
 }
@@ -454,13 +533,24 @@ function candidateModels(recipeModels: string[], usedBy: (file: string) => strin
   const dirs = [...new Set(recipeModels.map((f) => path.dirname(f)))];
   const out: CandidateModel[] = [];
   for (const dir of dirs) {
-    for (const file of readdirSync(dir).filter((f) => f.endsWith('.onnx')).sort()) {
+    for (const file of readdirSync(dir)
+      .filter((f) => f.endsWith('.onnx'))
+      .sort()) {
       const full = path.join(dir, file);
       try {
         const m = loadModel(full).manifest;
         out.push({ file, path: full, name: m.name, family: m.family, sha256: m.sha256, labels: m.labels, usedBy: usedBy(full) });
       } catch (err) {
-        out.push({ file, path: full, name: file, family: '', sha256: '', labels: [], usedBy: usedBy(full), problem: serializeError(err, 'STN_ERR_MODEL_INVALID').message });
+        out.push({
+          file,
+          path: full,
+          name: file,
+          family: '',
+          sha256: '',
+          labels: [],
+          usedBy: usedBy(full),
+          problem: serializeError(err, 'STN_ERR_MODEL_INVALID').message,
+        });
       }
     }
   }
@@ -480,8 +570,13 @@ function onceEach(fn: (err: unknown) => void): (err: unknown) => void {
 function gateUser(plc: PlcConfig, env: Record<string, string | undefined>, baseDir: string): GateUser {
   const u = plc.user;
   if ('anonymous' in u) return { type: 'anonymous' };
-  if ('certificate' in u) return { type: 'certificate', certificateFile: path.resolve(baseDir, u.certificate), privateKeyFile: path.resolve(baseDir, u.privateKey) };
+  if ('certificate' in u)
+    return { type: 'certificate', certificateFile: path.resolve(baseDir, u.certificate), privateKeyFile: path.resolve(baseDir, u.privateKey) };
   const password = u.passwordEnv ? env[u.passwordEnv] : u.password;
-  if (password === undefined) throw new StationError('STN_ERR_CONFIG_INVALID', `plc.user: set the password in ${u.passwordEnv ? `the environment variable ${u.passwordEnv}` : 'passwordEnv or password'}`);
+  if (password === undefined)
+    throw new StationError(
+      'STN_ERR_CONFIG_INVALID',
+      `plc.user: set the password in ${u.passwordEnv ? `the environment variable ${u.passwordEnv}` : 'passwordEnv or password'}`,
+    );
   return { type: 'username', username: u.username, password };
 }

@@ -23,13 +23,16 @@ async function station(): Promise<Station> {
   return running;
 }
 
-
 /** A defective synthetic part as PNG, and its true class. */
 async function defectivePart(index = 12) {
   const p = new PartGenerator({ seed: 3, defectRate: 1 }).part(index);
-  return { png: await sharp(p.image.data, { raw: { width: 512, height: 384, channels: 1 } }).png().toBuffer(), cls: p.truth.defects[0].class };
+  return {
+    png: await sharp(p.image.data, { raw: { width: 512, height: 384, channels: 1 } })
+      .png()
+      .toBuffer(),
+    cls: p.truth.defects[0].class,
+  };
 }
-
 
 describe('users, roles and sessions', () => {
   it('logs in with the right password only, and rate-limits guessing', async () => {
@@ -55,10 +58,18 @@ describe('users, roles and sessions', () => {
     expect((await s.api!.inject({ method: 'PUT', url: '/api/recipes/plate/thresholds', payload: { thresholds: {}, reason: 'x y z' } })).statusCode).toBe(401);
     const viewer = await userWithRole(s, 'viewer');
     expect((await s.api!.inject({ method: 'GET', url: '/api/recipes', headers: viewer })).statusCode).toBe(200);
-    const put = await s.api!.inject({ method: 'PUT', url: '/api/recipes/plate/thresholds', headers: viewer, payload: { thresholds: { default: { minScore: 0.6 } }, reason: 'tighten' } });
+    const put = await s.api!.inject({
+      method: 'PUT',
+      url: '/api/recipes/plate/thresholds',
+      headers: viewer,
+      payload: { thresholds: { default: { minScore: 0.6 } }, reason: 'tighten' },
+    });
     expect(put.statusCode).toBe(403);
     expect(put.json().code).toBe('STN_ERR_HTTP_FORBIDDEN');
-    expect((await s.api!.inject({ method: 'POST', url: '/api/users', headers: viewer, payload: { username: 'x', role: 'admin', password: 'long-enough' } })).statusCode).toBe(403);
+    expect(
+      (await s.api!.inject({ method: 'POST', url: '/api/users', headers: viewer, payload: { username: 'x', role: 'admin', password: 'long-enough' } }))
+        .statusCode,
+    ).toBe(403);
   });
 
   it('refuses a browser write without the session CSRF token', async () => {
@@ -102,7 +113,9 @@ describe('recipes and thresholds', () => {
     // Require more than the top score for every class: the same part now passes.
     const strict = Math.min(1, Math.ceil(Math.max(...before.defects.map((d) => d.score)) * 1000) / 1000 + 0.001);
     const put = await s.api!.inject({
-      method: 'PUT', url: '/api/recipes/plate/thresholds', headers: integrator,
+      method: 'PUT',
+      url: '/api/recipes/plate/thresholds',
+      headers: integrator,
       payload: { thresholds: { default: { minScore: strict } }, reason: 'trial: fewer false rejects' },
     });
     expect(put.statusCode).toBe(200);
@@ -124,16 +137,30 @@ describe('recipes and thresholds', () => {
     // Each inspection names the version that decided it.
     await s.recorder.flush();
     const rows = await s.db.inspection.findMany({ orderBy: { id: 'asc' }, include: { recipeVersion: true } });
-    expect(rows.map((r) => [r.verdict, r.recipeVersion?.version])).toEqual([['fail', 1], ['pass', 2], ['fail', 3]]);
+    expect(rows.map((r) => [r.verdict, r.recipeVersion?.version])).toEqual([
+      ['fail', 1],
+      ['pass', 2],
+      ['fail', 3],
+    ]);
   });
 
   it('refuses thresholds for a class the model does not know, and malformed values', async () => {
     const s = await station();
     const integrator = await userWithRole(s, 'integrator');
-    const unknown = await s.api!.inject({ method: 'PUT', url: '/api/recipes/plate/thresholds', headers: integrator, payload: { thresholds: { classes: { rust: { minScore: 0.5 } } }, reason: 'new class' } });
+    const unknown = await s.api!.inject({
+      method: 'PUT',
+      url: '/api/recipes/plate/thresholds',
+      headers: integrator,
+      payload: { thresholds: { classes: { rust: { minScore: 0.5 } } }, reason: 'new class' },
+    });
     expect(unknown.statusCode).toBe(400);
     expect(unknown.json().code).toBe('STN_ERR_RECIPE_CLASS');
-    const range = await s.api!.inject({ method: 'PUT', url: '/api/recipes/plate/thresholds', headers: integrator, payload: { thresholds: { default: { minScore: 1.5 } }, reason: 'too high' } });
+    const range = await s.api!.inject({
+      method: 'PUT',
+      url: '/api/recipes/plate/thresholds',
+      headers: integrator,
+      payload: { thresholds: { default: { minScore: 1.5 } }, reason: 'too high' },
+    });
     expect(range.statusCode).toBe(400);
     const nope = await s.api!.inject({ method: 'PUT', url: '/api/recipes/nope/thresholds', headers: integrator, payload: { thresholds: {}, reason: 'none' } });
     expect(nope.statusCode).toBe(404);
@@ -144,8 +171,8 @@ describe('recipes and thresholds', () => {
   });
 });
 
-describe('the recipe page\'s model card and evaluations', () => {
-  it('serves the shipped model\'s card and its saved held-out evaluation with the cost of each threshold', async () => {
+describe("the recipe page's model card and evaluations", () => {
+  it("serves the shipped model's card and its saved held-out evaluation with the cost of each threshold", async () => {
     const s = await station();
     const viewer = await userWithRole(s, 'viewer');
     expect((await s.api!.inject({ method: 'GET', url: '/api/recipes/plate/model' })).statusCode).toBe(401);
@@ -171,7 +198,10 @@ describe('the recipe page\'s model card and evaluations', () => {
     const report = JSON.parse(readFileSync(path.join(path.dirname(SHIPPED_MODEL), manifest.reports[0]), 'utf8'));
     writeFileSync(path.join(dir, 'card.md'), '# Card\n\n<script>alert(1)</script> [bad](javascript:alert(1)) **bold**\n');
     writeFileSync(path.join(dir, 'old.json'), JSON.stringify({ ...report, model: { ...report.model, sha256: '0'.repeat(64) } }));
-    writeFileSync(path.join(dir, 'm.manifest.json'), JSON.stringify({ ...manifest, card: 'card.md', reports: ['old.json', 'gone.json', '../m.manifest.json'] }));
+    writeFileSync(
+      path.join(dir, 'm.manifest.json'),
+      JSON.stringify({ ...manifest, card: 'card.md', reports: ['old.json', 'gone.json', '../m.manifest.json'] }),
+    );
     running = await startTestStation({ sources: [{ name: 'push', uri: 'http:' }], recipe: { model }, adminPassword: ADMIN_PW });
     const viewer = await userWithRole(running, 'viewer');
     const docs = (await running.api!.inject({ method: 'GET', url: '/api/recipes/plate/model', headers: viewer })).json();
@@ -201,16 +231,27 @@ describe('reviews and statistics', () => {
     const before = (await s.api!.inject({ method: 'GET', url: '/api/stats/yield?bucket=day', headers: viewer })).json().buckets[0];
     expect(before).toMatchObject({ parts: 1, fail: 1, yield: 0, falseRejects: 0, reviewedYield: 0 });
 
-    expect((await s.api!.inject({ method: 'POST', url: `/api/inspections/${insp.id}/review`, headers: viewer, payload: { label: 'false_reject' } })).statusCode).toBe(403);
-    expect((await s.api!.inject({ method: 'POST', url: `/api/inspections/${insp.id}/review`, headers: quality, payload: { label: 'escape' } })).statusCode).toBe(400);
-    const review = await s.api!.inject({ method: 'POST', url: `/api/inspections/${insp.id}/review`, headers: quality, payload: { label: 'false_reject', note: 'reflection, not a defect' } });
+    expect(
+      (await s.api!.inject({ method: 'POST', url: `/api/inspections/${insp.id}/review`, headers: viewer, payload: { label: 'false_reject' } })).statusCode,
+    ).toBe(403);
+    expect(
+      (await s.api!.inject({ method: 'POST', url: `/api/inspections/${insp.id}/review`, headers: quality, payload: { label: 'escape' } })).statusCode,
+    ).toBe(400);
+    const review = await s.api!.inject({
+      method: 'POST',
+      url: `/api/inspections/${insp.id}/review`,
+      headers: quality,
+      payload: { label: 'false_reject', note: 'reflection, not a defect' },
+    });
     expect(review.statusCode).toBe(201);
     expect(review.json()).toMatchObject({ label: 'false_reject', by: 'quality' });
 
     const after = (await s.api!.inject({ method: 'GET', url: '/api/stats/yield?bucket=day', headers: viewer })).json().buckets[0];
     expect(after).toMatchObject({ parts: 1, fail: 1, falseRejects: 1, reviewedYield: 1 });
     const detail = (await s.api!.inject({ method: 'GET', url: `/api/inspections/${insp.id}`, headers: viewer })).json();
-    expect(detail.reviews).toEqual([expect.objectContaining({ label: 'false_reject', by: 'quality', note: 'reflection, not a defect', at: expect.any(String) })]);
+    expect(detail.reviews).toEqual([
+      expect.objectContaining({ label: 'false_reject', by: 'quality', note: 'reflection, not a defect', at: expect.any(String) }),
+    ]);
   });
 });
 
@@ -222,7 +263,9 @@ describe('downloads and datasets', () => {
     const a = await defectivePart(12);
     const b = await defectivePart(13);
     const good = new PartGenerator({ seed: 3, defectRate: 0 }).part(5);
-    const goodPng = await sharp(good.image.data, { raw: { width: 512, height: 384, channels: 1 } }).png().toBuffer();
+    const goodPng = await sharp(good.image.data, { raw: { width: 512, height: 384, channels: 1 } })
+      .png()
+      .toBuffer();
     for (const png of [a.png, b.png, goodPng]) await push(s, integrator, png);
     await s.recorder.flush();
     const items = (await s.api!.inject({ method: 'GET', url: '/api/inspections', headers: quality })).json().items as { id: number; verdict: string }[];
@@ -265,7 +308,12 @@ describe('downloads and datasets', () => {
     const [cls, cx, cy, w, h] = labelOf(goodRow.id).trim().split(' ').map(Number);
     expect(names).toContain(`${cls}: scratch`);
     expect([cx, cy, w, h].map((v) => Math.round(v * 1000))).toEqual([68, 78, 98, 52]);
-    expect(readdirSync(path.join(dir, 'images')).sort()).toEqual([aRow.id, bRow.id, goodRow.id].sort((x, y) => x - y).map((id) => `insp_${id}.png`).sort());
+    expect(readdirSync(path.join(dir, 'images')).sort()).toEqual(
+      [aRow.id, bRow.id, goodRow.id]
+        .sort((x, y) => x - y)
+        .map((id) => `insp_${id}.png`)
+        .sort(),
+    );
   });
 });
 
@@ -273,24 +321,45 @@ describe('transport security', () => {
   it('serves HTTPS when configured, with Secure session cookies, and nothing in clear text', async () => {
     const dir = tmpDir();
     const { execFileSync } = await import('node:child_process');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
-      '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        path.join(dir, 'key.pem'),
+        '-out',
+        path.join(dir, 'cert.pem'),
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
     running = await startTestStation({
-      sources: [{ name: 'push', uri: 'http:' }], adminPassword: ADMIN_PW,
+      sources: [{ name: 'push', uri: 'http:' }],
+      adminPassword: ADMIN_PW,
       http: { tls: { cert: path.join(dir, 'cert.pem'), key: path.join(dir, 'key.pem') } },
     });
     expect(running.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     const https = await import('node:https');
     const ca = readFileSync(path.join(dir, 'cert.pem'));
-    const call = (method: string, p: string, body?: object) => new Promise<{ status: number; headers: Record<string, unknown>; text: string }>((resolve, reject) => {
-      const req = https.request(`${running!.url}${p}`, { method, ca, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
-        let text = '';
-        res.on('data', (d) => (text += d));
-        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }));
+    const call = (method: string, p: string, body?: object) =>
+      new Promise<{ status: number; headers: Record<string, unknown>; text: string }>((resolve, reject) => {
+        const req = https.request(`${running!.url}${p}`, { method, ca, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }));
+        });
+        req.on('error', reject);
+        req.end(body ? JSON.stringify(body) : undefined);
       });
-      req.on('error', reject);
-      req.end(body ? JSON.stringify(body) : undefined);
-    });
     expect((await call('GET', '/api/health')).status).toBe(200);
     const l = await call('POST', '/api/auth/login', { username: 'admin', password: ADMIN_PW });
     expect(l.status).toBe(200);
@@ -300,7 +369,10 @@ describe('transport security', () => {
     const plain = await new Promise<string>((resolve) => {
       const req = http.get(running!.url!.replace('https:', 'http:') + '/api/health', (res) => resolve(`status ${res.statusCode}`));
       req.on('error', (e) => resolve(`error ${(e as NodeJS.ErrnoException).code}`));
-      req.setTimeout(3000, () => { req.destroy(); resolve('timeout'); });
+      req.setTimeout(3000, () => {
+        req.destroy();
+        resolve('timeout');
+      });
     });
     expect(plain).not.toBe('status 200');
   });

@@ -13,11 +13,15 @@ import { tmpDir } from './helpers/tmp.js';
 /** The camera peers are Debian packages (.ci/run installs them); without them these tests skip, saying why. */
 function have(cmd: string, args: string[] = ['--version']): boolean {
   const ok = spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
-  if (!ok) console.warn(`camera tests skipped: ${cmd} is missing (apt-get install ffmpeg aravis-tools aravis-tools-cli gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gir1.2-gst-rtsp-server-1.0 python3-gi)`);
+  if (!ok)
+    console.warn(
+      `camera tests skipped: ${cmd} is missing (apt-get install ffmpeg aravis-tools aravis-tools-cli gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gir1.2-gst-rtsp-server-1.0 python3-gi)`,
+    );
   return ok;
 }
 const haveFfmpeg = have('ffmpeg', ['-version']);
-const haveRtspServer = haveFfmpeg && have('/usr/bin/python3', ['-c', 'import gi; gi.require_version("GstRtspServer", "1.0"); from gi.repository import GstRtspServer']);
+const haveRtspServer =
+  haveFfmpeg && have('/usr/bin/python3', ['-c', 'import gi; gi.require_version("GstRtspServer", "1.0"); from gi.repository import GstRtspServer']);
 const haveGige = have('arv-fake-gv-camera-0.8', ['--help']) && have('gst-inspect-1.0', ['aravissrc']) && have('unshare', ['-n', 'true']);
 
 let running: Station | null = null;
@@ -31,7 +35,21 @@ afterEach(async () => {
 /** A test-pattern video file, made by ffmpeg. */
 function testVideo(seconds: number): string {
   const file = path.join(tmpDir(), 'pattern.mkv');
-  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=25', '-t', String(seconds), '-pix_fmt', 'yuv420p', '-y', file]);
+  execFileSync('ffmpeg', [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc=size=320x240:rate=25',
+    '-t',
+    String(seconds),
+    '-pix_fmt',
+    'yuv420p',
+    '-y',
+    file,
+  ]);
   return file;
 }
 
@@ -149,8 +167,10 @@ describe.skipIf(!haveGige)('a GigE Vision camera (the Aravis fake camera, in a p
     const node = `${JSON.stringify(process.execPath)} --import tsx ${JSON.stringify(path.join(ROOT, 'src/cli/index.ts'))}`;
     // The fake camera streams only to a client in a namespace that has nothing but lo.
     const script = [
-      'set -e', 'ip link set lo up',
-      'arv-fake-gv-camera-0.8 -i lo >/dev/null 2>&1 & cam=$!', 'sleep 1',
+      'set -e',
+      'ip link set lo up',
+      'arv-fake-gv-camera-0.8 -i lo >/dev/null 2>&1 & cam=$!',
+      'sleep 1',
       `${node} probe gige:Aravis-Fake-GV01 --frames 50 --json`,
       `LOG_LEVEL=warn ${node} demo --source gige:Aravis-Fake-GV01 --no-plc --duration 10 --port 0 --data ${JSON.stringify(data)} --json`,
       'kill $cam',

@@ -19,7 +19,14 @@ describe('the station command', () => {
       parts: expect.any(Number),
       verdicts: { pass: expect.any(Number), fail: expect.any(Number), uninspected: expect.any(Number) },
       latencyMs: { p50: expect.any(Number), p99: expect.any(Number) },
-      plc: { passedGood: expect.any(Number), rejectedDefective: expect.any(Number), escapes: expect.any(Number), falseRejects: expect.any(Number), late: expect.any(Number), failSafeRejects: expect.any(Number) },
+      plc: {
+        passedGood: expect.any(Number),
+        rejectedDefective: expect.any(Number),
+        escapes: expect.any(Number),
+        falseRejects: expect.any(Number),
+        late: expect.any(Number),
+        failSafeRejects: expect.any(Number),
+      },
     });
     // Every part the station saw reached the gate; every uninspected part was rejected there,
     // and the only other fail-safe rejects are verdicts that missed their part (timing is the
@@ -67,40 +74,53 @@ describe('the station command', () => {
     expect(r.stderr).not.toContain(secret);
   });
 
-  it.skipIf(!pgAvailable || !haveMosquitto)('demo with DATABASE_URL=postgresql://… records into PostgreSQL and publishes every result to Mosquitto', async () => {
-    const url = await freshPostgres('station_demo');
-    const broker = await startMosquitto();
-    const mqtt = await import('mqtt');
-    const sub = await mqtt.default.connectAsync(broker.url);
-    const seen: number[] = [];
-    sub.on('message', (topic, payload) => { if (topic.endsWith('/inspection')) seen.push(JSON.parse(payload.toString()).partSeq); });
-    await sub.subscribeAsync('demo-site/demo-area/demo-line/demo-1/#', { qos: 1 });
-    const r = await station(['demo', '--duration', '8', '--json', '--port', '0', '--rate', '10', '--data', tmpDir(), '--mqtt', broker.url], { env: { DATABASE_URL: url }, timeoutMs: 90_000 });
-    expect(r.code, r.stderr.slice(-1500)).toBe(0);
-    const summary = JSON.parse(r.lines[r.lines.length - 1]);
-    expect(summary.recorded).toBe(summary.parts);
-    const pg = await import('pg');
-    const c = new pg.default.Client({ connectionString: url });
-    await c.connect();
-    const n = (await c.query('SELECT count(*)::int AS n FROM "Inspection"')).rows[0].n;
-    await c.end();
-    expect(n).toBe(summary.parts);
-    await new Promise((res) => setTimeout(res, 500));
-    expect(new Set(seen).size).toBe(summary.parts);
-    await sub.endAsync();
-    broker.stop();
-  });
+  it.skipIf(!pgAvailable || !haveMosquitto)(
+    'demo with DATABASE_URL=postgresql://… records into PostgreSQL and publishes every result to Mosquitto',
+    async () => {
+      const url = await freshPostgres('station_demo');
+      const broker = await startMosquitto();
+      const mqtt = await import('mqtt');
+      const sub = await mqtt.default.connectAsync(broker.url);
+      const seen: number[] = [];
+      sub.on('message', (topic, payload) => {
+        if (topic.endsWith('/inspection')) seen.push(JSON.parse(payload.toString()).partSeq);
+      });
+      await sub.subscribeAsync('demo-site/demo-area/demo-line/demo-1/#', { qos: 1 });
+      const r = await station(['demo', '--duration', '8', '--json', '--port', '0', '--rate', '10', '--data', tmpDir(), '--mqtt', broker.url], {
+        env: { DATABASE_URL: url },
+        timeoutMs: 90_000,
+      });
+      expect(r.code, r.stderr.slice(-1500)).toBe(0);
+      const summary = JSON.parse(r.lines[r.lines.length - 1]);
+      expect(summary.recorded).toBe(summary.parts);
+      const pg = await import('pg');
+      const c = new pg.default.Client({ connectionString: url });
+      await c.connect();
+      const n = (await c.query('SELECT count(*)::int AS n FROM "Inspection"')).rows[0].n;
+      await c.end();
+      expect(n).toBe(summary.parts);
+      await new Promise((res) => setTimeout(res, 500));
+      expect(new Set(seen).size).toBe(summary.parts);
+      await sub.endAsync();
+      broker.stop();
+    },
+  );
 
   it('replay prints one JSON line per image and a summary', async () => {
     const dir = tmpDir();
     // The evaluation layout: good/ and defect/<class>/ carry the ground truth.
-    for (const [rate, n] of [[1, 4], [0, 2]] as const) {
+    for (const [rate, n] of [
+      [1, 4],
+      [0, 2],
+    ] as const) {
       const gen = new PartGenerator({ seed: 21, defectRate: rate });
       for (let i = 0; i < n; i++) {
         const p = gen.part(i);
         const sub = p.truth.defective ? path.join(dir, 'defect', p.truth.defects[0].class) : path.join(dir, 'good');
         mkdirSync(sub, { recursive: true });
-        await sharp(p.image.data, { raw: { width: 512, height: 384, channels: 1 } }).png().toFile(path.join(sub, `part${rate}-${i}.png`));
+        await sharp(p.image.data, { raw: { width: 512, height: 384, channels: 1 } })
+          .png()
+          .toFile(path.join(sub, `part${rate}-${i}.png`));
       }
     }
     writeFileSync(path.join(dir, 'zz-broken.jpg'), 'broken');
@@ -108,7 +128,15 @@ describe('the station command', () => {
     expect(r.code).toBe(0);
     const rows = r.lines.slice(0, -1).map((l) => JSON.parse(l));
     expect(rows).toHaveLength(7);
-    for (const row of rows) expect(row).toEqual(expect.objectContaining({ file: expect.any(String), verdict: expect.stringMatching(/^(pass|fail|uninspected)$/), defects: expect.any(Array), latencyMs: expect.any(Number) }));
+    for (const row of rows)
+      expect(row).toEqual(
+        expect.objectContaining({
+          file: expect.any(String),
+          verdict: expect.stringMatching(/^(pass|fail|uninspected)$/),
+          defects: expect.any(Array),
+          latencyMs: expect.any(Number),
+        }),
+      );
     expect(rows.find((x) => x.file === 'zz-broken.jpg')).toMatchObject({ verdict: 'uninspected', errorCode: 'STN_ERR_IMAGE_CORRUPT' });
     const failed = rows.find((x) => x.verdict === 'fail');
     expect(failed.defects[0]).toEqual({ class: expect.any(String), score: expect.any(Number), box: expect.any(Array), area: expect.any(Number) });
@@ -130,7 +158,10 @@ describe('the station command', () => {
     const dir = tmpDir();
     const env = { DATABASE_URL: `file:${path.join(dir, 'x.db')}` };
     const first = await station(['db', 'migrate'], { env });
-    const committed = readdirSync(path.join(ROOT, 'prisma', 'migrations'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+    const committed = readdirSync(path.join(ROOT, 'prisma', 'migrations'), { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name)
+      .sort();
     expect(JSON.parse(first.lines.at(-1)!).applied).toEqual(committed);
     const second = await station(['db', 'migrate'], { env });
     expect(JSON.parse(second.lines.at(-1)!)).toEqual({ applied: [] });

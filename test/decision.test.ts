@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { anomalyArea, compactOutputs, decide, uninspected, type DecisionInput } from '../src/decision/index.js';
-import type { Detection, ModelOutput } from '../src/inference/index.js';
+import type { Detection } from '../src/inference/index.js';
 
 const det = (cls: string, score: number, area = 100): Detection => ({ classId: 0, class: cls, score, box: [0, 0, 10, area / 10], area });
 const dets = (...d: Detection[]) => compactOutputs({ kind: 'detection', detections: d });
@@ -50,7 +50,9 @@ describe('decision', () => {
     const data = new Float32Array(64 * 64).fill(0.1);
     for (let y = 10; y < 14; y++) for (let x = 20; x < 24; x++) data[y * 64 + x] = 0.8;
     data[40 * 64 + 40] = 0.55;
-    const out = compactOutputs({ kind: 'anomaly', score: 0.9, map: { width: 64, height: 64, data, region: [0, 0, 640, 640] } }) as DecisionInput & { kind: 'anomaly' };
+    const out = compactOutputs({ kind: 'anomaly', score: 0.9, map: { width: 64, height: 64, data, region: [0, 0, 640, 640] } }) as DecisionInput & {
+      kind: 'anomaly';
+    };
     // Kept as a 32 × 32 max-pooled map (2 × 2 cells each 20 × 20 source px).
     expect(out.map).toMatchObject({ width: 32, height: 32, region: [0, 0, 640, 640] });
     expect(anomalyArea(out, 0.5)).toBe(5 * 400); // the hot spot's 4 cells and the lone 0.55 cell
@@ -67,7 +69,13 @@ describe('decision', () => {
   });
 
   it('fails a classifier whose top class is not a good class', () => {
-    const out = (c: string): DecisionInput => ({ kind: 'classification', scores: [{ class: c, score: 0.8 }, { class: 'x', score: 0.2 }] });
+    const out = (c: string): DecisionInput => ({
+      kind: 'classification',
+      scores: [
+        { class: c, score: 0.8 },
+        { class: 'x', score: 0.2 },
+      ],
+    });
     expect(decide(out('good'), {}).verdict).toBe('pass');
     expect(decide(out('crack'), {}).verdict).toBe('fail');
     expect(decide(out('ok_part'), { goodClasses: ['ok_part'] }).verdict).toBe('pass');

@@ -12,7 +12,10 @@ describe('station eval', () => {
     expect((await station(['synth', dir, '--count', '60', '--seed', '11', '--start', '3000000', '--defect-rate', '0.5'])).code).toBe(0);
     const plot = path.join(path.dirname(dir), 'curves.png');
     const reportFile = path.join(path.dirname(dir), 'report.json');
-    const r = await station(['eval', dir, '--model', 'models/plate-defects.onnx', '--json', '--plot', plot, '--report', reportFile, '--dataset-description', 'sixty parts'], { timeoutMs: 120_000 });
+    const r = await station(
+      ['eval', dir, '--model', 'models/plate-defects.onnx', '--json', '--plot', plot, '--report', reportFile, '--dataset-description', 'sixty parts'],
+      { timeoutMs: 120_000 },
+    );
     expect(r.code).toBe(0);
     const s = JSON.parse(r.lines.at(-1)!);
     expect(s).toMatchObject({ images: 60, uninspected: 0 });
@@ -27,7 +30,12 @@ describe('station eval', () => {
     // The saved report: the model it was made for, the data, and what each threshold costs.
     const report = JSON.parse(readFileSync(reportFile, 'utf8'));
     const manifest = JSON.parse(readFileSync('models/plate-defects.manifest.json', 'utf8'));
-    expect(report).toMatchObject({ kind: 'station-eval', model: { name: 'plate-defects', sha256: manifest.sha256 }, dataset: { name: 'set', description: 'sixty parts' }, summary: s });
+    expect(report).toMatchObject({
+      kind: 'station-eval',
+      model: { name: 'plate-defects', sha256: manifest.sha256 },
+      dataset: { name: 'set', description: 'sixty parts' },
+      summary: s,
+    });
     expect(report.dataset.good + report.dataset.defective).toBe(60);
     const within1pct = report.operatingPoints.filter((p: { frr: number }) => p.frr <= 0.01);
     expect(Math.max(...within1pct.map((p: { recall: number }) => p.recall))).toBe(s.recallAt1pctFrr);
@@ -37,7 +45,10 @@ describe('station eval', () => {
   it('evaluates only the images a fixture list names, and refuses a list that does not match the folder', async () => {
     const dir = path.join(tmpDir(), 'set');
     expect((await station(['synth', dir, '--count', '12', '--seed', '11', '--start', '3100000', '--defect-rate', '0.5'])).code).toBe(0);
-    const good = readdirSync(path.join(dir, 'good')).sort().slice(0, 2).map((f) => `good/${f}`);
+    const good = readdirSync(path.join(dir, 'good'))
+      .sort()
+      .slice(0, 2)
+      .map((f) => `good/${f}`);
     const list = path.join(path.dirname(dir), 'list.txt');
     writeFileSync(list, `# two good parts\n${good.join('\n')}\n\n`);
     const r = await station(['eval', dir, '--model', 'models/plate-defects.onnx', '--json', '--list', list], { timeoutMs: 120_000 });
@@ -52,15 +63,19 @@ describe('station eval', () => {
   });
 
   const kolektor = sharedDataset('kolektorsdd');
-  it.skipIf(!kolektor)('runs on real photographs with real masks (KolektorSDD), end to end', async () => {
-    const r = await station(['eval', kolektor!, '--model', 'models/plate-defects.onnx', '--json'], { timeoutMs: 300_000 });
-    expect(r.code).toBe(0);
-    const s = JSON.parse(r.lines.at(-1)!);
-    // The synthetic-plate model knows nothing of commutators: this checks the pipeline on real
-    // data (decode, masks, metrics), not the model.
-    expect(s.images).toBeGreaterThan(100);
-    expect(s.uninspected).toBe(0);
-    for (const k of ['imageAuroc', 'ap', 'pixelAuroc']) expect(s[k]).toBeGreaterThanOrEqual(0);
-    expect(s.perClassRecall).toHaveProperty('crack');
-  }, 320_000);
+  it.skipIf(!kolektor)(
+    'runs on real photographs with real masks (KolektorSDD), end to end',
+    async () => {
+      const r = await station(['eval', kolektor!, '--model', 'models/plate-defects.onnx', '--json'], { timeoutMs: 300_000 });
+      expect(r.code).toBe(0);
+      const s = JSON.parse(r.lines.at(-1)!);
+      // The synthetic-plate model knows nothing of commutators: this checks the pipeline on real
+      // data (decode, masks, metrics), not the model.
+      expect(s.images).toBeGreaterThan(100);
+      expect(s.uninspected).toBe(0);
+      for (const k of ['imageAuroc', 'ap', 'pixelAuroc']) expect(s[k]).toBeGreaterThanOrEqual(0);
+      expect(s.perClassRecall).toHaveProperty('crack');
+    },
+    320_000,
+  );
 });

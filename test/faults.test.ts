@@ -28,8 +28,7 @@ function tmpfs(dir: string, size: string) {
   mkdirSync(dir, { recursive: true });
   execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
   mounts.push(dir);
-  return {
-  };
+  return {};
 }
 const mounts: string[] = [];
 const canMount = (() => {
@@ -49,20 +48,38 @@ let running: Station[] = [];
 afterEach(async () => {
   for (const s of running.splice(0)) await s.stop().catch(() => undefined);
   for (const d of mounts.splice(0)) {
-    try { execFileSync('umount', ['-l', d]); } catch { /* already gone */ }
+    try {
+      execFileSync('umount', ['-l', d]);
+    } catch {
+      /* already gone */
+    }
   }
 });
 
-async function station(o: { dir: string; databaseUrl?: string; recipe?: Record<string, unknown>; line?: Record<string, number>; storage?: Record<string, unknown>; configFile?: string; sources?: { name: string; uri: string }[]; extra?: Record<string, unknown> }) {
-  const config = o.configFile ? loadConfigFile(o.configFile) : validateConfig({
-    station: { id: 'faults-1' },
-    http: { port: 0 },
-    storage: { dataDir: o.dir, ...o.storage },
-    line: { deadlineMs: 10_000, ...o.line },
-    sources: (o.sources ?? [{ name: 'push', uri: 'http:' }]).map((x) => ({ ...x, recipe: 'plate' })),
-    recipes: { plate: { ...plateRecipe(SHIPPED_MODEL), keepGood: 1, ...o.recipe } },
-    ...o.extra,
-  }, o.dir);
+async function station(o: {
+  dir: string;
+  databaseUrl?: string;
+  recipe?: Record<string, unknown>;
+  line?: Record<string, number>;
+  storage?: Record<string, unknown>;
+  configFile?: string;
+  sources?: { name: string; uri: string }[];
+  extra?: Record<string, unknown>;
+}) {
+  const config = o.configFile
+    ? loadConfigFile(o.configFile)
+    : validateConfig(
+        {
+          station: { id: 'faults-1' },
+          http: { port: 0 },
+          storage: { dataDir: o.dir, ...o.storage },
+          line: { deadlineMs: 10_000, ...o.line },
+          sources: (o.sources ?? [{ name: 'push', uri: 'http:' }]).map((x) => ({ ...x, recipe: 'plate' })),
+          recipes: { plate: { ...plateRecipe(SHIPPED_MODEL), keepGood: 1, ...o.recipe } },
+          ...o.extra,
+        },
+        o.dir,
+      );
   const s = await startStation({ config, configFile: o.configFile, databaseUrl: o.databaseUrl, log: quiet, adminPassword: ADMIN });
   running.push(s);
   return s;
@@ -89,13 +106,19 @@ const until = async (what: () => Promise<boolean> | boolean, ms = 20_000) => {
 
 async function parts(n: number, seed = 5) {
   const gen = new PartGenerator({ seed, defectRate: 0.5 });
-  return Promise.all(Array.from({ length: n }, (_, i) => sharp(gen.part(i).image.data, { raw: { width: 512, height: 384, channels: 1 } }).png().toBuffer()));
+  return Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      sharp(gen.part(i).image.data, { raw: { width: 512, height: 384, channels: 1 } })
+        .png()
+        .toBuffer(),
+    ),
+  );
 }
 
 describe.skipIf(!canMount)('storage faults', () => {
   // A filesystem cannot be remounted read-only under a file open for writing (EBUSY), so the
   // database's own disk is filled instead: every write fails (SQLITE_FULL) until space returns.
-  it('the database\'s disk full: verdicts keep coming, records wait in the spool and all reach the database when there is room again', async () => {
+  it("the database's disk full: verdicts keep coming, records wait in the spool and all reach the database when there is room again", async () => {
     const dir = tmpDir();
     const dbDir = path.join(dir, 'db');
     tmpfs(dbDir, '16m');
@@ -110,7 +133,9 @@ describe.skipIf(!canMount)('storage faults', () => {
     const filler = path.join(dbDir, 'filler');
     try {
       execFileSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=64k', 'count=1024'], { stdio: 'ignore' });
-    } catch { /* ENOSPC is the point */ }
+    } catch {
+      /* ENOSPC is the point */
+    }
     const verdicts: string[] = [];
     for (const png of images.slice(4)) verdicts.push((await push(s, key, png)).verdict);
     expect(verdicts.every((v) => v === 'pass' || v === 'fail')).toBe(true); // the line decides on
@@ -139,7 +164,8 @@ describe.skipIf(!canMount)('storage faults', () => {
     const dataDir = path.join(dir, 'data');
     tmpfs(dataDir, '1m');
     const s = await station({
-      dir, databaseUrl: `file:${path.join(dir, 'station.db')}`,
+      dir,
+      databaseUrl: `file:${path.join(dir, 'station.db')}`,
       storage: { dataDir, retention: { minFreeBytes: 300_000, intervalS: 3600 } },
     });
     const key = await userWithRole(s, 'integrator');
@@ -163,7 +189,9 @@ describe.skipIf(!canMount)('storage faults', () => {
     writeFileSync(path.join(dataDir, 'filler'), Buffer.alloc(0));
     try {
       execFileSync('dd', ['if=/dev/zero', `of=${path.join(dataDir, 'filler')}`, 'bs=4k', 'count=1024'], { stdio: 'ignore' });
-    } catch { /* ENOSPC is the point */ }
+    } catch {
+      /* ENOSPC is the point */
+    }
     const n = await s.repo.countInspections();
     for (const png of images.slice(0, 3)) await push(s, key, png);
     await s.recorder.flush();
@@ -181,8 +209,12 @@ describe('line faults', () => {
     writeFileSync(model, buildStallingModel({ size: 64, stallAbove: 0.8, n: 2048, repeats: 30 }));
     const s = await station({ dir, recipe: { model, thresholds: { anomalyScore: 0.5 } }, line: { watchdogMs: 1000, maxRestarts: 1, restartWindowS: 600 } });
     const key = await userWithRole(s, 'integrator');
-    const grey = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 70, g: 70, b: 70 } } }).png().toBuffer();
-    const white = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 250, g: 250, b: 250 } } }).png().toBuffer();
+    const grey = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 70, g: 70, b: 70 } } })
+      .png()
+      .toBuffer();
+    const white = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 250, g: 250, b: 250 } } })
+      .png()
+      .toBuffer();
     const pushRaw = (png: Buffer) => s.api!.inject({ method: 'POST', url: '/api/frames', headers: { ...key, 'content-type': 'image/png' }, payload: png });
 
     expect((await pushRaw(grey)).json().verdict).toBe('pass');
@@ -214,7 +246,9 @@ describe('line faults', () => {
     const s = await station({ dir: tmpDir() });
     const key = await userWithRole(s, 'integrator');
     const [good] = await parts(1);
-    const bomb = await sharp({ create: { width: 8000, height: 6000, channels: 3, background: { r: 0, g: 0, b: 0 } } }).png({ compressionLevel: 9 }).toBuffer();
+    const bomb = await sharp({ create: { width: 8000, height: 6000, channels: 3, background: { r: 0, g: 0, b: 0 } } })
+      .png({ compressionLevel: 9 })
+      .toBuffer();
     const before = await s.repo.countInspections();
     const cases: [Buffer, string][] = [
       [Buffer.from('not an image at all'), 'STN_ERR_IMAGE_CORRUPT'],
@@ -238,11 +272,18 @@ describe('line faults', () => {
 describe('configuration faults', () => {
   function stationFile(dir: string, model: string, minScore: number, extra = '') {
     const file = path.join(dir, 'station.yaml');
-    writeFileSync(file, [
-      'station: { id: reload-1 }', 'http: { port: 0 }', 'storage: { dataDir: ./data }', 'line: { deadlineMs: 10000 }',
-      'sources: [{ name: push, uri: "http:", recipe: plate }]',
-      `recipes:\n  plate:\n    model: ${model}\n    keepGood: 1\n    thresholds: { default: { minScore: ${minScore} } }${extra}`, '',
-    ].join('\n'));
+    writeFileSync(
+      file,
+      [
+        'station: { id: reload-1 }',
+        'http: { port: 0 }',
+        'storage: { dataDir: ./data }',
+        'line: { deadlineMs: 10000 }',
+        'sources: [{ name: push, uri: "http:", recipe: plate }]',
+        `recipes:\n  plate:\n    model: ${model}\n    keepGood: 1\n    thresholds: { default: { minScore: ${minScore} } }${extra}`,
+        '',
+      ].join('\n'),
+    );
     return file;
   }
 
@@ -252,7 +293,9 @@ describe('configuration faults', () => {
     copyFileSync(SHIPPED_MODEL, path.join(dir, 'plate.onnx'));
     copyFileSync(SHIPPED_MODEL.replace(/\.onnx$/, '.manifest.json'), path.join(dir, 'plate.manifest.json'));
     const s = await station({ dir, configFile: stationFile(dir, 'plate.onnx', 0.5) });
-    const admin = { authorization: `Bearer ${(await s.api!.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'admin', password: ADMIN } })).json().token}` };
+    const admin = {
+      authorization: `Bearer ${(await s.api!.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'admin', password: ADMIN } })).json().token}`,
+    };
     return { dir, s, admin };
   }
 
@@ -316,8 +359,14 @@ describe('PLC faults', () => {
     const dir = tmpDir();
     const password = LineSimulator.generatePassword();
     const simOptions = {
-      port: 0, host: '127.0.0.1', rate: 8, travelMs: 600, seed: 42, defectRate: 0.2,
-      pkiDir: path.join(dir, 'pki', 'plc-sim'), users: [{ username: 'station', password }],
+      port: 0,
+      host: '127.0.0.1',
+      rate: 8,
+      travelMs: 600,
+      seed: 42,
+      defectRate: 0.2,
+      pkiDir: path.join(dir, 'pki', 'plc-sim'),
+      users: [{ username: 'station', password }],
     };
     let sim = new LineSimulator(simOptions);
     await sim.start();

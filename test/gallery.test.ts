@@ -29,7 +29,16 @@ describe.skipIf(!haveBrowser)('the quality gallery in a real browser', () => {
     await station.recorder.flush();
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
   afterAll(async () => {
@@ -47,11 +56,14 @@ describe.skipIf(!haveBrowser)('the quality gallery in a real browser', () => {
     const failed = await station!.db.inspection.count({ where: { verdict: 'fail' } });
     expect(failed).toBeGreaterThan(3);
     await expect.poll(() => cards.count()).toBe(failed);
-    const loaded = await page.locator('.card img').first().evaluate(async (el) => {
-      const img = el as unknown as { decode(): Promise<void>; naturalWidth: number };
-      await img.decode();
-      return img.naturalWidth;
-    });
+    const loaded = await page
+      .locator('.card img')
+      .first()
+      .evaluate(async (el) => {
+        const img = el as unknown as { decode(): Promise<void>; naturalWidth: number };
+        await img.decode();
+        return img.naturalWidth;
+      });
     expect(loaded).toBe(256);
 
     // Open one: the overlay opens, "f" marks it a false reject.
@@ -72,10 +84,13 @@ describe.skipIf(!haveBrowser)('the quality gallery in a real browser', () => {
     await page.getByRole('link', { name: 'Statistics' }).click();
     await expect.poll(() => page.getByTestId('false-rejects').textContent()).toBe('1');
     expect(await page.locator('canvas').count()).toBe(2);
-    const painted = await page.locator('canvas').first().evaluate((el) => {
-      const c = el as unknown as { width: number; height: number };
-      return c.width > 0 && c.height > 0;
-    });
+    const painted = await page
+      .locator('canvas')
+      .first()
+      .evaluate((el) => {
+        const c = el as unknown as { width: number; height: number };
+        return c.width > 0 && c.height > 0;
+      });
     expect(painted).toBe(true);
     mkdirSync(path.join(PACKAGE_ROOT, 'test-results'), { recursive: true });
     await page.screenshot({ path: path.join(PACKAGE_ROOT, 'test-results', 'gallery-stats.png') });
@@ -84,7 +99,7 @@ describe.skipIf(!haveBrowser)('the quality gallery in a real browser', () => {
     await page.screenshot({ path: path.join(PACKAGE_ROOT, 'test-results', 'gallery.png') });
   });
 
-  it('shows the recipe\'s model card and what a proposed threshold would cost on its saved evaluation', async () => {
+  it("shows the recipe's model card and what a proposed threshold would cost on its saved evaluation", async () => {
     const page = await browser!.newPage({ viewport: { width: 1280, height: 1400 } });
     await logIn(page);
     await page.getByRole('link', { name: 'Recipes' }).click();
@@ -132,7 +147,11 @@ describe.skipIf(!haveBrowser)('the quality gallery in a real browser', () => {
     });
     const thresholds = { default: { minScore: 0.5, minArea: 0, maxCount: 0 }, classes: { [cls]: { minScore: 1, minArea: 0, maxCount: 0 } } };
     const expected = await station!.api!.inject({
-      method: 'POST', url: '/api/whatif', headers: { authorization: `Bearer ${(await station!.api!.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'admin', password: PASSWORD } })).json().token}` },
+      method: 'POST',
+      url: '/api/whatif',
+      headers: {
+        authorization: `Bearer ${(await station!.api!.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'admin', password: PASSWORD } })).json().token}`,
+      },
       payload: { thresholds, from: new Date(Date.now() - 7 * 86400_000).toISOString() },
     });
     const want = expected.json();

@@ -27,7 +27,10 @@ function save(dir: string, name: string, bytes: Uint8Array): string {
 }
 
 /** A 1280x720 grey JPEG: letterboxed to 640x640 it is scaled by 0.5 and padded 140 px top and bottom. */
-const wideJpeg = () => sharp({ create: { width: 1280, height: 720, channels: 3, background: '#808080' } }).jpeg().toBuffer();
+const wideJpeg = () =>
+  sharp({ create: { width: 1280, height: 720, channels: 3, background: '#808080' } })
+    .jpeg()
+    .toBuffer();
 
 describe('Ultralytics detection, raw head [1, 4+nc, 8400]', () => {
   const names = "{0: 'scratch', 1: 'dent', 2: 'crack'}";
@@ -43,10 +46,15 @@ describe('Ultralytics detection, raw head [1, 4+nc, 8400]', () => {
       { a: 8000, cx: 100, cy: 400, w: 20, h: 40, scores: [0.66, 0.0, 0.3] },
       { a: 9, cx: 500, cy: 300, w: 10, h: 10, scores: [0.05, 0, 0] },
     ]);
-    const file = save(dir, 'yolo.onnx', buildModel({
-      inputDims: [1, 3, 640, 640], outputs: [{ name: 'output0', dims: [1, 7, 8400], values: head }],
-      metadata: { task: 'detect', names, imgsz: '[640, 640]', stride: '32' },
-    }));
+    const file = save(
+      dir,
+      'yolo.onnx',
+      buildModel({
+        inputDims: [1, 3, 640, 640],
+        outputs: [{ name: 'output0', dims: [1, 7, 8400], values: head }],
+        metadata: { task: 'detect', names, imgsz: '[640, 640]', stride: '32' },
+      }),
+    );
     const model = loadModel(file);
     expect(model.manifestSource).toBe('detected');
     expect(model.manifest.family).toBe('yolo-detect');
@@ -73,11 +81,21 @@ describe('Ultralytics detection, raw head [1, 4+nc, 8400]', () => {
     const A = 100;
     const v = new Float32Array(A * 7);
     v.set([320, 320, 64, 64, 0.2, 0.8, 0], 42 * 7);
-    const file = save(dir, 't.onnx', buildModel({
-      inputDims: [1, 3, 640, 640], outputs: [{ name: 'output0', dims: [1, A, 7], values: v }],
-      metadata: { task: 'detect', names: "{0: 'a', 1: 'b', 2: 'c'}" },
-    }));
-    const out = await inspect(file, await sharp({ create: { width: 640, height: 640, channels: 3, background: '#000' } }).png().toBuffer());
+    const file = save(
+      dir,
+      't.onnx',
+      buildModel({
+        inputDims: [1, 3, 640, 640],
+        outputs: [{ name: 'output0', dims: [1, A, 7], values: v }],
+        metadata: { task: 'detect', names: "{0: 'a', 1: 'b', 2: 'c'}" },
+      }),
+    );
+    const out = await inspect(
+      file,
+      await sharp({ create: { width: 640, height: 640, channels: 3, background: '#000' } })
+        .png()
+        .toBuffer(),
+    );
     expect(out.kind === 'detection' && out.detections.map((d) => [d.class, Math.round(d.box[0])])).toEqual([['b', 288]]);
   });
 });
@@ -88,10 +106,15 @@ describe('Ultralytics end-to-end / NMS export [1, 300, 6]', () => {
     const rows = new Float32Array(300 * 6);
     rows.set([100, 200, 300, 260, 0.88, 1], 0);
     rows.set([10, 150, 20, 160, 0.03, 0], 6);
-    const file = save(dir, 'e2e.onnx', buildModel({
-      inputDims: [1, 3, 640, 640], outputs: [{ name: 'output0', dims: [1, 300, 6], values: rows }],
-      metadata: { task: 'detect', names: "{0: 'scratch', 1: 'dent'}", imgsz: '[640, 640]' },
-    }));
+    const file = save(
+      dir,
+      'e2e.onnx',
+      buildModel({
+        inputDims: [1, 3, 640, 640],
+        outputs: [{ name: 'output0', dims: [1, 300, 6], values: rows }],
+        metadata: { task: 'detect', names: "{0: 'scratch', 1: 'dent'}", imgsz: '[640, 640]' },
+      }),
+    );
     expect(loadModel(file).manifest.family).toBe('yolo-detect-nms');
     const out = await inspect(file, await wideJpeg());
     if (out.kind !== 'detection') throw new Error(out.kind);
@@ -104,18 +127,27 @@ describe('Ultralytics end-to-end / NMS export [1, 300, 6]', () => {
 describe('Ultralytics segmentation: [1, 4+nc+32, A] and protos [1, 32, 160, 160]', () => {
   it('builds each mask from coefficients · protos inside its box and reports its area in source pixels', async () => {
     const dir = tmpDir();
-    const A = 8400, nc = 2, nm = 32;
+    const A = 8400,
+      nc = 2,
+      nm = 32;
     const coeffs = new Array(nm).fill(0);
     coeffs[0] = 4;
     const head = yoloHead(nc, A, [{ a: 5, cx: 320, cy: 320, w: 160, h: 160, scores: [0.1, 0.95], coeffs }], nm);
     // Proto 0 is positive on a 20x20 block of the 160x160 grid (proto cells 70..89), negative elsewhere.
     const protos = new Float32Array(nm * 160 * 160).fill(0);
     for (let y = 0; y < 160; y++) for (let x = 0; x < 160; x++) protos[y * 160 + x] = x >= 70 && x < 90 && y >= 70 && y < 90 ? 1 : -1;
-    const file = save(dir, 'seg.onnx', buildModel({
-      inputDims: [1, 3, 640, 640],
-      outputs: [{ name: 'output0', dims: [1, 4 + nc + nm, A], values: head }, { name: 'output1', dims: [1, nm, 160, 160], values: protos }],
-      metadata: { task: 'segment', names: "{0: 'scratch', 1: 'pit'}" },
-    }));
+    const file = save(
+      dir,
+      'seg.onnx',
+      buildModel({
+        inputDims: [1, 3, 640, 640],
+        outputs: [
+          { name: 'output0', dims: [1, 4 + nc + nm, A], values: head },
+          { name: 'output1', dims: [1, nm, 160, 160], values: protos },
+        ],
+        metadata: { task: 'segment', names: "{0: 'scratch', 1: 'pit'}" },
+      }),
+    );
     expect(loadModel(file).manifest.family).toBe('yolo-segment');
     const out = await inspect(file, await wideJpeg());
     if (out.kind !== 'detection') throw new Error(out.kind);
@@ -134,19 +166,26 @@ describe('anomalib v2 export', () => {
     const dir = tmpDir();
     const map = new Float32Array(256 * 256).fill(0.1);
     for (let y = 100; y < 140; y++) for (let x = 30; x < 70; x++) map[y * 256 + x] = 0.9;
-    const file = save(dir, 'patchcore.onnx', buildModel({
-      inputName: 'input', inputDims: [1, 3, 256, 256],
-      outputs: [
-        { name: 'pred_score', dims: [1], meanOfInput: true },
-        { name: 'pred_label', dims: [1], greaterThan: { of: 'pred_score', threshold: 0.5 } },
-        { name: 'anomaly_map', dims: [1, 1, 256, 256], values: map },
-      ],
-    }));
+    const file = save(
+      dir,
+      'patchcore.onnx',
+      buildModel({
+        inputName: 'input',
+        inputDims: [1, 3, 256, 256],
+        outputs: [
+          { name: 'pred_score', dims: [1], meanOfInput: true },
+          { name: 'pred_label', dims: [1], greaterThan: { of: 'pred_score', threshold: 0.5 } },
+          { name: 'anomaly_map', dims: [1, 1, 256, 256], values: map },
+        ],
+      }),
+    );
     const model = loadModel(file);
     expect(model.manifest.family).toBe('anomalib-v2');
     expect(model.input).toMatchObject({ resize: 'stretch', scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] });
     // A white image: mean input 1.0 → score 1.0 (no second normalisation in the station).
-    const white = await sharp({ create: { width: 512, height: 512, channels: 3, background: '#ffffff' } }).png().toBuffer();
+    const white = await sharp({ create: { width: 512, height: 512, channels: 3, background: '#ffffff' } })
+      .png()
+      .toBuffer();
     const out = await inspect(file, white);
     if (out.kind !== 'anomaly') throw new Error(out.kind);
     expect(out.score).toBeCloseTo(1, 5);
@@ -154,7 +193,9 @@ describe('anomalib v2 export', () => {
     expect(out.map!.region).toEqual([0, 0, 512, 512]);
     // 40x40 map cells above 0.5 of 256x256, over a 512x512 source.
     expect(out.area).toBeCloseTo(1600 * 4, 0);
-    const grey = await sharp({ create: { width: 512, height: 512, channels: 3, background: '#404040' } }).png().toBuffer();
+    const grey = await sharp({ create: { width: 512, height: 512, channels: 3, background: '#404040' } })
+      .png()
+      .toBuffer();
     const low = await inspect(file, grey);
     expect(low.kind === 'anomaly' && low.score).toBeCloseTo(0x40 / 255, 4);
   });
@@ -165,14 +206,27 @@ describe('anomalib v1 export with metadata.json', () => {
     const dir = tmpDir();
     const raw = new Float32Array(64 * 64).fill(2);
     raw[0] = 30;
-    const file = save(dir, 'model.onnx', buildModel({
-      inputName: 'input', inputDims: [1, 3, 64, 64],
-      outputs: [{ name: 'output', dims: [1, 1, 64, 64], values: raw }, { name: '1287', dims: [1], values: new Float32Array([24]) }],
-    }));
+    const file = save(
+      dir,
+      'model.onnx',
+      buildModel({
+        inputName: 'input',
+        inputDims: [1, 3, 64, 64],
+        outputs: [
+          { name: 'output', dims: [1, 1, 64, 64], values: raw },
+          { name: '1287', dims: [1], values: new Float32Array([24]) },
+        ],
+      }),
+    );
     writeFileSync(path.join(dir, 'metadata.json'), JSON.stringify({ image_threshold: 20, pixel_threshold: 10, min: 0, max: 40 }));
     const model = loadModel(file);
     expect(model.manifest.family).toBe('anomalib-v1');
-    const out = await inspect(file, await sharp({ create: { width: 64, height: 64, channels: 3, background: '#000' } }).png().toBuffer());
+    const out = await inspect(
+      file,
+      await sharp({ create: { width: 64, height: 64, channels: 3, background: '#000' } })
+        .png()
+        .toBuffer(),
+    );
     if (out.kind !== 'anomaly') throw new Error(out.kind);
     // (24 - 20) / (40 - 0) + 0.5 = 0.6
     expect(out.score).toBeCloseTo(0.6, 5);
@@ -185,11 +239,16 @@ describe('anomalib v1 export with metadata.json', () => {
 describe('classifiers', () => {
   it('applies softmax to logits', async () => {
     const dir = tmpDir();
-    const file = save(dir, 'cls.onnx', buildModel({
-      inputName: 'input', inputDims: [1, 3, 224, 224],
-      outputs: [{ name: 'logits', dims: [1, 3], values: new Float32Array([0, 2, 0]) }],
-      metadata: { task: 'classify', names: "{0: 'good', 1: 'crack', 2: 'stain'}" },
-    }));
+    const file = save(
+      dir,
+      'cls.onnx',
+      buildModel({
+        inputName: 'input',
+        inputDims: [1, 3, 224, 224],
+        outputs: [{ name: 'logits', dims: [1, 3], values: new Float32Array([0, 2, 0]) }],
+        metadata: { task: 'classify', names: "{0: 'good', 1: 'crack', 2: 'stain'}" },
+      }),
+    );
     const model = loadModel(file);
     expect(model.manifest).toMatchObject({ family: 'classifier', softmax: true });
     expect(model.input.mean).toEqual([0.485, 0.456, 0.406]);
@@ -202,10 +261,15 @@ describe('classifiers', () => {
 
   it('does not apply softmax twice when the graph ends in Softmax', async () => {
     const dir = tmpDir();
-    const file = save(dir, 'cls-sm.onnx', buildModel({
-      inputName: 'input', inputDims: [1, 3, 224, 224],
-      outputs: [{ name: 'probs', dims: [1, 2], values: new Float32Array([1, 0]), softmax: true }],
-    }));
+    const file = save(
+      dir,
+      'cls-sm.onnx',
+      buildModel({
+        inputName: 'input',
+        inputDims: [1, 3, 224, 224],
+        outputs: [{ name: 'probs', dims: [1, 2], values: new Float32Array([1, 0]), softmax: true }],
+      }),
+    );
     const model = loadModel(file);
     expect(model.manifest).toMatchObject({ family: 'classifier', softmax: false, labels: ['class0', 'class1'] });
     const out = await inspect(file, await wideJpeg());
@@ -227,10 +291,17 @@ describe('model files and manifests', () => {
 
   it('refuses a model whose bytes do not match the manifest sha256', () => {
     const dir = tmpDir();
-    const bytes = buildModel({ inputDims: [1, 3, 64, 64], outputs: [{ name: 'output0', dims: [1, 6, 10] }], metadata: { task: 'detect', names: "{0: 'a', 1: 'b'}" } });
+    const bytes = buildModel({
+      inputDims: [1, 3, 64, 64],
+      outputs: [{ name: 'output0', dims: [1, 6, 10] }],
+      metadata: { task: 'detect', names: "{0: 'a', 1: 'b'}" },
+    });
     const file = save(dir, 'm.onnx', bytes);
     const manifest = {
-      name: 'm', family: 'yolo-detect', sha256: sha256Hex(bytes).replace(/^./, (c) => (c === '0' ? '1' : '0')), labels: ['a', 'b'],
+      name: 'm',
+      family: 'yolo-detect',
+      sha256: sha256Hex(bytes).replace(/^./, (c) => (c === '0' ? '1' : '0')),
+      labels: ['a', 'b'],
       input: { name: 'images', width: 64, height: 64, resize: 'letterbox' },
     };
     writeFileSync(manifestPathFor(file), JSON.stringify(manifest));

@@ -27,14 +27,17 @@ interface Opts {
 
 async function station(o: Opts, onResult?: (r: InspectionResult) => void): Promise<Station> {
   const dir = tmpDir();
-  const config = validateConfig({
-    station: { id: 'test-1' },
-    http: { port: 0, pushKeySha256: [createHash('sha256').update(PUSH_KEY).digest('hex')] },
-    storage: { dataDir: dir },
-    line: { deadlineMs: 10_000, ...o.line },
-    sources: o.sources.map((s) => ({ ...s, recipe: 'plate' })),
-    recipes: { plate: { ...plateRecipe(o.model ?? SHIPPED_MODEL), keepGood: 0 } },
-  }, dir);
+  const config = validateConfig(
+    {
+      station: { id: 'test-1' },
+      http: { port: 0, pushKeySha256: [createHash('sha256').update(PUSH_KEY).digest('hex')] },
+      storage: { dataDir: dir },
+      line: { deadlineMs: 10_000, ...o.line },
+      sources: o.sources.map((s) => ({ ...s, recipe: 'plate' })),
+      recipes: { plate: { ...plateRecipe(o.model ?? SHIPPED_MODEL), keepGood: 0 } },
+    },
+    dir,
+  );
   running = await startStation({ config, log: quiet, onResult });
   return running;
 }
@@ -83,7 +86,11 @@ describe('the inspection line, end to end on the shipped model', () => {
     expect(img.headers['content-type']).toBe('image/jpeg');
     const meta = await sharp(img.rawPayload).metadata();
     expect([meta.width, meta.height]).toEqual([512, 384]);
-    const again = await s.api!.inject({ method: 'GET', url: `/api/inspections/${first.id}/image?variant=overlay`, headers: { ...auth, 'if-none-match': img.headers.etag as string } });
+    const again = await s.api!.inject({
+      method: 'GET',
+      url: `/api/inspections/${first.id}/image?variant=overlay`,
+      headers: { ...auth, 'if-none-match': img.headers.etag as string },
+    });
     expect(again.statusCode).toBe(304);
 
     const detail = await s.api!.inject({ method: 'GET', url: `/api/inspections/${first.id}`, headers: auth });
@@ -99,13 +106,20 @@ describe('the inspection line, end to end on the shipped model', () => {
     const s = await station({ sources: [{ name: 'push', uri: 'http:' }] });
     const auth = { authorization: `Bearer ${PUSH_KEY}` };
 
-    const corrupt = await s.api!.inject({ method: 'POST', url: '/api/frames', headers: { ...auth, 'content-type': 'image/jpeg' }, payload: Buffer.from('\xff\xd8\xff\xe0 not really a jpeg') });
+    const corrupt = await s.api!.inject({
+      method: 'POST',
+      url: '/api/frames',
+      headers: { ...auth, 'content-type': 'image/jpeg' },
+      payload: Buffer.from('\xff\xd8\xff\xe0 not really a jpeg'),
+    });
     expect(corrupt.statusCode).toBe(200);
     expect(corrupt.json()).toMatchObject({ verdict: 'uninspected', errorCode: 'STN_ERR_IMAGE_CORRUPT' });
 
     const gen = new PartGenerator({ seed: 3, defectRate: 1 });
     const part = gen.part(12);
-    const png = await sharp(part.image.data, { raw: { width: 512, height: 384, channels: 1 } }).png().toBuffer();
+    const png = await sharp(part.image.data, { raw: { width: 512, height: 384, channels: 1 } })
+      .png()
+      .toBuffer();
     const ok = await s.api!.inject({ method: 'POST', url: '/api/frames', headers: { ...auth, 'content-type': 'image/png' }, payload: png });
     expect(ok.statusCode).toBe(200);
     expect(ok.json()).toMatchObject({ verdict: 'fail', seq: 2 });
@@ -123,7 +137,12 @@ describe('the inspection line, end to end on the shipped model', () => {
     const none = await s.api!.inject({ method: 'POST', url: '/api/frames', headers: { 'content-type': 'image/png' }, payload: Buffer.from([1, 2, 3]) });
     expect(none.statusCode).toBe(401);
     expect(none.json().code).toBe('STN_ERR_HTTP_UNAUTHORIZED');
-    const wrong = await s.api!.inject({ method: 'POST', url: '/api/frames', headers: { 'content-type': 'image/png', authorization: 'Bearer nope' }, payload: Buffer.from([1, 2, 3]) });
+    const wrong = await s.api!.inject({
+      method: 'POST',
+      url: '/api/frames',
+      headers: { 'content-type': 'image/png', authorization: 'Bearer nope' },
+      payload: Buffer.from([1, 2, 3]),
+    });
     expect(wrong.statusCode).toBe(401);
     expect(await s.repo.countInspections()).toBe(0);
   });
@@ -155,14 +174,19 @@ describe('the inspection line, end to end on the shipped model', () => {
     const dir = tmpDir();
     const gen = new PartGenerator({ seed: 4, defectRate: 0 });
     for (let i = 0; i < 3; i++) {
-      await sharp(gen.part(i).image.data, { raw: { width: 512, height: 384, channels: 1 } }).jpeg().toFile(path.join(dir, `p${i}.jpg`));
+      await sharp(gen.part(i).image.data, { raw: { width: 512, height: 384, channels: 1 } })
+        .jpeg()
+        .toFile(path.join(dir, `p${i}.jpg`));
     }
     writeFileSync(path.join(dir, 'p3.jpg'), Buffer.alloc(0));
     const results: InspectionResult[] = [];
     const s = await station({ sources: [{ name: 'replay', uri: `dir:${dir}` }] }, (r) => results.push(r));
     await idle(s);
     expect(results.map((r) => [r.file, r.verdict === 'uninspected' ? r.errorCode : 'decided'])).toEqual([
-      ['p0.jpg', 'decided'], ['p1.jpg', 'decided'], ['p2.jpg', 'decided'], ['p3.jpg', 'STN_ERR_IMAGE_EMPTY'],
+      ['p0.jpg', 'decided'],
+      ['p1.jpg', 'decided'],
+      ['p2.jpg', 'decided'],
+      ['p3.jpg', 'STN_ERR_IMAGE_EMPTY'],
     ]);
   });
 
@@ -184,11 +208,15 @@ describe('line worker lifecycle', () => {
   // session under the running warm-up and aborted the whole process (a cancelled re-inference did this).
   it('stops cleanly while the model is still loading', async () => {
     const dir = tmpDir();
-    const config = validateConfig({
-      station: { id: 'test-1' }, storage: { dataDir: dir },
-      sources: [{ name: 'line', uri: 'synthetic:?seed=1&count=5', recipe: 'plate' }],
-      recipes: { plate: plateRecipe(SHIPPED_MODEL) },
-    }, dir);
+    const config = validateConfig(
+      {
+        station: { id: 'test-1' },
+        storage: { dataDir: dir },
+        sources: [{ name: 'line', uri: 'synthetic:?seed=1&count=5', recipe: 'plate' }],
+        recipes: { plate: plateRecipe(SHIPPED_MODEL) },
+      },
+      dir,
+    );
     const line = new Line({ config, recipeVersions: {} });
     const results: InspectionResult[] = [];
     line.on('result', (r) => results.push(r));

@@ -18,7 +18,14 @@ describe('the shipped model card', () => {
     const replay = await station(['replay', dir], { timeoutMs: 180_000 });
     expect(replay.code).toBe(0);
     const summary = JSON.parse(replay.lines.at(-1)!);
-    expect(summary).toMatchObject({ images: claimed.images, defective: claimed.defective, good: claimed.good, recall: claimed.recall, falseRejectRate: claimed.falseRejectRate, uninspected: 0 });
+    expect(summary).toMatchObject({
+      images: claimed.images,
+      defective: claimed.defective,
+      good: claimed.good,
+      recall: claimed.recall,
+      falseRejectRate: claimed.falseRejectRate,
+      uninspected: 0,
+    });
   }, 240_000);
 });
 

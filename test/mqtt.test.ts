@@ -23,7 +23,13 @@ async function subscriber(url: string) {
 
 async function parts(n: number) {
   const gen = new PartGenerator({ seed: 12, defectRate: 0.5 });
-  return Promise.all(Array.from({ length: n }, (_, i) => sharp(gen.part(i).image.data, { raw: { width: 512, height: 384, channels: 1 } }).png().toBuffer()));
+  return Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      sharp(gen.part(i).image.data, { raw: { width: 512, height: 384, channels: 1 } })
+        .png()
+        .toBuffer(),
+    ),
+  );
 }
 const until = async (what: () => boolean | Promise<boolean>, ms = 15_000) => {
   const end = Date.now() + ms;
@@ -38,7 +44,8 @@ describe.skipIf(!haveMosquitto)('MQTT Unified Namespace, against a real Mosquitt
     const broker = await startMosquitto();
     const sub = await subscriber(broker.url);
     running = await startTestStation({
-      sources: [{ name: 'push', uri: 'http:' }], adminPassword: 'mqtt-admin-password',
+      sources: [{ name: 'push', uri: 'http:' }],
+      adminPassword: 'mqtt-admin-password',
       extra: { mqtt: { url: broker.url, topicPrefix: 'acme' }, station: { id: 'press-3', line: 'line 3', area: 'body/shop', site: 'plant-1' } },
     });
     const key = await userWithRole(running, 'integrator');
@@ -51,8 +58,19 @@ describe.skipIf(!haveMosquitto)('MQTT Unified Namespace, against a real Mosquitt
     expect(msgs[0].topic).toBe('acme/plant-1/body_shop/line 3/press-3/inspection');
     expect(msgs.map((m) => m.body.verdict)).toEqual(verdicts);
     expect(msgs[0].body).toMatchObject({
-      schema: 'inspection-station/inspection/v1', station: 'press-3', site: 'plant-1', area: 'body/shop', line: 'line 3', source: 'push',
-      partSeq: 1, recipe: 'plate', recipeVersion: 1, errorCode: null, maxScore: expect.any(Number), latencyMs: expect.any(Number), capturedAt: expect.any(String),
+      schema: 'inspection-station/inspection/v1',
+      station: 'press-3',
+      site: 'plant-1',
+      area: 'body/shop',
+      line: 'line 3',
+      source: 'push',
+      partSeq: 1,
+      recipe: 'plate',
+      recipeVersion: 1,
+      errorCode: null,
+      maxScore: expect.any(Number),
+      latencyMs: expect.any(Number),
+      capturedAt: expect.any(String),
     });
     const failed = msgs.find((m) => m.body.verdict === 'fail');
     expect(failed?.body.defects).toEqual([expect.objectContaining({ class: expect.any(String), score: expect.any(Number), box: expect.any(Array) })]);
@@ -69,7 +87,8 @@ describe.skipIf(!haveMosquitto)('MQTT Unified Namespace, against a real Mosquitt
   it('a broker outage never stalls the line: messages wait in a bounded buffer (the rest counted as dropped) and flow again after the reconnect', async () => {
     const broker = await startMosquitto();
     running = await startTestStation({
-      sources: [{ name: 'push', uri: 'http:' }], adminPassword: 'mqtt-admin-password',
+      sources: [{ name: 'push', uri: 'http:' }],
+      adminPassword: 'mqtt-admin-password',
       extra: { mqtt: { url: broker.url, bufferSize: 3, reconnectMs: 1500 } },
     });
     const s = running;
@@ -97,7 +116,11 @@ describe.skipIf(!haveMosquitto)('MQTT Unified Namespace, against a real Mosquitt
     // The three newest from the outage (7, 8, 9) and the three after it; 3–6 were dropped (counted).
     // A message in flight when the broker died comes again: QoS 1 is at least once.
     expect(seqs().filter((n) => n > 2)).toEqual([7, 8, 9, 10, 11, 12]);
-    expect(seqs().filter((n) => n <= 2).every((n) => n === 1 || n === 2)).toBe(true);
+    expect(
+      seqs()
+        .filter((n) => n <= 2)
+        .every((n) => n === 1 || n === 2),
+    ).toBe(true);
     const m = await metrics();
     expect(m).toContain('station_mqtt_total{event="dropped",station="test-1"} 4');
     expect(m).toContain('station_mqtt_total{event="connects",station="test-1"} 2');
@@ -107,4 +130,3 @@ describe.skipIf(!haveMosquitto)('MQTT Unified Namespace, against a real Mosquitt
     broker.stop();
   }, 60_000);
 });
-

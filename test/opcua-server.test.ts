@@ -1,5 +1,20 @@
 import path from 'node:path';
-import { AttributeIds, ClientMonitoredItem, ClientSubscription, DataType, VariantArrayType, constructEventFilter, resolveNodeId, type Variant, MessageSecurityMode, OPCUAClient, SecurityPolicy, UserTokenType, makeBrowsePath, type ClientSession } from 'node-opcua';
+import {
+  AttributeIds,
+  ClientMonitoredItem,
+  ClientSubscription,
+  DataType,
+  VariantArrayType,
+  constructEventFilter,
+  resolveNodeId,
+  type Variant,
+  MessageSecurityMode,
+  OPCUAClient,
+  SecurityPolicy,
+  UserTokenType,
+  makeBrowsePath,
+  type ClientSession,
+} from 'node-opcua';
 import pRetry from 'p-retry';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -22,17 +37,20 @@ afterEach(async () => {
 
 async function start(results: InspectionResult[]): Promise<{ dir: string; s: Station }> {
   const dir = tmpDir();
-  const config = validateConfig({
-    station: { id: 'mv-test' },
-    http: { port: 0 },
-    storage: { dataDir: dir },
-    opcua: { port: 0, users: [{ username: 'operator', passwordEnv: 'MV_TEST_PASSWORD' }] },
-    sources: [{ name: 'cam', uri: 'synthetic:?seed=5&defectRate=0.3&rate=10', recipe: 'plate' }],
-    recipes: {
-      plate: { ...plateRecipe(SHIPPED_MODEL), keepGood: 0 },
-      'plate-strict': { ...plateRecipe(SHIPPED_MODEL), keepGood: 0, thresholds: { default: { minScore: 0.2 } } },
+  const config = validateConfig(
+    {
+      station: { id: 'mv-test' },
+      http: { port: 0 },
+      storage: { dataDir: dir },
+      opcua: { port: 0, users: [{ username: 'operator', passwordEnv: 'MV_TEST_PASSWORD' }] },
+      sources: [{ name: 'cam', uri: 'synthetic:?seed=5&defectRate=0.3&rate=10', recipe: 'plate' }],
+      recipes: {
+        plate: { ...plateRecipe(SHIPPED_MODEL), keepGood: 0 },
+        'plate-strict': { ...plateRecipe(SHIPPED_MODEL), keepGood: 0, thresholds: { default: { minScore: 0.2 } } },
+      },
     },
-  }, dir);
+    dir,
+  );
   station = await startStation({ config, log: pino({ level: 'silent' }), env: { MV_TEST_PASSWORD: 's3cret-pw' }, onResult: (r) => results.push(r) });
   return { dir, s: station };
 }
@@ -42,9 +60,13 @@ async function connect(dir: string, s: Station, user: { userName: string; passwo
   await trustEachOther(pki, 'urn:mv-test-client', s.opcua!.serverCertificateDir, s.opcua!.certificate());
   const cm = await certificateManager(pki);
   client = OPCUAClient.create({
-    applicationUri: 'urn:mv-test-client', applicationName: 'mv-test-client', clientCertificateManager: cm,
-    securityMode: MessageSecurityMode.SignAndEncrypt, securityPolicy: SecurityPolicy.Basic256Sha256,
-    endpointMustExist: false, connectionStrategy: { maxRetry: 0 },
+    applicationUri: 'urn:mv-test-client',
+    applicationName: 'mv-test-client',
+    clientCertificateManager: cm,
+    securityMode: MessageSecurityMode.SignAndEncrypt,
+    securityPolicy: SecurityPolicy.Basic256Sha256,
+    endpointMustExist: false,
+    connectionStrategy: { maxRetry: 0 },
   });
   // The server notices a newly trusted certificate through its folder watcher, a moment later.
   await pRetry(() => client!.connect(s.opcua!.endpointUrl), { retries: 15, minTimeout: 200, maxTimeout: 400 });
@@ -61,13 +83,15 @@ async function nodeAt(session: ClientSession, ns: string[], browsePath: string):
 /** Calls a method with each declared input argument filled: extension objects by `{ id }`, others empty. */
 async function call(session: ClientSession, objectId: string, methodId: string, id = ''): Promise<string> {
   const def = await session.getArgumentDefinition(resolveNodeId(methodId));
-  const inputArguments = await Promise.all((def.inputArguments ?? []).map(async (a) => {
-    if (a.dataType.namespace === 0) {
-      if (a.valueRank === 1) return { dataType: DataType.Variant, arrayType: VariantArrayType.Array, value: [] };
-      return { dataType: a.dataType.value as number, value: a.dataType.value === DataType.String ? '' : 0 };
-    }
-    return { dataType: DataType.ExtensionObject, value: await session.constructExtensionObject(a.dataType, { id }) };
-  }));
+  const inputArguments = await Promise.all(
+    (def.inputArguments ?? []).map(async (a) => {
+      if (a.dataType.namespace === 0) {
+        if (a.valueRank === 1) return { dataType: DataType.Variant, arrayType: VariantArrayType.Array, value: [] };
+        return { dataType: a.dataType.value as number, value: a.dataType.value === DataType.String ? '' : 0 };
+      }
+      return { dataType: DataType.ExtensionObject, value: await session.constructExtensionObject(a.dataType, { id }) };
+    }),
+  );
   return (await session.call({ objectId, methodId, inputArguments })).statusCode.name;
 }
 
@@ -86,9 +110,11 @@ describe('the station as an OPC UA server (Machine Vision, Simple Inline)', () =
     const session = await connect(dir, s, { userName: 'operator', password: 's3cret-pw' });
     const { ns, mv } = await namespaces(session);
     expect(mv).toBeGreaterThan(0);
-    const state = await session.read({ nodeId: await nodeAt(session, ns, '/ST:VisionSystem/MV:VisionStateMachine/CurrentState'), attributeId: AttributeIds.Value });
+    const state = await session.read({
+      nodeId: await nodeAt(session, ns, '/ST:VisionSystem/MV:VisionStateMachine/CurrentState'),
+      attributeId: AttributeIds.Value,
+    });
     expect(state.value.value.text).toBe('Operational');
-
 
     await sleep(500);
     expect(s.opcua!.publishErrors).toBe(0);
@@ -100,8 +126,12 @@ describe('the station as an OPC UA server (Machine Vision, Simple Inline)', () =
     const externalId = await session.constructExtensionObject(resolveNodeId(`ns=${mv};i=3002`), { id: 'plate-strict' });
     const productId = await session.constructExtensionObject(resolveNodeId(`ns=${mv};i=3003`), { id: 'plate' });
     const res = await session.call({
-      objectId: rm, methodId: prepare,
-      inputArguments: [{ dataType: DataType.ExtensionObject, value: externalId }, { dataType: DataType.ExtensionObject, value: productId }],
+      objectId: rm,
+      methodId: prepare,
+      inputArguments: [
+        { dataType: DataType.ExtensionObject, value: externalId },
+        { dataType: DataType.ExtensionObject, value: productId },
+      ],
     });
     expect(res.statusCode.name).toBe('Good');
     const switchedAt = Date.now();
@@ -114,8 +144,12 @@ describe('the station as an OPC UA server (Machine Vision, Simple Inline)', () =
 
     // An unknown recipe is refused and changes nothing.
     const unknown = await session.call({
-      objectId: rm, methodId: prepare,
-      inputArguments: [{ dataType: DataType.ExtensionObject, value: await session.constructExtensionObject(resolveNodeId(`ns=${mv};i=3002`), { id: 'nope' }) }, { dataType: DataType.ExtensionObject, value: productId }],
+      objectId: rm,
+      methodId: prepare,
+      inputArguments: [
+        { dataType: DataType.ExtensionObject, value: await session.constructExtensionObject(resolveNodeId(`ns=${mv};i=3002`), { id: 'nope' }) },
+        { dataType: DataType.ExtensionObject, value: productId },
+      ],
     });
     expect(unknown.statusCode.name).toBe('BadInvalidArgument');
   });
@@ -124,7 +158,7 @@ describe('the station as an OPC UA server (Machine Vision, Simple Inline)', () =
     const results: InspectionResult[] = [];
     const { dir, s } = await start(results);
     const session = await connect(dir, s, { userName: 'operator', password: 's3cret-pw' });
-    const { ns, mv } = await namespaces(session);
+    const { ns } = await namespaces(session);
     const auto = await nodeAt(session, ns, '/ST:VisionSystem/MV:VisionStateMachine/MV:AutomaticModeStateMachine');
     const stop = await nodeAt(session, ns, '/ST:VisionSystem/MV:VisionStateMachine/MV:AutomaticModeStateMachine/MV:Stop');
     const startC = await nodeAt(session, ns, '/ST:VisionSystem/MV:VisionStateMachine/MV:AutomaticModeStateMachine/MV:StartContinuous');
@@ -145,13 +179,26 @@ describe('the station as an OPC UA server (Machine Vision, Simple Inline)', () =
     const { dir, s } = await start(results);
     const session = await connect(dir, s, { userName: 'operator', password: 's3cret-pw' });
     const { ns, mv } = await namespaces(session);
-    const sub = ClientSubscription.create(session, { requestedPublishingInterval: 100, requestedMaxKeepAliveCount: 5, requestedLifetimeCount: 60, publishingEnabled: true, maxNotificationsPerPublish: 100, priority: 1 });
+    const sub = ClientSubscription.create(session, {
+      requestedPublishingInterval: 100,
+      requestedMaxKeepAliveCount: 5,
+      requestedLifetimeCount: 60,
+      publishingEnabled: true,
+      maxNotificationsPerPublish: 100,
+      priority: 1,
+    });
     await new Promise<void>((resolve) => sub.once('started', () => resolve()));
     const events: { partId: string; state: number }[] = [];
-    const item = ClientMonitoredItem.create(sub, { nodeId: await nodeAt(session, ns, '/ST:VisionSystem'), attributeId: AttributeIds.EventNotifier }, {
-      samplingInterval: 0, queueSize: 1000, discardOldest: true,
-      filter: constructEventFilter(['EventType', `${mv}:PartId`, `${mv}:ResultState`]),
-    });
+    const item = ClientMonitoredItem.create(
+      sub,
+      { nodeId: await nodeAt(session, ns, '/ST:VisionSystem'), attributeId: AttributeIds.EventNotifier },
+      {
+        samplingInterval: 0,
+        queueSize: 1000,
+        discardOldest: true,
+        filter: constructEventFilter(['EventType', `${mv}:PartId`, `${mv}:ResultState`]),
+      },
+    );
     item.on('changed', (fields: Variant[]) => events.push({ partId: fields[1].value?.id, state: fields[2].value }));
     await sleep(1500);
     await sub.terminate();
@@ -170,7 +217,8 @@ describe('the station as an OPC UA server (Machine Vision, Simple Inline)', () =
     const session = await connect(dir, s, { userName: 'operator', password: 's3cret-pw' });
     const { ns } = await namespaces(session);
     await sleep(800);
-    const read = async (name: string) => (await session.read({ nodeId: await nodeAt(session, ns, `/ST:Station/ST:${name}`), attributeId: AttributeIds.Value })).value.value as number;
+    const read = async (name: string) =>
+      (await session.read({ nodeId: await nodeAt(session, ns, `/ST:Station/ST:${name}`), attributeId: AttributeIds.Value })).value.value as number;
     const [inspected, rejected, uninspected] = [await read('Inspected'), await read('Rejected'), await read('Uninspected')];
     const seen = results.filter((r) => r.decidedAt <= Date.now());
     expect(inspected).toBeGreaterThan(5);

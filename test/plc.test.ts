@@ -20,8 +20,14 @@ afterEach(async () => {
 
 async function simulator(dir: string, o: { port?: number; rate?: number; travelMs?: number } = {}): Promise<LineSimulator> {
   const sim = new LineSimulator({
-    port: o.port ?? 0, host: '127.0.0.1', rate: o.rate ?? 10, travelMs: o.travelMs ?? 800, seed: 42, defectRate: 0.3,
-    pkiDir: path.join(dir, 'pki', 'plc-sim'), users: [{ username: 'station', password: PASSWORD }],
+    port: o.port ?? 0,
+    host: '127.0.0.1',
+    rate: o.rate ?? 10,
+    travelMs: o.travelMs ?? 800,
+    seed: 42,
+    defectRate: 0.3,
+    pkiDir: path.join(dir, 'pki', 'plc-sim'),
+    users: [{ username: 'station', password: PASSWORD }],
   });
   await sim.start();
   sims.push(sim);
@@ -33,16 +39,23 @@ function trustBoth(dir: string, sim: LineSimulator): Promise<void> {
   return trustEachOther(path.join(dir, 'pki', 'station'), 'urn:inspection-station:station:plc-test', sim.serverCertificateDir, sim.certificate());
 }
 
-async function station(dir: string, endpoint: string, o: { password?: string; onResult?: (r: InspectionResult) => void; sources?: { name: string; uri: string; recipe: string }[] } = {}): Promise<Station> {
-  const config = validateConfig({
-    station: { id: 'plc-test' },
-    http: { port: 0 },
-    storage: { dataDir: dir },
-    line: { deadlineMs: 400 },
-    plc: { endpoint, user: { username: 'station', password: o.password ?? PASSWORD }, reconnectMinMs: 100, reconnectMaxMs: 500, heartbeatMs: 200 },
-    sources: o.sources ?? [{ name: 'cam', uri: 'synthetic:?seed=42&defectRate=0.3&trigger=plc', recipe: 'plate' }],
-    recipes: { plate: { ...plateRecipe(SHIPPED_MODEL), keepGood: 0 } },
-  }, dir);
+async function station(
+  dir: string,
+  endpoint: string,
+  o: { password?: string; onResult?: (r: InspectionResult) => void; sources?: { name: string; uri: string; recipe: string }[] } = {},
+): Promise<Station> {
+  const config = validateConfig(
+    {
+      station: { id: 'plc-test' },
+      http: { port: 0 },
+      storage: { dataDir: dir },
+      line: { deadlineMs: 400 },
+      plc: { endpoint, user: { username: 'station', password: o.password ?? PASSWORD }, reconnectMinMs: 100, reconnectMaxMs: 500, heartbeatMs: 200 },
+      sources: o.sources ?? [{ name: 'cam', uri: 'synthetic:?seed=42&defectRate=0.3&trigger=plc', recipe: 'plate' }],
+      recipes: { plate: { ...plateRecipe(SHIPPED_MODEL), keepGood: 0 } },
+    },
+    dir,
+  );
   const s = await startStation({ config, log: quiet, onResult: o.onResult });
   stations.push(s);
   return s;
@@ -114,7 +127,8 @@ describe('the reject gate against the line simulator (SignAndEncrypt, user name 
     expect(sim.received.length).toBeGreaterThanOrEqual(10);
     let sideOnly = 0;
     for (const got of sim.received) {
-      const top = results.get(`top#${got.seq}`)!, side = results.get(`side#${got.seq}`)!;
+      const top = results.get(`top#${got.seq}`)!,
+        side = results.get(`side#${got.seq}`)!;
       const expected = combineViews([top, side], ['top', 'side']).verdict;
       expect(got.verdict).toBe(verdictCodeOf(expected));
       if (top.verdict === 'pass' && side.verdict === 'fail') sideOnly++;

@@ -15,11 +15,23 @@ const DATABASES = [
 
 function result(seq: number, verdict: InspectionResult['verdict'], cls?: string): InspectionResult {
   return {
-    seq, source: 'cam1', recipe: 'plate', recipeVersion: 1, modelSha256: null,
-    timestamp: Date.UTC(2026, 10, 25, 8, 0, seq), decidedAt: Date.UTC(2026, 10, 25, 8, 0, seq) + 12,
-    verdict, reasons: cls ? [{ rule: 'class', class: cls, score: 0.9, limit: 0.5 }] : [],
-    defects: cls ? [{ class: cls, score: 0.9, box: [1, 2, 3, 4], area: 4, rejecting: true }, { class: 'spot', score: 0.2, box: [5, 5, 6, 6], area: 1, rejecting: false }] : [],
-    maxScore: cls ? 0.9 : 0, outputs: { kind: 'none' },
+    seq,
+    source: 'cam1',
+    recipe: 'plate',
+    recipeVersion: 1,
+    modelSha256: null,
+    timestamp: Date.UTC(2026, 10, 25, 8, 0, seq),
+    decidedAt: Date.UTC(2026, 10, 25, 8, 0, seq) + 12,
+    verdict,
+    reasons: cls ? [{ rule: 'class', class: cls, score: 0.9, limit: 0.5 }] : [],
+    defects: cls
+      ? [
+          { class: cls, score: 0.9, box: [1, 2, 3, 4], area: 4, rejecting: true },
+          { class: 'spot', score: 0.2, box: [5, 5, 6, 6], area: 1, rejecting: false },
+        ]
+      : [],
+    maxScore: cls ? 0.9 : 0,
+    outputs: { kind: 'none' },
     timings: { queue: 1, preprocess: 2, inference: 5, decode: 0.1, decision: 0.01, total: 12 },
   };
 }
@@ -27,14 +39,38 @@ function result(seq: number, verdict: InspectionResult['verdict'], cls?: string)
 describe('the SQLite store', () => {
   it('creates every table through the WebAssembly schema engine, once', async () => {
     const url = `file:${path.join(tmpDir(), 'a', 'station.db')}`;
-    const committed = readdirSync(migrationsDir('sqlite'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+    const committed = readdirSync(migrationsDir('sqlite'), { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name)
+      .sort();
     expect(committed[0]).toMatch(/_init$/);
     expect(await migrate(url)).toEqual(committed);
     expect(await migrate(url)).toEqual([]);
     const db = new Database(url.slice(5));
-    const tables = db.prepare("select name from sqlite_master where type='table' order by name").all().map((r) => (r as { name: string }).name);
+    const tables = db
+      .prepare("select name from sqlite_master where type='table' order by name")
+      .all()
+      .map((r) => (r as { name: string }).name);
     db.close();
-    expect(tables).toEqual(expect.arrayContaining(['Defect', 'Image', 'Inspection', 'Model', 'Recipe', 'RecipeVersion', 'Station', 'User', 'Session', 'ApiKey', 'Review', 'AuditLog', 'Reinference', 'ReinferenceResult', '_prisma_migrations']));
+    expect(tables).toEqual(
+      expect.arrayContaining([
+        'Defect',
+        'Image',
+        'Inspection',
+        'Model',
+        'Recipe',
+        'RecipeVersion',
+        'Station',
+        'User',
+        'Session',
+        'ApiKey',
+        'Review',
+        'AuditLog',
+        'Reinference',
+        'ReinferenceResult',
+        '_prisma_migrations',
+      ]),
+    );
   });
 
   it('refuses a DATABASE_URL it does not know with STN_ERR_STORE_URL', async () => {
@@ -58,7 +94,13 @@ describe.each(DATABASES)('the repository on $name', ({ url, skip }) => {
     const db = await openDatabase(await url());
     const repo = new Repository(db);
     await repo.ensureStation({ id: 's1', name: '', line: '', site: '' });
-    for (let i = 1; i <= 7; i++) await repo.insertInspection('s1', result(i, i % 3 === 0 ? 'fail' : 'pass', i % 3 === 0 ? 'scratch' : undefined), { modelId: null, recipeVersionId: null }, []);
+    for (let i = 1; i <= 7; i++)
+      await repo.insertInspection(
+        's1',
+        result(i, i % 3 === 0 ? 'fail' : 'pass', i % 3 === 0 ? 'scratch' : undefined),
+        { modelId: null, recipeVersionId: null },
+        [],
+      );
     await repo.insertInspection('s1', result(8, 'uninspected'), { modelId: null, recipeVersionId: null }, []);
 
     const page1 = await repo.listInspections({ limit: 3 });
@@ -78,7 +120,12 @@ describe.each(DATABASES)('the repository on $name', ({ url, skip }) => {
     expect(window.items.map((i) => i.partSeq)).toEqual([4, 3]);
 
     const one = await repo.getInspection(failed.items[0].id);
-    expect(one).toMatchObject({ verdict: 'fail', partSeq: 6, timings: { inference: 5 }, defects: expect.arrayContaining([expect.objectContaining({ class: 'spot', rejecting: false })]) });
+    expect(one).toMatchObject({
+      verdict: 'fail',
+      partSeq: 6,
+      timings: { inference: 5 },
+      defects: expect.arrayContaining([expect.objectContaining({ class: 'spot', rejecting: false })]),
+    });
     expect(await repo.getInspection(9999)).toBeNull();
     await db.$disconnect();
   });
@@ -89,11 +136,20 @@ describe.each(DATABASES)('the repository on $name', ({ url, skip }) => {
     await repo.ensureStation({ id: 's1', name: '', line: 'l1', area: 'a1', site: 'p1' });
     await repo.ensureStation({ id: 's2', name: '', line: 'l2', site: 'p1' });
     const images = (seq: number) => [{ variant: 'thumb' as const, path: `s1/${seq}-thumb.jpg`, mime: 'image/jpeg', width: 4, height: 4, bytes: 100 }];
-    const ids = await repo.insertInspections('s1', [1, 2, 3, 4].map((i) => ({ r: { ...result(i, i % 2 ? 'fail' : 'pass', i % 2 ? 'scratch' : undefined), truth: { defective: i % 2 === 1, defects: [] } }, refs: { modelId: null, recipeVersionId: null }, images: images(i) })));
+    const ids = await repo.insertInspections(
+      's1',
+      [1, 2, 3, 4].map((i) => ({
+        r: { ...result(i, i % 2 ? 'fail' : 'pass', i % 2 ? 'scratch' : undefined), truth: { defective: i % 2 === 1, defects: [] } },
+        refs: { modelId: null, recipeVersionId: null },
+        images: images(i),
+      })),
+    );
     expect(ids).toHaveLength(4);
     await repo.insertInspection('s2', result(1, 'fail', 'dent'), { modelId: null, recipeVersionId: null }, []);
     // The same part sequence twice on one station is refused by its unique key.
-    await expect(repo.insertInspection('s1', result(1, 'fail', 'scratch'), { modelId: null, recipeVersionId: null }, [])).rejects.toMatchObject({ code: 'P2002' });
+    await expect(repo.insertInspection('s1', result(1, 'fail', 'scratch'), { modelId: null, recipeVersionId: null }, [])).rejects.toMatchObject({
+      code: 'P2002',
+    });
     const user = await db.user.create({ data: { username: 'q', role: 'quality', passwordHash: 'x' } });
     await repo.addReview(ids[1], user.id, { label: 'escape', class: 'scratch' });
 
@@ -105,7 +161,8 @@ describe.each(DATABASES)('the repository on $name', ({ url, skip }) => {
 
     expect((await repo.yieldStats('hour', new Date(0), new Date(Date.UTC(2030, 0)))).reduce((a, b) => a + b.parts, 0)).toBe(5);
     expect(await repo.pareto(new Date(0), new Date(Date.UTC(2030, 0)))).toEqual([
-      { class: 'scratch', count: 2, share: 0.6667, cumulative: 0.6667 }, { class: 'dent', count: 1, share: 0.3333, cumulative: 1 },
+      { class: 'scratch', count: 2, share: 0.6667, cumulative: 0.6667 },
+      { class: 'dent', count: 1, share: 0.3333, cumulative: 1 },
     ]);
     expect((await repo.listInspections({ limit: 10, station: 's2' })).items).toHaveLength(1);
     expect((await repo.listInspections({ limit: 10, line: 'l1' })).items).toHaveLength(4);

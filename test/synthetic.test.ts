@@ -3,7 +3,8 @@ import { PartGenerator, SYNTHETIC_CLASSES } from '../src/capture/index.js';
 
 describe('the synthetic line', () => {
   it('makes the same part for the same seed and index, whatever was made before', () => {
-    const a = new PartGenerator({ seed: 5 }), b = new PartGenerator({ seed: 5 });
+    const a = new PartGenerator({ seed: 5 }),
+      b = new PartGenerator({ seed: 5 });
     b.part(0);
     b.part(1);
     expect(Buffer.from(a.part(2).image.data).equals(Buffer.from(b.part(2).image.data))).toBe(true);

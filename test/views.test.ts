@@ -3,11 +3,20 @@ import { combineViews, PartViews, type InspectionResult } from '../src/line/inde
 
 function view(source: string, seq: number, verdict: InspectionResult['verdict'], extra: Partial<InspectionResult> = {}): InspectionResult {
   return {
-    seq, source, recipe: source, recipeVersion: 1, modelSha256: `sha-${source}`, timestamp: 1000, decidedAt: 1100, verdict,
+    seq,
+    source,
+    recipe: source,
+    recipeVersion: 1,
+    modelSha256: `sha-${source}`,
+    timestamp: 1000,
+    decidedAt: 1100,
+    verdict,
     reasons: verdict === 'fail' ? [{ rule: 'class', class: 'crack', score: 0.9, limit: 0.5 }] : [],
     defects: verdict === 'fail' ? [{ class: 'crack', score: 0.9, rejecting: true }] : [{ class: 'spot', score: 0.2, rejecting: false }],
-    maxScore: verdict === 'fail' ? 0.9 : 0.2, outputs: { kind: 'none' },
-    timings: { queue: 1, preprocess: 1, inference: 1, decode: 1, decision: 1, total: 50 }, ...extra,
+    maxScore: verdict === 'fail' ? 0.9 : 0.2,
+    outputs: { kind: 'none' },
+    timings: { queue: 1, preprocess: 1, inference: 1, decode: 1, decision: 1, total: 50 },
+    ...extra,
   };
 }
 
@@ -19,8 +28,10 @@ describe('a part seen by several cameras', () => {
     expect(failed).toMatchObject({ verdict: 'fail', source: 'top+side', modelSha256: 'sha-side', maxScore: 0.9 });
     expect(failed.defects[0]).toMatchObject({ class: 'crack', rejecting: true });
     expect(combineViews([view('top', 1, 'fail'), view('side', 1, 'uninspected', { errorCode: 'STN_ERR_CAMERA_NO_FRAME' })], both).verdict).toBe('fail');
-    expect(combineViews([view('top', 1, 'pass'), view('side', 1, 'uninspected', { errorCode: 'STN_ERR_CAMERA_NO_FRAME' })], both))
-      .toMatchObject({ verdict: 'uninspected', errorCode: 'STN_ERR_CAMERA_NO_FRAME' });
+    expect(combineViews([view('top', 1, 'pass'), view('side', 1, 'uninspected', { errorCode: 'STN_ERR_CAMERA_NO_FRAME' })], both)).toMatchObject({
+      verdict: 'uninspected',
+      errorCode: 'STN_ERR_CAMERA_NO_FRAME',
+    });
     expect(combineViews([view('top', 1, 'pass')], both)).toMatchObject({ verdict: 'uninspected', errorCode: 'STN_ERR_VIEW_MISSING' });
   });
 
@@ -35,7 +46,10 @@ describe('a part seen by several cameras', () => {
 
     parts.add(view('top', 2, 'pass'));
     await new Promise((r) => setTimeout(r, 150));
-    expect(out.map((r) => [r.seq, r.verdict, r.errorCode])).toEqual([[1, 'pass', undefined], [2, 'uninspected', 'STN_ERR_VIEW_MISSING']]);
+    expect(out.map((r) => [r.seq, r.verdict, r.errorCode])).toEqual([
+      [1, 'pass', undefined],
+      [2, 'uninspected', 'STN_ERR_VIEW_MISSING'],
+    ]);
     expect(parts.add(view('side', 2, 'fail'))).toBe(true);
     expect(out).toHaveLength(2);
     expect(parts.pending).toBe(0);

@@ -11,10 +11,19 @@ import { station as cli } from './helpers/cli.js';
 import { push, startTestStation, userWithRole } from './helpers/station.js';
 import { tmpDir } from './helpers/tmp.js';
 
-const row = (id: number, verdict: Verdict, outputs: CompactOutputs, label: WhatIfRow['label'] = null): WhatIfRow =>
-  ({ id, capturedAt: new Date(1_700_000_000_000 + id * 1000), verdict, outputs, maxScore: 0, label });
-const dets = (...d: [string, number][]): CompactOutputs =>
-  ({ kind: 'detection', floor: 0.1, detections: d.map(([c, score]) => ({ class: c, score, box: [0, 0, 10, 10], area: 100 })) });
+const row = (id: number, verdict: Verdict, outputs: CompactOutputs, label: WhatIfRow['label'] = null): WhatIfRow => ({
+  id,
+  capturedAt: new Date(1_700_000_000_000 + id * 1000),
+  verdict,
+  outputs,
+  maxScore: 0,
+  label,
+});
+const dets = (...d: [string, number][]): CompactOutputs => ({
+  kind: 'detection',
+  floor: 0.1,
+  detections: d.map(([c, score]) => ({ class: c, score, box: [0, 0, 10, 10], area: 100 })),
+});
 const defective = (...classes: string[]) => ({ defective: true, classes, source: 'review' as const });
 const good = { defective: false, classes: [], source: 'review' as const };
 
@@ -33,12 +42,22 @@ describe('what-if tally (hand-computed)', () => {
     // unlabelled pass stays pass
     tally.add(row(5, 'pass', dets(['dent', 0.2])));
     expect(tally.summary()).toEqual({
-      inspections: 5, flips: 2, flipsToFail: 1, flipsToPass: 1,
-      rejectRateNow: 0.6, rejectRateCandidate: 0.6,
+      inspections: 5,
+      flips: 2,
+      flipsToFail: 1,
+      flipsToPass: 1,
+      rejectRateNow: 0.6,
+      rejectRateCandidate: 0.6,
       labelled: { total: 4, defective: 2, good: 2, fromReviews: 4, fromTruth: 0 },
-      escapesNow: 1, escapesCandidate: 0, falseRejectsNow: 2, falseRejectsCandidate: 1,
+      escapesNow: 1,
+      escapesCandidate: 0,
+      falseRejectsNow: 2,
+      falseRejectsCandidate: 1,
     });
-    expect(tally.flipped().map((f) => [f.id, f.now, f.candidate])).toEqual([[2, 'pass', 'fail'], [1, 'fail', 'pass']]);
+    expect(tally.flipped().map((f) => [f.id, f.now, f.candidate])).toEqual([
+      [2, 'pass', 'fail'],
+      [1, 'fail', 'pass'],
+    ]);
   });
 
   it('keeps only the newest flips it was asked for', () => {
@@ -50,8 +69,11 @@ describe('what-if tally (hand-computed)', () => {
 
   it('compares a candidate model: a part it could not inspect is a disagreement and a reject, never a pass', () => {
     const part = (id: number, production: Verdict, candidate: Verdict) => ({
-      inspectionId: id, capturedAt: new Date(1_700_000_000_000 + id * 1000),
-      production: { verdict: production, maxScore: 0.9, processingMs: 10 }, candidate: { verdict: candidate, latencyMs: 20 }, label: null,
+      inspectionId: id,
+      capturedAt: new Date(1_700_000_000_000 + id * 1000),
+      production: { verdict: production, maxScore: 0.9, processingMs: 10 },
+      candidate: { verdict: candidate, latencyMs: 20 },
+      label: null,
     });
     const c = compareRun([part(1, 'fail', 'uninspected'), part(2, 'pass', 'fail'), part(3, 'fail', 'pass'), part(4, 'pass', 'pass')]);
     expect(c).toMatchObject({ parts: 4, disagree: 3, candidateRejects: 1, candidatePasses: 1, rejectRateProduction: 0.5, rejectRateCandidate: 0.5 });
@@ -100,10 +122,14 @@ describe('threshold suggestion (hand-computed)', () => {
 /** Synthetic parts as PNG: about half defective, many of them faint. */
 async function parts(n: number): Promise<Buffer[]> {
   const gen = new PartGenerator({ seed: 21, defectRate: 0.5 });
-  return Promise.all(Array.from({ length: n }, (_, i) => {
-    const p = gen.part(i);
-    return sharp(p.image.data, { raw: { width: 512, height: 384, channels: 1 } }).png().toBuffer();
-  }));
+  return Promise.all(
+    Array.from({ length: n }, (_, i) => {
+      const p = gen.part(i);
+      return sharp(p.image.data, { raw: { width: 512, height: 384, channels: 1 } })
+        .png()
+        .toBuffer();
+    }),
+  );
 }
 
 describe('what-if against the line itself', () => {
@@ -115,7 +141,11 @@ describe('what-if against the line itself', () => {
 
   beforeAll(async () => {
     // Recorded under a strict recipe, so that looser candidates have passes to flip as well as fails.
-    s = await startTestStation({ sources: [{ name: 'push', uri: 'http:' }], recipe: { keepGood: 1, thresholds: { default: { minScore: 0.85 } } }, adminPassword: 'admin-password-for-tests' });
+    s = await startTestStation({
+      sources: [{ name: 'push', uri: 'http:' }],
+      recipe: { keepGood: 1, thresholds: { default: { minScore: 0.85 } } },
+      adminPassword: 'admin-password-for-tests',
+    });
     integrator = await userWithRole(s, 'integrator');
     quality = await userWithRole(s, 'quality');
     images = await parts(48);
@@ -132,18 +162,24 @@ describe('what-if against the line itself', () => {
     // Candidate thresholds that flip parts both ways on this batch: a looser default, a stricter class.
     const rows = stored.map((r) => row(r.id, r.verdict as Verdict, r.outputs as CompactOutputs));
     const candidates: Thresholds[] = [0.5, 0.3, 0.7].flatMap((low) =>
-      ['missing_hole', 'scratch', 'spot', 'dent', 'crack'].flatMap((cls) => [0.999, 0.95].map((high) => ({ default: { minScore: low }, classes: { [cls]: { minScore: high } } }))));
+      ['missing_hole', 'scratch', 'spot', 'dent', 'crack'].flatMap((cls) =>
+        [0.999, 0.95].map((high) => ({ default: { minScore: low }, classes: { [cls]: { minScore: high } } })),
+      ),
+    );
     const thresholds = candidates.find((t) => {
       const k = new WhatIfTally(t, 0);
-      rows.forEach((r) => k.add(r));
+      for (const r of rows) k.add(r);
       return k.summary().flipsToFail > 0 && k.summary().flipsToPass > 0;
     });
     expect(thresholds, 'no candidate flips parts both ways on this batch').toBeDefined();
 
     // A person's reviews: one good part the line rejected, one defect it let pass.
     const falseReject = stored.find((r) => r.verdict === 'fail')!;
-    const escape = stored.find((r) => r.verdict === 'pass')!;
-    for (const [id, body] of [[falseReject.id, { label: 'false_reject' }], [escape.id, { label: 'escape', class: 'scratch' }]] as const) {
+    const escaped = stored.find((r) => r.verdict === 'pass')!;
+    for (const [id, body] of [
+      [falseReject.id, { label: 'false_reject' }],
+      [escaped.id, { label: 'escape', class: 'scratch' }],
+    ] as const) {
       expect((await s.api!.inject({ method: 'POST', url: `/api/inspections/${id}/review`, headers: quality, payload: body })).statusCode).toBe(201);
     }
 
@@ -152,13 +188,20 @@ describe('what-if against the line itself', () => {
     const w = whatif.json();
     expect(w).toMatchObject({ inspections: images.length, escapesNow: 1, falseRejectsNow: 1, labelled: { total: 2, fromReviews: 2 } });
     const seqOf = new Map(stored.map((r) => [r.id, Number(r.partSeq)]));
-    const predicted = new Map<number, string>(w.flipped.map((f: { id: number; candidate: string }) => [first.findIndex((p) => p.seq === seqOf.get(f.id)), f.candidate]));
+    const predicted = new Map<number, string>(
+      w.flipped.map((f: { id: number; candidate: string }) => [first.findIndex((p) => p.seq === seqOf.get(f.id)), f.candidate]),
+    );
     expect(predicted.size).toBe(w.flips);
     // Nothing changed on the line: what-if only reads.
     expect((await s.api!.inject({ method: 'GET', url: '/api/recipes/plate', headers: integrator })).json().version).toBe(1);
 
     // Apply through the audited path, then send the same images again.
-    const put = await s.api!.inject({ method: 'PUT', url: '/api/recipes/plate/thresholds', headers: integrator, payload: { thresholds, reason: 'what-if said so' } });
+    const put = await s.api!.inject({
+      method: 'PUT',
+      url: '/api/recipes/plate/thresholds',
+      headers: integrator,
+      payload: { thresholds, reason: 'what-if said so' },
+    });
     expect(put.statusCode).toBe(200);
     const second: string[] = [];
     for (const png of images) second.push((await push(s, integrator, png)).verdict);
@@ -171,7 +214,7 @@ describe('what-if against the line itself', () => {
     // And the rates and review counts follow too.
     expect(second.filter((v) => v !== 'pass').length / images.length).toBeCloseTo(w.rejectRateCandidate, 6);
     const idx = (id: number) => first.findIndex((p) => p.seq === seqOf.get(id));
-    expect(w.escapesCandidate).toBe(second[idx(escape.id)] === 'pass' ? 1 : 0);
+    expect(w.escapesCandidate).toBe(second[idx(escaped.id)] === 'pass' ? 1 : 0);
     expect(w.falseRejectsCandidate).toBe(second[idx(falseReject.id)] === 'pass' ? 0 : 1);
 
     // `station whatif` on the same database gives the same answer.
@@ -180,9 +223,16 @@ describe('what-if against the line itself', () => {
     await s.recorder.flush();
     const to = new Date(Date.now() + 1000).toISOString();
     const firstBatchEnd = (await s.db.inspection.findMany({ orderBy: { id: 'asc' }, take: images.length })).at(-1)!.capturedAt;
-    const r = await cli(['whatif', '--recipe', file, '--to', new Date(firstBatchEnd.getTime() + 1).toISOString(), '--json'], { env: { DATABASE_URL: `file:${path.join(s.dataDir, 'station.db')}` } });
+    const r = await cli(['whatif', '--recipe', file, '--to', new Date(firstBatchEnd.getTime() + 1).toISOString(), '--json'], {
+      env: { DATABASE_URL: `file:${path.join(s.dataDir, 'station.db')}` },
+    });
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.lines.at(-1)!)).toMatchObject({ inspections: images.length, flips: w.flips, rejectRateCandidate: w.rejectRateCandidate, escapesCandidate: w.escapesCandidate });
+    expect(JSON.parse(r.lines.at(-1)!)).toMatchObject({
+      inspections: images.length,
+      flips: w.flips,
+      rejectRateCandidate: w.rejectRateCandidate,
+      escapesCandidate: w.escapesCandidate,
+    });
     // Over both batches, the second batch (already decided with these thresholds) adds no flip.
     const both = await s.api!.inject({ method: 'POST', url: '/api/whatif', headers: integrator, payload: { thresholds, to } });
     expect(both.json()).toMatchObject({ inspections: 2 * images.length, flips: w.flips });
@@ -195,7 +245,12 @@ describe('what-if against the line itself', () => {
     for (const [i, r] of rows.entries()) {
       const truth = gen.part(i).truth;
       const label = truth.defective ? (r.verdict === 'pass' ? 'escape' : 'confirmed') : r.verdict === 'pass' ? 'confirmed' : 'false_reject';
-      const res = await s.api!.inject({ method: 'POST', url: `/api/inspections/${r.id}/review`, headers: quality, payload: { label, ...(truth.defective ? { class: truth.defects[0].class } : {}) } });
+      const res = await s.api!.inject({
+        method: 'POST',
+        url: `/api/inspections/${r.id}/review`,
+        headers: quality,
+        payload: { label, ...(truth.defective ? { class: truth.defects[0].class } : {}) },
+      });
       expect(res.statusCode).toBe(201);
     }
     const sug = await s.api!.inject({ method: 'POST', url: '/api/whatif/suggest', headers: quality, payload: { target: { escapes: 0 } } });
@@ -210,7 +265,12 @@ describe('what-if against the line itself', () => {
     expect(body.result.escapesCandidate).toBeLessThanOrEqual(body.result.escapesNow);
     expect(body.curve.at(-1)).toMatchObject({ recallTarget: 1, escapes: body.result.escapesCandidate });
 
-    const put = await s.api!.inject({ method: 'PUT', url: '/api/recipes/plate/thresholds', headers: integrator, payload: { thresholds: body.thresholds, reason: 'suggested: zero escapes' } });
+    const put = await s.api!.inject({
+      method: 'PUT',
+      url: '/api/recipes/plate/thresholds',
+      headers: integrator,
+      payload: { thresholds: body.thresholds, reason: 'suggested: zero escapes' },
+    });
     expect(put.statusCode).toBe(200);
     let escapes = 0;
     for (const [i, png] of images.entries()) if (defects[i] && (await push(s, integrator, png)).verdict === 'pass') escapes++;
@@ -220,12 +280,19 @@ describe('what-if against the line itself', () => {
   it('refuses what it cannot answer: thresholds below the kept floor, unknown classes, no login', async () => {
     const floor = await s.api!.inject({ method: 'POST', url: '/api/whatif', headers: integrator, payload: { thresholds: { default: { minScore: 0.05 } } } });
     expect([floor.statusCode, floor.json().code]).toEqual([400, 'STN_ERR_WHATIF_FLOOR']);
-    const cls = await s.api!.inject({ method: 'POST', url: '/api/whatif', headers: integrator, payload: { thresholds: { classes: { rust: { minScore: 0.5 } } } } });
+    const cls = await s.api!.inject({
+      method: 'POST',
+      url: '/api/whatif',
+      headers: integrator,
+      payload: { thresholds: { classes: { rust: { minScore: 0.5 } } } },
+    });
     expect([cls.statusCode, cls.json().code]).toEqual([400, 'STN_ERR_RECIPE_CLASS']);
     const recipe = await s.api!.inject({ method: 'POST', url: '/api/whatif', headers: integrator, payload: { recipe: 'nope', thresholds: {} } });
     expect([recipe.statusCode, recipe.json().code]).toEqual([404, 'STN_ERR_RECIPE_UNKNOWN']);
     expect((await s.api!.inject({ method: 'POST', url: '/api/whatif', payload: { thresholds: {} } })).statusCode).toBe(401);
-    expect((await s.api!.inject({ method: 'POST', url: '/api/whatif', headers: integrator, payload: { thresholds: { default: { minScore: 'x' } } } })).statusCode).toBe(400);
+    expect(
+      (await s.api!.inject({ method: 'POST', url: '/api/whatif', headers: integrator, payload: { thresholds: { default: { minScore: 'x' } } } })).statusCode,
+    ).toBe(400);
   });
 });
 
@@ -267,7 +334,9 @@ describe('re-inference: a candidate over stored images, kept apart', () => {
     expect(b).toMatchObject({ state: 'done', done: 16, candidate: { resize: 'stretch' } });
     const listed = (await s.api!.inject({ method: 'GET', url: `/api/reinference/${b.id}/parts?only=all`, headers: integrator })).json();
     expect(listed.total).toBe(16);
-    const disagree = listed.items.filter((p: { production: { verdict: string }; candidate: { verdict: string } }) => p.production.verdict !== p.candidate.verdict).length;
+    const disagree = listed.items.filter(
+      (p: { production: { verdict: string }; candidate: { verdict: string } }) => p.production.verdict !== p.candidate.verdict,
+    ).length;
     expect(b.comparison.disagree).toBe(disagree);
     expect((await s.api!.inject({ method: 'GET', url: `/api/reinference/${b.id}/parts`, headers: integrator })).json().total).toBe(disagree);
     // Kept apart: the line's records are untouched.
@@ -276,12 +345,22 @@ describe('re-inference: a candidate over stored images, kept apart', () => {
   });
 
   it('runs another model family on the same parts, can be cancelled, and refuses what it cannot run', async () => {
-    const started = await s.api!.inject({ method: 'POST', url: '/api/reinference', headers: integrator, payload: { model: 'magnetic-tile.onnx', thresholds: { anomalyScore: 0.5 } } });
+    const started = await s.api!.inject({
+      method: 'POST',
+      url: '/api/reinference',
+      headers: integrator,
+      payload: { model: 'magnetic-tile.onnx', thresholds: { anomalyScore: 0.5 } },
+    });
     expect(started.statusCode).toBe(202);
     const cancelled = await s.api!.inject({ method: 'POST', url: `/api/reinference/${started.json().id}/cancel`, headers: integrator });
     expect(cancelled.statusCode).toBe(200);
     expect(['cancelled', 'done']).toContain(cancelled.json().state);
-    const again = await s.api!.inject({ method: 'POST', url: '/api/reinference', headers: integrator, payload: { model: 'magnetic-tile.onnx', thresholds: {} } });
+    const again = await s.api!.inject({
+      method: 'POST',
+      url: '/api/reinference',
+      headers: integrator,
+      payload: { model: 'magnetic-tile.onnx', thresholds: {} },
+    });
     const j = await until(again.json().id, ['done', 'failed']);
     expect(j).toMatchObject({ state: 'done', done: 16, candidate: { family: 'anomalib-v2' }, comparison: { parts: 16 } });
 

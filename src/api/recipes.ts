@@ -39,14 +39,21 @@ export function registerRecipes(app: FastifyInstance, deps: RecipeDeps): void {
     return { ...out, labels: deps.recipeLabels(req.params.name) ?? [] };
   });
 
-  api.get('/api/recipes/:name/model', {
-    preHandler: viewer,
-    schema: { description: 'The model a recipe runs: its card (Markdown and rendered HTML) and saved evaluations with the cost of each threshold.', params: Name },
-  }, async (req) => {
-    const docs = deps.recipeModelDocs(req.params.name);
-    if (!docs) throw new StationError('STN_ERR_RECIPE_UNKNOWN', `no recipe ${req.params.name} on this line`);
-    return docs;
-  });
+  api.get(
+    '/api/recipes/:name/model',
+    {
+      preHandler: viewer,
+      schema: {
+        description: 'The model a recipe runs: its card (Markdown and rendered HTML) and saved evaluations with the cost of each threshold.',
+        params: Name,
+      },
+    },
+    async (req) => {
+      const docs = deps.recipeModelDocs(req.params.name);
+      if (!docs) throw new StationError('STN_ERR_RECIPE_UNKNOWN', `no recipe ${req.params.name} on this line`);
+      return docs;
+    },
+  );
 
   api.get('/api/recipes/:name/versions', { preHandler: viewer, schema: { params: Name } }, async (req) => {
     const items = await deps.repo.recipeVersions(req.params.name);
@@ -66,40 +73,53 @@ export function registerRecipes(app: FastifyInstance, deps: RecipeDeps): void {
     return { name, version: v.version, previous: current.version, thresholds, author: actor, reason };
   }
 
-  api.put('/api/recipes/:name/thresholds', {
-    preHandler: integrator,
-    schema: {
-      description: 'New thresholds for a recipe: a new version (author, reason in the audit log), applied to the running line from its next frame.',
-      params: Name,
-      body: Type.Object({ thresholds: Thresholds, reason: Type.String({ minLength: 3, maxLength: 500 }) }, { additionalProperties: false }),
+  api.put(
+    '/api/recipes/:name/thresholds',
+    {
+      preHandler: integrator,
+      schema: {
+        description: 'New thresholds for a recipe: a new version (author, reason in the audit log), applied to the running line from its next frame.',
+        params: Name,
+        body: Type.Object({ thresholds: Thresholds, reason: Type.String({ minLength: 3, maxLength: 500 }) }, { additionalProperties: false }),
+      },
     },
-  }, async (req) => {
-    const labels = deps.recipeLabels(req.params.name);
-    if (!labels) throw new StationError('STN_ERR_RECIPE_UNKNOWN', `no recipe ${req.params.name} on this line`);
-    const t = req.body.thresholds;
-    const named = [...Object.keys(t.classes ?? {}), ...(t.goodClasses ?? [])];
-    const unknown = named.filter((c) => !labels.includes(c));
-    if (unknown.length) throw new StationError('STN_ERR_RECIPE_CLASS', `unknown class ${unknown.join(', ')} (the model knows ${labels.join(', ')})`);
-    return applyThresholds(req.params.name, t, actorOf(req), req.body.reason, 'recipe.thresholds', {});
-  });
+    async (req) => {
+      const labels = deps.recipeLabels(req.params.name);
+      if (!labels) throw new StationError('STN_ERR_RECIPE_UNKNOWN', `no recipe ${req.params.name} on this line`);
+      const t = req.body.thresholds;
+      const named = [...Object.keys(t.classes ?? {}), ...(t.goodClasses ?? [])];
+      const unknown = named.filter((c) => !labels.includes(c));
+      if (unknown.length) throw new StationError('STN_ERR_RECIPE_CLASS', `unknown class ${unknown.join(', ')} (the model knows ${labels.join(', ')})`);
+      return applyThresholds(req.params.name, t, actorOf(req), req.body.reason, 'recipe.thresholds', {});
+    },
+  );
 
-  api.post('/api/recipes/:name/rollback', {
-    preHandler: integrator,
-    schema: {
-      description: 'Restores the thresholds of an earlier version, as a new version.',
-      params: Name,
-      body: Type.Object({ version: Type.Integer({ minimum: 1 }), reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }),
+  api.post(
+    '/api/recipes/:name/rollback',
+    {
+      preHandler: integrator,
+      schema: {
+        description: 'Restores the thresholds of an earlier version, as a new version.',
+        params: Name,
+        body: Type.Object({ version: Type.Integer({ minimum: 1 }), reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }),
+      },
     },
-  }, async (req) => {
-    const name = req.params.name;
-    const [target, current] = [await deps.repo.getRecipe(name, req.body.version), await deps.repo.getRecipe(name)];
-    if (!target || !current) throw new StationError('STN_ERR_RECIPE_UNKNOWN', `no version ${req.body.version} of recipe ${name}`);
-    // Only thresholds change on a running line; a version with another model or ROI needs a restart.
-    const { thresholds: tt, ...restTarget } = target.definition as Recipe;
-    const { thresholds: _ct, ...restCurrent } = current.definition as Recipe;
-    if (canonicalJson(restTarget) !== canonicalJson(restCurrent)) {
-      throw new StationError('STN_ERR_RECIPE_RESTART', `version ${req.body.version} of ${name} differs in more than its thresholds; change the station file and restart`);
-    }
-    return applyThresholds(name, tt, actorOf(req), req.body.reason ?? `rollback to version ${req.body.version}`, 'recipe.rollback', { restored: req.body.version });
-  });
+    async (req) => {
+      const name = req.params.name;
+      const [target, current] = [await deps.repo.getRecipe(name, req.body.version), await deps.repo.getRecipe(name)];
+      if (!target || !current) throw new StationError('STN_ERR_RECIPE_UNKNOWN', `no version ${req.body.version} of recipe ${name}`);
+      // Only thresholds change on a running line; a version with another model or ROI needs a restart.
+      const { thresholds: tt, ...restTarget } = target.definition as Recipe;
+      const { thresholds: _ct, ...restCurrent } = current.definition as Recipe;
+      if (canonicalJson(restTarget) !== canonicalJson(restCurrent)) {
+        throw new StationError(
+          'STN_ERR_RECIPE_RESTART',
+          `version ${req.body.version} of ${name} differs in more than its thresholds; change the station file and restart`,
+        );
+      }
+      return applyThresholds(name, tt, actorOf(req), req.body.reason ?? `rollback to version ${req.body.version}`, 'recipe.rollback', {
+        restored: req.body.version,
+      });
+    },
+  );
 }

@@ -52,7 +52,10 @@ export interface CameraStatus {
   pid: number | null;
 }
 
-interface Arrival { image: Uint8Array; at: number }
+interface Arrival {
+  image: Uint8Array;
+  at: number;
+}
 
 /**
  * A camera as a child process streaming raw frames (ffmpeg for files, RTSP and V4L2; GStreamer's
@@ -62,8 +65,18 @@ interface Arrival { image: Uint8Array; at: number }
  */
 export class CameraSource {
   readonly status: CameraStatus = {
-    state: 'connecting', width: null, height: null, pixelFormat: null,
-    frames: 0, skipped: 0, stalls: 0, restarts: 0, missed: 0, lastFrameAt: null, lastError: null, pid: null,
+    state: 'connecting',
+    width: null,
+    height: null,
+    pixelFormat: null,
+    frames: 0,
+    skipped: 0,
+    stalls: 0,
+    restarts: 0,
+    missed: 0,
+    lastFrameAt: null,
+    lastError: null,
+    pid: null,
   };
   private latest: Arrival | null = null;
   private readonly waiters = new Set<() => void>();
@@ -194,7 +207,12 @@ export class CameraSource {
     try {
       for (;;) {
         const outcome = await pRetry(() => this.attempt(signal), {
-          retries: Infinity, factor: 2, minTimeout: this.options.reconnectMinMs, maxTimeout: this.options.reconnectMaxMs, randomize: false, signal,
+          retries: Infinity,
+          factor: 2,
+          minTimeout: this.options.reconnectMinMs,
+          maxTimeout: this.options.reconnectMaxMs,
+          randomize: false,
+          signal,
           onFailedAttempt: ({ error }) => {
             if (!signal.aborted) this.setState('reconnecting', error.message);
           },
@@ -254,12 +272,15 @@ export class CameraSource {
     });
     // Connecting (RTSP handshake, waiting for a key frame) may take longer than a stall.
     const connectMs = Math.max(this.options.stallMs, 10_000);
-    const watchdog = setInterval(() => {
-      if (Date.now() - lastAt > (delivered > 0 ? this.options.stallMs : connectMs)) {
-        stalled = true;
-        child.kill('SIGKILL');
-      }
-    }, Math.max(50, Math.min(1000, this.options.stallMs / 4)));
+    const watchdog = setInterval(
+      () => {
+        if (Date.now() - lastAt > (delivered > 0 ? this.options.stallMs : connectMs)) {
+          stalled = true;
+          child.kill('SIGKILL');
+        }
+      },
+      Math.max(50, Math.min(1000, this.options.stallMs / 4)),
+    );
     const onAbort = () => child.kill('SIGKILL');
     signal.addEventListener('abort', onAbort);
     const exit = await new Promise<{ code: number | null; error?: Error }>((resolve) => {
@@ -271,7 +292,9 @@ export class CameraSource {
     if (signal.aborted) throw new AbortError('stopped');
     if (exit.error) throw new AbortError(new StationError('STN_ERR_SOURCE_FAILED', `${spec.command}: ${exit.error.message}`));
     if (stalled) this.status.stalls++;
-    const why = stalled ? `no frame for ${delivered > 0 ? this.options.stallMs : connectMs} ms` : `${spec.command} exited with ${exit.code}${stderr.trim() ? `: ${stderr.trim().split('\n').at(-1)}` : ''}`;
+    const why = stalled
+      ? `no frame for ${delivered > 0 ? this.options.stallMs : connectMs} ms`
+      : `${spec.command} exited with ${exit.code}${stderr.trim() ? `: ${stderr.trim().split('\n').at(-1)}` : ''}`;
     if (!stalled && spec.finite && exit.code === 0) return 'ended';
     if (delivered > 0) {
       this.status.lastError = why;
@@ -284,7 +307,9 @@ export class CameraSource {
 /** `ffprobe`: the size of the first video stream. */
 async function probeSize(input: string[]): Promise<{ width: number; height: number }> {
   try {
-    const { stdout } = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height', '-of', 'json', ...input], { timeout: 15_000 });
+    const { stdout } = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height', '-of', 'json', ...input], {
+      timeout: 15_000,
+    });
     const s = JSON.parse(stdout).streams?.[0];
     if (!s?.width || !s?.height) throw new Error('no video stream');
     return { width: s.width, height: s.height };
@@ -347,31 +372,48 @@ export function parseCameraUri(uri: string, resolvePath: (p: string) => string):
   if (!format) throw new StationError('STN_ERR_SOURCE_URI', `${uri}: format=${params.get('format')} (known: Mono8, RGB8)`);
   const trigger = params.get('trigger') ?? 'free';
   if (trigger !== 'free' && trigger !== 'plc') throw new StationError('STN_ERR_SOURCE_URI', `${uri}: trigger=${trigger} (known: free, plc)`);
-  const width = num('width', undefined, 1), height = num('height', undefined, 1);
+  const width = num('width', undefined, 1),
+    height = num('height', undefined, 1);
   if ((width === undefined) !== (height === undefined)) throw new StationError('STN_ERR_SOURCE_URI', `${uri}: give both width and height, or neither`);
   const options: CameraOptions = {
-    trigger, stallMs: num('stallS', 5, 0.1)! * 1000, frameTimeoutMs: num('frameTimeoutMs', 500, 1)!,
-    reconnectMinMs: 250, reconnectMaxMs: 5000,
+    trigger,
+    stallMs: num('stallS', 5, 0.1)! * 1000,
+    frameTimeoutMs: num('frameTimeoutMs', 500, 1)!,
+    reconnectMinMs: 250,
+    reconnectMaxMs: 5000,
   };
   const pixFmt = format === 'Mono8' ? 'gray' : 'rgb24';
 
   if (scheme === 'gige') {
     const camera = decodeURIComponent(base.slice('gige:'.length));
     if (!camera) throw new StationError('STN_ERR_SOURCE_URI', `${uri}: gige: needs a camera name or serial`);
-    const exposure = num('exposure', undefined), gain = num('gain', undefined);
+    const exposure = num('exposure', undefined),
+      gain = num('gain', undefined);
     return {
-      kind: 'gige', options,
+      kind: 'gige',
+      options,
       spec: async () => {
         const f = await arvControl(camera, ['Width', 'Height']);
-        const w = Number(f.Width), h = Number(f.Height);
+        const w = Number(f.Width),
+          h = Number(f.Height);
         if (!(w > 0 && h > 0)) throw new StationError('STN_ERR_SOURCE_FAILED', `GigE Vision camera ${camera} did not report its size`);
         // Mono8 is asked of the camera as GRAY8; colour comes as Bayer and is debayered to RGB.
-        const caps = format === 'Mono8' ? ['video/x-raw,format=GRAY8'] : ['video/x-bayer', '!', 'bayer2rgb', '!', 'videoconvert', '!', 'video/x-raw,format=RGB'];
+        const caps =
+          format === 'Mono8' ? ['video/x-raw,format=GRAY8'] : ['video/x-bayer', '!', 'bayer2rgb', '!', 'videoconvert', '!', 'video/x-raw,format=RGB'];
         const scale = width ? ['!', 'videoscale', '!', `video/x-raw,width=${width},height=${height}`] : [];
-        const src = ['aravissrc', `camera-name=${camera}`, ...(exposure !== undefined ? [`exposure=${exposure}`] : []), ...(gain !== undefined ? [`gain=${gain}`] : [])];
+        const src = [
+          'aravissrc',
+          `camera-name=${camera}`,
+          ...(exposure !== undefined ? [`exposure=${exposure}`] : []),
+          ...(gain !== undefined ? [`gain=${gain}`] : []),
+        ];
         return {
-          command: 'gst-launch-1.0', args: ['-q', ...src, '!', ...caps, ...scale, '!', 'fdsink', 'fd=1'],
-          width: width ?? w, height: height ?? h, format, finite: false,
+          command: 'gst-launch-1.0',
+          args: ['-q', ...src, '!', ...caps, ...scale, '!', 'fdsink', 'fd=1'],
+          width: width ?? w,
+          height: height ?? h,
+          format,
+          finite: false,
         };
       },
     };
@@ -398,14 +440,18 @@ export function parseCameraUri(uri: string, resolvePath: (p: string) => string):
   // ffprobe reads the stream once for its size; it neither paces nor loops.
   const probeInput = [...input.filter((a, i, all) => a !== '-re' && a !== '-stream_loop' && all[i - 1] !== '-stream_loop'), '-i', target];
   return {
-    kind: 'ffmpeg', options,
+    kind: 'ffmpeg',
+    options,
     spec: async () => {
       const size = width && height ? { width, height } : await probeSize(probeInput);
       const vf = width ? ['-vf', `scale=${width}:${height}`] : [];
       return {
         command: 'ffmpeg',
         args: ['-hide_banner', '-loglevel', 'error', '-nostdin', ...input, '-i', target, '-an', ...vf, '-f', 'rawvideo', '-pix_fmt', pixFmt, 'pipe:1'],
-        width: size.width, height: size.height, format, finite,
+        width: size.width,
+        height: size.height,
+        format,
+        finite,
       };
     },
   };

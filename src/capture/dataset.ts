@@ -24,7 +24,8 @@ export async function writeSyntheticDataset(dir: string, options: DatasetOptions
     await mkdir(path.join(dir, 'masks', c), { recursive: true });
   }
   const lines: string[] = [];
-  let good = 0, defect = 0;
+  let good = 0,
+    defect = 0;
   for (let k = 0; k < options.count; k++) {
     const index = start + k;
     const part = gen.part(index);
@@ -32,11 +33,15 @@ export async function writeSyntheticDataset(dir: string, options: DatasetOptions
     const name = `part_${String(index).padStart(6, '0')}.png`;
     const first = part.truth.defects[0]?.class;
     const rel = first ? path.join('defect', first, name) : path.join('good', name);
-    await sharp(data, { raw: { width, height, channels: 1 } }).png({ compressionLevel: 3 }).toFile(path.join(dir, rel));
+    await sharp(data, { raw: { width, height, channels: 1 } })
+      .png({ compressionLevel: 3 })
+      .toFile(path.join(dir, rel));
     if (first) {
       const bin = new Uint8Array(part.mask.length);
       for (let i = 0; i < bin.length; i++) bin[i] = part.mask[i] ? 255 : 0;
-      await sharp(bin, { raw: { width, height, channels: 1 } }).png().toFile(path.join(dir, 'masks', first, name));
+      await sharp(bin, { raw: { width, height, channels: 1 } })
+        .png()
+        .toFile(path.join(dir, 'masks', first, name));
       defect++;
     } else good++;
     lines.push(JSON.stringify({ file: rel, index, width, height, defects: part.truth.defects }));

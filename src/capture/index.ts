@@ -1,6 +1,17 @@
 export * from './frame.js';
 export { Rng } from './random.js';
 export { PartGenerator, SYNTHETIC_CLASSES, type SyntheticClass, type SyntheticOptions, type SyntheticPart } from './synthetic.js';
-export { createSource, DirSource, SyntheticSource, PushSource, readFixtureList, truthFromPath, isTriggered, type FrameSource, type SourceContext, type TriggeredSource } from './sources.js';
+export {
+  createSource,
+  DirSource,
+  SyntheticSource,
+  PushSource,
+  readFixtureList,
+  truthFromPath,
+  isTriggered,
+  type FrameSource,
+  type SourceContext,
+  type TriggeredSource,
+} from './sources.js';
 export { CameraSource, parseCameraUri, type CameraStatus, type CameraOptions, type StreamSpec } from './camera.js';
 export { writeSyntheticDataset, type DatasetOptions } from './dataset.js';

@@ -61,21 +61,29 @@ export function createSource(name: string, uri: string, ctx: SourceContext): Fra
     return n;
   };
   for (const key of params.keys()) {
-    const allowed = scheme === 'dir' ? ['loop', 'rate', 'recursive', 'list'] : scheme === 'synthetic' ? ['seed', 'defectRate', 'rate', 'count', 'start', 'trigger'] : [];
-    if (!allowed.includes(key)) throw new StationError('STN_ERR_SOURCE_URI', `${uri}: unknown parameter "${key}"${allowed.length ? ` (known: ${allowed.join(', ')})` : ''}`);
+    const allowed =
+      scheme === 'dir' ? ['loop', 'rate', 'recursive', 'list'] : scheme === 'synthetic' ? ['seed', 'defectRate', 'rate', 'count', 'start', 'trigger'] : [];
+    if (!allowed.includes(key))
+      throw new StationError('STN_ERR_SOURCE_URI', `${uri}: unknown parameter "${key}"${allowed.length ? ` (known: ${allowed.join(', ')})` : ''}`);
   }
   switch (scheme) {
     case 'dir':
       if (!target) throw new StationError('STN_ERR_SOURCE_URI', `${uri}: dir: needs a folder`);
       return new DirSource(name, uri, path.resolve(ctx.baseDir, target), {
-        loop: num('loop', 0) > 0, rate: num('rate', 0), recursive: num('recursive', 1) > 0,
+        loop: num('loop', 0) > 0,
+        rate: num('rate', 0),
+        recursive: num('recursive', 1) > 0,
         list: params.get('list') ? path.resolve(ctx.baseDir, params.get('list')!) : undefined,
       });
     case 'synthetic': {
       const trigger = params.get('trigger');
       if (trigger !== null && trigger !== 'plc') throw new StationError('STN_ERR_SOURCE_URI', `${uri}: trigger=${trigger} (known: plc)`);
       return new SyntheticSource(name, uri, {
-        seed: num('seed', 1), defectRate: num('defectRate', 0.2), rate: num('rate', 10), count: num('count', Infinity), start: num('start', 0),
+        seed: num('seed', 1),
+        defectRate: num('defectRate', 0.2),
+        rate: num('rate', 10),
+        count: num('count', Infinity),
+        start: num('start', 0),
         triggered: trigger === 'plc',
       });
     }
@@ -135,10 +143,12 @@ export class DirSource implements FrameSource {
     const files = readFixtureList(text);
     const missing: string[] = [];
     for (const f of files) {
-      if (path.isAbsolute(f) || f.split(path.sep).includes('..')) throw new StationError('STN_ERR_SOURCE_URI', `${list}: ${f} must be a path inside ${this.dir}`);
+      if (path.isAbsolute(f) || f.split(path.sep).includes('..'))
+        throw new StationError('STN_ERR_SOURCE_URI', `${list}: ${f} must be a path inside ${this.dir}`);
       await access(path.join(this.dir, f)).catch(() => missing.push(f));
     }
-    if (missing.length) throw new StationError('STN_ERR_SOURCE_FAILED', `${missing.length} image(s) of ${list} are not in ${this.dir}, e.g. ${missing.slice(0, 3).join(', ')}`);
+    if (missing.length)
+      throw new StationError('STN_ERR_SOURCE_FAILED', `${missing.length} image(s) of ${list} are not in ${this.dir}, e.g. ${missing.slice(0, 3).join(', ')}`);
     return files;
   }
 
@@ -165,7 +175,11 @@ export class DirSource implements FrameSource {
 
 /** One relative path per line; blank lines and `#` comments ignored; `/` separators on every OS. */
 export function readFixtureList(text: string): string[] {
-  return text.split(/\r?\n/).map((l) => l.replace(/#.*/, '').trim()).filter(Boolean).map((l) => l.split('/').join(path.sep));
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.replace(/#.*/, '').trim())
+    .filter(Boolean)
+    .map((l) => l.split('/').join(path.sep));
 }
 
 /** Ground truth from the evaluation layout: `good/...` or `defect/<class>/...`. */
@@ -266,7 +280,11 @@ export class PushSource implements FrameSource {
   private readonly queue: WakeQueue<Frame & { requestId?: number }>;
   private seq = 0;
   readonly paced = false;
-  constructor(readonly name: string, readonly uri: string, capacity = 16) {
+  constructor(
+    readonly name: string,
+    readonly uri: string,
+    capacity = 16,
+  ) {
     this.queue = new WakeQueue(capacity);
   }
 

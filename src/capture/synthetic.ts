@@ -77,10 +77,14 @@ export class PartGenerator {
     // Plate geometry, in image pixels; local frame (u along the long side, v across).
     const scale = w / 512;
     const { cx, cy, pw, ph, ang, holeR } = layout;
-    const cos = Math.cos(ang), sin = Math.sin(ang);
+    const cos = Math.cos(ang),
+      sin = Math.sin(ang);
     const toImage = (u: number, v: number): [number, number] => [cx + u * cos - v * sin, cy + u * sin + v * cos];
     const holes: [number, number][] = [
-      [-0.36 * pw, -0.3 * ph], [0.36 * pw, -0.3 * ph], [-0.36 * pw, 0.3 * ph], [0.36 * pw, 0.3 * ph],
+      [-0.36 * pw, -0.3 * ph],
+      [0.36 * pw, -0.3 * ph],
+      [-0.36 * pw, 0.3 * ph],
+      [0.36 * pw, 0.3 * ph],
     ];
 
     const defective = layout.defective;
@@ -98,7 +102,8 @@ export class PartGenerator {
     // Brushed metal: streaks along u, a light gradient, gain from the lamp.
     const gain = rng.range(0.85, 1.15);
     const base = 150 * gain;
-    const gu = rng.range(-0.06, 0.06), gv = rng.range(-0.08, 0.08);
+    const gu = rng.range(-0.06, 0.06),
+      gv = rng.range(-0.08, 0.08);
     const streakLen = Math.ceil(ph) + 4;
     const streak = new Float32Array(streakLen);
     let s = 0;
@@ -107,12 +112,16 @@ export class PartGenerator {
       streak[i] = s;
     }
     const half = Math.hypot(pw, ph) / 2 + 2;
-    const x0 = Math.max(0, Math.floor(cx - half)), x1 = Math.min(w - 1, Math.ceil(cx + half));
-    const y0 = Math.max(0, Math.floor(cy - half)), y1 = Math.min(h - 1, Math.ceil(cy + half));
-    const hu = pw / 2, hv = ph / 2;
+    const x0 = Math.max(0, Math.floor(cx - half)),
+      x1 = Math.min(w - 1, Math.ceil(cx + half));
+    const y0 = Math.max(0, Math.floor(cy - half)),
+      y1 = Math.min(h - 1, Math.ceil(cy + half));
+    const hu = pw / 2,
+      hv = ph / 2;
     for (let y = y0; y <= y1; y++) {
       for (let x = x0; x <= x1; x++) {
-        const dx = x - cx, dy = y - cy;
+        const dx = x - cx,
+          dy = y - cy;
         const u = dx * cos + dy * sin;
         const v = -dx * sin + dy * cos;
         const edge = Math.min(hu - Math.abs(u), hv - Math.abs(v));
@@ -137,7 +146,17 @@ export class PartGenerator {
       const [ax, ay] = toImage(rng.range(-0.4, 0.4) * pw, rng.range(-0.35, 0.35) * ph);
       const a = rng.range(-0.2, 0.2);
       const len = rng.range(120, 260) * scale;
-      this.stroke(img, null, 0, [[ax, ay], [ax + Math.cos(a) * len, ay + Math.sin(a) * len]], 1.0, rng.pick([-9, 9]));
+      this.stroke(
+        img,
+        null,
+        0,
+        [
+          [ax, ay],
+          [ax + Math.cos(a) * len, ay + Math.sin(a) * len],
+        ],
+        1.0,
+        rng.pick([-9, 9]),
+      );
     }
 
     const defects: GroundTruth['defects'] = [];
@@ -150,7 +169,8 @@ export class PartGenerator {
         box = this.paintDisc(mask, classId, hx, hy, r);
       } else {
         // Keep surface defects on the plate and clear of holes and edges.
-        let u = 0, v = 0;
+        let u = 0,
+          v = 0;
         for (let tries = 0; tries < 50; tries++) {
           u = rng.range(-0.38, 0.38) * pw;
           v = rng.range(-0.34, 0.34) * ph;
@@ -171,7 +191,7 @@ export class PartGenerator {
       for (let x = 0; x < w; x++) {
         const i = y * w + x;
         const v = img[i] * (1 - vig * (((x - w / 2) ** 2 + ddy) / r2)) + n() * 2;
-        data[i] = v < 0 ? 0 : v > 255 ? 255 : v;
+        data[i] = v < 0 ? 0 : Math.min(v, 255);
       }
     }
     return {
@@ -204,8 +224,14 @@ export class PartGenerator {
   }
 
   private drawDefect(
-    img: Float32Array, mask: Uint8Array, classId: number, c: SyntheticClass,
-    px: number, py: number, rng: Rng, scale: number,
+    img: Float32Array,
+    mask: Uint8Array,
+    classId: number,
+    c: SyntheticClass,
+    px: number,
+    py: number,
+    rng: Rng,
+    scale: number,
   ): [number, number, number, number] | null {
     // Severity: real lines see faint defects near the noise floor as well as obvious ones, which
     // is what makes a threshold a trade-off between escapes and false rejects.
@@ -253,14 +279,16 @@ export class PartGenerator {
         return box;
       }
       case 'spot': {
-        const rx = rng.range(5, 12) * scale, ry = rng.range(5, 12) * scale;
+        const rx = rng.range(5, 12) * scale,
+          ry = rng.range(5, 12) * scale;
         const amp = -sev * rng.range(50, 75);
         return this.blob(img, mask, classId, px, py, rx, ry, (d2) => amp * Math.exp(-1.2 * d2 * d2));
       }
       case 'dent': {
         const r = rng.range(10, 18) * scale;
         const la = rng.range(0, 2 * Math.PI);
-        const lx = Math.cos(la), ly = Math.sin(la);
+        const lx = Math.cos(la),
+          ly = Math.sin(la);
         const amp = sev * rng.range(40, 60);
         return this.blob(img, mask, classId, px, py, r, r, (d2, dx, dy) => {
           const shade = (dx * lx + dy * ly) / Math.max(Math.sqrt(d2), 1e-6);
@@ -274,15 +302,25 @@ export class PartGenerator {
 
   /** Draws an anti-aliased polyline of `width`, adding `amp`; marks the mask where visible. */
   private stroke(
-    img: Float32Array, mask: Uint8Array | null, classId: number,
-    pts: [number, number][], width: number, amp: number,
+    img: Float32Array,
+    mask: Uint8Array | null,
+    classId: number,
+    pts: [number, number][],
+    width: number,
+    amp: number,
   ): [number, number, number, number] | null {
     const { width: w, height: h } = this;
     const pad = width + 2;
-    const xs = pts.map((p) => p[0]), ys = pts.map((p) => p[1]);
-    const bx0 = Math.max(0, Math.floor(Math.min(...xs) - pad)), bx1 = Math.min(w - 1, Math.ceil(Math.max(...xs) + pad));
-    const by0 = Math.max(0, Math.floor(Math.min(...ys) - pad)), by1 = Math.min(h - 1, Math.ceil(Math.max(...ys) + pad));
-    let mx0 = w, my0 = h, mx1 = -1, my1 = -1;
+    const xs = pts.map((p) => p[0]),
+      ys = pts.map((p) => p[1]);
+    const bx0 = Math.max(0, Math.floor(Math.min(...xs) - pad)),
+      bx1 = Math.min(w - 1, Math.ceil(Math.max(...xs) + pad));
+    const by0 = Math.max(0, Math.floor(Math.min(...ys) - pad)),
+      by1 = Math.min(h - 1, Math.ceil(Math.max(...ys) + pad));
+    let mx0 = w,
+      my0 = h,
+      mx1 = -1,
+      my1 = -1;
     for (let y = by0; y <= by1; y++) {
       for (let x = bx0; x <= bx1; x++) {
         let best = Infinity;
@@ -293,7 +331,10 @@ export class PartGenerator {
         img[i] += amp * alpha;
         if (mask && alpha > 0.3) {
           mask[i] = classId;
-          if (x < mx0) mx0 = x; if (x > mx1) mx1 = x; if (y < my0) my0 = y; if (y > my1) my1 = y;
+          if (x < mx0) mx0 = x;
+          if (x > mx1) mx1 = x;
+          if (y < my0) my0 = y;
+          if (y > my1) my1 = y;
         }
       }
     }
@@ -302,15 +343,26 @@ export class PartGenerator {
 
   /** An elliptical blob whose intensity is `profile(normalised d², dx, dy)`. */
   private blob(
-    img: Float32Array, mask: Uint8Array, classId: number, px: number, py: number, rx: number, ry: number,
+    img: Float32Array,
+    mask: Uint8Array,
+    classId: number,
+    px: number,
+    py: number,
+    rx: number,
+    ry: number,
     profile: (d2: number, dx: number, dy: number) => number,
   ): [number, number, number, number] | null {
     const { width: w, height: h } = this;
-    let mx0 = w, my0 = h, mx1 = -1, my1 = -1;
-    const ex = rx * 1.8, ey = ry * 1.8;
+    let mx0 = w,
+      my0 = h,
+      mx1 = -1,
+      my1 = -1;
+    const ex = rx * 1.8,
+      ey = ry * 1.8;
     for (let y = Math.max(0, Math.floor(py - ey)); y <= Math.min(h - 1, Math.ceil(py + ey)); y++) {
       for (let x = Math.max(0, Math.floor(px - ex)); x <= Math.min(w - 1, Math.ceil(px + ex)); x++) {
-        const dx = (x - px) / rx, dy = (y - py) / ry;
+        const dx = (x - px) / rx,
+          dy = (y - py) / ry;
         const d2 = dx * dx + dy * dy;
         if (d2 > 3.2) continue;
         const delta = profile(d2, dx, dy);
@@ -318,7 +370,10 @@ export class PartGenerator {
         img[i] += delta;
         if (Math.abs(delta) > 12) {
           mask[i] = classId;
-          if (x < mx0) mx0 = x; if (x > mx1) mx1 = x; if (y < my0) my0 = y; if (y > my1) my1 = y;
+          if (x < mx0) mx0 = x;
+          if (x > mx1) mx1 = x;
+          if (y < my0) my0 = y;
+          if (y > my1) my1 = y;
         }
       }
     }
@@ -327,15 +382,18 @@ export class PartGenerator {
 
   private paintDisc(mask: Uint8Array, classId: number, cx: number, cy: number, r: number): [number, number, number, number] {
     const { width: w, height: h } = this;
-    const x0 = Math.max(0, Math.floor(cx - r)), x1 = Math.min(w - 1, Math.ceil(cx + r));
-    const y0 = Math.max(0, Math.floor(cy - r)), y1 = Math.min(h - 1, Math.ceil(cy + r));
+    const x0 = Math.max(0, Math.floor(cx - r)),
+      x1 = Math.min(w - 1, Math.ceil(cx + r));
+    const y0 = Math.max(0, Math.floor(cy - r)),
+      y1 = Math.min(h - 1, Math.ceil(cy + r));
     for (let y = y0; y <= y1; y++) for (let x = x0; x <= x1; x++) if (Math.hypot(x - cx, y - cy) <= r) mask[y * w + x] = classId;
     return [x0, y0, x1 + 1, y1 + 1];
   }
 }
 
 function segDist(x: number, y: number, a: [number, number], b: [number, number]): number {
-  const vx = b[0] - a[0], vy = b[1] - a[1];
+  const vx = b[0] - a[0],
+    vy = b[1] - a[1];
   const len2 = vx * vx + vy * vy;
   const t = len2 === 0 ? 0 : Math.max(0, Math.min(1, ((x - a[0]) * vx + (y - a[1]) * vy) / len2));
   return Math.hypot(x - a[0] - t * vx, y - a[1] - t * vy);

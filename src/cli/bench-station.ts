@@ -24,7 +24,8 @@ import { DiskImageStore, openDatabase, Recorder, Repository } from '../store/ind
 import { EncoderImageStore } from '../store/encoder.js';
 import { runPlcBench } from './bench.js';
 
-const W = 1920, H = 1200;
+const W = 1920,
+  H = 1200;
 const r2 = (x: number) => Math.round(x * 100) / 100;
 const stats = (w: LatencyWindow) => ({ p50: r2(w.percentile(50)), p99: r2(w.percentile(99)) });
 
@@ -54,7 +55,9 @@ export async function benchFrames(dir: string) {
   const mono = part.image.data;
   const rgb = new Uint8Array(mono.length * 3);
   for (let i = 0; i < mono.length; i++) rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = mono[i];
-  const jpeg = await sharp(mono, { raw: { width: W, height: H, channels: 1 } }).jpeg({ quality: 90 }).toBuffer();
+  const jpeg = await sharp(mono, { raw: { width: W, height: H, channels: 1 } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, 'frame.jpg'), jpeg);
   writeFileSync(path.join(dir, 'frame-mono8.raw'), mono);
@@ -79,7 +82,13 @@ export async function runStationBench(o: StationBenchOptions) {
   const pre640 = new Preprocessor({ width: 640, height: 640, ...YOLO_INPUT }, { maxPixels: 40_000_000 });
   const preprocess640: Record<string, { p50: number; p99: number }> = {};
   for (const [k, f] of Object.entries(fx.frames)) preprocess640[k] = stats(await timeIt(n, () => pre640.run(f)));
-  preprocess640.jpegDecodeOnly = stats(await timeIt(n, () => sharp(fx.frames.jpeg.data as Uint8Array).raw().toBuffer()));
+  preprocess640.jpegDecodeOnly = stats(
+    await timeIt(n, () =>
+      sharp(fx.frames.jpeg.data as Uint8Array)
+        .raw()
+        .toBuffer(),
+    ),
+  );
   report.preprocess640 = preprocess640;
 
   // 2. Per model: stages in-process, the bare onnxruntime loop, the station's line at full speed.
@@ -91,7 +100,12 @@ export async function runStationBench(o: StationBenchOptions) {
     o.onProgress?.(`${m.name}: stages`);
     const runner = await ModelRunner.create(model, { threads: 2 });
     const pre = new Preprocessor(runner.model.input, { maxPixels: 40_000_000 });
-    const t = { decodeAndPreprocess: new LatencyWindow(n), inference: new LatencyWindow(n), outputDecode: new LatencyWindow(n), decision: new LatencyWindow(n) };
+    const t = {
+      decodeAndPreprocess: new LatencyWindow(n),
+      inference: new LatencyWindow(n),
+      outputDecode: new LatencyWindow(n),
+      decision: new LatencyWindow(n),
+    };
     const thresholds = m.family.startsWith('anomalib') ? { anomalyScore: 0.5 } : { default: { minScore: 0.5 } };
     for (let i = 0; i < n + 10; i++) {
       const t0 = performance.now();
@@ -113,7 +127,15 @@ export async function runStationBench(o: StationBenchOptions) {
 
     // The line and the bare loop with the same onnxruntime threads: 2 (the default, lowest
     // latency per part) and 1 (more parts per second on two cores: fewer threads fighting).
-    const byThreads: Record<string, { bareRunsPerS: number; bareInferenceMs: { p50: number; p99: number }; line: Record<string, { partsPerS: number; processingMs: { p50: number; p99: number } }>; ratio: number }> = {};
+    const byThreads: Record<
+      string,
+      {
+        bareRunsPerS: number;
+        bareInferenceMs: { p50: number; p99: number };
+        line: Record<string, { partsPerS: number; processingMs: { p50: number; p99: number } }>;
+        ratio: number;
+      }
+    > = {};
     for (const threads of [2, 1]) {
       o.onProgress?.(`${m.name}: bare onnxruntime loop, ${threads} thread(s)`);
       const session = await ort.InferenceSession.create(model.bytes, sessionOptions(threads));
@@ -128,7 +150,8 @@ export async function runStationBench(o: StationBenchOptions) {
       byThreads[threads] = { bareRunsPerS: r2(bare.perS), bareInferenceMs: stats(bare.latency), line, ratio: r2(line.mono8.partsPerS / bare.perS) };
     }
     perModel.push({
-      model: m.name, input: `${m.input.width}×${m.input.height}`,
+      model: m.name,
+      input: `${m.input.width}×${m.input.height}`,
       stagesMs: Object.fromEntries(Object.entries(t).map(([k, w]) => [k, stats(w)])),
       threads: byThreads,
       throughputRatioVsBareOrt: Math.max(byThreads[1].ratio, byThreads[2].ratio),
@@ -163,7 +186,12 @@ export async function runStationBench(o: StationBenchOptions) {
     e2eP99Ms: plc.triggerToWrittenMs.p99,
     recorderPerS: (report.recorder as { perS: number }).perS,
     peakRssMb,
-    preprocess640, models: perModel, plc, recorder: report.recorder, recorderInProcess: report.recorderInProcess, peer: report.peer,
+    preprocess640,
+    models: perModel,
+    plc,
+    recorder: report.recorder,
+    recorderInProcess: report.recorderInProcess,
+    peer: report.peer,
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? '', node: process.version, onnxruntime: ort.env.versions.common },
   };
 }
@@ -185,16 +213,21 @@ async function loop(seconds: number, fn: () => Promise<unknown>) {
 
 /** The station's own line (worker thread) fed the same frame as fast as it takes them: parts per second. */
 async function lineThroughput(model: string, frame: FrameImage, seconds: number, dataDir: string, threads: number) {
-  const config = validateConfig({
-    station: { id: 'bench' }, storage: { dataDir },
-    line: { deadlineMs: 60_000, queueSize: 8, threads },
-    sources: [{ name: 'push', uri: 'http:', recipe: 'r' }],
-    recipes: { r: { model, thresholds: {}, keepGood: 0 } },
-  }, dataDir);
+  const config = validateConfig(
+    {
+      station: { id: 'bench' },
+      storage: { dataDir },
+      line: { deadlineMs: 60_000, queueSize: 8, threads },
+      sources: [{ name: 'push', uri: 'http:', recipe: 'r' }],
+      recipes: { r: { model, thresholds: {}, keepGood: 0 } },
+    },
+    dataDir,
+  );
   const line = new Line({ config, recipeVersions: {} });
   await line.start();
   line.begin();
-  const copy = (): FrameImage => (frame.kind === 'raw' ? { ...frame, data: new Uint8Array(frame.data) } : { kind: 'encoded', data: new Uint8Array(frame.data) });
+  const copy = (): FrameImage =>
+    frame.kind === 'raw' ? { ...frame, data: new Uint8Array(frame.data) } : { kind: 'encoded', data: new Uint8Array(frame.data) };
   // Keep a few frames in flight, as a camera would: the line is never starved.
   const inFlight = 4;
   let done = 0;
@@ -228,7 +261,12 @@ async function recorderThroughput(dir: string, count: number, inChild: boolean) 
   const disk = new DiskImageStore(path.join(dir, 'images'));
   const encoder = inChild ? new EncoderImageStore(disk) : null;
   const recorder = new Recorder(repo, encoder ?? disk, {
-    stationId: 'bench', queueSize: count * 2, spoolDir: path.join(dir, 'spool'), keepGood: () => 1, modelIds: new Map(), recipeVersionIds: new Map(),
+    stationId: 'bench',
+    queueSize: count * 2,
+    spoolDir: path.join(dir, 'spool'),
+    keepGood: () => 1,
+    modelIds: new Map(),
+    recipeVersionIds: new Map(),
   });
   await recorder.start();
   const gen = new PartGenerator({ seed: 8, defectRate: 0.5 });
@@ -238,8 +276,16 @@ async function recorderThroughput(dir: string, count: number, inChild: boolean) 
   for (let i = 0; i < count; i++) {
     const p = parts[i % parts.length];
     recorder.enqueue({
-      seq: i + 1, source: 'line', recipe: 'plate', recipeVersion: 1, modelSha256: null, timestamp: Date.now(), decidedAt: Date.now(),
-      verdict: p.truth.defective ? 'fail' : 'pass', reasons: [], maxScore: p.truth.defective ? 0.9 : 0,
+      seq: i + 1,
+      source: 'line',
+      recipe: 'plate',
+      recipeVersion: 1,
+      modelSha256: null,
+      timestamp: Date.now(),
+      decidedAt: Date.now(),
+      verdict: p.truth.defective ? 'fail' : 'pass',
+      reasons: [],
+      maxScore: p.truth.defective ? 0.9 : 0,
       defects: p.truth.defects.map((d) => ({ class: d.class, score: 0.9, box: d.box, area: 100, rejecting: true })),
       outputs: { kind: 'detection', floor: 0.1, detections: p.truth.defects.map((d) => ({ class: d.class, score: 0.9, box: d.box, area: 100 })) },
       timings: { queue: 1, preprocess: 2, inference: 3, decode: 0.1, decision: 0.01, total: 7 },
@@ -253,18 +299,37 @@ async function recorderThroughput(dir: string, count: number, inChild: boolean) 
   await encoder?.close();
   await db.$disconnect();
   return {
-    inspections: count, withImages: c.withImages, frame: '512×384 Mono8', encoder: inChild ? 'child process, nice 10' : 'in process',
-    perS: Math.round(c.withImages / seconds), rssGrowthMb: Math.round((process.memoryUsage().rss - rssBefore) / 2 ** 20),
+    inspections: count,
+    withImages: c.withImages,
+    frame: '512×384 Mono8',
+    encoder: inChild ? 'child process, nice 10' : 'in process',
+    perS: Math.round(c.withImages / seconds),
+    rssGrowthMb: Math.round((process.memoryUsage().rss - rssBefore) / 2 ** 20),
   };
 }
 
 async function runPeer(model: string, jpeg: string, raw: string, iters: number) {
   const m = loadModel(model).manifest;
   try {
-    const { stdout } = await promisify(execFile)('/usr/bin/python3', [
-      path.join(PACKAGE_ROOT, 'scripts', 'peer_opencv.py'), '--model', model, '--jpeg', jpeg, '--raw', raw,
-      '--size', String(m.input.width), '--nc', String(m.labels.length), '--iters', String(iters),
-    ], { timeout: 600_000 });
+    const { stdout } = await promisify(execFile)(
+      '/usr/bin/python3',
+      [
+        path.join(PACKAGE_ROOT, 'scripts', 'peer_opencv.py'),
+        '--model',
+        model,
+        '--jpeg',
+        jpeg,
+        '--raw',
+        raw,
+        '--size',
+        String(m.input.width),
+        '--nc',
+        String(m.labels.length),
+        '--iters',
+        String(iters),
+      ],
+      { timeout: 600_000 },
+    );
     return { model: m.name, ...JSON.parse(stdout.trim().split('\n').pop()!) };
   } catch (err) {
     return { model: m.name, error: `the peer could not run: ${(err as Error).message.split('\n')[0]} (apt-get install python3-opencv)` };

@@ -32,14 +32,33 @@ const r1 = (x: number) => Math.round(x * 10) / 10;
 export async function runPlcBench(o: PlcBenchOptions) {
   const password = LineSimulator.generatePassword();
   const sim = new LineSimulator({
-    port: 0, host: '127.0.0.1', rate: o.rate, travelMs: o.travelMs, seed: 42, defectRate: 0.2,
-    pkiDir: path.join(o.dataDir, 'pki', 'plc-sim'), users: [{ username: 'station', password }],
+    port: 0,
+    host: '127.0.0.1',
+    rate: o.rate,
+    travelMs: o.travelMs,
+    seed: 42,
+    defectRate: 0.2,
+    pkiDir: path.join(o.dataDir, 'pki', 'plc-sim'),
+    users: [{ username: 'station', password }],
   });
   await sim.start();
   await trustEachOther(path.join(o.dataDir, 'pki', 'station'), 'urn:inspection-station:station:demo-1', sim.serverCertificateDir, sim.certificate());
-  const config = demoConfig({ dataDir: o.dataDir, port: 0, host: '127.0.0.1', rate: o.rate, plc: { endpoint: sim.endpointUrl, username: 'station', password } });
+  const config = demoConfig({
+    dataDir: o.dataDir,
+    port: 0,
+    host: '127.0.0.1',
+    rate: o.rate,
+    plc: { endpoint: sim.endpointUrl, username: 'station', password },
+  });
   const inference = new LatencyWindow(1 << 16);
-  const station = await startStation({ config, log: o.log, http: false, onResult: (r) => { if (r.verdict !== 'uninspected') inference.add(r.timings.inference); } });
+  const station = await startStation({
+    config,
+    log: o.log,
+    http: false,
+    onResult: (r) => {
+      if (r.verdict !== 'uninspected') inference.add(r.timings.inference);
+    },
+  });
   try {
     await station.gate!.whenReady(30_000);
     sim.startConveyor();
@@ -88,13 +107,16 @@ export interface WhatIfBenchOptions {
  */
 export async function runWhatIfBench(o: WhatIfBenchOptions) {
   const results: InspectionResult[] = [];
-  const config = validateConfig({
-    station: { id: 'bench-1' },
-    storage: { dataDir: o.dataDir },
-    line: { deadlineMs: 3600_000, queueSize: 4 },
-    sources: [{ name: 'line', uri: `synthetic:?seed=7&defectRate=0.3&count=${o.sampleParts}`, recipe: 'plate' }],
-    recipes: { plate: { ...plateRecipe(SHIPPED_MODEL), keepGood: 0 } },
-  }, o.dataDir);
+  const config = validateConfig(
+    {
+      station: { id: 'bench-1' },
+      storage: { dataDir: o.dataDir },
+      line: { deadlineMs: 3600_000, queueSize: 4 },
+      sources: [{ name: 'line', uri: `synthetic:?seed=7&defectRate=0.3&count=${o.sampleParts}`, recipe: 'plate' }],
+      recipes: { plate: { ...plateRecipe(SHIPPED_MODEL), keepGood: 0 } },
+    },
+    o.dataDir,
+  );
   o.onProgress?.(`inspecting ${o.sampleParts} parts for real outputs`);
   const station = await startStation({ config, log: o.log, http: false, onResult: (r) => results.push({ ...r, image: undefined }) });
   await station.line.whenIdle();
@@ -110,15 +132,34 @@ export async function runWhatIfBench(o: WhatIfBenchOptions) {
       for (let k = i; k < Math.min(o.inspections, i + 5000); k++) {
         const r = results[k % results.length];
         rows.push({
-          stationId: 'bench-1', partSeq: BigInt(1_000_000 + k), source: 'line', capturedAt: new Date(start + k * 100), decidedAt: new Date(start + k * 100 + 20),
-          verdict: r.verdict, reasons: r.reasons as object[], outputs: r.outputs as object, maxScore: r.maxScore, defectCount: r.defects.filter((d) => d.rejecting).length,
-          timings: r.timings as object, latencyMs: r.timings.total, recipeName: 'plate', truth: r.truth ? (r.truth as object) : undefined,
+          stationId: 'bench-1',
+          partSeq: BigInt(1_000_000 + k),
+          source: 'line',
+          capturedAt: new Date(start + k * 100),
+          decidedAt: new Date(start + k * 100 + 20),
+          verdict: r.verdict,
+          reasons: r.reasons as object[],
+          outputs: r.outputs as object,
+          maxScore: r.maxScore,
+          defectCount: r.defects.filter((d) => d.rejecting).length,
+          timings: r.timings as object,
+          latencyMs: r.timings.total,
+          recipeName: 'plate',
+          truth: r.truth ? (r.truth as object) : undefined,
         });
       }
       await db.inspection.createMany({ data: rows });
     }
-    const some = await db.inspection.findMany({ where: { source: 'line', partSeq: { gte: 1_000_000 } }, select: { id: true, verdict: true }, take: Math.ceil(o.inspections / 50) });
-    await db.review.createMany({ data: some.filter((_, i) => i % 50 === 0).map((s) => ({ inspectionId: s.id, userId: user.id, label: s.verdict === 'pass' ? 'confirmed' : 'false_reject' })) });
+    const some = await db.inspection.findMany({
+      where: { source: 'line', partSeq: { gte: 1_000_000 } },
+      select: { id: true, verdict: true },
+      take: Math.ceil(o.inspections / 50),
+    });
+    await db.review.createMany({
+      data: some
+        .filter((_, i) => i % 50 === 0)
+        .map((s) => ({ inspectionId: s.id, userId: user.id, label: s.verdict === 'pass' ? 'confirmed' : 'false_reject' })),
+    });
     const repo = new Repository(db);
     const stored = await db.inspection.count({ where: { recipeName: 'plate' } });
     const thresholds = { default: { minScore: 0.35 }, classes: { dent: { minScore: 0.7 } } };
@@ -131,10 +172,13 @@ export async function runWhatIfBench(o: WhatIfBenchOptions) {
       times.add(performance.now() - t0);
     }
     return {
-      inspections: stored, runs: o.runs,
+      inspections: stored,
+      runs: o.runs,
       whatIfMs: { p50: r1(times.percentile(50)), p99: r1(times.percentile(99)), max: r1(times.percentile(100)) },
       inspectionsPerS: Math.round(stored / (times.percentile(50) / 1000)),
-      flips: last!.flips, rejectRateNow: last!.rejectRateNow, rejectRateCandidate: last!.rejectRateCandidate,
+      flips: last!.flips,
+      rejectRateNow: last!.rejectRateNow,
+      rejectRateCandidate: last!.rejectRateCandidate,
       machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? '', node: process.version },
     };
   } finally {

@@ -26,8 +26,23 @@ import { LineSimulator, trustEachOther, listCertificates, rejectCertificate, tru
 
 /** Secrets never reach the log: passwords, tokens, keys and credentials are censored wherever they appear. */
 export const REDACT = [
-  'password', '*.password', '*.*.password', 'token', '*.token', 'key', '*.key', 'passwordHash', '*.passwordHash',
-  'authorization', '*.authorization', '*.headers.authorization', '*.headers.cookie', 'cookie', '*.cookie', 'csrfToken', '*.csrfToken',
+  'password',
+  '*.password',
+  '*.*.password',
+  'token',
+  '*.token',
+  'key',
+  '*.key',
+  'passwordHash',
+  '*.passwordHash',
+  'authorization',
+  '*.authorization',
+  '*.headers.authorization',
+  '*.headers.cookie',
+  'cookie',
+  '*.cookie',
+  'csrfToken',
+  '*.csrfToken',
 ];
 const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: undefined, redact: { paths: REDACT, censor: '[redacted]' } }, pino.destination(2));
 
@@ -63,11 +78,7 @@ function untilStopped(seconds?: number): Promise<string> {
   });
 }
 
-const program = new Command()
-  .name('station')
-  .description('Computer-vision quality inspection station')
-  .version(VERSION)
-  .showHelpAfterError();
+const program = new Command().name('station').description('Computer-vision quality inspection station').version(VERSION).showHelpAfterError();
 
 program
   .command('demo')
@@ -94,19 +105,37 @@ program
       // other's certificates explicitly, as an administrator would with `station pki trust`.
       const password = LineSimulator.generatePassword();
       sim = new LineSimulator({
-        port: 0, host: '127.0.0.1', rate: o.rate, travelMs: o.travelMs, seed: o.seed, defectRate: o.defectRate,
-        pkiDir: path.join(dataDir, 'pki', 'plc-sim'), users: [{ username: 'station', password }],
+        port: 0,
+        host: '127.0.0.1',
+        rate: o.rate,
+        travelMs: o.travelMs,
+        seed: o.seed,
+        defectRate: o.defectRate,
+        pkiDir: path.join(dataDir, 'pki', 'plc-sim'),
+        users: [{ username: 'station', password }],
       });
       await sim.start();
       await trustEachOther(path.join(dataDir, 'pki', 'station'), 'urn:inspection-station:station:demo-1', sim.serverCertificateDir, sim.certificate());
       plc = { endpoint: sim.endpointUrl, username: 'station', password };
     }
-    const config = demoConfig({ dataDir, port: o.port, host: o.host, rate: o.rate, seed: o.seed, defectRate: o.defectRate, plc, source: o.source, mqtt: o.mqtt === 'off' ? undefined : o.mqtt });
+    const config = demoConfig({
+      dataDir,
+      port: o.port,
+      host: o.host,
+      rate: o.rate,
+      seed: o.seed,
+      defectRate: o.defectRate,
+      plc,
+      source: o.source,
+      mqtt: o.mqtt === 'off' ? undefined : o.mqtt,
+    });
     const given = process.env.STATION_ADMIN_PASSWORD;
     const adminPassword = given || LineSimulator.generatePassword();
     const station = await startStation({ config, databaseUrl: defaultDatabaseUrl(), log, onResult: (r) => live.add(r), adminPassword });
     process.stderr.write(`station demo: ${station.url}  (line ${o.rate} parts/s${sim ? `, PLC ${sim.endpointUrl}` : ''}, data in ${station.dataDir})\n`);
-    process.stderr.write(given ? 'log in as admin with STATION_ADMIN_PASSWORD\n' : `log in as admin with password ${adminPassword}  (set STATION_ADMIN_PASSWORD to choose it)\n`);
+    process.stderr.write(
+      given ? 'log in as admin with STATION_ADMIN_PASSWORD\n' : `log in as admin with password ${adminPassword}  (set STATION_ADMIN_PASSWORD to choose it)\n`,
+    );
     if (sim) {
       await station.gate!.whenReady(30_000);
       sim.startConveyor();
@@ -124,8 +153,12 @@ program
     const summary = {
       ...s,
       plc: {
-        passedGood: g?.passedGood ?? 0, rejectedDefective: g?.rejectedDefective ?? 0, escapes: g?.escapes ?? 0,
-        falseRejects: g?.falseRejects ?? 0, late: (g?.late ?? 0) + (g?.missing ?? 0), failSafeRejects: g?.failSafeRejects ?? 0,
+        passedGood: g?.passedGood ?? 0,
+        rejectedDefective: g?.rejectedDefective ?? 0,
+        escapes: g?.escapes ?? 0,
+        falseRejects: g?.falseRejects ?? 0,
+        late: (g?.late ?? 0) + (g?.missing ?? 0),
+        failSafeRejects: g?.failSafeRejects ?? 0,
       },
       truth: live.truth(),
       recorded: station.recorder.counters.recorded,
@@ -140,20 +173,30 @@ program
   .option('--host <host>', 'address to listen on', '127.0.0.1')
   .option('--rate <partsPerS>', 'parts per second', num('rate', 0.01), 10)
   .option('--travel-ms <ms>', 'camera → gate travel time', int('travel-ms', 1), 800)
-  .option('--seed <n>', 'synthetic line seed (the station\'s camera must use the same)', int('seed'), 42)
+  .option('--seed <n>', "synthetic line seed (the station's camera must use the same)", int('seed'), 42)
   .option('--defect-rate <p>', 'fraction of defective parts', num('defect-rate'), 0.2)
   .option('--pki <dir>', 'certificate store', './data/pki/plc-sim')
   .option('--user <name>', 'the one user allowed in', 'station')
   .action(async (o) => {
     const password = process.env.PLC_SIM_PASSWORD || LineSimulator.generatePassword();
     const sim = new LineSimulator({
-      port: o.port, host: o.host, rate: o.rate, travelMs: o.travelMs, seed: o.seed, defectRate: o.defectRate,
-      pkiDir: path.resolve(o.pki), users: [{ username: o.user, password }],
+      port: o.port,
+      host: o.host,
+      rate: o.rate,
+      travelMs: o.travelMs,
+      seed: o.seed,
+      defectRate: o.defectRate,
+      pkiDir: path.resolve(o.pki),
+      users: [{ username: o.user, password }],
     });
     await sim.start();
     sim.startConveyor();
-    process.stderr.write(`line simulator: ${sim.endpointUrl} (SignAndEncrypt; user "${o.user}"${process.env.PLC_SIM_PASSWORD ? ', password from PLC_SIM_PASSWORD' : `, password ${password}`})\n`);
-    process.stderr.write(`trust the station by moving its certificate from ${path.join(sim.serverCertificateDir, 'rejected')} to trusted/certs (station pki trust --dir ...)\n`);
+    process.stderr.write(
+      `line simulator: ${sim.endpointUrl} (SignAndEncrypt; user "${o.user}"${process.env.PLC_SIM_PASSWORD ? ', password from PLC_SIM_PASSWORD' : `, password ${password}`})\n`,
+    );
+    process.stderr.write(
+      `trust the station by moving its certificate from ${path.join(sim.serverCertificateDir, 'rejected')} to trusted/certs (station pki trust --dir ...)\n`,
+    );
     const ticker = setInterval(() => process.stderr.write(`${JSON.stringify(sim.counters)}\n`), 5000);
     await untilStopped();
     clearInterval(ticker);
@@ -162,19 +205,22 @@ program
     process.stdout.write(JSON.stringify(sim.counters) + '\n');
   });
 
-const pki = program.command('pki').description('the station\'s OPC UA certificate store: nobody is trusted until you say so');
-pki.command('list')
+const pki = program.command('pki').description("the station's OPC UA certificate store: nobody is trusted until you say so");
+pki
+  .command('list')
   .option('--dir <dir>', 'certificate store', './data/pki/station')
   .action((o) => {
     for (const e of listCertificates(path.resolve(o.dir))) process.stdout.write(`${e.state}\t${e.file}\n`);
   });
-pki.command('trust')
+pki
+  .command('trust')
   .argument('<match>', 'part of the certificate file name or thumbprint, as listed')
   .option('--dir <dir>', 'certificate store', './data/pki/station')
   .action((match: string, o) => {
     process.stdout.write(`trusted ${trustCertificate(path.resolve(o.dir), match)}\n`);
   });
-pki.command('reject')
+pki
+  .command('reject')
   .argument('<match>', 'part of the certificate file name or thumbprint, as listed')
   .option('--dir <dir>', 'certificate store', './data/pki/station')
   .action((match: string, o) => {
@@ -198,7 +244,12 @@ program
     log.info({ line: station.line.summary(), recorder: station.recorder.counters }, 'station stopped');
   });
 
-interface FolderOptions { recipe: string; config?: string; model?: string; list?: string }
+interface FolderOptions {
+  recipe: string;
+  config?: string;
+  model?: string;
+  list?: string;
+}
 
 /** The options replay and eval share: whose recipe decides. */
 const recipeOption = () => new Option('--recipe <name>', 'recipe whose thresholds decide (from --config, or the embedded "plate")').default('plate');
@@ -216,13 +267,16 @@ async function runFolder(dir: string, o: FolderOptions, onResult: (r: Inspection
   const recipe = { ...((recipes[o.recipe] as object) ?? plateRecipe(SHIPPED_MODEL)), ...(o.model ? { model: path.resolve(o.model) } : {}) };
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'station-folder-'));
   try {
-    const config = validateConfig({
-      station: { id: 'offline' },
-      storage: { dataDir: tmp },
-      line: { deadlineMs: 24 * 3600 * 1000, queueSize: 2 },
-      sources: [{ name: 'folder', uri: `dir:${path.resolve(dir)}${o.list ? `?list=${encodeURIComponent(path.resolve(o.list))}` : ''}`, recipe: o.recipe }],
-      recipes: { [o.recipe]: recipe },
-    }, base?.baseDir ?? process.cwd());
+    const config = validateConfig(
+      {
+        station: { id: 'offline' },
+        storage: { dataDir: tmp },
+        line: { deadlineMs: 24 * 3600 * 1000, queueSize: 2 },
+        sources: [{ name: 'folder', uri: `dir:${path.resolve(dir)}${o.list ? `?list=${encodeURIComponent(path.resolve(o.list))}` : ''}`, recipe: o.recipe }],
+        recipes: { [o.recipe]: recipe },
+      },
+      base?.baseDir ?? process.cwd(),
+    );
     const station = await startStation({ config, http: false, log: pino({ level: 'warn' }, pino.destination(2)), onResult });
     // Offline, a folder that cannot be read is the command's failure, not a logged line.
     const failures: SerializedError[] = [];
@@ -243,7 +297,9 @@ program
   .option('--timeout-s <s>', 'give up after this long', num('timeout-s', 1), 60)
   .option('--json', 'only the summary line on stdout')
   .action(async (uri: string, o) => {
-    const r = await probeSource(uri, o.frames, o.timeoutS * 1000, (n) => { if (!o.json) process.stderr.write(`\r${n}/${o.frames} frames`); });
+    const r = await probeSource(uri, o.frames, o.timeoutS * 1000, (n) => {
+      if (!o.json) process.stderr.write(`\r${n}/${o.frames} frames`);
+    });
     if (!o.json) process.stderr.write('\n');
     process.stdout.write(JSON.stringify(r) + '\n');
     if (r.frames < o.frames) process.exitCode = 1;
@@ -253,7 +309,7 @@ program
   .command('replay')
   .description('run a folder of images through a recipe; one JSON line per image, then a summary')
   .argument('<dir>', 'folder of images (good/ and defect/<class>/ give ground truth)')
-  .option('--model <file>', 'use this model instead of the recipe\'s')
+  .option('--model <file>', "use this model instead of the recipe's")
   .addOption(recipeOption())
   .addOption(configOption())
   .addOption(listOption())
@@ -266,19 +322,27 @@ program
       counts[r.verdict]++;
       truth.add(r);
       const rejecting = r.defects.filter((d) => d.rejecting);
-      process.stdout.write(JSON.stringify({
-        file: r.file, verdict: r.verdict,
-        defects: rejecting.map((d) => ({ class: d.class, score: round(d.score, 4), ...(d.box ? { box: d.box.map((v) => round(v, 1)) } : {}), ...(d.area !== undefined ? { area: Math.round(d.area) } : {}) })),
-        latencyMs: round(processingMs(r.timings), 2),
-        ...(r.errorCode ? { errorCode: r.errorCode } : {}),
-      }) + '\n');
+      process.stdout.write(
+        JSON.stringify({
+          file: r.file,
+          verdict: r.verdict,
+          defects: rejecting.map((d) => ({
+            class: d.class,
+            score: round(d.score, 4),
+            ...(d.box ? { box: d.box.map((v) => round(v, 1)) } : {}),
+            ...(d.area !== undefined ? { area: Math.round(d.area) } : {}),
+          })),
+          latencyMs: round(processingMs(r.timings), 2),
+          ...(r.errorCode ? { errorCode: r.errorCode } : {}),
+        }) + '\n',
+      );
     });
     process.stdout.write(JSON.stringify({ ...counts, ...truth.summary() }) + '\n');
   });
 
 program
   .command('eval')
-  .description('how good a model is on a labelled folder (good/, defect/<class>/, masks/<class>/), with the station\'s own pipeline')
+  .description("how good a model is on a labelled folder (good/, defect/<class>/, masks/<class>/), with the station's own pipeline")
   .argument('<dir>', 'labelled folder')
   .requiredOption('--model <file>', 'the ONNX model')
   .addOption(recipeOption())
@@ -286,12 +350,18 @@ program
   .addOption(listOption())
   .option('--json', 'only the summary line on stdout')
   .option('--plot <file.png>', 'write ROC and precision–recall curves')
-  .option('--report <file.json>', 'save the whole evaluation (summary, curves, cost of each threshold) for the gallery; list it in the model manifest\'s "reports"')
+  .option(
+    '--report <file.json>',
+    'save the whole evaluation (summary, curves, cost of each threshold) for the gallery; list it in the model manifest\'s "reports"',
+  )
   .option('--dataset-description <text>', 'what the folder is, for the report (e.g. "magnetic tile, 20 % validation split")')
   .action(async (dir: string, o) => {
     if (o.list && !existsSync(o.list)) throw new StationError('STN_ERR_SOURCE_FAILED', `cannot read the list ${o.list}: no such file`);
     const total = o.list ? readFixtureList(readFileSync(path.resolve(o.list), 'utf8')).length : countImages(path.resolve(dir));
-    const bar = new SingleBar({ format: 'eval [{bar}] {value}/{total} images  {eta}s', stream: process.stderr, hideCursor: true, noTTYOutput: false, notTTYSchedule: 5000 }, Presets.legacy);
+    const bar = new SingleBar(
+      { format: 'eval [{bar}] {value}/{total} images  {eta}s', stream: process.stderr, hideCursor: true, noTTYOutput: false, notTTYSchedule: 5000 },
+      Presets.legacy,
+    );
     bar.start(total, 0);
     const results: InspectionResult[] = [];
     await runFolder(dir, o, (r) => {
@@ -304,10 +374,19 @@ program
       const model = loadModel(path.resolve(o.model));
       const defective = Object.values(classCounts).reduce((a, b) => a + b, 0);
       const report: EvalReport = {
-        kind: 'station-eval', createdAt: new Date().toISOString(),
+        kind: 'station-eval',
+        createdAt: new Date().toISOString(),
         model: { name: model.manifest.name, sha256: model.manifest.sha256 },
-        dataset: { name: path.basename(path.resolve(dir)), ...(o.datasetDescription ? { description: o.datasetDescription } : {}), good: summary.images - defective, defective, classes: classCounts },
-        summary, curves: c, operatingPoints: points,
+        dataset: {
+          name: path.basename(path.resolve(dir)),
+          ...(o.datasetDescription ? { description: o.datasetDescription } : {}),
+          good: summary.images - defective,
+          defective,
+          classes: classCounts,
+        },
+        summary,
+        curves: c,
+        operatingPoints: points,
       };
       writeFileSync(path.resolve(o.report), JSON.stringify(report) + '\n');
       process.stderr.write(`report written to ${o.report}\n`);
@@ -321,12 +400,15 @@ program
   });
 
 function countImages(dir: string): number {
-  return (readdirSync(dir, { recursive: true }) as string[]).filter((f) => /\.(png|jpe?g|bmp|tiff?|webp)$/i.test(f) && !f.split(path.sep).includes('masks')).length;
+  return (readdirSync(dir, { recursive: true }) as string[]).filter((f) => /\.(png|jpe?g|bmp|tiff?|webp)$/i.test(f) && !f.split(path.sep).includes('masks'))
+    .length;
 }
 
 program
   .command('bench')
-  .description('benchmarks: "all" (default) the whole station in one run beside a bare onnxruntime loop and a Python/OpenCV peer; "plc" trigger → verdict written over SignAndEncrypt; "whatif" what-if over 100 000 stored inspections')
+  .description(
+    'benchmarks: "all" (default) the whole station in one run beside a bare onnxruntime loop and a Python/OpenCV peer; "plc" trigger → verdict written over SignAndEncrypt; "whatif" what-if over 100 000 stored inspections',
+  )
   .argument('[suite]', 'all | plc | whatif', 'all')
   .option('--parts <n>', 'plc: parts to run', int('parts', 1), 1000)
   .option('--rate <partsPerS>', 'plc: line rate', num('rate', 0.1), 10)
@@ -336,7 +418,8 @@ program
   .option('--quick', 'all: short runs (a smoke test, not a measurement)')
   .option('--json', 'JSON only')
   .action(async (suite: string, o) => {
-    if (!['all', 'plc', 'whatif'].includes(suite)) throw new StationError('STN_ERR_CONFIG_INVALID', `unknown benchmark suite "${suite}" (known: all, plc, whatif)`);
+    if (!['all', 'plc', 'whatif'].includes(suite))
+      throw new StationError('STN_ERR_CONFIG_INVALID', `unknown benchmark suite "${suite}" (known: all, plc, whatif)`);
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'station-bench-'));
     const quiet = pino({ level: 'warn' }, pino.destination(2));
     try {
@@ -347,13 +430,27 @@ program
         return;
       }
       if (suite === 'whatif') {
-        const r = await runWhatIfBench({ inspections: o.inspections, sampleParts: 500, runs: o.runs, dataDir, log: quiet, onProgress: (s) => process.stderr.write(`${s}\n`) });
-        if (!o.json) process.stderr.write(`what-if over ${r.inspections} inspections: p50 ${r.whatIfMs.p50} ms, max ${r.whatIfMs.max} ms (${r.inspectionsPerS} inspections/s)\n`);
+        const r = await runWhatIfBench({
+          inspections: o.inspections,
+          sampleParts: 500,
+          runs: o.runs,
+          dataDir,
+          log: quiet,
+          onProgress: (s) => process.stderr.write(`${s}\n`),
+        });
+        if (!o.json)
+          process.stderr.write(
+            `what-if over ${r.inspections} inspections: p50 ${r.whatIfMs.p50} ms, max ${r.whatIfMs.max} ms (${r.inspectionsPerS} inspections/s)\n`,
+          );
         process.stdout.write(JSON.stringify(r) + '\n');
         return;
       }
       const r = await runPlcBench({
-        parts: o.parts, rate: o.rate, travelMs: o.travelMs, dataDir, log: quiet,
+        parts: o.parts,
+        rate: o.rate,
+        travelMs: o.travelMs,
+        dataDir,
+        log: quiet,
         onProgress: (d, t) => process.stderr.write(`\r${d}/${t} parts`),
       });
       process.stderr.write('\n');
@@ -372,7 +469,13 @@ function benchTable(r: Awaited<ReturnType<typeof runStationBench>>): string {
   const rows: [string, string][] = [];
   const pm = r.preprocess640 as Record<string, { p50: number; p99: number }>;
   for (const [k, v] of Object.entries(pm)) rows.push([`1920×1200 ${k} → 640×640 tensor`, `p50 ${v.p50} ms · p99 ${v.p99} ms`]);
-  for (const m of r.models as { model: string; input: string; stagesMs: Record<string, { p50: number; p99: number }>; threads: Record<string, { bareRunsPerS: number; line: Record<string, { partsPerS: number }>; ratio: number }>; throughputRatioVsBareOrt: number }[]) {
+  for (const m of r.models as {
+    model: string;
+    input: string;
+    stagesMs: Record<string, { p50: number; p99: number }>;
+    threads: Record<string, { bareRunsPerS: number; line: Record<string, { partsPerS: number }>; ratio: number }>;
+    throughputRatioVsBareOrt: number;
+  }[]) {
     for (const [k, v] of Object.entries(m.stagesMs)) rows.push([`${m.model} ${m.input}: ${k}`, `p50 ${v.p50} ms · p99 ${v.p99} ms`]);
     for (const [threads, x] of Object.entries(m.threads)) {
       rows.push([`${m.model}, ${threads} thread(s): bare onnxruntime loop`, `${x.bareRunsPerS} runs/s`]);
@@ -382,7 +485,10 @@ function benchTable(r: Awaited<ReturnType<typeof runStationBench>>): string {
   }
   const plc = r.plc as { triggerToWrittenMs: { p50: number; p99: number }; stationInferenceMs: { p99: number }; plcWriteMs: { p50: number; p99: number } };
   rows.push(['PLC write (SignAndEncrypt)', `p50 ${plc.plcWriteMs.p50} ms · p99 ${plc.plcWriteMs.p99} ms`]);
-  rows.push(['trigger → verdict written at 10 parts/s', `p50 ${plc.triggerToWrittenMs.p50} ms · p99 ${plc.triggerToWrittenMs.p99} ms (inference p99 ${plc.stationInferenceMs.p99} ms)`]);
+  rows.push([
+    'trigger → verdict written at 10 parts/s',
+    `p50 ${plc.triggerToWrittenMs.p50} ms · p99 ${plc.triggerToWrittenMs.p99} ms (inference p99 ${plc.stationInferenceMs.p99} ms)`,
+  ]);
   rows.push(['recorder with images (encoder child process, nice 10)', `${r.recorderPerS} inspections/s`]);
   rows.push(['recorder with images (encoding in process)', `${(r.recorderInProcess as { perS: number }).perS} inspections/s`]);
   rows.push(['Python/OpenCV peer (frames/s, JPEG end to end)', JSON.stringify(r.peer)]);
@@ -396,14 +502,14 @@ program
   .command('whatif')
   .description('what candidate thresholds would have done to the stored inspections (nothing on the line changes)')
   .option('--recipe <file>', 'candidate thresholds: a YAML/JSON file with `thresholds:` (and `recipe:`), or a station file')
-  .option('--name <recipe>', 'the stored recipe to replay (default: the file\'s, or the only one)')
+  .option('--name <recipe>', "the stored recipe to replay (default: the file's, or the only one)")
   .option('--from <iso>', 'from this time (ISO 8601)', isoDate('from'))
   .option('--to <iso>', 'up to this time (ISO 8601)', isoDate('to'))
-  .option('--station <id>', 'only this station\'s inspections')
-  .option('--line <line>', 'only the inspections of this line\'s stations')
+  .option('--station <id>', "only this station's inspections")
+  .option('--line <line>', "only the inspections of this line's stations")
   .option('--flips <n>', 'list this many of the newest flipped parts', int('flips'), 20)
   .option('--suggest', 'instead: suggest per-class thresholds from labelled parts (zero escapes, or --recall)')
-  .option('--recall <r>', 'with --suggest: catch this share of each class\'s labelled defects instead of all', num('recall', 0.5))
+  .option('--recall <r>', "with --suggest: catch this share of each class's labelled defects instead of all", num('recall', 0.5))
   .option('--json', 'only the summary line on stdout')
   .action(async (o) => {
     if (!o.recipe && !o.suggest) throw new StationError('STN_ERR_CONFIG_INVALID', 'give candidate thresholds with --recipe FILE (or --suggest)');
@@ -418,19 +524,36 @@ program
       if (o.suggest) {
         const current = await repo.getRecipe(recipe);
         if (!current) throw new StationError('STN_ERR_RECIPE_UNKNOWN', `no stored recipe ${recipe}`);
-        const s = await runSuggest(repo, { ...q, current: (current.definition as { thresholds: Thresholds }).thresholds, target: o.recall !== undefined ? { recall: o.recall } : { escapes: 0 } });
+        const s = await runSuggest(repo, {
+          ...q,
+          current: (current.definition as { thresholds: Thresholds }).thresholds,
+          target: o.recall !== undefined ? { recall: o.recall } : { escapes: 0 },
+        });
         if (!o.json) {
-          for (const c of s.classes) process.stderr.write(`${c.class.padEnd(16)} ${c.kept ? 'kept' : 'suggested'} ${c.threshold} (now ${c.current})  caught ${c.caught}/${c.defective}  good rejected ${c.goodRejected}${c.unreachable ? `  never seen ${c.unreachable}` : ''}\n`);
-          process.stderr.write(`replayed on ${s.result.labelled.total} labelled parts: escapes ${s.result.escapesNow} → ${s.result.escapesCandidate}, false rejects ${s.result.falseRejectsNow} → ${s.result.falseRejectsCandidate}\n`);
+          for (const c of s.classes)
+            process.stderr.write(
+              `${c.class.padEnd(16)} ${c.kept ? 'kept' : 'suggested'} ${c.threshold} (now ${c.current})  caught ${c.caught}/${c.defective}  good rejected ${c.goodRejected}${c.unreachable ? `  never seen ${c.unreachable}` : ''}\n`,
+            );
+          process.stderr.write(
+            `replayed on ${s.result.labelled.total} labelled parts: escapes ${s.result.escapesNow} → ${s.result.escapesCandidate}, false rejects ${s.result.falseRejectsNow} → ${s.result.falseRejectsCandidate}\n`,
+          );
         }
-        process.stdout.write(JSON.stringify({ recipe, thresholds: s.thresholds, ...pickSummary(s.result), classes: s.classes.map(({ curve: _c, ...c }) => c), curve: s.curve }) + '\n');
+        process.stdout.write(
+          JSON.stringify({ recipe, thresholds: s.thresholds, ...pickSummary(s.result), classes: s.classes.map(({ curve: _c, ...c }) => c), curve: s.curve }) +
+            '\n',
+        );
         return;
       }
       const r = await runWhatIf(repo, { ...q, thresholds: candidate!.thresholds, keepFlips: o.flips });
       if (!o.json) {
-        process.stderr.write(`${r.inspections} inspections of ${recipe}: reject rate ${pctOf(r.rejectRateNow)} → ${pctOf(r.rejectRateCandidate)}, ${r.flips} flip (${r.flipsToFail} pass→fail, ${r.flipsToPass} fail→pass)\n`);
-        process.stderr.write(`against ${r.labelled.total} labelled parts: escapes ${r.escapesNow} → ${r.escapesCandidate}, false rejects ${r.falseRejectsNow} → ${r.falseRejectsCandidate}  (${r.elapsedMs} ms)\n`);
-        for (const f of r.flipped) process.stderr.write(`  #${f.id} ${f.capturedAt} ${f.now} → ${f.candidate} (score ${f.maxScore}${f.label ? `, ${f.label}` : ''})\n`);
+        process.stderr.write(
+          `${r.inspections} inspections of ${recipe}: reject rate ${pctOf(r.rejectRateNow)} → ${pctOf(r.rejectRateCandidate)}, ${r.flips} flip (${r.flipsToFail} pass→fail, ${r.flipsToPass} fail→pass)\n`,
+        );
+        process.stderr.write(
+          `against ${r.labelled.total} labelled parts: escapes ${r.escapesNow} → ${r.escapesCandidate}, false rejects ${r.falseRejectsNow} → ${r.falseRejectsCandidate}  (${r.elapsedMs} ms)\n`,
+        );
+        for (const f of r.flipped)
+          process.stderr.write(`  #${f.id} ${f.capturedAt} ${f.now} → ${f.candidate} (score ${f.maxScore}${f.label ? `, ${f.label}` : ''})\n`);
       }
       process.stdout.write(JSON.stringify({ recipe, ...pickSummary(r), flipped: r.flipped.map((f) => f.id), elapsedMs: r.elapsedMs }) + '\n');
     } finally {
@@ -447,12 +570,37 @@ function isoDate(name: string) {
 }
 const pctOf = (x: number | null) => (x === null ? '–' : `${(x * 100).toFixed(2)} %`);
 function pickSummary(s: WhatIfSummary) {
-  const { inspections, flips, rejectRateNow, rejectRateCandidate, escapesNow, escapesCandidate, falseRejectsNow, falseRejectsCandidate, flipsToFail, flipsToPass, labelled } = s;
-  return { inspections, flips, rejectRateNow, rejectRateCandidate, escapesNow, escapesCandidate, falseRejectsNow, falseRejectsCandidate, flipsToFail, flipsToPass, labelled };
+  const {
+    inspections,
+    flips,
+    rejectRateNow,
+    rejectRateCandidate,
+    escapesNow,
+    escapesCandidate,
+    falseRejectsNow,
+    falseRejectsCandidate,
+    flipsToFail,
+    flipsToPass,
+    labelled,
+  } = s;
+  return {
+    inspections,
+    flips,
+    rejectRateNow,
+    rejectRateCandidate,
+    escapesNow,
+    escapesCandidate,
+    falseRejectsNow,
+    falseRejectsCandidate,
+    flipsToFail,
+    flipsToPass,
+    labelled,
+  };
 }
 
 const user = program.command('user').description('people who log in to the gallery and the API');
-user.command('add')
+user
+  .command('add')
   .argument('<name>', 'user name')
   .requiredOption('--role <role>', 'viewer | quality | integrator | admin')
   .action(async (name: string, o) => {
@@ -505,8 +653,13 @@ program
   .option('--defect-rate <p>', 'fraction of defective parts', num('defect-rate'), 0.5)
   .action(async (dir: string, o) => {
     const r = await writeSyntheticDataset(path.resolve(dir), {
-      count: o.count, seed: o.seed, start: o.start, defectRate: o.defectRate,
-      onProgress: (d, t) => { if (d % 100 === 0 || d === t) process.stderr.write(`\r${d}/${t}`); },
+      count: o.count,
+      seed: o.seed,
+      start: o.start,
+      defectRate: o.defectRate,
+      onProgress: (d, t) => {
+        if (d % 100 === 0 || d === t) process.stderr.write(`\r${d}/${t}`);
+      },
     });
     process.stderr.write('\n');
     process.stdout.write(JSON.stringify({ dir: path.resolve(dir), ...r }) + '\n');
@@ -534,7 +687,8 @@ class TruthTally {
   summary() {
     if (this.defective + this.good === 0) return {};
     return {
-      defective: this.defective, good: this.good,
+      defective: this.defective,
+      good: this.good,
       recall: this.defective ? round(this.caught / this.defective, 4) : null,
       falseRejectRate: this.good ? round(this.falseRejects / this.good, 4) : null,
     };
@@ -568,4 +722,3 @@ program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`station: ${(err as Error)?.stack ?? String(err)}\n`);
   process.exit(1);
 });
-

@@ -39,15 +39,19 @@ export async function probeSource(uri: string, count: number, timeoutMs: number,
     abort.abort();
   }
   if (!first) {
-    const why = error instanceof Error ? error.message : camera?.lastError ?? 'no frame';
+    const why = error instanceof Error ? error.message : (camera?.lastError ?? 'no frame');
     throw new StationError('STN_ERR_SOURCE_FAILED', `${uri}: ${why}`);
   }
-  let width: number | null = null, height: number | null = null, pixelFormat: string | null = null;
+  let width: number | null = null,
+    height: number | null = null,
+    pixelFormat: string | null = null;
   if (first.image.kind === 'raw') {
     ({ width, height } = first.image);
     pixelFormat = first.image.format;
   } else {
-    const m = await sharp(first.image.data).metadata().catch(() => null);
+    const m = await sharp(first.image.data)
+      .metadata()
+      .catch(() => null);
     if (m) {
       width = m.width ?? null;
       height = m.height ?? null;
@@ -56,7 +60,10 @@ export async function probeSource(uri: string, count: number, timeoutMs: number,
   }
   const span = (times.at(-1)! - times[0]) / 1000;
   return {
-    frames: times.length, width, height, pixelFormat,
+    frames: times.length,
+    width,
+    height,
+    pixelFormat,
     fps: times.length > 1 && span > 0 ? Math.round(((times.length - 1) / span) * 100) / 100 : null,
     source: uri,
     ...(camera ? { camera } : {}),

@@ -32,9 +32,11 @@ export function demoConfig(o: DemoOptions): LoadedConfig {
       sources: [
         {
           name: 'line',
-          uri: o.source ?? (o.plc
-            ? `synthetic:?seed=${o.seed ?? 42}&defectRate=${o.defectRate ?? 0.2}&trigger=plc`
-            : `synthetic:?seed=${o.seed ?? 42}&defectRate=${o.defectRate ?? 0.2}&rate=${o.rate}`),
+          uri:
+            o.source ??
+            (o.plc
+              ? `synthetic:?seed=${o.seed ?? 42}&defectRate=${o.defectRate ?? 0.2}&trigger=plc`
+              : `synthetic:?seed=${o.seed ?? 42}&defectRate=${o.defectRate ?? 0.2}&rate=${o.rate}`),
           recipe: 'plate',
         },
       ],

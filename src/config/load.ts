@@ -14,11 +14,13 @@ export interface ConfigIssue {
 }
 
 export class ConfigError extends StationError {
-  constructor(readonly issues: ConfigIssue[], readonly file?: string) {
+  constructor(
+    readonly issues: ConfigIssue[],
+    readonly file?: string,
+  ) {
     super(
       'STN_ERR_CONFIG_INVALID',
-      `${file ?? 'configuration'} is invalid:\n` +
-        issues.map((i) => `  ${i.path || '(root)'}${i.line ? ` (line ${i.line})` : ''}: ${i.message}`).join('\n'),
+      `${file ?? 'configuration'} is invalid:\n` + issues.map((i) => `  ${i.path || '(root)'}${i.line ? ` (line ${i.line})` : ''}: ${i.message}`).join('\n'),
     );
   }
 }
@@ -76,10 +78,7 @@ function schemaIssues(schema: TSchema, value: unknown, lineOf: LineOf): ConfigIs
 }
 
 /** A file of candidate thresholds: `thresholds:` with an optional `recipe:` name. */
-export const CandidateFile = Type.Object(
-  { recipe: Type.Optional(Type.String({ minLength: 1 })), thresholds: Thresholds },
-  { additionalProperties: false },
-);
+export const CandidateFile = Type.Object({ recipe: Type.Optional(Type.String({ minLength: 1 })), thresholds: Thresholds }, { additionalProperties: false });
 
 /**
  * Candidate thresholds for what-if from a file: either `{recipe?, thresholds}` or a whole
@@ -103,9 +102,7 @@ export function loadCandidateFile(file: string, name?: string): { recipe?: strin
 }
 
 /** Validates a plain object (embedded defaults, tests) the same way as a file. */
-export function validateConfig(
-  input: unknown, baseDir: string, file?: string, lineOf: LineOf = () => undefined,
-): LoadedConfig {
+export function validateConfig(input: unknown, baseDir: string, file?: string, lineOf: LineOf = () => undefined): LoadedConfig {
   const value = Value.Default(StationConfig, structuredClone(input)) as Record<string, unknown>;
   // TypeBox does not descend into Record values for defaults: fill each recipe's here.
   const recipes = value?.recipes;
@@ -117,12 +114,17 @@ export function validateConfig(
     const cfg = value as StationConfig;
     cfg.sources.forEach((s, i) => {
       if (!Object.hasOwn(cfg.recipes, s.recipe)) {
-        issues.push({ path: `sources.${i}.recipe`, message: `no recipe named "${s.recipe}" (known: ${Object.keys(cfg.recipes).join(', ')})`, line: lineOf(['sources', String(i), 'recipe']) });
+        issues.push({
+          path: `sources.${i}.recipe`,
+          message: `no recipe named "${s.recipe}" (known: ${Object.keys(cfg.recipes).join(', ')})`,
+          line: lineOf(['sources', String(i), 'recipe']),
+        });
       }
     });
     const names = new Set<string>();
     cfg.sources.forEach((s, i) => {
-      if (names.has(s.name)) issues.push({ path: `sources.${i}.name`, message: `duplicate source name "${s.name}"`, line: lineOf(['sources', String(i), 'name']) });
+      if (names.has(s.name))
+        issues.push({ path: `sources.${i}.name`, message: `duplicate source name "${s.name}"`, line: lineOf(['sources', String(i), 'name']) });
       names.add(s.name);
     });
   }

@@ -75,24 +75,34 @@ export const PlcConfig = Type.Object(
     securityMode: Type.Union([Type.Literal('SignAndEncrypt'), Type.Literal('Sign'), Type.Literal('None')], { default: 'SignAndEncrypt' }),
     securityPolicy: Type.Union([Type.Literal('Basic256Sha256'), Type.Literal('Aes128_Sha256_RsaOaep'), Type.Literal('None')], { default: 'Basic256Sha256' }),
     user: Type.Union([
-      Type.Object({
-        username: Type.String({ minLength: 1 }),
-        /** Name of the environment variable holding the password (keeps it out of the file). */
-        passwordEnv: Type.Optional(Type.String({ minLength: 1 })),
-        password: Type.Optional(Type.String()),
-      }, Strict),
+      Type.Object(
+        {
+          username: Type.String({ minLength: 1 }),
+          /** Name of the environment variable holding the password (keeps it out of the file). */
+          passwordEnv: Type.Optional(Type.String({ minLength: 1 })),
+          password: Type.Optional(Type.String()),
+        },
+        Strict,
+      ),
       Type.Object({ certificate: Type.String({ minLength: 1 }), privateKey: Type.String({ minLength: 1 }) }, Strict),
       Type.Object({ anonymous: Type.Literal(true) }, Strict),
     ]),
     /** Namespace of unqualified browse-path segments in `tags`. */
     namespaceUri: Type.String({ default: 'urn:inspection-station:line-simulator' }),
     /** NodeIds (`ns=3;s=…`, `nsu=URI;s=…`) or browse paths from Objects (`Line/PartSeq`). */
-    tags: Type.Object({
-      PartSeq: TagSpec('Line/PartSeq'), PlcHeartbeat: TagSpec('Line/PlcHeartbeat'),
-      StationHeartbeat: TagSpec('Line/StationHeartbeat'), Ready: TagSpec('Line/Ready'),
-      ResultPartSeq: TagSpec('Line/ResultPartSeq'), Verdict: TagSpec('Line/Verdict'),
-      DefectCode: TagSpec('Line/DefectCode'), ResultSeq: TagSpec('Line/ResultSeq'),
-    }, { ...Strict, default: {} }),
+    tags: Type.Object(
+      {
+        PartSeq: TagSpec('Line/PartSeq'),
+        PlcHeartbeat: TagSpec('Line/PlcHeartbeat'),
+        StationHeartbeat: TagSpec('Line/StationHeartbeat'),
+        Ready: TagSpec('Line/Ready'),
+        ResultPartSeq: TagSpec('Line/ResultPartSeq'),
+        Verdict: TagSpec('Line/Verdict'),
+        DefectCode: TagSpec('Line/DefectCode'),
+        ResultSeq: TagSpec('Line/ResultSeq'),
+      },
+      { ...Strict, default: {} },
+    ),
     heartbeatMs: Type.Integer({ minimum: 50, default: 500 }),
     reconnectMinMs: Type.Integer({ minimum: 10, default: 250 }),
     reconnectMaxMs: Type.Integer({ minimum: 10, default: 5000 }),
@@ -174,13 +184,16 @@ export const StationConfig = Type.Object(
         /** Where rows wait while the database cannot take them (default `<dataDir>/spool`). */
         spoolDir: Type.Optional(Type.String({ minLength: 1 })),
         /** Image retention; inspection rows are never deleted. */
-        retention: Type.Object({
-          maxAgeDays: Type.Number({ exclusiveMinimum: 0, default: 90 }),
-          keepReviewedDays: Type.Number({ exclusiveMinimum: 0, default: 730 }),
-          maxBytes: Type.Optional(Type.Integer({ minimum: 1 })),
-          minFreeBytes: Type.Integer({ minimum: 0, default: 1024 ** 3 }),
-          intervalS: Type.Number({ exclusiveMinimum: 0, default: 300 }),
-        }, { ...Strict, default: {} }),
+        retention: Type.Object(
+          {
+            maxAgeDays: Type.Number({ exclusiveMinimum: 0, default: 90 }),
+            keepReviewedDays: Type.Number({ exclusiveMinimum: 0, default: 730 }),
+            maxBytes: Type.Optional(Type.Integer({ minimum: 1 })),
+            minFreeBytes: Type.Integer({ minimum: 0, default: 1024 ** 3 }),
+            intervalS: Type.Number({ exclusiveMinimum: 0, default: 300 }),
+          },
+          { ...Strict, default: {} },
+        ),
       },
       { ...Strict, default: {} },
     ),

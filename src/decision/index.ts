@@ -88,9 +88,11 @@ export function decide(output: DecisionInput, t: Thresholds): Decision {
       for (const [cls, c] of counts) {
         const r = ruleFor(t, cls);
         if (c.n > r.maxCount) {
-          reasons.push(r.maxCount === 0
-            ? { rule: 'class', class: cls, score: c.max, area: c.area, count: c.n, limit: r.minScore }
-            : { rule: 'count', class: cls, score: c.max, count: c.n, limit: r.maxCount });
+          reasons.push(
+            r.maxCount === 0
+              ? { rule: 'class', class: cls, score: c.max, area: c.area, count: c.n, limit: r.minScore }
+              : { rule: 'count', class: cls, score: c.max, count: c.n, limit: r.maxCount },
+          );
           for (const d of defects) if (d.class === cls && d.score >= r.minScore && (d.area ?? 0) >= r.minArea) d.rejecting = true;
         }
       }
@@ -161,8 +163,14 @@ export function compactOutputs(o: ModelOutput | null): CompactOutputs {
   switch (o.kind) {
     case 'detection':
       return {
-        kind: 'detection', floor: DETECTION_FLOOR,
-        detections: o.detections.map((d) => ({ class: d.class, score: r4(d.score), box: d.box.map((v) => Math.round(v * 10) / 10) as [number, number, number, number], area: Math.round(d.area) })),
+        kind: 'detection',
+        floor: DETECTION_FLOOR,
+        detections: o.detections.map((d) => ({
+          class: d.class,
+          score: r4(d.score),
+          box: d.box.map((v) => Math.round(v * 10) / 10) as [number, number, number, number],
+          area: Math.round(d.area),
+        })),
       };
     case 'anomaly':
       return { kind: 'anomaly', score: r4(o.score), area: o.area === undefined ? undefined : Math.round(o.area), map: o.map ? compactMap(o.map) : undefined };
@@ -173,7 +181,8 @@ export function compactOutputs(o: ModelOutput | null): CompactOutputs {
 
 function compactMap(m: GridMap<Float32Array>): CompactMap {
   const f = Math.max(1, Math.ceil(Math.max(m.width, m.height) / COMPACT_MAP_SIDE));
-  const w = Math.ceil(m.width / f), h = Math.ceil(m.height / f);
+  const w = Math.ceil(m.width / f),
+    h = Math.ceil(m.height / f);
   const cells = new Uint8Array(w * h);
   for (let y = 0; y < m.height; y++) {
     for (let x = 0; x < m.width; x++) {
@@ -183,4 +192,35 @@ function compactMap(m: GridMap<Float32Array>): CompactMap {
     }
   }
   return { width: w, height: h, data: Buffer.from(cells).toString('base64'), region: [...m.region] };
+}
+
+/** What a person or the source says a part really was. */
+export type PartLabel = { defective: boolean; classes: string[]; source: 'review' | 'truth' };
+
+/**
+ * A part's label from its latest review, else from the source's ground truth. `confirmed` agrees
+ * with the station: a confirmed reject was defective, a confirmed pass was good.
+ */
+export function labelOf(
+  verdict: Verdict,
+  review: { label: string; class: string | null } | undefined,
+  truth: { defective?: boolean; defects?: { class: string }[] } | null | undefined,
+  rejectingClasses: readonly string[],
+): PartLabel | null {
+  if (review) {
+    switch (review.label) {
+      case 'false_reject':
+        return { defective: false, classes: [], source: 'review' };
+      case 'escape':
+        return { defective: true, classes: review.class ? [review.class] : [], source: 'review' };
+      case 'confirmed':
+        return verdict === 'pass'
+          ? { defective: false, classes: [], source: 'review' }
+          : { defective: true, classes: review.class ? [review.class] : [...rejectingClasses], source: 'review' };
+    }
+  }
+  if (truth && typeof truth.defective === 'boolean') {
+    return { defective: truth.defective, classes: [...new Set((truth.defects ?? []).map((d) => d.class))], source: 'truth' };
+  }
+  return null;
 }

@@ -54,8 +54,13 @@ export function modelDocs(modelFile: string, manifest: Manifest): ModelDocs {
     }
   }
   return {
-    name: manifest.name, version: manifest.version, family: manifest.family, sha256: manifest.sha256, labels: manifest.labels,
+    name: manifest.name,
+    version: manifest.version,
+    family: manifest.family,
+    sha256: manifest.sha256,
+    labels: manifest.labels,
     card: cardText === null ? null : { markdown: cardText, html: md.render(cardText) },
-    reports, problems,
+    reports,
+    problems,
   };
 }

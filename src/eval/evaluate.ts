@@ -48,13 +48,21 @@ const r4 = (x: number | null) => (x === null ? null : Math.round(x * 1e4) / 1e4)
  * Folder layout: good/, defect/<class>/, optional masks/<class>/ with the same base names
  * (mask value ≥ 128 = defect).
  */
-export async function evaluate(dir: string, results: InspectionResult[]): Promise<{ summary: EvalSummary; curves: Curves; points: OperatingPoint[] | null; classCounts: Record<string, number> }> {
-  const scores: number[] = [], labels: number[] = [], predicted: number[] = [], latency: number[] = [];
+export async function evaluate(
+  dir: string,
+  results: InspectionResult[],
+): Promise<{ summary: EvalSummary; curves: Curves; points: OperatingPoint[] | null; classCounts: Record<string, number> }> {
+  const scores: number[] = [],
+    labels: number[] = [],
+    predicted: number[] = [],
+    latency: number[] = [];
   const perClass = new Map<string, { n: number; caught: number }>();
-  const pixScores: number[] = [], pixLabels: number[] = [];
-  let anyMask = false, uninspected = 0;
+  const pixScores: number[] = [],
+    pixLabels: number[] = [];
+  let anyMask = false,
+    uninspected = 0;
   for (const r of results) {
-    const cls = r.truth?.defective ? r.truth.defects[0]?.class ?? 'defect' : null;
+    const cls = r.truth?.defective ? (r.truth.defects[0]?.class ?? 'defect') : null;
     if (!r.truth) continue;
     const label = r.truth.defective ? 1 : 0;
     if (r.verdict === 'uninspected') uninspected++;
@@ -112,7 +120,12 @@ function findMask(dir: string, cls: string, file: string): string | null {
 
 async function maskGrid(file: string): Promise<Uint8Array> {
   const bytes = readFileSync(file);
-  const input = isBmp(bytes) ? (() => { const r = decodeBmp(bytes, 1e9); return sharp(r.data, { raw: { width: r.width, height: r.height, channels: 3 } }); })() : sharp(bytes);
+  const input = isBmp(bytes)
+    ? (() => {
+        const r = decodeBmp(bytes, 1e9);
+        return sharp(r.data, { raw: { width: r.width, height: r.height, channels: 3 } });
+      })()
+    : sharp(bytes);
   // Area-averaged down to the grid: a cell is defective when a quarter of it is.
   const { data } = await input.greyscale().resize(GRID, GRID, { fit: 'fill', kernel: 'linear' }).raw().toBuffer({ resolveWithObject: true });
   return Uint8Array.from(data, (v) => (v >= 64 ? 1 : 0));
@@ -123,18 +136,20 @@ function predictionGrid(r: InspectionResult): Float32Array | null {
   const out = new Float32Array(GRID * GRID);
   const m = r.anomalyMap;
   if (m) {
-    for (let y = 0; y < GRID; y++) for (let x = 0; x < GRID; x++) {
-      out[y * GRID + x] = m.data[Math.floor((y * m.height) / GRID) * m.width + Math.floor((x * m.width) / GRID)];
-    }
+    for (let y = 0; y < GRID; y++)
+      for (let x = 0; x < GRID; x++) {
+        out[y * GRID + x] = m.data[Math.floor((y * m.height) / GRID) * m.width + Math.floor((x * m.width) / GRID)];
+      }
     return out;
   }
   if (r.outputs.kind !== 'detection' || !r.imageSize) return null;
   const size = { w: r.imageSize[0], h: r.imageSize[1] };
   for (const d of r.outputs.detections) {
-    const [x1, y1, x2, y2] = d.box.map((v, i) => Math.floor(((i % 2 === 0 ? v / size.w : v / size.h)) * GRID));
-    for (let y = Math.max(0, y1); y <= Math.min(GRID - 1, y2); y++) for (let x = Math.max(0, x1); x <= Math.min(GRID - 1, x2); x++) {
-      out[y * GRID + x] = Math.max(out[y * GRID + x], d.score);
-    }
+    const [x1, y1, x2, y2] = d.box.map((v, i) => Math.floor((i % 2 === 0 ? v / size.w : v / size.h) * GRID));
+    for (let y = Math.max(0, y1); y <= Math.min(GRID - 1, y2); y++)
+      for (let x = Math.max(0, x1); x <= Math.min(GRID - 1, x2); x++) {
+        out[y * GRID + x] = Math.max(out[y * GRID + x], d.score);
+      }
   }
   return out;
 }
@@ -147,14 +162,26 @@ export async function plotCurves(c: Curves, summary: EvalSummary, title: string)
     background: 'white',
     hconcat: [
       {
-        title: `ROC (image AUROC ${summary.imageAuroc ?? '–'})`, width: 320, height: 320,
-        data: { values: c.roc }, mark: { type: 'line', interpolate: 'step-after', point: false },
-        encoding: { x: { field: 'fpr', type: 'quantitative', title: 'false-reject rate', scale: { domain: [0, 1] } }, y: { field: 'tpr', type: 'quantitative', title: 'recall', scale: { domain: [0, 1] } } },
+        title: `ROC (image AUROC ${summary.imageAuroc ?? '–'})`,
+        width: 320,
+        height: 320,
+        data: { values: c.roc },
+        mark: { type: 'line', interpolate: 'step-after', point: false },
+        encoding: {
+          x: { field: 'fpr', type: 'quantitative', title: 'false-reject rate', scale: { domain: [0, 1] } },
+          y: { field: 'tpr', type: 'quantitative', title: 'recall', scale: { domain: [0, 1] } },
+        },
       },
       {
-        title: `Precision–recall (AP ${summary.ap ?? '–'})`, width: 320, height: 320,
-        data: { values: c.pr }, mark: { type: 'line', interpolate: 'step-before', color: '#d62728' },
-        encoding: { x: { field: 'recall', type: 'quantitative', scale: { domain: [0, 1] } }, y: { field: 'precision', type: 'quantitative', scale: { domain: [0, 1] } } },
+        title: `Precision–recall (AP ${summary.ap ?? '–'})`,
+        width: 320,
+        height: 320,
+        data: { values: c.pr },
+        mark: { type: 'line', interpolate: 'step-before', color: '#d62728' },
+        encoding: {
+          x: { field: 'recall', type: 'quantitative', scale: { domain: [0, 1] } },
+          y: { field: 'precision', type: 'quantitative', scale: { domain: [0, 1] } },
+        },
       },
     ],
   };

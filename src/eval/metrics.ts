@@ -14,7 +14,8 @@ export interface Curves {
 function sweep(scores: ArrayLike<number>, labels: ArrayLike<number>) {
   const idx = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
   const out: { threshold: number; tp: number; fp: number }[] = [];
-  let tp = 0, fp = 0;
+  let tp = 0,
+    fp = 0;
   for (let k = 0; k < idx.length; k++) {
     const i = idx[k];
     if (labels[i]) tp++;
@@ -51,7 +52,8 @@ export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): nu
 export function averagePrecision(scores: ArrayLike<number>, labels: ArrayLike<number>): number | null {
   const { p } = counts(labels);
   if (p === 0) return null;
-  let ap = 0, lastRecall = 0;
+  let ap = 0,
+    lastRecall = 0;
   for (const s of sweep(scores, labels)) {
     const recall = s.tp / p;
     ap += (recall - lastRecall) * (s.tp / (s.tp + s.fp));
@@ -71,7 +73,9 @@ export function curves(scores: ArrayLike<number>, labels: ArrayLike<number>): Cu
 
 /** F1 of a set of binary decisions. */
 export function f1(predicted: ArrayLike<number>, labels: ArrayLike<number>): number | null {
-  let tp = 0, fp = 0, fn = 0;
+  let tp = 0,
+    fp = 0,
+    fn = 0;
   for (let i = 0; i < labels.length; i++) {
     if (predicted[i] && labels[i]) tp++;
     else if (predicted[i]) fp++;
@@ -122,7 +126,12 @@ export function operatingPoints(scores: ArrayLike<number>, labels: ArrayLike<num
   const { p, n } = counts(labels);
   if (p === 0 || n === 0) return null;
   const all = sweep(scores, labels).map((s) => ({
-    threshold: s.threshold, recall: s.tp / p, frr: s.fp / n, precision: s.tp / (s.tp + s.fp), caught: s.tp, falseRejects: s.fp,
+    threshold: s.threshold,
+    recall: s.tp / p,
+    frr: s.fp / n,
+    precision: s.tp / (s.tp + s.fp),
+    caught: s.tp,
+    falseRejects: s.fp,
   }));
   if (all.length <= maxPoints) return all;
   const step = (all.length - 1) / (maxPoints - 1);

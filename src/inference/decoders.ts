@@ -91,20 +91,37 @@ function decodeYoloRaw(m: Manifest, out: OutputTensor | undefined, protos: Outpu
   const nm = protos ? protos.dims[1] : 0;
   const rows = 4 + nc + nm;
   let A: number, rowStride: number, anchorStride: number;
-  if (dims[1] === rows) { A = dims[2]; rowStride = A; anchorStride = 1; }
-  else if (dims[2] === rows) { A = dims[1]; rowStride = 1; anchorStride = rows; }
-  else throw new StationError('STN_ERR_MODEL_OUTPUT', `detection head has shape [${dims}], expected ${rows} rows for ${nc} classes${nm ? ` and ${nm} mask coefficients` : ''}`);
+  if (dims[1] === rows) {
+    A = dims[2];
+    rowStride = A;
+    anchorStride = 1;
+  } else if (dims[2] === rows) {
+    A = dims[1];
+    rowStride = 1;
+    anchorStride = rows;
+  } else
+    throw new StationError(
+      'STN_ERR_MODEL_OUTPUT',
+      `detection head has shape [${dims}], expected ${rows} rows for ${nc} classes${nm ? ` and ${nm} mask coefficients` : ''}`,
+    );
 
   const candidates: { a: number; c: number; score: number; box: [number, number, number, number] }[] = [];
   for (let a = 0; a < A; a++) {
     const base = a * anchorStride;
-    let best = -1, bestC = 0;
+    let best = -1,
+      bestC = 0;
     for (let c = 0; c < nc; c++) {
       const s = data[base + (4 + c) * rowStride];
-      if (s > best) { best = s; bestC = c; }
+      if (s > best) {
+        best = s;
+        bestC = c;
+      }
     }
     if (!(best >= o.candidateScore)) continue;
-    const cx = data[base], cy = data[base + rowStride], w = data[base + 2 * rowStride], h = data[base + 3 * rowStride];
+    const cx = data[base],
+      cy = data[base + rowStride],
+      w = data[base + 2 * rowStride],
+      h = data[base + 3 * rowStride];
     candidates.push({ a, c: bestC, score: best, box: [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2] });
   }
   const kept = nms(candidates, o.nmsIou, o.maxDetections);
@@ -127,13 +144,22 @@ function decodeYoloRaw(m: Manifest, out: OutputTensor | undefined, protos: Outpu
  * (in letterbox pixels), thresholded at 0.5. Area is converted to source pixels.
  */
 function segmentMask(
-  protos: Float32Array, dims: readonly number[], coeffs: Float32Array, box: [number, number, number, number], m: Manifest, t: Transform,
+  protos: Float32Array,
+  dims: readonly number[],
+  coeffs: Float32Array,
+  box: [number, number, number, number],
+  m: Manifest,
+  t: Transform,
 ): { mask: DetectionMask; area: number } {
   const [, nm, mh, mw] = dims;
-  const sx = mw / m.input.width, sy = mh / m.input.height;
-  const x0 = Math.max(0, Math.floor(box[0] * sx)), x1 = Math.min(mw, Math.ceil(box[2] * sx));
-  const y0 = Math.max(0, Math.floor(box[1] * sy)), y1 = Math.min(mh, Math.ceil(box[3] * sy));
-  const w = Math.max(0, x1 - x0), h = Math.max(0, y1 - y0);
+  const sx = mw / m.input.width,
+    sy = mh / m.input.height;
+  const x0 = Math.max(0, Math.floor(box[0] * sx)),
+    x1 = Math.min(mw, Math.ceil(box[2] * sx));
+  const y0 = Math.max(0, Math.floor(box[1] * sy)),
+    y1 = Math.min(mh, Math.ceil(box[3] * sy));
+  const w = Math.max(0, x1 - x0),
+    h = Math.max(0, y1 - y0);
   const data = new Uint8Array(w * h);
   let count = 0;
   const plane = mh * mw;
@@ -142,7 +168,10 @@ function segmentMask(
       const p = (y0 + y) * mw + (x0 + x);
       let v = 0;
       for (let j = 0; j < nm; j++) v += coeffs[j] * protos[j * plane + p];
-      if (v > 0) { data[y * w + x] = 1; count++; } // sigmoid(v) > 0.5  <=>  v > 0
+      if (v > 0) {
+        data[y * w + x] = 1;
+        count++;
+      } // sigmoid(v) > 0.5  <=>  v > 0
     }
   }
   // One proto cell covers (1/sx) x (1/sy) model pixels, i.e. that over scale² source pixels.
@@ -198,19 +227,22 @@ function decodeAnomalibV1(m: Manifest, names: readonly string[], outputs: Output
 const MAP_KEEP = 64;
 
 function anomalyResult(score: number, data: Float32Array, dims: readonly number[], t: Transform): ModelOutput {
-  const h = dims[dims.length - 2], w = dims[dims.length - 1];
+  const h = dims[dims.length - 2],
+    w = dims[dims.length - 1];
   // Area above the pixel threshold, in source pixels (the map spans the model input).
   let above = 0;
   for (let i = 0; i < h * w; i++) if (data[i] >= 0.5) above++;
   const area = (above * (t.roiWidth * t.roiHeight)) / (h * w);
   // Keep a downsampled copy (max-pooled) for overlays and re-deciding; never the full map.
   const f = Math.max(1, Math.ceil(Math.max(w, h) / MAP_KEEP));
-  const kw = Math.ceil(w / f), kh = Math.ceil(h / f);
+  const kw = Math.ceil(w / f),
+    kh = Math.ceil(h / f);
   const small = new Float32Array(kw * kh);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    const k = Math.floor(y / f) * kw + Math.floor(x / f);
-    if (data[y * w + x] > small[k]) small[k] = data[y * w + x];
-  }
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const k = Math.floor(y / f) * kw + Math.floor(x / f);
+      if (data[y * w + x] > small[k]) small[k] = data[y * w + x];
+    }
   return { kind: 'anomaly', score, area, map: { width: kw, height: kh, data: small, region: [t.roiX, t.roiY, t.roiWidth, t.roiHeight] } };
 }
 

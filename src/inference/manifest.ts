@@ -187,7 +187,17 @@ function detectManifest(file: string, info: OnnxInfo, sha256: string): Manifest 
     family,
     sha256,
     labels,
-    input: { name: input.name, width: w, height: h, resize: base.resize, padValue: base.padValue, colorOrder: base.colorOrder, scale: base.scale, mean: base.mean, std: base.std },
+    input: {
+      name: input.name,
+      width: w,
+      height: h,
+      resize: base.resize,
+      padValue: base.padValue,
+      colorOrder: base.colorOrder,
+      scale: base.scale,
+      mean: base.mean,
+      std: base.std,
+    },
     softmax: family === 'classifier' ? info.producers[info.outputs[0].name] !== 'Softmax' : undefined,
     normalization,
   };

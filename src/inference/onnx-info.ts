@@ -32,15 +32,13 @@ export function readOnnxInfo(bytes: Uint8Array): OnnxInfo {
     throw new StationError('STN_ERR_MODEL_INVALID', `not an ONNX model: ${(err as Error).message}`, { cause: err });
   }
   const graph = model.graph;
-  if (!graph || !graph.output?.length || !graph.input?.length) {
+  if (!graph?.output?.length || !graph.input?.length) {
     throw new StationError('STN_ERR_MODEL_INVALID', 'not an ONNX model: no graph with inputs and outputs');
   }
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
   const toInfo = (v: onnxProto.onnx.IValueInfoProto): TensorInfo => ({
     name: v.name ?? '',
-    dims: (v.type?.tensorType?.shape?.dim ?? []).map((d) =>
-      d.dimValue != null && Number(d.dimValue) > 0 ? Number(d.dimValue) : d.dimParam || null,
-    ),
+    dims: (v.type?.tensorType?.shape?.dim ?? []).map((d) => (d.dimValue != null && Number(d.dimValue) > 0 ? Number(d.dimValue) : d.dimParam || null)),
   });
   const producers: Record<string, string> = {};
   for (const node of graph.node ?? []) for (const o of node.output ?? []) producers[o] = node.opType ?? '';

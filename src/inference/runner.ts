@@ -21,7 +21,10 @@ export function sessionOptions(threads: number): ort.InferenceSession.SessionOpt
 export class ModelRunner {
   private readonly tensors = new WeakMap<Preprocessor, ort.Tensor>();
 
-  private constructor(readonly model: LoadedModel, private readonly session: ort.InferenceSession) {}
+  private constructor(
+    readonly model: LoadedModel,
+    private readonly session: ort.InferenceSession,
+  ) {}
 
   static async create(model: LoadedModel, options: RunnerOptions): Promise<ModelRunner> {
     let session: ort.InferenceSession;

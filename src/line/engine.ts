@@ -8,7 +8,6 @@ import { loadModel, ModelRunner, type ModelOutput } from '../inference/index.js'
 import { Preprocessor, type Transform } from '../preprocess/index.js';
 import type { FromWorker, InspectionResult, ModelSummary, ToWorker, WorkerInit } from './protocol.js';
 
-
 interface RecipeRuntime {
   name: string;
   recipe: Recipe;
@@ -74,7 +73,10 @@ export class LineEngine {
   /** The recipe whose part is in the model now (a retired session is not released under it). */
   private inspecting: RecipeRuntime | null = null;
 
-  constructor(private readonly init: WorkerInit, private readonly emit: (msg: FromWorker) => void) {
+  constructor(
+    private readonly init: WorkerInit,
+    private readonly emit: (msg: FromWorker) => void,
+  ) {
     this.capacity = init.config.line.queueSize;
     this.deadlineMs = init.config.line.deadlineMs;
   }
@@ -94,7 +96,13 @@ export class LineEngine {
     for (const [name, recipe] of Object.entries(cfg.recipes)) {
       // A restarted worker resumes with the thresholds the line had, not the file's.
       const changed = this.init.thresholds?.[name];
-      const { runtime, summary } = await this.buildRecipe(name, recipe, changed?.thresholds ?? recipe.thresholds, changed?.version ?? this.init.recipeVersions[name] ?? 1, runners);
+      const { runtime, summary } = await this.buildRecipe(
+        name,
+        recipe,
+        changed?.thresholds ?? recipe.thresholds,
+        changed?.version ?? this.init.recipeVersions[name] ?? 1,
+        runners,
+      );
       if (summary) summaries.push(summary);
       this.recipes.set(name, runtime);
     }
@@ -111,7 +119,10 @@ export class LineEngine {
     this.begun = true;
     const cfg = this.init.config;
     for (const s of cfg.sources) {
-      const source = createSource(s.name, s.uri, { baseDir: cfg.baseDir, onStatus: (name, status) => this.emit({ type: 'source-status', source: name, status }) });
+      const source = createSource(s.name, s.uri, {
+        baseDir: cfg.baseDir,
+        onStatus: (name, status) => this.emit({ type: 'source-status', source: name, status }),
+      });
       // Named drop policy: live (paced) sources drop the oldest frame; offline ones wait.
       const selected = this.init.selectedRecipe ? this.recipes.get(this.init.selectedRecipe) : undefined;
       this.sources.push({ source, recipe: selected ?? this.recipes.get(s.recipe)!, wait: !source.paced });
@@ -132,8 +143,14 @@ export class LineEngine {
       runners.set(file, runner);
       const m = model.manifest;
       summary = {
-        file, name: m.name, family: m.family, sha256: m.sha256, labels: m.labels,
-        inputWidth: m.input.width, inputHeight: m.input.height, manifestSource: model.manifestSource,
+        file,
+        name: m.name,
+        family: m.family,
+        sha256: m.sha256,
+        labels: m.labels,
+        inputWidth: m.input.width,
+        inputHeight: m.input.height,
+        manifestSource: model.manifestSource,
       };
     }
     const spec = { ...runner.model.input, resize: recipe.resize ?? runner.model.input.resize };
@@ -168,7 +185,8 @@ export class LineEngine {
   /** Releases replaced sessions once no recipe and no queued or running part uses them. */
   private releaseRetired(): void {
     for (const runner of this.retired) {
-      const used = [...this.recipes.values()].some((r) => r.runner === runner) || this.queue.some((q) => q.recipe.runner === runner) || this.inspecting?.runner === runner;
+      const used =
+        [...this.recipes.values()].some((r) => r.runner === runner) || this.queue.some((q) => q.recipe.runner === runner) || this.inspecting?.runner === runner;
       if (used) continue;
       this.retired.delete(runner);
       void runner.release();
@@ -184,10 +202,14 @@ export class LineEngine {
         void this.swapRecipe(msg.requestId, msg.name, msg.recipe, msg.version);
         return;
       case 'push': {
-        const s = this.sources.find((x) => x.source.name === msg.source && x.source instanceof PushSource)
-          ?? this.sources.find((x) => x.source instanceof PushSource);
+        const s =
+          this.sources.find((x) => x.source.name === msg.source && x.source instanceof PushSource) ?? this.sources.find((x) => x.source instanceof PushSource);
         if (!s) {
-          this.emit({ type: 'push-rejected', requestId: msg.requestId, error: { code: 'STN_ERR_HTTP_PUSH_DISABLED', message: 'no http: source is configured' } });
+          this.emit({
+            type: 'push-rejected',
+            requestId: msg.requestId,
+            error: { code: 'STN_ERR_HTTP_PUSH_DISABLED', message: 'no http: source is configured' },
+          });
           return;
         }
         try {
@@ -210,8 +232,13 @@ export class LineEngine {
         for (const s of this.sources) {
           if (isTriggered(s.source) && !s.source.trigger(msg.seq, msg.at)) {
             // Triggers piling up beyond the camera's queue: that part gets no frame, loudly.
-            this.emitResult({ frame: { seq: msg.seq, timestamp: msg.at, source: s.source.name }, recipe: s.recipe },
-              uninspected('STN_ERR_LINE_DROPPED'), null, 'STN_ERR_LINE_DROPPED', emptyTimings(msg.at));
+            this.emitResult(
+              { frame: { seq: msg.seq, timestamp: msg.at, source: s.source.name }, recipe: s.recipe },
+              uninspected('STN_ERR_LINE_DROPPED'),
+              null,
+              'STN_ERR_LINE_DROPPED',
+              emptyTimings(msg.at),
+            );
           }
         }
         return;
@@ -254,7 +281,14 @@ export class LineEngine {
           this.emitResult(dropped, uninspected('STN_ERR_LINE_DROPPED'), null, 'STN_ERR_LINE_DROPPED', emptyTimings(dropped.frame.timestamp));
         }
         this.queue.push({ frame, recipe: s.recipe });
-        this.emit({ type: 'accepted', source: frame.source, seq: frame.seq, timestamp: frame.timestamp, recipe: s.recipe.name, recipeVersion: s.recipe.version });
+        this.emit({
+          type: 'accepted',
+          source: frame.source,
+          seq: frame.seq,
+          timestamp: frame.timestamp,
+          recipe: s.recipe.name,
+          recipeVersion: s.recipe.version,
+        });
         this.wakeLoop?.();
       }
     } catch (err) {
@@ -320,10 +354,13 @@ export class LineEngine {
     else if (!this.running) done = Promise.resolve({ code: 'STN_ERR_LINE_STOPPED' });
     else if (timings.queue > this.deadlineMs) done = Promise.resolve({ code: 'STN_ERR_LINE_DEADLINE' });
     else {
-      done = slot.run(frame.image).then((transform) => {
-        timings.preprocess = performance.now() - t0;
-        return { transform };
-      }, (err: unknown) => ({ code: serializeError(err, 'STN_ERR_INFERENCE_FAILED').code }));
+      done = slot.run(frame.image).then(
+        (transform) => {
+          timings.preprocess = performance.now() - t0;
+          return { transform };
+        },
+        (err: unknown) => ({ code: serializeError(err, 'STN_ERR_INFERENCE_FAILED').code }),
+      );
     }
     return { item, slot, timings, done, thresholds: r.thresholds };
   }
@@ -374,7 +411,15 @@ export class LineEngine {
     this.emitResult(item, decision, output, undefined, timings, imageSize, compact);
   }
 
-  private emitResult(item: Answerable, d: Decision, output: ModelOutput | null, errorCode: ErrorCode | string | undefined, timings: InspectionResult['timings'], imageSize?: [number, number], compact: CompactOutputs = { kind: 'none' }): void {
+  private emitResult(
+    item: Answerable,
+    d: Decision,
+    output: ModelOutput | null,
+    errorCode: ErrorCode | string | undefined,
+    timings: InspectionResult['timings'],
+    imageSize?: [number, number],
+    compact: CompactOutputs = { kind: 'none' },
+  ): void {
     const { frame, recipe } = item;
     const result: InspectionResult = {
       seq: frame.seq,

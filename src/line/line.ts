@@ -89,7 +89,10 @@ export class Line extends EventEmitter<LineEvents> {
   /** Abandoned workers (see abandon()), each until its thread has exited. */
   private readonly zombies = new Set<Promise<void>>();
 
-  constructor(private init: WorkerInit, supervision: Partial<SupervisionOptions> = {}) {
+  constructor(
+    private init: WorkerInit,
+    supervision: Partial<SupervisionOptions> = {},
+  ) {
     super();
     this.supervision = { ...DEFAULT_SUPERVISION, ...supervision };
     const cfg = init.config;
@@ -247,7 +250,11 @@ export class Line extends EventEmitter<LineEvents> {
     void gone.then(() => this.zombies.delete(gone));
     for (const c of this.cameras.values()) {
       if (c.pid) {
-        try { process.kill(c.pid, 'SIGKILL'); } catch { /* already gone */ }
+        try {
+          process.kill(c.pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
       }
     }
   }
@@ -258,9 +265,19 @@ export class Line extends EventEmitter<LineEvents> {
     const d = uninspected(code);
     for (const o of this.owed.values()) {
       this.onResult({
-        seq: o.seq, source: o.source, recipe: o.recipe, recipeVersion: o.recipeVersion, modelSha256: null,
-        timestamp: o.timestamp, decidedAt: now, verdict: d.verdict, errorCode: code, reasons: d.reasons, defects: d.defects,
-        maxScore: 0, outputs: { kind: 'none' },
+        seq: o.seq,
+        source: o.source,
+        recipe: o.recipe,
+        recipeVersion: o.recipeVersion,
+        modelSha256: null,
+        timestamp: o.timestamp,
+        decidedAt: now,
+        verdict: d.verdict,
+        errorCode: code,
+        reasons: d.reasons,
+        defects: d.defects,
+        maxScore: 0,
+        outputs: { kind: 'none' },
         timings: { queue: now - o.timestamp, preprocess: 0, inference: 0, decode: 0, decision: 0, total: now - o.timestamp },
       });
     }
@@ -327,7 +344,8 @@ export class Line extends EventEmitter<LineEvents> {
 
   /** Sends a pushed frame (HTTP) through the line; resolves with its result. */
   inspect(image: FrameImage, source?: string): Promise<InspectionResult> {
-    if (!this.worker || this.state !== 'running') return Promise.reject(new StationError(this.state === 'stopped' ? 'STN_ERR_LINE_STOPPED' : 'STN_ERR_LINE_WORKER'));
+    if (!this.worker || this.state !== 'running')
+      return Promise.reject(new StationError(this.state === 'stopped' ? 'STN_ERR_LINE_STOPPED' : 'STN_ERR_LINE_WORKER'));
     const requestId = this.nextRequest++;
     const msg: ToWorker = { type: 'push', requestId, source: source ?? '', image, timestamp: Date.now() };
     return new Promise((resolve, reject) => {
@@ -341,7 +359,13 @@ export class Line extends EventEmitter<LineEvents> {
    * While the worker is down the part is answered at once: uninspected, a fail-safe reject.
    */
   trigger(seq: number, at: number): void {
-    const owed = this.triggeredSources.map((source) => ({ source, seq, timestamp: at, recipe: this.recipeOf(source), recipeVersion: this.versionOf(this.recipeOf(source)) }));
+    const owed = this.triggeredSources.map((source) => ({
+      source,
+      seq,
+      timestamp: at,
+      recipe: this.recipeOf(source),
+      recipeVersion: this.versionOf(this.recipeOf(source)),
+    }));
     for (const o of owed) this.owed.set(keyOf(o.source, o.seq, o.timestamp), o);
     if (!this.worker || this.state !== 'running' || this.stopped) {
       this.answerOwed(this.stopped ? 'STN_ERR_LINE_STOPPED' : 'STN_ERR_LINE_WORKER');

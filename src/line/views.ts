@@ -26,7 +26,9 @@ export function combineViews(views: readonly InspectionResult[], expected: reado
     timestamp: Math.min(...views.map((r) => r.timestamp)),
     decidedAt: Math.max(...views.map((r) => r.decidedAt)),
     timings: { ...first.timings, total: Math.max(...views.map((r) => r.timings.total)) },
-    masks: undefined, anomalyMap: undefined, image: undefined,
+    masks: undefined,
+    anomalyMap: undefined,
+    image: undefined,
   };
 }
 

@@ -58,6 +58,7 @@ export interface InspectionMessage {
 }
 
 /** An MQTT topic segment: no separators or wildcards. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is forbidden in MQTT topics; replacing it is the point
 const segment = (s: string) => s.replace(/[/+#\u0000]/g, '_');
 
 export class UnsPublisher {
@@ -79,8 +80,12 @@ export class UnsPublisher {
   start(): void {
     const offline = JSON.stringify({ schema: 'inspection-station/state/v1', station: this.o.station.id, state: 'offline', at: null });
     this.client = mqtt.connect(this.o.url, {
-      clientId: this.o.clientId, username: this.o.username, password: this.o.password,
-      reconnectPeriod: this.o.reconnectMs, connectTimeout: 5000, clean: true,
+      clientId: this.o.clientId,
+      username: this.o.username,
+      password: this.o.password,
+      reconnectPeriod: this.o.reconnectMs,
+      connectTimeout: 5000,
+      clean: true,
       will: { topic: `${this.root}/state`, payload: Buffer.from(offline), qos: 1, retain: true },
       // Never queue in mqtt.js while offline: this class keeps its own bounded buffer.
       queueQoSZero: false,
@@ -99,10 +104,22 @@ export class UnsPublisher {
   publishResult(r: InspectionResult): void {
     const s = this.o.station;
     const msg: InspectionMessage = {
-      schema: 'inspection-station/inspection/v1', station: s.id, site: s.site, area: s.area, line: s.line,
-      source: r.source, partSeq: r.seq, capturedAt: new Date(r.timestamp).toISOString(), decidedAt: new Date(r.decidedAt).toISOString(),
-      verdict: r.verdict, errorCode: r.errorCode ?? null, recipe: r.recipe, recipeVersion: r.recipeVersion, model: r.modelSha256,
-      maxScore: r.maxScore, latencyMs: r.timings.total,
+      schema: 'inspection-station/inspection/v1',
+      station: s.id,
+      site: s.site,
+      area: s.area,
+      line: s.line,
+      source: r.source,
+      partSeq: r.seq,
+      capturedAt: new Date(r.timestamp).toISOString(),
+      decidedAt: new Date(r.decidedAt).toISOString(),
+      verdict: r.verdict,
+      errorCode: r.errorCode ?? null,
+      recipe: r.recipe,
+      recipeVersion: r.recipeVersion,
+      model: r.modelSha256,
+      maxScore: r.maxScore,
+      latencyMs: r.timings.total,
       defects: r.defects.filter((d) => d.rejecting).map((d) => ({ class: d.class, score: d.score, box: d.box ?? null, area: d.area ?? null })),
     };
     this.send(`${this.root}/inspection`, JSON.stringify(msg), false);
@@ -113,7 +130,11 @@ export class UnsPublisher {
     const key = JSON.stringify([state, details]);
     if (key === this.lastState) return;
     this.lastState = key;
-    this.send(`${this.root}/state`, JSON.stringify({ schema: 'inspection-station/state/v1', station: this.o.station.id, state, ...details, at: new Date().toISOString() }), true);
+    this.send(
+      `${this.root}/state`,
+      JSON.stringify({ schema: 'inspection-station/state/v1', station: this.o.station.id, state, ...details, at: new Date().toISOString() }),
+      true,
+    );
   }
 
   private send(topic: string, payload: string, retain: boolean): void {

@@ -2,9 +2,20 @@ import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
 import {
-  AttributeIds, ClientMonitoredItem, ClientSubscription, DataType, MessageSecurityMode, OPCUAClient,
-  SecurityPolicy, TimestampsToReturn, UserTokenType, makeBrowsePath, type ClientSession, type DataValue,
-  type OPCUACertificateManager, type UserIdentityInfo,
+  AttributeIds,
+  ClientMonitoredItem,
+  ClientSubscription,
+  DataType,
+  MessageSecurityMode,
+  OPCUAClient,
+  SecurityPolicy,
+  TimestampsToReturn,
+  UserTokenType,
+  makeBrowsePath,
+  type ClientSession,
+  type DataValue,
+  type OPCUACertificateManager,
+  type UserIdentityInfo,
 } from 'node-opcua';
 import pRetry from 'p-retry';
 import { StationError } from '../errors/index.js';
@@ -91,7 +102,17 @@ interface Link {
  *        └───────────────────────────── stop() ──▶ stopped ◀──────────────┘
  */
 export class RejectGate extends EventEmitter<GateEvents> {
-  readonly counters: GateCounters = { triggers: 0, triggersMissed: 0, written: 0, late: 0, notConnected: 0, writtenLate: 0, writeErrors: 0, connects: 0, connectFailures: 0 };
+  readonly counters: GateCounters = {
+    triggers: 0,
+    triggersMissed: 0,
+    written: 0,
+    late: 0,
+    notConnected: 0,
+    writtenLate: 0,
+    writeErrors: 0,
+    connects: 0,
+    connectFailures: 0,
+  };
   /** Trigger → ResultSeq write acknowledged, per written result. */
   readonly writeLatency = new LatencyWindow(16384);
   /** The result's writes alone (ResultPartSeq/Verdict/DefectCode, then ResultSeq), start to acknowledgement. */
@@ -151,20 +172,27 @@ export class RejectGate extends EventEmitter<GateEvents> {
   }
 
   private async connectLoop(): Promise<void> {
-    await pRetry(async () => {
-      if (this.abort.signal.aborted) return;
-      try {
-        await this.connectOnce();
-        this.counters.connects++;
-      } catch (err) {
-        this.counters.connectFailures++;
-        this.lastError = (err as Error).message;
-        throw err;
-      }
-    }, {
-      retries: Number.MAX_SAFE_INTEGER, factor: 2, minTimeout: this.o.reconnectMinMs, maxTimeout: this.o.reconnectMaxMs,
-      randomize: true, signal: this.abort.signal,
-    }).catch(() => undefined);
+    await pRetry(
+      async () => {
+        if (this.abort.signal.aborted) return;
+        try {
+          await this.connectOnce();
+          this.counters.connects++;
+        } catch (err) {
+          this.counters.connectFailures++;
+          this.lastError = (err as Error).message;
+          throw err;
+        }
+      },
+      {
+        retries: Number.MAX_SAFE_INTEGER,
+        factor: 2,
+        minTimeout: this.o.reconnectMinMs,
+        maxTimeout: this.o.reconnectMaxMs,
+        randomize: true,
+        signal: this.abort.signal,
+      },
+    ).catch(() => undefined);
   }
 
   private userIdentity(): UserIdentityInfo {
@@ -173,7 +201,11 @@ export class RejectGate extends EventEmitter<GateEvents> {
       case 'username':
         return { type: UserTokenType.UserName, userName: u.username, password: u.password };
       case 'certificate':
-        return { type: UserTokenType.Certificate, certificateData: readPem(u.certificateFile) as Buffer, privateKey: readPem(u.privateKeyFile, true) as string };
+        return {
+          type: UserTokenType.Certificate,
+          certificateData: readPem(u.certificateFile) as Buffer,
+          privateKey: readPem(u.privateKeyFile, true) as string,
+        };
       case 'anonymous':
         return { type: UserTokenType.Anonymous };
     }
@@ -201,8 +233,12 @@ export class RejectGate extends EventEmitter<GateEvents> {
       session.on('session_closed', () => this.lost(client, 'session closed'));
       const nodes = await this.resolveTags(session);
       const subscription = ClientSubscription.create(session, {
-        requestedPublishingInterval: 50, requestedLifetimeCount: 120, requestedMaxKeepAliveCount: 10,
-        maxNotificationsPerPublish: 1000, publishingEnabled: true, priority: 100,
+        requestedPublishingInterval: 50,
+        requestedLifetimeCount: 120,
+        requestedMaxKeepAliveCount: 10,
+        maxNotificationsPerPublish: 1000,
+        publishingEnabled: true,
+        priority: 100,
       });
       // Resynchronise before anything else: parts that passed while we were away are the PLC's.
       const dv = await session.read({ nodeId: nodes.PartSeq, attributeId: AttributeIds.Value });
@@ -220,8 +256,12 @@ export class RejectGate extends EventEmitter<GateEvents> {
   }
 
   private monitor(sub: ClientSubscription, nodeId: string, onValue: (v: unknown) => void): void {
-    const item = ClientMonitoredItem.create(sub, { nodeId, attributeId: AttributeIds.Value },
-      { samplingInterval: 0, discardOldest: false, queueSize: 1000 }, TimestampsToReturn.Both);
+    const item = ClientMonitoredItem.create(
+      sub,
+      { nodeId, attributeId: AttributeIds.Value },
+      { samplingInterval: 0, discardOldest: false, queueSize: 1000 },
+      TimestampsToReturn.Both,
+    );
     item.on('changed', (dv: DataValue) => onValue(dv.value.value));
   }
 
@@ -247,11 +287,20 @@ export class RejectGate extends EventEmitter<GateEvents> {
     for (const tag of TAG_NAMES) {
       const spec = this.o.tags[tag];
       const nsu = /^nsu=([^;]+);(.*)$/.exec(spec);
-      if (nsu) { out[tag] = `ns=${nsIndex(nsu[1])};${nsu[2]}`; continue; }
-      if (/^(ns=\d+;)?[isgb]=/.test(spec)) { out[tag] = spec; continue; }
+      if (nsu) {
+        out[tag] = `ns=${nsIndex(nsu[1])};${nsu[2]}`;
+        continue;
+      }
+      if (/^(ns=\d+;)?[isgb]=/.test(spec)) {
+        out[tag] = spec;
+        continue;
+      }
       // Browse path from Objects; unqualified segments are in namespaceUri.
       const def = this.o.namespaceUri ? nsIndex(this.o.namespaceUri) : 0;
-      const segs = spec.split('/').filter(Boolean).map((s) => (/^\d+:/.test(s) ? s : `${def}:${s}`));
+      const segs = spec
+        .split('/')
+        .filter(Boolean)
+        .map((s) => (/^\d+:/.test(s) ? s : `${def}:${s}`));
       const res = await session.translateBrowsePath(makeBrowsePath('ObjectsFolder', '/' + segs.join('/')));
       const target = res.targets?.[0]?.targetId;
       if (!res.statusCode.isGood() || !target) throw new StationError('STN_ERR_PLC_TAG', `tag ${tag}: no node at Objects/${spec} (${res.statusCode.name})`);
@@ -317,8 +366,14 @@ export class RejectGate extends EventEmitter<GateEvents> {
     const code = r.verdict === 'fail' ? this.o.defectCode(r) : 0;
     this.chain = this.chain.then(async () => {
       // Checked again: earlier writes on the chain may have used up this part's time.
-      if (this.state !== 'ready') { this.counters.notConnected++; return; }
-      if (Date.now() > deadline) { this.counters.late++; return; }
+      if (this.state !== 'ready') {
+        this.counters.notConnected++;
+        return;
+      }
+      if (Date.now() > deadline) {
+        this.counters.late++;
+        return;
+      }
       try {
         const start = performance.now();
         await this.writeTags({ ResultPartSeq: r.seq >>> 0, Verdict: verdict, DefectCode: code });
@@ -344,10 +399,12 @@ export class RejectGate extends EventEmitter<GateEvents> {
     if (this.stationReady === ready) return;
     this.stationReady = ready;
     if (this.state !== 'ready') return; // written on the next connection
-    this.chain = this.chain.then(() => this.writeTags({ Ready: ready }).catch((err) => {
-      this.counters.writeErrors++;
-      this.lastError = (err as Error).message;
-    }));
+    this.chain = this.chain.then(() =>
+      this.writeTags({ Ready: ready }).catch((err) => {
+        this.counters.writeErrors++;
+        this.lastError = (err as Error).message;
+      }),
+    );
   }
 
   /** Ready off (best effort), then close the link. */
@@ -371,7 +428,10 @@ export class RejectGate extends EventEmitter<GateEvents> {
 
   status() {
     return {
-      state: this.state, stationReady: this.stationReady, lastError: this.lastError, ...this.counters,
+      state: this.state,
+      stationReady: this.stationReady,
+      lastError: this.lastError,
+      ...this.counters,
       writeLatencyMs: { p50: this.writeLatency.percentile(50), p99: this.writeLatency.percentile(99) },
     };
   }

@@ -6,7 +6,12 @@
 import { setErrorLogger, setWarningLogger } from 'node-opcua-debug';
 
 const toStderr = (...args: unknown[]): void => {
-  process.stderr.write(`node-opcua: ${args.filter((a) => typeof a !== 'object').map(String).join(' ')}\n`);
+  process.stderr.write(
+    `node-opcua: ${args
+      .filter((a) => typeof a !== 'object')
+      .map(String)
+      .join(' ')}\n`,
+  );
 };
 setWarningLogger(toStderr);
 setErrorLogger(toStderr);

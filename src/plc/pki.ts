@@ -28,7 +28,12 @@ function folders(dir: string) {
 export function listCertificates(dir: string): PkiEntry[] {
   const f = folders(dir);
   const read = (d: string, state: PkiEntry['state']) =>
-    existsSync(d) ? readdirSync(d).filter((x) => /\.(pem|der)$/i.test(x)).sort().map((file) => ({ state, file })) : [];
+    existsSync(d)
+      ? readdirSync(d)
+          .filter((x) => /\.(pem|der)$/i.test(x))
+          .sort()
+          .map((file) => ({ state, file }))
+      : [];
   return [...read(f.trusted, 'trusted'), ...read(f.rejected, 'rejected')];
 }
 
@@ -36,9 +41,12 @@ function move(dir: string, match: string, from: 'trusted' | 'rejected', to: 'tru
   const f = folders(dir);
   const candidates = listCertificates(dir).filter((e) => e.state === from && e.file.toLowerCase().includes(match.toLowerCase()));
   if (candidates.length !== 1) {
-    throw new StationError('STN_ERR_PKI_NOT_FOUND', candidates.length === 0
-      ? `no ${from} certificate matches "${match}" in ${dir}`
-      : `"${match}" matches ${candidates.length} ${from} certificates; be more specific`);
+    throw new StationError(
+      'STN_ERR_PKI_NOT_FOUND',
+      candidates.length === 0
+        ? `no ${from} certificate matches "${match}" in ${dir}`
+        : `"${match}" matches ${candidates.length} ${from} certificates; be more specific`,
+    );
   }
   mkdirSync(f[to], { recursive: true });
   renameSync(path.join(f[from], candidates[0].file), path.join(f[to], candidates[0].file));

@@ -1,9 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import {
-  DataType, MessageSecurityMode, OPCUAServer, SecurityPolicy, StatusCodes, Variant,
-  type UAObject, type UAVariable,
-} from 'node-opcua';
+import { DataType, MessageSecurityMode, OPCUAServer, SecurityPolicy, StatusCodes, Variant, type UAObject, type UAVariable } from 'node-opcua';
 import { PartGenerator } from '../capture/index.js';
 import { certificateManager } from './pki.js';
 import { SIM_FOLDER, SIM_NAMESPACE_URI, TAG_TYPES, VerdictCode, type TagName } from './tags.js';
@@ -62,10 +59,27 @@ interface Part {
  * counts escapes and false rejects as a quality engineer would.
  */
 export class LineSimulator {
-  readonly counters: GateCounters = { parts: 0, passedGood: 0, rejectedDefective: 0, escapes: 0, falseRejects: 0, late: 0, missing: 0, failSafeRejects: 0, stale: 0 };
+  readonly counters: GateCounters = {
+    parts: 0,
+    passedGood: 0,
+    rejectedDefective: 0,
+    escapes: 0,
+    falseRejects: 0,
+    late: 0,
+    missing: 0,
+    failSafeRejects: 0,
+    stale: 0,
+  };
   private server: OPCUAServer | null = null;
   private readonly values: Record<TagName, number | boolean> = {
-    PartSeq: 0, PlcHeartbeat: 0, StationHeartbeat: 0, Ready: false, ResultPartSeq: 0, Verdict: 0, DefectCode: 0, ResultSeq: 0,
+    PartSeq: 0,
+    PlcHeartbeat: 0,
+    StationHeartbeat: 0,
+    Ready: false,
+    ResultPartSeq: 0,
+    Verdict: 0,
+    DefectCode: 0,
+    ResultSeq: 0,
   };
   private readonly inFlight = new Map<number, Part>();
   private readonly truth: PartGenerator;

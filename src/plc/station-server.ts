@@ -1,7 +1,18 @@
 import path from 'node:path';
 import {
-  DataType, MessageSecurityMode, OPCUAServer, SecurityPolicy, StatusCodes, Variant, nodesets,
-  promoteToStateMachine, type AddressSpace, type UAMethod, type UAObject, type UAStateMachineEx, type UAVariable,
+  DataType,
+  MessageSecurityMode,
+  OPCUAServer,
+  SecurityPolicy,
+  StatusCodes,
+  Variant,
+  nodesets,
+  promoteToStateMachine,
+  type AddressSpace,
+  type UAMethod,
+  type UAObject,
+  type UAStateMachineEx,
+  type UAVariable,
 } from 'node-opcua';
 import type { InspectionResult } from '../line/protocol.js';
 import { processingMs } from '../line/stats.js';
@@ -99,7 +110,7 @@ export class StationServer {
     this.visionSystem = vs;
     // Clients subscribe to ResultReady on the VisionSystem, or on the Server object.
     vs.setEventNotifier(1);
-    as.rootFolder.objects.server.addReference({ referenceType: "HasNotifier", nodeId: vs.nodeId });
+    as.rootFolder.objects.server.addReference({ referenceType: 'HasNotifier', nodeId: vs.nodeId });
 
     const vsm = promoteToStateMachine(vs.getComponentByName('VisionStateMachine', mv) as UAObject);
     vsm.setState('Operational');
@@ -139,10 +150,30 @@ export class StationServer {
 
     // The station's own facts, beside the VisionSystem.
     const station = ns.addObject({ browseName: 'Station', organizedBy: as.rootFolder.objects });
-    this.counterVars.currentRecipe = ns.addVariable({ componentOf: station, browseName: 'CurrentRecipe', dataType: 'String', value: { dataType: DataType.String, value: this.o.currentRecipe } });
-    this.counterVars.inspected = ns.addVariable({ componentOf: station, browseName: 'Inspected', dataType: 'UInt32', value: { dataType: DataType.UInt32, value: 0 } });
-    this.counterVars.rejected = ns.addVariable({ componentOf: station, browseName: 'Rejected', dataType: 'UInt32', value: { dataType: DataType.UInt32, value: 0 } });
-    this.counterVars.uninspected = ns.addVariable({ componentOf: station, browseName: 'Uninspected', dataType: 'UInt32', value: { dataType: DataType.UInt32, value: 0 } });
+    this.counterVars.currentRecipe = ns.addVariable({
+      componentOf: station,
+      browseName: 'CurrentRecipe',
+      dataType: 'String',
+      value: { dataType: DataType.String, value: this.o.currentRecipe },
+    });
+    this.counterVars.inspected = ns.addVariable({
+      componentOf: station,
+      browseName: 'Inspected',
+      dataType: 'UInt32',
+      value: { dataType: DataType.UInt32, value: 0 },
+    });
+    this.counterVars.rejected = ns.addVariable({
+      componentOf: station,
+      browseName: 'Rejected',
+      dataType: 'UInt32',
+      value: { dataType: DataType.UInt32, value: 0 },
+    });
+    this.counterVars.uninspected = ns.addVariable({
+      componentOf: station,
+      browseName: 'Uninspected',
+      dataType: 'UInt32',
+      value: { dataType: DataType.UInt32, value: 0 },
+    });
   }
 
   private switchRecipe(name: string): void {
@@ -177,17 +208,19 @@ export class StationServer {
     const construct = (name: string, fields: Record<string, unknown>) => as.constructExtensionObject(as.findDataType(name, mv)!, fields);
     const t = r.timings;
     this.visionSystem.raiseEvent(eventType, {
-      'resultId': { dataType: DataType.ExtensionObject, value: construct('ResultIdDataType', { id: `${r.source}-${r.seq}-${r.timestamp}` }) },
-      'partId': { dataType: DataType.ExtensionObject, value: construct('PartIdDataType', { id: String(r.seq) }) },
-      'internalRecipeId': { dataType: DataType.ExtensionObject, value: construct('RecipeIdInternalDataType', { id: `${r.recipe}@${r.recipeVersion}` }) },
-      'resultState': { dataType: DataType.Int32, value: r.verdict === 'pass' ? 1 : r.verdict === 'fail' ? 2 : 0 },
-      'isSimulated': { dataType: DataType.Boolean, value: false },
-      'isPartial': { dataType: DataType.Boolean, value: false },
-      'processingTimes': {
+      resultId: { dataType: DataType.ExtensionObject, value: construct('ResultIdDataType', { id: `${r.source}-${r.seq}-${r.timestamp}` }) },
+      partId: { dataType: DataType.ExtensionObject, value: construct('PartIdDataType', { id: String(r.seq) }) },
+      internalRecipeId: { dataType: DataType.ExtensionObject, value: construct('RecipeIdInternalDataType', { id: `${r.recipe}@${r.recipeVersion}` }) },
+      resultState: { dataType: DataType.Int32, value: r.verdict === 'pass' ? 1 : r.verdict === 'fail' ? 2 : 0 },
+      isSimulated: { dataType: DataType.Boolean, value: false },
+      isPartial: { dataType: DataType.Boolean, value: false },
+      processingTimes: {
         dataType: DataType.ExtensionObject,
         value: construct('ProcessingTimesDataType', {
-          startTime: new Date(r.timestamp), endTime: new Date(r.decidedAt),
-          acquisitionDuration: t.queue, processingDuration: processingMs(t),
+          startTime: new Date(r.timestamp),
+          endTime: new Date(r.decidedAt),
+          acquisitionDuration: t.queue,
+          processingDuration: processingMs(t),
         }),
       },
     });
@@ -201,7 +234,8 @@ function outputsOf(m: UAMethod | null, id: { id?: string }): Variant[] {
   return args.map((a) => {
     const dt = as?.findDataType(a.dataType as never);
     const name = dt?.browseName.name ?? '';
-    if (name.endsWith('DataType') && as && dt) return new Variant({ dataType: DataType.ExtensionObject, value: as.constructExtensionObject(dt, { id: id.id ?? '' }) });
+    if (name.endsWith('DataType') && as && dt)
+      return new Variant({ dataType: DataType.ExtensionObject, value: as.constructExtensionObject(dt, { id: id.id ?? '' }) });
     if (name === 'Boolean') return new Variant({ dataType: DataType.Boolean, value: true });
     if (name === 'Int32') return new Variant({ dataType: DataType.Int32, value: 0 });
     return new Variant({ dataType: DataType.Null });

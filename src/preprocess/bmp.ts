@@ -10,7 +10,8 @@ export function isBmp(bytes: Uint8Array): boolean {
 /** Decodes a BMP (bmp-ts) into a raw RGB8 frame, refusing more than `maxPixels` before decoding. */
 export function decodeBmp(bytes: Uint8Array, maxPixels: number): RawImage {
   const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const w = Math.abs(view.readInt32LE(18)), h = Math.abs(view.readInt32LE(22));
+  const w = Math.abs(view.readInt32LE(18)),
+    h = Math.abs(view.readInt32LE(22));
   if (w * h > maxPixels) throw new StationError('STN_ERR_IMAGE_TOO_LARGE', `the BMP is ${w}x${h} (${w * h} pixels), more than the ${maxPixels} accepted`);
   let img: { width: number; height: number; data: Buffer };
   try {

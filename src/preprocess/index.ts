@@ -1,4 +1,4 @@
-import sharp, { type Metadata, type OutputInfo, type OverlayOptions, type Sharp } from 'sharp';
+import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
 import { channelsOf, type FrameImage } from '../capture/frame.js';
 import { StationError } from '../errors/index.js';
 import { decodeBmp, isBmp } from './bmp.js';
@@ -66,7 +66,10 @@ export class Preprocessor {
   /** Per-channel lookup u8 → normalised float, built once. */
   private readonly lut: Float32Array[];
 
-  constructor(readonly spec: InputSpec, readonly options: PreprocessOptions) {
+  constructor(
+    readonly spec: InputSpec,
+    readonly options: PreprocessOptions,
+  ) {
     this.tensor = new Float32Array(3 * spec.width * spec.height);
     this.lut = [0, 1, 2].map((c) => {
       const l = new Float32Array(256);
@@ -88,7 +91,10 @@ export class Preprocessor {
       const channels = channelsOf(image.format);
       grey = channels === 1;
       if (!(image.width > 0 && image.height > 0) || image.data.length !== image.width * image.height * channels) {
-        throw new StationError('STN_ERR_IMAGE_FORMAT', `raw ${image.format} frame of ${image.width}x${image.height} needs ${image.width * image.height * channels} bytes, got ${image.data.length}`);
+        throw new StationError(
+          'STN_ERR_IMAGE_FORMAT',
+          `raw ${image.format} frame of ${image.width}x${image.height} needs ${image.width * image.height * channels} bytes, got ${image.data.length}`,
+        );
       }
       if (image.width * image.height > options.maxPixels) throw tooLarge(image.width, image.height, options.maxPixels);
       pipeline = sharp(image.data, { raw: { width: image.width, height: image.height, channels } });
@@ -113,7 +119,12 @@ export class Preprocessor {
     const [rx, ry, rw, rh] = clampRoi(options.roi, srcWidth, srcHeight);
     if (rx !== 0 || ry !== 0 || rw !== srcWidth || rh !== srcHeight) pipeline = pipeline.extract({ left: rx, top: ry, width: rw, height: rh });
 
-    let scaleX: number, scaleY: number, padX = 0, padY = 0, nw: number, nh: number;
+    let scaleX: number,
+      scaleY: number,
+      padX = 0,
+      padY = 0,
+      nw: number,
+      nh: number;
     if (spec.resize === 'letterbox') {
       const r = Math.min(spec.width / rw, spec.height / rh);
       nw = Math.max(1, Math.round(rw * r));
@@ -169,7 +180,8 @@ export class Preprocessor {
     const bgr = this.spec.colorOrder === 'BGR';
     const [l0, l1, l2] = this.lut;
     if (channels !== 1 && channels < 3) throw new StationError('STN_ERR_IMAGE_FORMAT', `unsupported channel count ${channels}`);
-    const r = bgr ? 2 : 0, b = bgr ? 0 : 2;
+    const r = bgr ? 2 : 0,
+      b = bgr ? 0 : 2;
     if (channels === 1 && this.sameLut) {
       // One plane through the table, then two block copies (the border is the same in all three).
       for (let y = 0; y < h; y++) {
@@ -201,7 +213,8 @@ export class Preprocessor {
 
 function clampRoi(roi: readonly [number, number, number, number] | undefined, w: number, h: number): [number, number, number, number] {
   if (!roi) return [0, 0, w, h];
-  const x = Math.min(roi[0], w - 1), y = Math.min(roi[1], h - 1);
+  const x = Math.min(roi[0], w - 1),
+    y = Math.min(roi[1], h - 1);
   return [x, y, Math.max(1, Math.min(roi[2], w - x)), Math.max(1, Math.min(roi[3], h - y))];
 }
 
@@ -216,13 +229,28 @@ function decodeError(err: unknown, maxPixels: number): StationError {
 }
 
 export const YOLO_INPUT: Omit<InputSpec, 'width' | 'height'> = {
-  resize: 'letterbox', padValue: 114, colorOrder: 'RGB', scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1],
+  resize: 'letterbox',
+  padValue: 114,
+  colorOrder: 'RGB',
+  scale: 1 / 255,
+  mean: [0, 0, 0],
+  std: [1, 1, 1],
 };
 /** anomalib v1/v2 exports: RGB in [0,1], normalisation inside the graph. */
 export const ANOMALIB_INPUT: Omit<InputSpec, 'width' | 'height'> = {
-  resize: 'stretch', padValue: 0, colorOrder: 'RGB', scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1],
+  resize: 'stretch',
+  padValue: 0,
+  colorOrder: 'RGB',
+  scale: 1 / 255,
+  mean: [0, 0, 0],
+  std: [1, 1, 1],
 };
 /** torchvision/timm classifiers: ImageNet normalisation outside the graph. */
 export const IMAGENET_INPUT: Omit<InputSpec, 'width' | 'height'> = {
-  resize: 'stretch', padValue: 0, colorOrder: 'RGB', scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225],
+  resize: 'stretch',
+  padValue: 0,
+  colorOrder: 'RGB',
+  scale: 1 / 255,
+  mean: [0.485, 0.456, 0.406],
+  std: [0.229, 0.224, 0.225],
 };

@@ -44,7 +44,10 @@ export interface Principal {
 
 /** Users, login sessions, API keys and the audit log. Secrets are stored hashed, never logged. */
 export class Accounts {
-  constructor(readonly db: Db, readonly sessionTtlMs = 12 * 3600 * 1000) {}
+  constructor(
+    readonly db: Db,
+    readonly sessionTtlMs = 12 * 3600 * 1000,
+  ) {}
 
   async createUser(username: string, role: Role, password: string): Promise<{ id: number }> {
     return this.db.user.create({ data: { username, role, passwordHash: await hashPassword(password) }, select: { id: true } });
@@ -74,7 +77,11 @@ export class Accounts {
     const t = token();
     const csrfToken = token(24);
     await this.db.session.create({ data: { tokenHash: sha256(t), csrfToken, userId: user.id, expiresAt: new Date(Date.now() + this.sessionTtlMs) } });
-    return { token: t, csrfToken, principal: { kind: 'session', userId: user.id, username: user.username, role: user.role as Role, csrfToken, sessionTokenHash: sha256(t) } };
+    return {
+      token: t,
+      csrfToken,
+      principal: { kind: 'session', userId: user.id, username: user.username, role: user.role as Role, csrfToken, sessionTokenHash: sha256(t) },
+    };
   }
 
   async logout(tokenHash: string): Promise<void> {

@@ -1,12 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
-import { StationError } from '../errors/index.js';
 import { PrismaClient } from './generated/sqlite/client.js';
 import { PrismaClient as PgClient } from './generated/postgresql/client.js';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { migrate } from './migrate.js';
-import { parseDatabaseUrl, redact } from './url.js';
+import { parseDatabaseUrl } from './url.js';
 
 export type Db = InstanceType<typeof PrismaClient>;
 

@@ -11,7 +11,11 @@ import { setPriority } from 'node:os';
 import type { InspectionResult } from '../line/protocol.js';
 import { DiskImageStore, type ImageStore, type StoredImage } from './images.js';
 
-interface Job { id: number; stationId: string; r: InspectionResult }
+interface Job {
+  id: number;
+  stationId: string;
+  r: InspectionResult;
+}
 type Reply = { id: number; images: StoredImage[] } | { id: number; error: { code?: string; message: string } };
 
 /** The child's side: write what it is sent, answer with the stored images or the error (with its code). */
@@ -36,7 +40,10 @@ export class EncoderImageStore implements ImageStore {
   private next = 1;
   restarts = 0;
 
-  constructor(private readonly disk: DiskImageStore, private readonly niceness = 10) {}
+  constructor(
+    private readonly disk: DiskImageStore,
+    private readonly niceness = 10,
+  ) {}
 
   get location(): string {
     return this.disk.location;
@@ -52,7 +59,9 @@ export class EncoderImageStore implements ImageStore {
     });
     try {
       if (child.pid) setPriority(child.pid, this.niceness);
-    } catch { /* not allowed to lower it: it still runs, at normal priority */ }
+    } catch {
+      /* not allowed to lower it: it still runs, at normal priority */
+    }
     child.on('message', (m: Reply) => {
       const p = this.pending.get(m.id);
       this.pending.delete(m.id);

@@ -34,7 +34,12 @@ export interface ExportJob {
 export class Exporter {
   private readonly jobs = new Map<string, ExportJob>();
 
-  constructor(private readonly db: Db, private readonly images: ImageStore, readonly dir: string, private readonly labels: () => string[]) {}
+  constructor(
+    private readonly db: Db,
+    private readonly images: ImageStore,
+    readonly dir: string,
+    private readonly labels: () => string[],
+  ) {}
 
   private async source(rel: string): Promise<string> {
     const file = await this.images.localPath(rel);
@@ -85,7 +90,8 @@ export class Exporter {
       const ext = path.extname(img.path) || '.png';
       const base = `insp_${r.id}${ext}`;
       const boxes: { cls: string; box: number[] | null }[] = [];
-      if (review.label === 'confirmed' && r.verdict === 'fail') for (const d of r.defects) boxes.push({ cls: d.class, box: d.x1 === null ? null : [d.x1, d.y1!, d.x2!, d.y2!] });
+      if (review.label === 'confirmed' && r.verdict === 'fail')
+        for (const d of r.defects) boxes.push({ cls: d.class, box: d.x1 === null ? null : [d.x1, d.y1!, d.x2!, d.y2!] });
       if (review.label === 'escape' && review.class) boxes.push({ cls: review.class, box: Array.isArray(review.box) ? (review.box as number[]) : null });
       const good = review.label === 'false_reject' || (review.label === 'confirmed' && r.verdict === 'pass');
       if (job.layout === 'folders') {
@@ -96,11 +102,15 @@ export class Exporter {
         await mkdir(path.join(work, 'images'), { recursive: true });
         await mkdir(path.join(work, 'labels'), { recursive: true });
         await copyFile(await this.source(img.path), path.join(work, 'images', base));
-        const lines = good ? [] : boxes.filter((b) => b.box).map((b) => {
-          const [x1, y1, x2, y2] = b.box!;
-          const f = (v: number) => v.toFixed(6);
-          return `${classId(b.cls)} ${f((x1 + x2) / 2 / img.width)} ${f((y1 + y2) / 2 / img.height)} ${f((x2 - x1) / img.width)} ${f((y2 - y1) / img.height)}`;
-        });
+        const lines = good
+          ? []
+          : boxes
+              .filter((b) => b.box)
+              .map((b) => {
+                const [x1, y1, x2, y2] = b.box!;
+                const f = (v: number) => v.toFixed(6);
+                return `${classId(b.cls)} ${f((x1 + x2) / 2 / img.width)} ${f((y1 + y2) / 2 / img.height)} ${f((x2 - x1) / img.width)} ${f((y2 - y1) / img.height)}`;
+              });
         await writeFile(path.join(work, 'labels', base.replace(/\.[^.]+$/, '.txt')), lines.join('\n') + (lines.length ? '\n' : ''));
       }
       job.done++;

@@ -142,9 +142,13 @@ async function encodeOriginal(image: FrameImage): Promise<{ data: Buffer; ext: s
     const view = Buffer.from(image.data);
     return { data: view, ext: 'bmp', mime: 'image/bmp', width: Math.abs(view.readInt32LE(18)), height: Math.abs(view.readInt32LE(22)) };
   }
-  const meta = await sharp(image.data, { failOn: 'none' }).metadata().catch(() => ({} as Metadata));
+  const meta = await sharp(image.data, { failOn: 'none' })
+    .metadata()
+    .catch(() => ({}) as Metadata);
   const fmt = meta.format ?? 'bin';
-  const mime = ({ jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp', tiff: 'image/tiff', gif: 'image/gif' } as Record<string, string>)[fmt] ?? 'application/octet-stream';
+  const mime =
+    ({ jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp', tiff: 'image/tiff', gif: 'image/gif' } as Record<string, string>)[fmt] ??
+    'application/octet-stream';
   return { data: Buffer.from(image.data), ext: fmt === 'jpeg' ? 'jpg' : fmt, mime, width: meta.width ?? 0, height: meta.height ?? 0 };
 }
 
@@ -170,7 +174,12 @@ async function rgbOf(image: FrameImage): Promise<Canvas> {
  * the anomaly heat map blended, and a verdict banner — drawn into the pixels, then encoded once
  * as JPEG and once as a small JPEG.
  */
-async function renderOverlay(image: FrameImage, r: InspectionResult, width: number, height: number): Promise<{ overlay: Buffer; thumb: { data: Buffer; width: number; height: number } }> {
+async function renderOverlay(
+  image: FrameImage,
+  r: InspectionResult,
+  width: number,
+  height: number,
+): Promise<{ overlay: Buffer; thumb: { data: Buffer; width: number; height: number } }> {
   let cv: Canvas;
   if (!width || !height) {
     // Undecodable original: the overlay is a plain card saying why.

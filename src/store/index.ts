@@ -1,7 +1,16 @@
 export { openDatabase, type Db } from './db.js';
 export { migrate, migrationsDir } from './migrate.js';
 export { parseDatabaseUrl, redact, type DatabaseTarget } from './url.js';
-export { Repository, canonicalJson, canonicalSha256, type InspectionFilter, type StationInfo, type WhatIfScan, type Scope } from './repository.js';
+export {
+  Repository,
+  canonicalJson,
+  canonicalSha256,
+  type InspectionFilter,
+  type StationInfo,
+  type WhatIfScan,
+  type WhatIfRow,
+  type Scope,
+} from './repository.js';
 export { DiskImageStore, IMAGE_VARIANTS, type ImageStore, type ImageVariant, type StoredImage } from './images.js';
 export { Recorder, type RecorderCounters, type RecorderOptions } from './recorder.js';
 export { Retention, type RetentionOptions, type RetentionCounters, type DiskStatus } from './retention.js';

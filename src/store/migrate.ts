@@ -58,7 +58,10 @@ const MIGRATION_LOCK = 0x5354_4e4d; // "STNM"
 function migrationsList(dir: string) {
   const lock = path.join(dir, 'migration_lock.toml');
   const dirs = existsSync(dir)
-    ? readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort()
+    ? readdirSync(dir, { withFileTypes: true })
+        .filter((d) => d.isDirectory())
+        .map((d) => d.name)
+        .sort()
     : [];
   return {
     baseDir: dir,
@@ -96,10 +99,22 @@ async function withEngine<T>(url: string, fn: (engine: WasmSchemaEngine) => Prom
   }
   const opened: { dispose(): Promise<void> }[] = [];
   const tracked = Object.assign(Object.create(inner) as typeof inner, {
-    connect: async () => { const a = await inner.connect(); opened.push(a); return a; },
-    connectToShadowDb: async () => { const a = await inner.connectToShadowDb(); opened.push(a); return a; },
+    connect: async () => {
+      const a = await inner.connect();
+      opened.push(a);
+      return a;
+    },
+    connectToShadowDb: async () => {
+      const a = await inner.connectToShadowDb();
+      opened.push(a);
+      return a;
+    },
   });
-  const engine = await bg.SchemaEngine.new({ datamodels: [['schema.prisma', schemaText(db.provider)]] }, () => undefined, bindMigrationAwareSqlAdapterFactory(tracked));
+  const engine = await bg.SchemaEngine.new(
+    { datamodels: [['schema.prisma', schemaText(db.provider)]] },
+    () => undefined,
+    bindMigrationAwareSqlAdapterFactory(tracked),
+  );
   try {
     return await fn(engine);
   } finally {
@@ -119,7 +134,13 @@ function upToDate(file: string, dir: string): boolean {
   try {
     const table = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_prisma_migrations'").get();
     if (!table) return false;
-    const applied = new Set((db.prepare('SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL').all() as { migration_name: string }[]).map((r) => r.migration_name));
+    const applied = new Set(
+      (
+        db.prepare('SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL').all() as {
+          migration_name: string;
+        }[]
+      ).map((r) => r.migration_name),
+    );
     return migrationsList(dir).migrationDirectories.every((m) => applied.has(m.path));
   } finally {
     db.close();
@@ -130,10 +151,11 @@ function upToDate(file: string, dir: string): boolean {
 export async function migrate(url: string): Promise<string[]> {
   const target = parseDatabaseUrl(url);
   if (target.provider === 'sqlite' && upToDate(target.file, migrationsDir('sqlite'))) return [];
-  const apply = () => withEngine(url, async (engine) => {
-    const out = await engine.applyMigrations({ migrationsList: migrationsList(migrationsDir(target.provider)), filters: FILTERS });
-    return out.appliedMigrationNames;
-  });
+  const apply = () =>
+    withEngine(url, async (engine) => {
+      const out = await engine.applyMigrations({ migrationsList: migrationsList(migrationsDir(target.provider)), filters: FILTERS });
+      return out.appliedMigrationNames;
+    });
   try {
     if (target.provider === 'sqlite') return await apply();
     // Several stations starting at once against one PostgreSQL: one migrates, the others wait.
@@ -166,7 +188,9 @@ export async function diffSchema(url: string): Promise<string> {
     const out = await engine.diff({
       from: first ? { tag: 'empty' } : { tag: 'schemaDatasource', files: [{ path: 'schema.prisma', content: schema }], configDir: PRISMA_DIR },
       to: { tag: 'schemaDatamodel', files: [{ path: 'schema.prisma', content: schema }] },
-      script: true, exitCode: null, filters: FILTERS,
+      script: true,
+      exitCode: null,
+      filters: FILTERS,
     });
     return out.stdout ?? '';
   });

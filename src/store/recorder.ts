@@ -66,7 +66,17 @@ interface SpoolEntry {
  *                                                        spool/*.jsonl ──(db back)──▶ replayed
  */
 export class Recorder {
-  readonly counters: RecorderCounters = { recorded: 0, withImages: 0, imagesShed: 0, imageErrors: 0, diskFull: 0, spooled: 0, replayed: 0, writeErrors: 0, dropped: 0 };
+  readonly counters: RecorderCounters = {
+    recorded: 0,
+    withImages: 0,
+    imagesShed: 0,
+    imageErrors: 0,
+    diskFull: 0,
+    spooled: 0,
+    replayed: 0,
+    writeErrors: 0,
+    dropped: 0,
+  };
   /** True from a failed database write until the spool has been replayed. */
   databaseDown = false;
   lastDatabaseError: string | null = null;
@@ -81,7 +91,11 @@ export class Recorder {
   private closed = false;
   private spoolChain: Promise<void> = Promise.resolve();
 
-  constructor(private readonly repo: Repository, private readonly images: ImageStore, private readonly o: RecorderOptions) {}
+  constructor(
+    private readonly repo: Repository,
+    private readonly images: ImageStore,
+    private readonly o: RecorderOptions,
+  ) {}
 
   get depth(): number {
     return this.queue.length;
@@ -158,9 +172,12 @@ export class Recorder {
         continue;
       }
       try {
-        const ids = await this.repo.insertInspections(this.o.stationId, batch.map((b, i) => ({ r: b.r, refs: this.refsOf(b.r), images: stored[i] })));
+        const ids = await this.repo.insertInspections(
+          this.o.stationId,
+          batch.map((b, i) => ({ r: b.r, refs: this.refsOf(b.r), images: stored[i] })),
+        );
         this.counters.recorded += ids.length;
-        ids.forEach((id, i) => this.o.onRecorded?.(id, batch[i].r));
+        for (let i = 0; i < ids.length; i++) this.o.onRecorded?.(ids[i], batch[i].r);
       } catch {
         for (let i = 0; i < batch.length; i++) await this.writeRow(batch[i].r, stored[i]);
       }
@@ -171,7 +188,7 @@ export class Recorder {
 
   private refsOf(r: SpoolEntry['r']) {
     return {
-      modelId: r.modelSha256 ? this.o.modelIds.get(r.modelSha256) ?? null : null,
+      modelId: r.modelSha256 ? (this.o.modelIds.get(r.modelSha256) ?? null) : null,
       recipeVersionId: this.o.recipeVersionIds.get(`${r.recipe}@${r.recipeVersion}`) ?? null,
     };
   }
@@ -308,4 +325,3 @@ async function rewriteRest(file: string, rest: string[]): Promise<void> {
   await writeFile(`${file}.tmp`, rest.join('\n') + '\n');
   await rename(`${file}.tmp`, file);
 }
-

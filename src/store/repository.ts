@@ -4,8 +4,7 @@ import type { InspectionResult, ModelSummary, Timings } from '../line/protocol.j
 import { processingMs } from '../line/stats.js';
 import type { Db } from './db.js';
 import type { StoredImage, ImageVariant } from './images.js';
-import type { CompactOutputs, Verdict } from '../decision/index.js';
-import { labelOf, type WhatIfRow } from '../whatif/index.js';
+import { labelOf, type CompactOutputs, type PartLabel, type Verdict } from '../decision/index.js';
 
 export interface StationInfo {
   id: string;
@@ -51,6 +50,16 @@ function rangeWhere(from?: Date, to?: Date) {
 /** The model and recipe version rows an inspection refers to. */
 type RowRefs = { modelId: number | null; recipeVersionId: number | null };
 
+/** One stored inspection, as much as re-deciding it (what-if) needs. */
+export interface WhatIfRow {
+  id: number;
+  capturedAt: Date;
+  verdict: Verdict;
+  outputs: CompactOutputs;
+  maxScore: number;
+  label: PartLabel | null;
+}
+
 export interface WhatIfScan {
   recipe: string;
   station?: string;
@@ -63,7 +72,11 @@ export interface WhatIfScan {
 export function canonicalJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
   if (v && typeof v === 'object') {
-    return `{${Object.keys(v).filter((k) => (v as Record<string, unknown>)[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+    return `{${Object.keys(v)
+      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(v);
 }
@@ -83,11 +96,13 @@ export class Repository {
   }
 
   async ensureModel(m: ModelSummary): Promise<number> {
-    const row = await onConflictRetry(() => this.db.model.upsert({
-      where: { sha256: m.sha256 },
-      create: { name: m.name, family: m.family, sha256: m.sha256, labels: m.labels, inputWidth: m.inputWidth, inputHeight: m.inputHeight },
-      update: {},
-    }));
+    const row = await onConflictRetry(() =>
+      this.db.model.upsert({
+        where: { sha256: m.sha256 },
+        create: { name: m.name, family: m.family, sha256: m.sha256, labels: m.labels, inputWidth: m.inputWidth, inputHeight: m.inputHeight },
+        update: {},
+      }),
+    );
     return row.id;
   }
 
@@ -100,9 +115,7 @@ export class Repository {
   }
 
   /** One inspection with its defects and image rows, in one transaction. Returns its id. */
-  async insertInspection(
-    stationId: string, r: InspectionResult, refs: RowRefs, images: StoredImage[],
-  ): Promise<number> {
+  async insertInspection(stationId: string, r: InspectionResult, refs: RowRefs, images: StoredImage[]): Promise<number> {
     const row = await this.db.inspection.create({ data: inspectionData(stationId, r, refs, images), select: { id: true } });
     return row.id;
   }
@@ -181,12 +194,19 @@ export class Repository {
     };
     // Reviews are few next to inspections: read them once, the latest per part wins.
     const reviews = new Map<number, { label: string; class: string | null }>();
-    for (const r of await this.db.review.findMany({ where: { inspection: where }, orderBy: { id: 'asc' }, select: { inspectionId: true, label: true, class: true } })) {
+    for (const r of await this.db.review.findMany({
+      where: { inspection: where },
+      orderBy: { id: 'asc' },
+      select: { inspectionId: true, label: true, class: true },
+    })) {
       reviews.set(r.inspectionId, r);
     }
     const confirmedIds = [...reviews].filter(([, r]) => r.label === 'confirmed' && !r.class).map(([id]) => id);
     const rejecting = new Map<number, string[]>();
-    for (const d of await this.db.defect.findMany({ where: { inspectionId: { in: confirmedIds }, rejecting: true }, select: { inspectionId: true, class: true } })) {
+    for (const d of await this.db.defect.findMany({
+      where: { inspectionId: { in: confirmedIds }, rejecting: true },
+      select: { inspectionId: true, class: true },
+    })) {
       rejecting.set(d.inspectionId, [...(rejecting.get(d.inspectionId) ?? []), d.class]);
     }
     let after = 0;
@@ -199,10 +219,16 @@ export class Repository {
       });
       if (rows.length === 0) return;
       after = rows[rows.length - 1].id;
-      onRows(rows.map((r) => ({
-        id: r.id, capturedAt: r.capturedAt, verdict: r.verdict as Verdict, outputs: r.outputs as CompactOutputs, maxScore: r.maxScore,
-        label: labelOf(r.verdict as Verdict, reviews.get(r.id), r.truth as { defective?: boolean } | null, rejecting.get(r.id) ?? []),
-      })));
+      onRows(
+        rows.map((r) => ({
+          id: r.id,
+          capturedAt: r.capturedAt,
+          verdict: r.verdict as Verdict,
+          outputs: r.outputs as CompactOutputs,
+          maxScore: r.maxScore,
+          label: labelOf(r.verdict as Verdict, reviews.get(r.id), r.truth as { defective?: boolean } | null, rejecting.get(r.id) ?? []),
+        })),
+      );
       if (rows.length < chunk) return;
     }
   }
@@ -221,7 +247,9 @@ export class Repository {
   /** Parts, verdicts and reject rate per station in a time range: stations side by side. */
   async stationStats(from: Date, to: Date, scope: Scope = {}) {
     const groups = await this.db.inspection.groupBy({
-      by: ['stationId', 'verdict'], where: { capturedAt: { gte: from, lt: to }, ...scopeWhere(scope) }, _count: { _all: true },
+      by: ['stationId', 'verdict'],
+      where: { capturedAt: { gte: from, lt: to }, ...scopeWhere(scope) },
+      _count: { _all: true },
     });
     const out = new Map<string, { station: string; parts: number; pass: number; fail: number; uninspected: number }>();
     for (const g of groups) {
@@ -231,10 +259,14 @@ export class Repository {
       row[g.verdict as 'pass' | 'fail' | 'uninspected'] += g._count._all;
     }
     const info = new Map((await this.stations()).map((s) => [s.id, s]));
-    return [...out.values()].sort((a, b) => a.station.localeCompare(b.station)).map((r) => ({
-      ...r, line: info.get(r.station)?.line ?? '', site: info.get(r.station)?.site ?? '',
-      rejectRate: r.parts ? round4((r.fail + r.uninspected) / r.parts) : null,
-    }));
+    return [...out.values()]
+      .sort((a, b) => a.station.localeCompare(b.station))
+      .map((r) => ({
+        ...r,
+        line: info.get(r.station)?.line ?? '',
+        site: info.get(r.station)?.site ?? '',
+        rejectRate: r.parts ? round4((r.fail + r.uninspected) / r.parts) : null,
+      }));
   }
 
   // --- image retention -----------------------------------------------------------------------
@@ -283,7 +315,11 @@ export class Repository {
     await this.db.reinference.update({ where: { id }, data: u });
   }
 
-  async addReinferenceResults(runId: number, rows: { inspectionId: number; verdict: string; errorCode: string | null; outputs: object; defects: object[]; maxScore: number; latencyMs: number }[], done: number): Promise<void> {
+  async addReinferenceResults(
+    runId: number,
+    rows: { inspectionId: number; verdict: string; errorCode: string | null; outputs: object; defects: object[]; maxScore: number; latencyMs: number }[],
+    done: number,
+  ): Promise<void> {
     await this.db.$transaction([
       this.db.reinferenceResult.createMany({ data: rows.map((r) => ({ ...r, runId })) }),
       this.db.reinference.update({ where: { id: runId }, data: { done } }),
@@ -307,7 +343,13 @@ export class Repository {
       include: {
         inspection: {
           select: {
-            id: true, capturedAt: true, verdict: true, outputs: true, maxScore: true, truth: true, timings: true,
+            id: true,
+            capturedAt: true,
+            verdict: true,
+            outputs: true,
+            maxScore: true,
+            truth: true,
+            timings: true,
             defects: { where: { rejecting: true }, select: { class: true, score: true } },
             reviews: { orderBy: { id: 'desc' }, take: 1, select: { label: true, class: true } },
           },
@@ -318,10 +360,28 @@ export class Repository {
       const i = r.inspection;
       const verdict = i.verdict as Verdict;
       return {
-        inspectionId: i.id, capturedAt: i.capturedAt,
-        production: { verdict, maxScore: i.maxScore, defects: i.defects, processingMs: verdict === 'uninspected' ? null : processingMs(i.timings as unknown as Timings), outputs: i.outputs as CompactOutputs },
-        candidate: { verdict: r.verdict as Verdict, maxScore: r.maxScore, errorCode: r.errorCode, defects: (r.defects as { class: string; score: number; rejecting: boolean }[]).filter((d) => d.rejecting), latencyMs: r.latencyMs },
-        label: labelOf(verdict, i.reviews[0], i.truth as { defective?: boolean } | null, i.defects.map((d) => d.class)),
+        inspectionId: i.id,
+        capturedAt: i.capturedAt,
+        production: {
+          verdict,
+          maxScore: i.maxScore,
+          defects: i.defects,
+          processingMs: verdict === 'uninspected' ? null : processingMs(i.timings as unknown as Timings),
+          outputs: i.outputs as CompactOutputs,
+        },
+        candidate: {
+          verdict: r.verdict as Verdict,
+          maxScore: r.maxScore,
+          errorCode: r.errorCode,
+          defects: (r.defects as { class: string; score: number; rejecting: boolean }[]).filter((d) => d.rejecting),
+          latencyMs: r.latencyMs,
+        },
+        label: labelOf(
+          verdict,
+          i.reviews[0],
+          i.truth as { defective?: boolean } | null,
+          i.defects.map((d) => d.class),
+        ),
       };
     });
   }
@@ -357,15 +417,17 @@ export class Repository {
   private writeRecipeVersion(name: string, definition: object, author: string, reason: string, reuseIfSame: boolean): Promise<{ id: number; version: number }> {
     const sha256 = canonicalSha256(definition);
     // Stations starting together against one database race for the same recipe: the loser retries.
-    return onConflictRetry(() => this.db.$transaction(async (tx) => {
-      const recipe = await tx.recipe.upsert({ where: { name }, create: { name }, update: {} });
-      const latest = await tx.recipeVersion.findFirst({ where: { recipeId: recipe.id }, orderBy: { version: 'desc' } });
-      if (reuseIfSame && latest && latest.sha256 === sha256) return { id: latest.id, version: latest.version };
-      const v = await tx.recipeVersion.create({
-        data: { recipeId: recipe.id, version: (latest?.version ?? 0) + 1, definition: JSON.parse(JSON.stringify(definition)), sha256, author, reason },
-      });
-      return { id: v.id, version: v.version };
-    }));
+    return onConflictRetry(() =>
+      this.db.$transaction(async (tx) => {
+        const recipe = await tx.recipe.upsert({ where: { name }, create: { name }, update: {} });
+        const latest = await tx.recipeVersion.findFirst({ where: { recipeId: recipe.id }, orderBy: { version: 'desc' } });
+        if (reuseIfSame && latest && latest.sha256 === sha256) return { id: latest.id, version: latest.version };
+        const v = await tx.recipeVersion.create({
+          data: { recipeId: recipe.id, version: (latest?.version ?? 0) + 1, definition: JSON.parse(JSON.stringify(definition)), sha256, author, reason },
+        });
+        return { id: v.id, version: v.version };
+      }),
+    );
   }
 
   // --- reviews and statistics ---------------------------------------------------------------
@@ -393,7 +455,10 @@ export class Repository {
       select: { capturedAt: true, verdict: true, reviews: { select: { label: true }, orderBy: { id: 'desc' }, take: 1 } },
       orderBy: { capturedAt: 'asc' },
     });
-    const buckets = new Map<string, { start: string; parts: number; pass: number; fail: number; uninspected: number; falseRejects: number; escapes: number; confirmed: number }>();
+    const buckets = new Map<
+      string,
+      { start: string; parts: number; pass: number; fail: number; uninspected: number; falseRejects: number; escapes: number; confirmed: number }
+    >();
     for (const r of rows) {
       const start = bucketStart(r.capturedAt, bucket).toISOString();
       let b = buckets.get(start);
@@ -416,7 +481,10 @@ export class Repository {
 
   /** Score histograms per class over every finding kept (rejecting or not), `bins` equal bins on [0, 1]. */
   async scoreHistograms(from: Date, to: Date, bins: number, scope: Scope = {}) {
-    const rows = await this.db.defect.findMany({ where: { inspection: { capturedAt: { gte: from, lt: to }, ...scopeWhere(scope) } }, select: { class: true, score: true, rejecting: true } });
+    const rows = await this.db.defect.findMany({
+      where: { inspection: { capturedAt: { gte: from, lt: to }, ...scopeWhere(scope) } },
+      select: { class: true, score: true, rejecting: true },
+    });
     const out = new Map<string, { class: string; counts: number[]; rejecting: number[] }>();
     for (const r of rows) {
       let h = out.get(r.class);
@@ -449,7 +517,10 @@ const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
 /** Retries a write that lost a race on a unique key (P2002) to another station or process. */
 function onConflictRetry<T>(fn: () => Promise<T>): Promise<T> {
   return pRetry(fn, {
-    retries: 5, minTimeout: 20, maxTimeout: 200, randomize: true,
+    retries: 5,
+    minTimeout: 20,
+    maxTimeout: 200,
+    randomize: true,
     shouldRetry: ({ error }) => (error as { code?: string }).code === 'P2002',
   });
 }
@@ -475,8 +546,14 @@ function inspectionData(stationId: string, r: InspectionResult, refs: RowRefs, i
     truth: r.truth ? (r.truth as object) : undefined,
     defects: {
       create: r.defects.map((d) => ({
-        class: d.class, score: d.score, rejecting: d.rejecting, area: d.area ?? null,
-        x1: d.box?.[0] ?? null, y1: d.box?.[1] ?? null, x2: d.box?.[2] ?? null, y2: d.box?.[3] ?? null,
+        class: d.class,
+        score: d.score,
+        rejecting: d.rejecting,
+        area: d.area ?? null,
+        x1: d.box?.[0] ?? null,
+        y1: d.box?.[1] ?? null,
+        x2: d.box?.[2] ?? null,
+        y2: d.box?.[3] ?? null,
       })),
     },
     images: { create: images.map((i) => ({ variant: i.variant, path: i.path, mime: i.mime, width: i.width, height: i.height, bytes: i.bytes })) },
@@ -498,10 +575,31 @@ export function bucketStart(d: Date, bucket: 'hour' | 'shift' | 'day'): Date {
   return new Date(t.getTime() + start * 3600 * 1000);
 }
 
-function reinferenceOut(r: { id: number; state: string; recipeName: string; candidate: unknown; selection: unknown; total: number; done: number; error: string | null; createdAt: Date; finishedAt: Date | null; author: string }) {
+function reinferenceOut(r: {
+  id: number;
+  state: string;
+  recipeName: string;
+  candidate: unknown;
+  selection: unknown;
+  total: number;
+  done: number;
+  error: string | null;
+  createdAt: Date;
+  finishedAt: Date | null;
+  author: string;
+}) {
   return {
-    id: r.id, state: r.state, recipe: r.recipeName, candidate: r.candidate as Record<string, unknown>, selection: r.selection as Record<string, unknown>,
-    total: r.total, done: r.done, error: r.error, createdAt: r.createdAt.toISOString(), finishedAt: r.finishedAt?.toISOString() ?? null, author: r.author,
+    id: r.id,
+    state: r.state,
+    recipe: r.recipeName,
+    candidate: r.candidate as Record<string, unknown>,
+    selection: r.selection as Record<string, unknown>,
+    total: r.total,
+    done: r.done,
+    error: r.error,
+    createdAt: r.createdAt.toISOString(),
+    finishedAt: r.finishedAt?.toISOString() ?? null,
+    author: r.author,
   };
 }
 
@@ -510,9 +608,30 @@ function recipeVersionOut(name: string, v: { version: number; definition: unknow
 }
 
 type Row = {
-  id: number; stationId: string; partSeq: bigint; source: string; capturedAt: Date; decidedAt: Date; verdict: string;
-  errorCode: string | null; reasons: unknown; maxScore: number; defectCount: number; timings: unknown; latencyMs: number; recipeName: string;
-  defects: { class: string; score: number; x1: number | null; y1: number | null; x2: number | null; y2: number | null; area: number | null; rejecting: boolean }[];
+  id: number;
+  stationId: string;
+  partSeq: bigint;
+  source: string;
+  capturedAt: Date;
+  decidedAt: Date;
+  verdict: string;
+  errorCode: string | null;
+  reasons: unknown;
+  maxScore: number;
+  defectCount: number;
+  timings: unknown;
+  latencyMs: number;
+  recipeName: string;
+  defects: {
+    class: string;
+    score: number;
+    x1: number | null;
+    y1: number | null;
+    x2: number | null;
+    y2: number | null;
+    area: number | null;
+    rejecting: boolean;
+  }[];
   images: { variant: string }[];
 };
 
@@ -533,7 +652,10 @@ function toApi(r: Row) {
     timings: r.timings,
     recipe: r.recipeName,
     defects: r.defects.map((d) => ({
-      class: d.class, score: d.score, rejecting: d.rejecting, area: d.area,
+      class: d.class,
+      score: d.score,
+      rejecting: d.rejecting,
+      area: d.area,
       box: d.x1 === null ? null : [d.x1, d.y1, d.x2, d.y2],
     })),
     images: r.images.map((i) => i.variant),

@@ -46,7 +46,12 @@ export class Retention {
   private running: Promise<void> | null = null;
   private again = false;
 
-  constructor(private readonly repo: Repository, private readonly images: ImageStore, private readonly o: RetentionOptions, private readonly onError?: (err: unknown) => void) {}
+  constructor(
+    private readonly repo: Repository,
+    private readonly images: ImageStore,
+    private readonly o: RetentionOptions,
+    private readonly onError?: (err: unknown) => void,
+  ) {}
 
   start(): void {
     this.timer = setInterval(() => void this.sweep(), this.o.intervalMs);

@@ -2,7 +2,11 @@
 let csrf = sessionStorage.getItem('csrf') ?? '';
 
 export class ApiError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }

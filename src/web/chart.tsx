@@ -10,5 +10,9 @@ export function ChartBox({ config }: { config: ConstructorParameters<typeof Char
     const c = new Chart(ref.current!, config);
     return () => c.destroy();
   }, [JSON.stringify(config.data)]);
-  return <div class="chart"><canvas ref={ref} /></div>;
+  return (
+    <div class="chart">
+      <canvas ref={ref} />
+    </div>
+  );
 }

@@ -7,17 +7,66 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, can, type Me } from './api.js';
 import { ChartBox } from './chart.js';
 
-interface Rule { minScore: number; minArea?: number; maxCount?: number }
-interface Thresholds { default?: Rule; classes?: Record<string, Rule>; anomalyScore?: number; anomalyPixel?: number; anomalyMinArea?: number; goodClasses?: string[] }
-interface RecipeView { name: string; version: number; labels: string[]; definition: { thresholds: Thresholds } }
-interface Flip { id: number; capturedAt: string; now: string; candidate: string; maxScore: number; label: string | null; thumb: boolean }
-interface Result {
-  inspections: number; flips: number; flipsToFail: number; flipsToPass: number; rejectRateNow: number | null; rejectRateCandidate: number | null;
-  labelled: { total: number; defective: number; good: number; fromReviews: number; fromTruth: number };
-  escapesNow: number; escapesCandidate: number; falseRejectsNow: number; falseRejectsCandidate: number; flipped: Flip[]; elapsedMs: number;
+interface Rule {
+  minScore: number;
+  minArea?: number;
+  maxCount?: number;
 }
-interface ClassSuggestion { class: string; threshold: number; current: number; defective: number; caught: number; unreachable: number; goodRejected: number; kept: boolean; curve: { threshold: number; caught: number; goodRejected: number }[] }
-interface Suggestion { thresholds: Thresholds; classes: ClassSuggestion[]; result: Result; curve: { recallTarget: number; recall: number | null; falseRejectRate: number | null; escapes: number; falseRejects: number }[] }
+interface Thresholds {
+  default?: Rule;
+  classes?: Record<string, Rule>;
+  anomalyScore?: number;
+  anomalyPixel?: number;
+  anomalyMinArea?: number;
+  goodClasses?: string[];
+}
+interface RecipeView {
+  name: string;
+  version: number;
+  labels: string[];
+  definition: { thresholds: Thresholds };
+}
+interface Flip {
+  id: number;
+  capturedAt: string;
+  now: string;
+  candidate: string;
+  maxScore: number;
+  label: string | null;
+  thumb: boolean;
+}
+interface Result {
+  inspections: number;
+  flips: number;
+  flipsToFail: number;
+  flipsToPass: number;
+  rejectRateNow: number | null;
+  rejectRateCandidate: number | null;
+  labelled: { total: number; defective: number; good: number; fromReviews: number; fromTruth: number };
+  escapesNow: number;
+  escapesCandidate: number;
+  falseRejectsNow: number;
+  falseRejectsCandidate: number;
+  flipped: Flip[];
+  elapsedMs: number;
+}
+interface ClassSuggestion {
+  class: string;
+  threshold: number;
+  current: number;
+  defective: number;
+  caught: number;
+  unreachable: number;
+  goodRejected: number;
+  kept: boolean;
+  curve: { threshold: number; caught: number; goodRejected: number }[];
+}
+interface Suggestion {
+  thresholds: Thresholds;
+  classes: ClassSuggestion[];
+  result: Result;
+  curve: { recallTarget: number; recall: number | null; falseRejectRate: number | null; escapes: number; falseRejects: number }[];
+}
 
 const FLOOR = 0.1;
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? '–' : `${(x * 100).toFixed(2)} %`);
@@ -49,15 +98,21 @@ export function WhatIf({ me }: { me: Me }) {
   const seq = useRef(0);
   const anomaly = family.startsWith('anomalib');
 
-  useEffect(() => void api<{ items: { name: string }[] }>('GET', '/api/recipes').then((r) => {
-    setRecipes(r.items.map((x) => x.name));
-    if (r.items[0]) setName(r.items[0].name);
-  }), []);
+  useEffect(
+    () =>
+      void api<{ items: { name: string }[] }>('GET', '/api/recipes').then((r) => {
+        setRecipes(r.items.map((x) => x.name));
+        if (r.items[0]) setName(r.items[0].name);
+      }),
+    [],
+  );
   const reset = (r: RecipeView, fam: string) => {
     const t = r.definition.thresholds;
-    setValues(fam.startsWith('anomalib')
-      ? { anomaly: t.anomalyScore ?? 0.5 }
-      : Object.fromEntries(r.labels.map((l) => [l, t.classes?.[l]?.minScore ?? t.default?.minScore ?? 0.5])));
+    setValues(
+      fam.startsWith('anomalib')
+        ? { anomaly: t.anomalyScore ?? 0.5 }
+        : Object.fromEntries(r.labels.map((l) => [l, t.classes?.[l]?.minScore ?? t.default?.minScore ?? 0.5])),
+    );
   };
   const loadRecipe = async () => {
     if (!name) return;
@@ -78,7 +133,10 @@ export function WhatIf({ me }: { me: Me }) {
       const days = RANGES[range];
       try {
         const r = await api<Result>('POST', '/api/whatif', {
-          recipe: recipe.name, thresholds: candidateOf(recipe.definition.thresholds, anomaly, values), flips: 60, ...scoped(),
+          recipe: recipe.name,
+          thresholds: candidateOf(recipe.definition.thresholds, anomaly, values),
+          flips: 60,
+          ...scoped(),
           ...(days ? { from: new Date(Date.now() - days * 86400_000).toISOString() } : {}),
         });
         if (n === seq.current) setResult(r);
@@ -92,9 +150,18 @@ export function WhatIf({ me }: { me: Me }) {
   const suggest = async (target: object) => {
     try {
       const days = RANGES[range];
-      const s = await api<Suggestion>('POST', '/api/whatif/suggest', { recipe: name, target, ...scoped(), ...(days ? { from: new Date(Date.now() - days * 86400_000).toISOString() } : {}) });
+      const s = await api<Suggestion>('POST', '/api/whatif/suggest', {
+        recipe: name,
+        target,
+        ...scoped(),
+        ...(days ? { from: new Date(Date.now() - days * 86400_000).toISOString() } : {}),
+      });
       setSuggestion(s);
-      setValues(anomaly ? { anomaly: s.thresholds.anomalyScore ?? 0.5 } : Object.fromEntries(Object.keys(values).map((c) => [c, s.thresholds.classes?.[c]?.minScore ?? values[c]])));
+      setValues(
+        anomaly
+          ? { anomaly: s.thresholds.anomalyScore ?? 0.5 }
+          : Object.fromEntries(Object.keys(values).map((c) => [c, s.thresholds.classes?.[c]?.minScore ?? values[c]])),
+      );
       setMsg(`suggested from ${s.result.labelled.total} labelled parts (${s.result.labelled.fromReviews} reviewed)`);
     } catch (err) {
       setMsg((err as Error).message);
@@ -102,66 +169,161 @@ export function WhatIf({ me }: { me: Me }) {
   };
 
   if (!recipe) return <p class="muted">No recipe yet.</p>;
-  const changed = recipe && Object.entries(values).some(([c, v]) => v !== (anomaly ? recipe.definition.thresholds.anomalyScore ?? 0.5 : recipe.definition.thresholds.classes?.[c]?.minScore ?? recipe.definition.thresholds.default?.minScore ?? 0.5));
+  const changed =
+    recipe &&
+    Object.entries(values).some(
+      ([c, v]) =>
+        v !==
+        (anomaly
+          ? (recipe.definition.thresholds.anomalyScore ?? 0.5)
+          : (recipe.definition.thresholds.classes?.[c]?.minScore ?? recipe.definition.thresholds.default?.minScore ?? 0.5)),
+    );
   return (
     <section class="whatif">
       <div class="filters">
-        <label>Recipe <select value={name} onChange={(e) => setName((e.target as HTMLSelectElement).value)}>{recipes.map((r) => <option>{r}</option>)}</select></label>
-        {stations.length > 1 && <label>Stations <select value={scope} onChange={(e) => setScope((e.target as HTMLSelectElement).value)}>
-          <option value="">all</option>
-          {[...new Set(stations.map((st) => st.line).filter(Boolean))].map((l) => <option value={`line:${l}`}>line {l}</option>)}
-          {stations.map((st) => <option value={`station:${st.id}`}>{st.id}</option>)}
-        </select></label>}
-        <label>Parts from <select value={range} onChange={(e) => setRange((e.target as HTMLSelectElement).value)}>{Object.keys(RANGES).map((r) => <option>{r}</option>)}</select></label>
-        <button onClick={() => reset(recipe, family)}>Back to version {recipe.version}</button>
-        <button onClick={() => void suggest({ escapes: 0 })}>Suggest: zero escapes</button>
-        <button onClick={() => void suggest({ recall: 0.99 })}>Suggest: 99 % recall</button>
+        <label>
+          Recipe{' '}
+          <select value={name} onChange={(e) => setName((e.target as HTMLSelectElement).value)}>
+            {recipes.map((r) => (
+              <option>{r}</option>
+            ))}
+          </select>
+        </label>
+        {stations.length > 1 && (
+          <label>
+            Stations{' '}
+            <select value={scope} onChange={(e) => setScope((e.target as HTMLSelectElement).value)}>
+              <option value="">all</option>
+              {[...new Set(stations.map((st) => st.line).filter(Boolean))].map((l) => (
+                <option value={`line:${l}`}>line {l}</option>
+              ))}
+              {stations.map((st) => (
+                <option value={`station:${st.id}`}>{st.id}</option>
+              ))}
+            </select>
+          </label>
+        )}
+        <label>
+          Parts from{' '}
+          <select value={range} onChange={(e) => setRange((e.target as HTMLSelectElement).value)}>
+            {Object.keys(RANGES).map((r) => (
+              <option>{r}</option>
+            ))}
+          </select>
+        </label>
+        <button type="button" onClick={() => reset(recipe, family)}>
+          Back to version {recipe.version}
+        </button>
+        <button type="button" onClick={() => void suggest({ escapes: 0 })}>
+          Suggest: zero escapes
+        </button>
+        <button type="button" onClick={() => void suggest({ recall: 0.99 })}>
+          Suggest: 99 % recall
+        </button>
       </div>
-      {msg && <p class="note" role="status">{msg}</p>}
+      {msg && (
+        <p class="note" role="status">
+          {msg}
+        </p>
+      )}
       <div class="sliders">
         {Object.entries(values).map(([c, v]) => (
           <label class="slider">
             <span>{anomaly ? 'anomaly score' : c}</span>
-            <input type="range" min={anomaly ? 0 : FLOOR} max="1" step="0.01" value={v} aria-label={`threshold ${c}`}
-              onInput={(e) => setValues({ ...values, [c]: Number((e.currentTarget as HTMLInputElement).value) })} />
+            <input
+              type="range"
+              min={anomaly ? 0 : FLOOR}
+              max="1"
+              step="0.01"
+              value={v}
+              aria-label={`threshold ${c}`}
+              onInput={(e) => setValues({ ...values, [c]: Number((e.currentTarget as HTMLInputElement).value) })}
+            />
             <b>{v.toFixed(2)}</b>
           </label>
         ))}
       </div>
       {result && (
-        <table class="metrics" data-testid="whatif-result"><tbody>
-          <tr><th>inspections</th><td>{result.inspections}</td><th>parts that flip</th><td data-testid="flips">{result.flips}</td>
-            <td class="muted">{result.flipsToFail} pass → fail · {result.flipsToPass} fail → pass</td></tr>
-          <tr><th>reject rate</th><td colSpan={4}>{pct(result.rejectRateNow)} → <b>{pct(result.rejectRateCandidate)}</b></td></tr>
-          <tr><th>escapes</th><td colSpan={4}>{result.escapesNow} → <b data-testid="escapes">{result.escapesCandidate}</b> <span class="muted">of {result.labelled.defective} labelled defective</span></td></tr>
-          <tr><th>false rejects</th><td colSpan={4}>{result.falseRejectsNow} → <b data-testid="false-rejects">{result.falseRejectsCandidate}</b> <span class="muted">of {result.labelled.good} labelled good ({result.labelled.fromReviews} reviewed, {result.labelled.fromTruth} from the source's ground truth)</span></td></tr>
-        </tbody></table>
+        <table class="metrics" data-testid="whatif-result">
+          <tbody>
+            <tr>
+              <th>inspections</th>
+              <td>{result.inspections}</td>
+              <th>parts that flip</th>
+              <td data-testid="flips">{result.flips}</td>
+              <td class="muted">
+                {result.flipsToFail} pass → fail · {result.flipsToPass} fail → pass
+              </td>
+            </tr>
+            <tr>
+              <th>reject rate</th>
+              <td colSpan={4}>
+                {pct(result.rejectRateNow)} → <b>{pct(result.rejectRateCandidate)}</b>
+              </td>
+            </tr>
+            <tr>
+              <th>escapes</th>
+              <td colSpan={4}>
+                {result.escapesNow} → <b data-testid="escapes">{result.escapesCandidate}</b>{' '}
+                <span class="muted">of {result.labelled.defective} labelled defective</span>
+              </td>
+            </tr>
+            <tr>
+              <th>false rejects</th>
+              <td colSpan={4}>
+                {result.falseRejectsNow} → <b data-testid="false-rejects">{result.falseRejectsCandidate}</b>{' '}
+                <span class="muted">
+                  of {result.labelled.good} labelled good ({result.labelled.fromReviews} reviewed, {result.labelled.fromTruth} from the source's ground truth)
+                </span>
+              </td>
+            </tr>
+          </tbody>
+        </table>
       )}
       {can(me, 'integrator') && (
-        <form class="apply" onSubmit={async (e) => {
-          e.preventDefault();
-          const reason = String(new FormData(e.currentTarget as HTMLFormElement).get('reason'));
-          try {
-            const r = await api<{ version: number }>('PUT', `/api/recipes/${encodeURIComponent(recipe.name)}/thresholds`, { thresholds: candidateOf(recipe.definition.thresholds, anomaly, values), reason });
-            setMsg(`${recipe.name}: version ${r.version} is on the line`);
-            await loadRecipe();
-          } catch (err) {
-            setMsg((err as Error).message);
-          }
-        }}>
-          <label>Reason <input name="reason" required minLength={3} placeholder="what-if: fewer false rejects on …" /></label>
-          <button type="submit" disabled={!changed}>Apply to the line</button>
+        <form
+          class="apply"
+          onSubmit={async (e) => {
+            e.preventDefault();
+            const reason = String(new FormData(e.currentTarget as HTMLFormElement).get('reason'));
+            try {
+              const r = await api<{ version: number }>('PUT', `/api/recipes/${encodeURIComponent(recipe.name)}/thresholds`, {
+                thresholds: candidateOf(recipe.definition.thresholds, anomaly, values),
+                reason,
+              });
+              setMsg(`${recipe.name}: version ${r.version} is on the line`);
+              await loadRecipe();
+            } catch (err) {
+              setMsg((err as Error).message);
+            }
+          }}
+        >
+          <label>
+            Reason <input name="reason" required minLength={3} placeholder="what-if: fewer false rejects on …" />
+          </label>
+          <button type="submit" disabled={!changed}>
+            Apply to the line
+          </button>
         </form>
       )}
       {suggestion && <SuggestionView s={suggestion} />}
       {result && result.flipped.length > 0 && (
         <>
-          <h3>Parts that would flip <small class="muted">newest {result.flipped.length}</small></h3>
+          <h3>
+            Parts that would flip <small class="muted">newest {result.flipped.length}</small>
+          </h3>
           <div class="grid">
             {result.flipped.map((f) => (
               <a class={`card ${f.candidate}`} href={`#/inspection/${f.id}`} data-testid="flip">
-                {f.thumb ? <img src={`/api/inspections/${f.id}/image?variant=thumb`} alt={`inspection ${f.id}`} loading="lazy" /> : <div class="noimg">no image</div>}
-                <span>{f.now} → {f.candidate} · {f.maxScore.toFixed(2)}{f.label ? ` · ${f.label}` : ''}</span>
+                {f.thumb ? (
+                  <img src={`/api/inspections/${f.id}/image?variant=thumb`} alt={`inspection ${f.id}`} loading="lazy" />
+                ) : (
+                  <div class="noimg">no image</div>
+                )}
+                <span>
+                  {f.now} → {f.candidate} · {f.maxScore.toFixed(2)}
+                  {f.label ? ` · ${f.label}` : ''}
+                </span>
               </a>
             ))}
           </div>
@@ -176,25 +338,92 @@ function SuggestionView({ s }: { s: Suggestion }) {
   return (
     <div class="suggestion">
       <h3>Suggested thresholds</h3>
-      <table><thead><tr><th>class</th><th>now</th><th>suggested</th><th>defects caught</th><th>good parts it rejects</th><th /></tr></thead><tbody>
-        {s.classes.map((c) => (
-          <tr><td>{c.class}</td><td>{c.current}</td><td><b>{c.threshold}</b></td><td>{c.caught}/{c.defective}{c.unreachable ? ` (${c.unreachable} never seen)` : ''}</td><td>{c.goodRejected}</td><td class="muted">{c.kept ? 'kept: no labelled defect' : ''}</td></tr>
-        ))}
-      </tbody></table>
+      <table>
+        <thead>
+          <tr>
+            <th>class</th>
+            <th>now</th>
+            <th>suggested</th>
+            <th>defects caught</th>
+            <th>good parts it rejects</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {s.classes.map((c) => (
+            <tr>
+              <td>{c.class}</td>
+              <td>{c.current}</td>
+              <td>
+                <b>{c.threshold}</b>
+              </td>
+              <td>
+                {c.caught}/{c.defective}
+                {c.unreachable ? ` (${c.unreachable} never seen)` : ''}
+              </td>
+              <td>{c.goodRejected}</td>
+              <td class="muted">{c.kept ? 'kept: no labelled defect' : ''}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
       <div class="curves">
-        <ChartBox config={{
-          type: 'line',
-          data: { datasets: [{ label: 'recall vs false-reject rate (per-class recall target 0.8 … 1)', data: s.curve.map((p) => ({ x: p.falseRejectRate, y: p.recall })), borderColor: '#1f77b4' }] },
-          options: { animation: false, scales: { x: { type: 'linear', min: 0, title: { display: true, text: 'false-reject rate' } }, y: { max: 1, title: { display: true, text: 'recall' } } } },
-        }} />
+        <ChartBox
+          config={{
+            type: 'line',
+            data: {
+              datasets: [
+                {
+                  label: 'recall vs false-reject rate (per-class recall target 0.8 … 1)',
+                  data: s.curve.map((p) => ({ x: p.falseRejectRate, y: p.recall })),
+                  borderColor: '#1f77b4',
+                },
+              ],
+            },
+            options: {
+              animation: false,
+              scales: {
+                x: { type: 'linear', min: 0, title: { display: true, text: 'false-reject rate' } },
+                y: { max: 1, title: { display: true, text: 'recall' } },
+              },
+            },
+          }}
+        />
       </div>
     </div>
   );
 }
 
-interface Job { id: number; state: string; total: number; done: number; error: string | null; candidate: { model: string; resize?: string }; createdAt: string; comparison?: Comparison | null }
-interface Comparison { parts: number; disagree: number; candidateRejects: number; candidatePasses: number; rejectRateProduction: number | null; rejectRateCandidate: number | null; escapesProduction: number; escapesCandidate: number; falseRejectsProduction: number; falseRejectsCandidate: number; processingMsP50: { production: number | null; candidate: number | null } }
-interface PartPair { inspectionId: number; production: { verdict: string; maxScore: number }; candidate: { verdict: string; maxScore: number }; label: string | null; thumb: boolean }
+interface Job {
+  id: number;
+  state: string;
+  total: number;
+  done: number;
+  error: string | null;
+  candidate: { model: string; resize?: string };
+  createdAt: string;
+  comparison?: Comparison | null;
+}
+interface Comparison {
+  parts: number;
+  disagree: number;
+  candidateRejects: number;
+  candidatePasses: number;
+  rejectRateProduction: number | null;
+  rejectRateCandidate: number | null;
+  escapesProduction: number;
+  escapesCandidate: number;
+  falseRejectsProduction: number;
+  falseRejectsCandidate: number;
+  processingMsP50: { production: number | null; candidate: number | null };
+}
+interface PartPair {
+  inspectionId: number;
+  production: { verdict: string; maxScore: number };
+  candidate: { verdict: string; maxScore: number };
+  label: string | null;
+  thumb: boolean;
+}
 
 function Reinference({ me, recipe }: { me: Me; recipe: string }) {
   const [models, setModels] = useState<{ file: string; name: string; family: string; usedBy: string[]; problem?: string }[]>([]);
@@ -220,45 +449,137 @@ function Reinference({ me, recipe }: { me: Me; recipe: string }) {
     <div class="reinference">
       <h3>Compare a model on the stored images</h3>
       {can(me, 'integrator') && (
-        <form onSubmit={async (e) => {
-          e.preventDefault();
-          const f = new FormData(e.currentTarget as HTMLFormElement);
-          try {
-            const j = await api<Job>('POST', '/api/reinference', { recipe, model: String(f.get('model')), ...(f.get('resize') ? { resize: String(f.get('resize')) } : {}), limit: Number(f.get('limit')) });
-            setOpen(j);
-            setMsg(`job ${j.id}: ${j.total} stored images`);
-          } catch (err) {
-            setMsg((err as Error).message);
-          }
-        }}>
-          <label>Model <select name="model">{models.filter((m) => !m.problem).map((m) => <option value={m.file}>{m.file}{m.usedBy.length ? ` (${m.usedBy.join(', ')})` : ''}</option>)}</select></label>
-          <label>Resize <select name="resize"><option value="">as the model says</option><option>letterbox</option><option>stretch</option></select></label>
-          <label>At most <input name="limit" type="number" min="1" max="20000" value="2000" /> images</label>
+        <form
+          onSubmit={async (e) => {
+            e.preventDefault();
+            const f = new FormData(e.currentTarget as HTMLFormElement);
+            try {
+              const j = await api<Job>('POST', '/api/reinference', {
+                recipe,
+                model: String(f.get('model')),
+                ...(f.get('resize') ? { resize: String(f.get('resize')) } : {}),
+                limit: Number(f.get('limit')),
+              });
+              setOpen(j);
+              setMsg(`job ${j.id}: ${j.total} stored images`);
+            } catch (err) {
+              setMsg((err as Error).message);
+            }
+          }}
+        >
+          <label>
+            Model{' '}
+            <select name="model">
+              {models
+                .filter((m) => !m.problem)
+                .map((m) => (
+                  <option value={m.file}>
+                    {m.file}
+                    {m.usedBy.length ? ` (${m.usedBy.join(', ')})` : ''}
+                  </option>
+                ))}
+            </select>
+          </label>
+          <label>
+            Resize{' '}
+            <select name="resize">
+              <option value="">as the model says</option>
+              <option>letterbox</option>
+              <option>stretch</option>
+            </select>
+          </label>
+          <label>
+            At most <input name="limit" type="number" min="1" max="20000" value="2000" /> images
+          </label>
           <button type="submit">Run in the background</button>
         </form>
       )}
       {msg && <p class="note">{msg}</p>}
-      <table><thead><tr><th>job</th><th>model</th><th>state</th><th>progress</th><th /></tr></thead><tbody>
-        {jobs.map((j) => (
-          <tr><td>{j.id}</td><td>{j.candidate.model}{j.candidate.resize ? ` · ${j.candidate.resize}` : ''}</td><td>{j.state}{j.error ? `: ${j.error}` : ''}</td>
-            <td><progress max={j.total || 1} value={j.done} /> {j.done}/{j.total}</td>
-            <td><button onClick={() => void api<Job>('GET', `/api/reinference/${j.id}`).then(setOpen)}>Compare</button>
-              {can(me, 'integrator') && (j.state === 'running' || j.state === 'queued') && <button onClick={() => void api('POST', `/api/reinference/${j.id}/cancel`, {}).then(refresh)}>Cancel</button>}</td></tr>
-        ))}
-      </tbody></table>
+      <table>
+        <thead>
+          <tr>
+            <th>job</th>
+            <th>model</th>
+            <th>state</th>
+            <th>progress</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {jobs.map((j) => (
+            <tr>
+              <td>{j.id}</td>
+              <td>
+                {j.candidate.model}
+                {j.candidate.resize ? ` · ${j.candidate.resize}` : ''}
+              </td>
+              <td>
+                {j.state}
+                {j.error ? `: ${j.error}` : ''}
+              </td>
+              <td>
+                <progress max={j.total || 1} value={j.done} /> {j.done}/{j.total}
+              </td>
+              <td>
+                <button type="button" onClick={() => void api<Job>('GET', `/api/reinference/${j.id}`).then(setOpen)}>
+                  Compare
+                </button>
+                {can(me, 'integrator') && (j.state === 'running' || j.state === 'queued') && (
+                  <button type="button" onClick={() => void api('POST', `/api/reinference/${j.id}/cancel`, {}).then(refresh)}>
+                    Cancel
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
       {open?.comparison && (
         <>
-          <table class="metrics" data-testid="comparison"><tbody>
-            <tr><th>parts</th><td>{open.comparison.parts}</td><th>disagree</th><td>{open.comparison.disagree} <span class="muted">({open.comparison.candidateRejects} only the candidate rejects, {open.comparison.candidatePasses} only it passes)</span></td></tr>
-            <tr><th>reject rate</th><td>{pct(open.comparison.rejectRateProduction)} → {pct(open.comparison.rejectRateCandidate)}</td>
-              <th>escapes / false rejects</th><td>{open.comparison.escapesProduction} → {open.comparison.escapesCandidate} / {open.comparison.falseRejectsProduction} → {open.comparison.falseRejectsCandidate}</td></tr>
-            <tr><th>processing p50</th><td colSpan={3}>{open.comparison.processingMsP50.production ?? '–'} ms (line) vs {open.comparison.processingMsP50.candidate ?? '–'} ms (candidate, one thread)</td></tr>
-          </tbody></table>
+          <table class="metrics" data-testid="comparison">
+            <tbody>
+              <tr>
+                <th>parts</th>
+                <td>{open.comparison.parts}</td>
+                <th>disagree</th>
+                <td>
+                  {open.comparison.disagree}{' '}
+                  <span class="muted">
+                    ({open.comparison.candidateRejects} only the candidate rejects, {open.comparison.candidatePasses} only it passes)
+                  </span>
+                </td>
+              </tr>
+              <tr>
+                <th>reject rate</th>
+                <td>
+                  {pct(open.comparison.rejectRateProduction)} → {pct(open.comparison.rejectRateCandidate)}
+                </td>
+                <th>escapes / false rejects</th>
+                <td>
+                  {open.comparison.escapesProduction} → {open.comparison.escapesCandidate} / {open.comparison.falseRejectsProduction} →{' '}
+                  {open.comparison.falseRejectsCandidate}
+                </td>
+              </tr>
+              <tr>
+                <th>processing p50</th>
+                <td colSpan={3}>
+                  {open.comparison.processingMsP50.production ?? '–'} ms (line) vs {open.comparison.processingMsP50.candidate ?? '–'} ms (candidate, one thread)
+                </td>
+              </tr>
+            </tbody>
+          </table>
           <div class="grid">
             {pairs.map((p) => (
               <a class={`card ${p.candidate.verdict}`} href={`#/inspection/${p.inspectionId}`}>
-                {p.thumb ? <img src={`/api/inspections/${p.inspectionId}/image?variant=thumb`} alt={`inspection ${p.inspectionId}`} loading="lazy" /> : <div class="noimg">no image</div>}
-                <span>line {p.production.verdict} {p.production.maxScore.toFixed(2)} · candidate {p.candidate.verdict} {p.candidate.maxScore.toFixed(2)}{p.label ? ` · ${p.label}` : ''}</span>
+                {p.thumb ? (
+                  <img src={`/api/inspections/${p.inspectionId}/image?variant=thumb`} alt={`inspection ${p.inspectionId}`} loading="lazy" />
+                ) : (
+                  <div class="noimg">no image</div>
+                )}
+                <span>
+                  line {p.production.verdict} {p.production.maxScore.toFixed(2)} · candidate {p.candidate.verdict} {p.candidate.maxScore.toFixed(2)}
+                  {p.label ? ` · ${p.label}` : ''}
+                </span>
               </a>
             ))}
           </div>

@@ -60,7 +60,11 @@ export class Reinferrer {
   private readonly running = new Map<number, Running>();
   private chain: Promise<void> = Promise.resolve();
 
-  constructor(private readonly repo: Repository, private readonly images: ImageStore, private readonly o: { baseDir: string; log: Logger; threads?: number }) {}
+  constructor(
+    private readonly repo: Repository,
+    private readonly images: ImageStore,
+    private readonly o: { baseDir: string; log: Logger; threads?: number },
+  ) {}
 
   async start(req: ReinferenceRequest): Promise<ReinferenceJob> {
     const model = loadModel(req.model); // a broken candidate is refused now, not in the background
@@ -72,10 +76,20 @@ export class Reinferrer {
       if (file) present.push({ ...p, file });
     }
     const candidate = {
-      model: path.basename(req.model), modelName: m.name, modelSha256: m.sha256, family: m.family,
-      ...candidateTuning(req), thresholds: req.thresholds,
+      model: path.basename(req.model),
+      modelName: m.name,
+      modelSha256: m.sha256,
+      family: m.family,
+      ...candidateTuning(req),
+      thresholds: req.thresholds,
     };
-    const selection = { from: req.from?.toISOString() ?? null, to: req.to?.toISOString() ?? null, station: req.station ?? null, limit: req.limit, withoutImage: picked.length - present.length };
+    const selection = {
+      from: req.from?.toISOString() ?? null,
+      to: req.to?.toISOString() ?? null,
+      station: req.station ?? null,
+      limit: req.limit,
+      withoutImage: picked.length - present.length,
+    };
     const id = await this.repo.createReinference({ author: req.author, recipeName: req.recipe, candidate, selection, total: present.length });
     const run: Running = { line: null, cancelled: false, finished: Promise.resolve(), interrupt: () => undefined };
     this.running.set(id, run);
@@ -98,13 +112,16 @@ export class Reinferrer {
       writeFileSync(list, items.map((i) => rel(i.file).split(path.sep).join('/')).join('\n') + '\n');
       const byFile = new Map(items.map((i) => [rel(i.file), i.inspectionId]));
       const recipe = { model: req.model, thresholds: req.thresholds, keepGood: 0, ...candidateTuning(req) };
-      const config = validateConfig({
-        station: { id: `reinference-${id}` },
-        storage: { dataDir: tmp },
-        line: { deadlineMs: 24 * 3600 * 1000, queueSize: 2, threads: this.o.threads ?? 1 },
-        sources: [{ name: 'stored', uri: `dir:/?list=${encodeURIComponent(list)}`, recipe: req.recipe }],
-        recipes: { [req.recipe]: recipe },
-      }, this.o.baseDir);
+      const config = validateConfig(
+        {
+          station: { id: `reinference-${id}` },
+          storage: { dataDir: tmp },
+          line: { deadlineMs: 24 * 3600 * 1000, queueSize: 2, threads: this.o.threads ?? 1 },
+          sources: [{ name: 'stored', uri: `dir:/?list=${encodeURIComponent(list)}`, recipe: req.recipe }],
+          recipes: { [req.recipe]: recipe },
+        },
+        this.o.baseDir,
+      );
       const line = new Line({ config, recipeVersions: {} });
       run.line = line;
       let batch: { inspectionId: number; r: InspectionResult }[] = [];
@@ -115,11 +132,21 @@ export class Reinferrer {
         batch = [];
         done += b.length;
         const n = done;
-        writing = writing.then(() => this.repo.addReinferenceResults(id, b.map(({ inspectionId, r }) => ({
-          inspectionId, verdict: r.verdict, errorCode: r.errorCode ?? null, outputs: r.outputs, maxScore: r.maxScore,
-          defects: r.defects.map((d) => ({ class: d.class, score: d.score, box: d.box ?? null, area: d.area ?? null, rejecting: d.rejecting })),
-          latencyMs: processingMs(r.timings),
-        })), n));
+        writing = writing.then(() =>
+          this.repo.addReinferenceResults(
+            id,
+            b.map(({ inspectionId, r }) => ({
+              inspectionId,
+              verdict: r.verdict,
+              errorCode: r.errorCode ?? null,
+              outputs: r.outputs,
+              maxScore: r.maxScore,
+              defects: r.defects.map((d) => ({ class: d.class, score: d.score, box: d.box ?? null, area: d.area ?? null, rejecting: d.rejecting })),
+              latencyMs: processingMs(r.timings),
+            })),
+            n,
+          ),
+        );
       };
       line.on('result', (r) => {
         const inspectionId = r.file ? byFile.get(r.file) : undefined;

@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Thresholds } from '../config/schema.js';
 import type { Repository, WhatIfScan } from '../store/repository.js';
-import { checkReplayable, WhatIfTally, type FlippedPart, type WhatIfRow, type WhatIfSummary } from './index.js';
+import { checkReplayable, WhatIfTally, type FlippedPart, type WhatIfRow, type WhatIfSummary } from './tally.js';
 import { suggestThresholds, type SuggestTarget, type Suggestion } from './suggest.js';
 
 /** One recipe's inspections, of a station or a line, in a capture-time range. */
@@ -29,16 +29,25 @@ export async function runWhatIf(repo: Repository, q: WhatIfQuery & { thresholds:
     for (const r of rows) tally.add(r);
   });
   const flipped = tally.flipped();
-  const thumbs = await repo.withImage(flipped.map((f) => f.id), 'thumb');
+  const thumbs = await repo.withImage(
+    flipped.map((f) => f.id),
+    'thumb',
+  );
   return {
-    ...tally.summary(), recipe: q.recipe, thresholds: q.thresholds,
-    from: q.from?.toISOString() ?? null, to: q.to?.toISOString() ?? null,
+    ...tally.summary(),
+    recipe: q.recipe,
+    thresholds: q.thresholds,
+    from: q.from?.toISOString() ?? null,
+    to: q.to?.toISOString() ?? null,
     flipped: flipped.map((f) => ({ ...f, thumb: thumbs.has(f.id) })),
     elapsedMs: Math.round(performance.now() - t0),
   };
 }
 
-export async function runSuggest(repo: Repository, q: WhatIfQuery & { current: Thresholds; target: SuggestTarget }): Promise<Suggestion & { recipe: string; elapsedMs: number }> {
+export async function runSuggest(
+  repo: Repository,
+  q: WhatIfQuery & { current: Thresholds; target: SuggestTarget },
+): Promise<Suggestion & { recipe: string; elapsedMs: number }> {
   const t0 = performance.now();
   const labelled: WhatIfRow[] = [];
   await repo.scanForWhatIf(q, (rows) => {

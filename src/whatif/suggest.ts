@@ -6,7 +6,7 @@
  */
 import type { Thresholds } from '../config/schema.js';
 import { anomalyArea, DETECTION_FLOOR, ruleFor, type DecisionInput } from '../decision/index.js';
-import { WhatIfTally, type WhatIfRow, type WhatIfSummary } from './index.js';
+import { WhatIfTally, type WhatIfRow, type WhatIfSummary } from './tally.js';
 
 export type SuggestTarget = { escapes: 0 } | { recall: number };
 
@@ -84,7 +84,7 @@ export function partScores(o: DecisionInput, t: Thresholds): Map<string, number>
 }
 
 function currentThreshold(family: Family, t: Thresholds, cls: string): number {
-  return family === 'anomaly' ? t.anomalyScore ?? 0.5 : ruleFor(t, cls).minScore;
+  return family === 'anomaly' ? (t.anomalyScore ?? 0.5) : ruleFor(t, cls).minScore;
 }
 
 function withThresholds(family: Family, t: Thresholds, chosen: Map<string, number>): Thresholds {
@@ -155,7 +155,8 @@ export function suggestThresholds(rows: readonly WhatIfRow[], current: Threshold
   const thresholds = withThresholds(family, current, chosen);
 
   const countAtLeast = (sortedDesc: readonly number[], th: number) => {
-    let lo = 0, hi = sortedDesc.length;
+    let lo = 0,
+      hi = sortedDesc.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
       if (sortedDesc[mid] >= th) lo = mid + 1;
@@ -172,11 +173,20 @@ export function suggestThresholds(rows: readonly WhatIfRow[], current: Threshold
     // Thresholds worth showing: every distinct defective score, thinned to 100 points.
     const steps = [...new Set(d.filter((v) => v >= floor).map(r4))];
     const every = Math.max(1, Math.ceil(steps.length / 100));
-    const curve = steps.filter((_, i) => i % every === 0 || i === steps.length - 1)
+    const curve = steps
+      .filter((_, i) => i % every === 0 || i === steps.length - 1)
       .map((v) => ({ threshold: v, caught: countAtLeast(d, v), goodRejected: countAtLeast(g, v) }));
     return {
-      class: c, threshold: r4(th), current: cur, sameOnHistory: ranges.get(c) ?? null, defective: d.length, caught: countAtLeast(d, th),
-      unreachable: d.filter((v) => v < floor).length, goodRejected: countAtLeast(g, th), kept: !chosen.has(c), curve,
+      class: c,
+      threshold: r4(th),
+      current: cur,
+      sameOnHistory: ranges.get(c) ?? null,
+      defective: d.length,
+      caught: countAtLeast(d, th),
+      unreachable: d.filter((v) => v < floor).length,
+      goodRejected: countAtLeast(g, th),
+      kept: !chosen.has(c),
+      curve,
     };
   });
 
@@ -189,7 +199,9 @@ export function suggestThresholds(rows: readonly WhatIfRow[], current: Threshold
     const s = replay(withThresholds(family, current, choose(recallTarget).chosen));
     const lab = s.labelled;
     return {
-      recallTarget, escapes: s.escapesCandidate, falseRejects: s.falseRejectsCandidate,
+      recallTarget,
+      escapes: s.escapesCandidate,
+      falseRejects: s.falseRejectsCandidate,
       recall: lab.defective ? r4(1 - s.escapesCandidate / lab.defective) : null,
       falseRejectRate: lab.good ? r4(s.falseRejectsCandidate / lab.good) : null,
     };

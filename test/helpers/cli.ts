@@ -12,13 +12,19 @@ export interface CliRun {
 }
 
 /** Runs the `station` command from source (tsx) as a child process, as a user would. */
-export function station(args: string[], opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number; onStderr?: (s: string) => void; onSpawn?: (child: ChildProcess) => void } = {}): Promise<CliRun> {
+export function station(
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number; onStderr?: (s: string) => void; onSpawn?: (child: ChildProcess) => void } = {},
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/index.ts'), ...args], {
-      cwd: opts.cwd ?? ROOT, env: { ...process.env, LOG_LEVEL: 'warn', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: opts.cwd ?? ROOT,
+      env: { ...process.env, LOG_LEVEL: 'warn', ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     opts.onSpawn?.(child);
-    let stdout = '', stderr = '';
+    let stdout = '',
+      stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => {
       stderr += d;

@@ -31,7 +31,10 @@ async function listening(port: number, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     const ok = await new Promise<boolean>((resolve) => {
-      const c = net.connect(port, '127.0.0.1', () => { c.end(); resolve(true); });
+      const c = net.connect(port, '127.0.0.1', () => {
+        c.end();
+        resolve(true);
+      });
       c.on('error', () => resolve(false));
     });
     if (ok) return;
@@ -58,9 +61,17 @@ export async function startMosquitto() {
     kill: async () => {
       const c = child!;
       running.delete(c);
-      await new Promise<void>((resolve) => { c.once('exit', () => resolve()); c.kill('SIGKILL'); });
+      await new Promise<void>((resolve) => {
+        c.once('exit', () => resolve());
+        c.kill('SIGKILL');
+      });
     },
     start,
-    stop: () => { if (child) { running.delete(child); child.kill('SIGTERM'); } },
+    stop: () => {
+      if (child) {
+        running.delete(child);
+        child.kill('SIGTERM');
+      }
+    },
   };
 }

@@ -42,7 +42,9 @@ function valueInfo(name: string, dims: (number | string)[], elemType = FLOAT) {
       tensorType: onnx.TypeProto.Tensor.create({
         elemType,
         shape: onnx.TensorShapeProto.create({
-          dim: dims.map((d) => (typeof d === 'number' ? onnx.TensorShapeProto.Dimension.create({ dimValue: d }) : onnx.TensorShapeProto.Dimension.create({ dimParam: d }))),
+          dim: dims.map((d) =>
+            typeof d === 'number' ? onnx.TensorShapeProto.Dimension.create({ dimValue: d }) : onnx.TensorShapeProto.Dimension.create({ dimParam: d }),
+          ),
         }),
       }),
     }),
@@ -58,7 +60,9 @@ export function buildModel(spec: ModelSpec): Uint8Array {
   const nodes: onnxProto.onnx.NodeProto[] = [];
   const inits: onnxProto.onnx.TensorProto[] = [];
   // mean over the whole input, as a scalar, and zero times it (ties constants to the input)
-  nodes.push(node('ReduceMean', [inputName], ['input_mean'], [onnx.AttributeProto.create({ name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 0 })]));
+  nodes.push(
+    node('ReduceMean', [inputName], ['input_mean'], [onnx.AttributeProto.create({ name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 0 })]),
+  );
   inits.push(tensor('zero', [], new Float32Array([0])));
   nodes.push(node('Mul', ['input_mean', 'zero'], ['input_zero']));
   const outputs = spec.outputs.map((o) => {
@@ -78,7 +82,8 @@ export function buildModel(spec: ModelSpec): Uint8Array {
       inits.push(tensor(`${o.name}_const`, o.dims, values));
       nodes.push(node('Add', [`${o.name}_const`, 'input_zero'], [target]));
     }
-    if (o.softmax) nodes.push(node('Softmax', [target], [o.name], [onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: -1 })]));
+    if (o.softmax)
+      nodes.push(node('Softmax', [target], [o.name], [onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: -1 })]));
     return valueInfo(o.name, o.dims);
   });
   const model = onnx.ModelProto.create({
@@ -101,12 +106,19 @@ export function buildModel(spec: ModelSpec): Uint8Array {
  * An Ultralytics raw head [1, 4+nc(+nm), A] with the given anchors set (channel-major:
  * row r of anchor a at r*A + a); every other anchor scores 0.
  */
-export function yoloHead(nc: number, A: number, anchors: { a: number; cx: number; cy: number; w: number; h: number; scores: number[]; coeffs?: number[] }[], nm = 0): Float32Array {
+export function yoloHead(
+  nc: number,
+  A: number,
+  anchors: { a: number; cx: number; cy: number; w: number; h: number; scores: number[]; coeffs?: number[] }[],
+  nm = 0,
+): Float32Array {
   const rows = 4 + nc + nm;
   const v = new Float32Array(rows * A);
   for (const an of anchors) {
     const vals = [an.cx, an.cy, an.w, an.h, ...an.scores, ...(an.coeffs ?? new Array(nm).fill(0))];
-    vals.forEach((x, r) => (v[r * A + an.a] = x));
+    vals.forEach((x, r) => {
+      v[r * A + an.a] = x;
+    });
   }
   return v;
 }
@@ -124,26 +136,39 @@ export function buildStallingModel(o: { size: number; stallAbove: number; n: num
   const TENSOR = onnx.AttributeProto.AttributeType.TENSOR;
   const heavy: onnxProto.onnx.NodeProto[] = [
     // Entries mean/n: powers of the matrix stay finite however many times it is multiplied.
-    node('ConstantOfShape', ['mat_shape'], ['mat_base'], [onnx.AttributeProto.create({ name: 'value', type: TENSOR, t: tensor('v', [1], new Float32Array([1 / o.n])) })]),
+    node(
+      'ConstantOfShape',
+      ['mat_shape'],
+      ['mat_base'],
+      [onnx.AttributeProto.create({ name: 'value', type: TENSOR, t: tensor('v', [1], new Float32Array([1 / o.n])) })],
+    ),
     node('Mul', ['mat_base', 'input_mean'], ['mat0']),
   ];
   for (let i = 1; i <= o.repeats; i++) heavy.push(node('MatMul', [`mat${i - 1}`, 'mat0'], [`mat${i}`]));
   heavy.push(node('ReduceMean', [`mat${o.repeats}`], ['heavy_out'], [onnx.AttributeProto.create({ name: 'keepdims', type: INT, i: 0 })]));
   const thenBranch = onnx.GraphProto.create({
-    name: 'stall', node: heavy,
+    name: 'stall',
+    node: heavy,
     initializer: [onnx.TensorProto.create({ name: 'mat_shape', dims: [2], dataType: 7, int64Data: [o.n, o.n] })],
     output: [valueInfo('heavy_out', [])],
   });
   const elseBranch = onnx.GraphProto.create({
-    name: 'fast', node: [node('Identity', ['zero'], ['light_out'])], output: [valueInfo('light_out', [])],
+    name: 'fast',
+    node: [node('Identity', ['zero'], ['light_out'])],
+    output: [valueInfo('light_out', [])],
   });
   const nodes = [
     node('ReduceMean', ['input'], ['input_mean'], [onnx.AttributeProto.create({ name: 'keepdims', type: INT, i: 0 })]),
     node('Greater', ['input_mean', 'stall_above'], ['bright']),
-    node('If', ['bright'], ['branch_out'], [
-      onnx.AttributeProto.create({ name: 'then_branch', type: GRAPH, g: thenBranch }),
-      onnx.AttributeProto.create({ name: 'else_branch', type: GRAPH, g: elseBranch }),
-    ]),
+    node(
+      'If',
+      ['bright'],
+      ['branch_out'],
+      [
+        onnx.AttributeProto.create({ name: 'then_branch', type: GRAPH, g: thenBranch }),
+        onnx.AttributeProto.create({ name: 'else_branch', type: GRAPH, g: elseBranch }),
+      ],
+    ),
     node('Mul', ['branch_out', 'zero'], ['branch_zero']),
     node('Add', ['input_mean', 'branch_zero'], ['score_scalar']),
     node('Reshape', ['score_scalar', 'one_shape'], ['pred_score']),

@@ -23,15 +23,18 @@ export interface TestStationOptions {
 export async function startTestStation(o: TestStationOptions): Promise<Station> {
   // Kept until the file ends: callers stop the station themselves, possibly in afterAll.
   const dir = tmpDir('station-test-', true);
-  const config = validateConfig({
-    station: { id: 'test-1' },
-    http: { port: 0, ...o.http },
-    storage: { dataDir: dir },
-    line: { deadlineMs: 10_000, ...o.line },
-    sources: o.sources.map((s) => ({ ...s, recipe: 'plate' })),
-    recipes: { plate: { ...plateRecipe(SHIPPED_MODEL), keepGood: 0, ...o.recipe } },
-    ...o.extra,
-  }, dir);
+  const config = validateConfig(
+    {
+      station: { id: 'test-1' },
+      http: { port: 0, ...o.http },
+      storage: { dataDir: dir },
+      line: { deadlineMs: 10_000, ...o.line },
+      sources: o.sources.map((s) => ({ ...s, recipe: 'plate' })),
+      recipes: { plate: { ...plateRecipe(SHIPPED_MODEL), keepGood: 0, ...o.recipe } },
+      ...o.extra,
+    },
+    dir,
+  );
   return startStation({ config, log: pino({ level: 'silent' }), adminPassword: o.adminPassword, env: o.env, onResult: o.onResult, databaseUrl: o.databaseUrl });
 }
 
