@@ -42,7 +42,7 @@ interface Owed {
 }
 
 /**
- * The main thread's handle on the line worker: counters, latency, results as events, frames
+ * Runs on the main thread. The main thread's handle on the line worker (worker/main.ts): counters, latency, results as events, frames
  * pushed over HTTP — and its supervisor. The worker owns capture and inference; this class owns
  * the promise that every part gets an answer:
  *
@@ -118,7 +118,7 @@ export class Line extends EventEmitter<LineEvents> {
 
   private spawn(): Promise<ModelSummary[]> {
     const init: WorkerInit = { ...this.init, thresholds: this.thresholds, selectedRecipe: this.selectedRecipe, running: this.runningMode };
-    const worker = spawnWorker('worker', init);
+    const worker = spawnWorker('worker/main', init);
     this.worker = worker;
     this.lastSeen = Date.now();
     return new Promise<ModelSummary[]>((resolve, reject) => {

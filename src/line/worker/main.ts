@@ -4,9 +4,9 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import sharp from 'sharp';
-import { serializeError } from '../errors/index.js';
+import { serializeError } from '../../errors/index.js';
 import { LineEngine } from './engine.js';
-import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
+import type { FromWorker, ToWorker, WorkerInit } from '../protocol.js';
 
 const port = parentPort!;
 const send = (msg: FromWorker): void => {

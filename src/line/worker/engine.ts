@@ -1,12 +1,12 @@
 import { performance } from 'node:perf_hooks';
-import { createSource, isTriggered, PushSource, type Frame, type FrameSource } from '../capture/index.js';
-import { resolveFromConfig } from '../config/load.js';
-import type { Recipe, Thresholds } from '../config/schema.js';
-import { compactOutputs, decide, DETECTION_FLOOR, uninspected, type CompactOutputs, type Decision, type DecisionInput } from '../decision/index.js';
-import { serializeError, StationError, type ErrorCode } from '../errors/index.js';
-import { loadModel, ModelRunner, type ModelOutput } from '../inference/index.js';
-import { Preprocessor, type Transform } from '../preprocess/index.js';
-import type { FromWorker, InspectionResult, ModelSummary, ToWorker, WorkerInit } from './protocol.js';
+import { createSource, isTriggered, PushSource, type Frame, type FrameSource } from '../../capture/index.js';
+import { resolveFromConfig } from '../../config/load.js';
+import type { Recipe, Thresholds } from '../../config/schema.js';
+import { compactOutputs, decide, DETECTION_FLOOR, uninspected, type CompactOutputs, type Decision, type DecisionInput } from '../../decision/index.js';
+import { serializeError, StationError, type ErrorCode } from '../../errors/index.js';
+import { loadModel, ModelRunner, type ModelOutput } from '../../inference/index.js';
+import { Preprocessor, type Transform } from '../../preprocess/index.js';
+import type { FromWorker, InspectionResult, ModelSummary, ToWorker, WorkerInit } from '../protocol.js';
 
 interface RecipeRuntime {
   name: string;
@@ -40,7 +40,7 @@ type Answerable = { frame: Omit<Queued['frame'], 'image'> & { image?: Frame['ima
 
 /**
  * The line: sources → bounded queue → preprocess → inference → decode → decision → result.
- * Runs inside the line worker (onnxruntime blocks its thread). Every frame that enters yields
+ * Runs inside the line worker thread (worker/main.ts; onnxruntime blocks its thread), never on the main thread. Every frame that enters yields
  * exactly one result: a verdict, or `uninspected` with the code saying why (dropped, late,
  * unreadable) — never silence.
  *
