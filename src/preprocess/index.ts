@@ -102,17 +102,22 @@ export class Preprocessor {
       srcHeight = image.height;
     } else {
       if (image.data.length === 0) throw new StationError('STN_ERR_IMAGE_EMPTY');
-      pipeline = sharp(image.data, { limitInputPixels: options.maxPixels, failOn: 'truncated', sequentialRead: true });
+      // Any decoder warning fails the part (libvips' "Corrupt JPEG data", a truncated scan): a
+      // damaged frame decodes to grey fill that a model happily passes. EXIF orientation is applied
+      // first, so a rotated file is seen (and mapped back) as it is shown.
+      pipeline = sharp(image.data, { limitInputPixels: options.maxPixels, failOn: 'warning', sequentialRead: true, autoOrient: true });
       let meta: Metadata;
       try {
         meta = await pipeline.metadata();
       } catch (err) {
         throw decodeError(err, options.maxPixels);
       }
-      if (!meta.width || !meta.height) throw new StationError('STN_ERR_IMAGE_CORRUPT', 'the image has no dimensions');
-      if (meta.width * meta.height > options.maxPixels) throw tooLarge(meta.width, meta.height, options.maxPixels);
-      srcWidth = meta.width;
-      srcHeight = meta.height;
+      const width = meta.autoOrient?.width ?? meta.width;
+      const height = meta.autoOrient?.height ?? meta.height;
+      if (!width || !height) throw new StationError('STN_ERR_IMAGE_CORRUPT', 'the image has no dimensions');
+      if (width * height > options.maxPixels) throw tooLarge(width, height, options.maxPixels);
+      srcWidth = width;
+      srcHeight = height;
       grey = meta.channels === 1 || (meta.channels === 2 && meta.hasAlpha === true);
     }
 

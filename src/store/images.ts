@@ -130,7 +130,7 @@ function input(original: FrameImage): Sharp {
   const image = original.kind === 'encoded' && isBmp(original.data) ? decodeBmp(original.data, 1e9) : original;
   return image.kind === 'raw'
     ? sharp(image.data, { raw: { width: image.width, height: image.height, channels: channelsOf(image.format) } })
-    : sharp(image.data, { failOn: 'none' });
+    : sharp(image.data, { failOn: 'none', autoOrient: true });
 }
 
 async function encodeOriginal(image: FrameImage): Promise<{ data: Buffer; ext: string; mime: string; width: number; height: number }> {
@@ -142,14 +142,23 @@ async function encodeOriginal(image: FrameImage): Promise<{ data: Buffer; ext: s
     const view = Buffer.from(image.data);
     return { data: view, ext: 'bmp', mime: 'image/bmp', width: Math.abs(view.readInt32LE(18)), height: Math.abs(view.readInt32LE(22)) };
   }
-  const meta = await sharp(image.data, { failOn: 'none' })
-    .metadata()
-    .catch(() => ({}) as Metadata);
+  // The bytes as received, whatever they are (a damaged or empty frame is kept for traceability).
+  const meta = image.data.length
+    ? await sharp(image.data, { failOn: 'none' })
+        .metadata()
+        .catch(() => ({}) as Metadata)
+    : ({} as Metadata);
   const fmt = meta.format ?? 'bin';
   const mime =
     ({ jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp', tiff: 'image/tiff', gif: 'image/gif' } as Record<string, string>)[fmt] ??
     'application/octet-stream';
-  return { data: Buffer.from(image.data), ext: fmt === 'jpeg' ? 'jpg' : fmt, mime, width: meta.width ?? 0, height: meta.height ?? 0 };
+  return {
+    data: Buffer.from(image.data),
+    ext: fmt === 'jpeg' ? 'jpg' : fmt,
+    mime,
+    width: meta.autoOrient?.width ?? meta.width ?? 0,
+    height: meta.autoOrient?.height ?? meta.height ?? 0,
+  };
 }
 
 /** The image as 8-bit RGB pixels, to draw the overlay into. */
@@ -180,14 +189,13 @@ async function renderOverlay(
   width: number,
   height: number,
 ): Promise<{ overlay: Buffer; thumb: { data: Buffer; width: number; height: number } }> {
-  let cv: Canvas;
-  if (!width || !height) {
-    // Undecodable original: the overlay is a plain card saying why.
+  // Undecodable original (empty, garbage, damaged beyond what the decoder salvages): the overlay
+  // is a plain card saying why, and the original keeps the bytes as received.
+  let cv = width && height ? await rgbOf(image).catch(() => null) : null;
+  if (cv) drawOverlay(cv, r);
+  else {
     cv = new Canvas(new Uint8Array(320 * 240 * 3).fill(34), 320, 240);
     cv.text(12, 112, r.errorCode ?? 'unreadable image', [255, 255, 255], 1, false);
-  } else {
-    cv = await rgbOf(image);
-    drawOverlay(cv, r);
   }
   const raw = { raw: { width: cv.width, height: cv.height, channels: 3 as const } };
   const [overlay, thumb] = await Promise.all([
