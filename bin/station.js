@@ -1,3 +1,5 @@
 #!/usr/bin/env node
 // The `station` command. The TypeScript sources are compiled to dist/ by `npm install` (prepare).
-import '../dist/cli/index.js';
+import { main } from '../dist/cli/index.js';
+
+await main(process.argv);

@@ -36,8 +36,9 @@ import { UnsPublisher } from './ops/mqtt.js';
 import { EncoderImageStore } from './store/encoder.js';
 import { deepFreeze, loadConfigFile, type LoadedConfig } from './config/index.js';
 import { mkdir } from 'node:fs/promises';
+import { VERSION } from './station/version.js';
 
-export const VERSION: string = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')).version;
+export { VERSION };
 
 export interface StationOptions {
   config: LoadedConfig;

@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -165,6 +165,89 @@ describe('the station command', () => {
     expect(JSON.parse(first.lines.at(-1)!).applied).toEqual(committed);
     const second = await station(['db', 'migrate'], { env });
     expect(JSON.parse(second.lines.at(-1)!)).toEqual({ applied: [] });
+  });
+});
+
+describe('commands as modules', () => {
+  it('db migrate never loads onnxruntime-node (a loader hook that refuses it is in place)', async () => {
+    const dir = tmpDir();
+    const r = await station(['db', 'migrate'], {
+      env: { DATABASE_URL: `file:${path.join(dir, 'm.db')}` },
+      nodeArgs: ['--import', path.join(ROOT, 'test', 'helpers', 'deny-ort.mjs')],
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.lines.at(-1)!).applied.length).toBeGreaterThan(0);
+    expect(r.stderr).toContain(`database file:${path.join(dir, 'm.db')} (from DATABASE_URL)`);
+  });
+
+  it('the loader hook does refuse onnxruntime-node: replay under it fails', async () => {
+    const r = await station(['replay', tmpDir()], { nodeArgs: ['--import', path.join(ROOT, 'test', 'helpers', 'deny-ort.mjs')] });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('onnxruntime-node was loaded');
+  });
+
+  it('importing the command modules runs nothing: no output, no parsing, the program lists every command', async () => {
+    const { buildProgram } = await import('../src/cli/index.js');
+    const names = buildProgram().commands.map((c) => c.name());
+    expect(names).toEqual(expect.arrayContaining(['demo', 'run', 'replay', 'eval', 'synth', 'probe', 'bench', 'whatif', 'plc-sim', 'pki', 'user', 'db']));
+  });
+});
+
+describe('station user add', () => {
+  /** A station file whose data folder is `data` beside it. */
+  function stationFile(dir: string): string {
+    const cfg = readFileSync(path.join(ROOT, 'fixtures', 'station.yaml'), 'utf8')
+      .replace('dataDir: ../data/example', `dataDir: ${path.join(dir, 'data')}`)
+      .replace('model: ../models/plate-defects.onnx', `model: ${path.join(ROOT, 'models', 'plate-defects.onnx')}`);
+    mkdirSync(path.join(dir, 'frames'), { recursive: true });
+    writeFileSync(path.join(dir, 'station.yaml'), cfg);
+    return path.join(dir, 'station.yaml');
+  }
+  const users = (file: string) => {
+    const db = new Database(file, { readonly: true });
+    const rows = db.prepare('select username, role from User').all();
+    db.close();
+    return rows;
+  };
+
+  it("with --config writes to the database of that station file's storage and says which one", async () => {
+    const dir = tmpDir();
+    const r = await station(['user', 'add', 'alice@plant-1', '--role', 'quality', '--config', stationFile(dir)], {
+      cwd: dir,
+      env: { STATION_PASSWORD: 'alice-password-1', DATABASE_URL: '' },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const db = path.join(dir, 'data', 'station.db');
+    expect(JSON.parse(r.lines.at(-1)!)).toEqual({ user: 'alice@plant-1', role: 'quality', database: `file:${db}` });
+    expect(r.stderr).toContain(`added to file:${db}`);
+    expect(users(db)).toEqual([{ username: 'alice@plant-1', role: 'quality' }]);
+  });
+
+  it('with --data writes to DIR/station.db', async () => {
+    const dir = tmpDir();
+    const r = await station(['user', 'add', 'bob', '--role', 'viewer', '--data', path.join(dir, 'd')], {
+      cwd: dir,
+      env: { STATION_PASSWORD: 'bob-password-1', DATABASE_URL: '' },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(users(path.join(dir, 'd', 'station.db'))).toEqual([{ username: 'bob', role: 'viewer' }]);
+  });
+
+  it("refuses a name outside the API's pattern with exit code 2 and writes nothing", async () => {
+    const dir = tmpDir();
+    const r = await station(['user', 'add', 'bad name!', '--role', 'viewer', '--data', dir], { env: { STATION_PASSWORD: 'x-password-1', DATABASE_URL: '' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('STN_ERR_HTTP_BAD_REQUEST');
+    expect(existsSync(path.join(dir, 'station.db'))).toBe(false);
+  });
+
+  it('is listed in the help with --config and --data', async () => {
+    const top = await station(['--help']);
+    expect(top.stdout).toMatch(/user\b/);
+    const r = await station(['user', 'add', '--help']);
+    expect(r.stdout).toContain('--config <file>');
+    expect(r.stdout).toContain('--data <dir>');
+    expect(r.stdout).toContain('STATION_PASSWORD');
   });
 });
 

@@ -3,6 +3,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
+/** tsx by its path, so that a command run in any working directory finds it. */
+export const TSX = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs');
 
 export interface CliRun {
   code: number | null;
@@ -14,10 +16,18 @@ export interface CliRun {
 /** Runs the `station` command from source (tsx) as a child process, as a user would. */
 export function station(
   args: string[],
-  opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number; onStderr?: (s: string) => void; onSpawn?: (child: ChildProcess) => void } = {},
+  opts: {
+    cwd?: string;
+    env?: Record<string, string>;
+    timeoutMs?: number;
+    onStderr?: (s: string) => void;
+    onSpawn?: (child: ChildProcess) => void;
+    /** Extra `node` flags before the script (e.g. `--import` a loader hook). */
+    nodeArgs?: string[];
+  } = {},
 ): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/index.ts'), ...args], {
+    const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', TSX, path.join(ROOT, 'src/cli/index.ts'), ...args], {
       cwd: opts.cwd ?? ROOT,
       env: { ...process.env, LOG_LEVEL: 'warn', ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
