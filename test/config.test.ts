@@ -76,3 +76,48 @@ describe('station configuration', () => {
     expect(cfg.recipes.plate.model).toMatch(/models\/plate-defects\.onnx$/);
   });
 });
+
+describe('configuration checks that need the world (model labels, folders, URIs)', () => {
+  // From test/, `../models/plate-defects.onnx` is the shipped model (classes scratch, crack, spot, dent, missing_hole).
+  const TEST_DIR = path.dirname(new URL(import.meta.url).pathname);
+  const issuesAt = (text: string, baseDir = TEST_DIR) => {
+    try {
+      parseConfig(text, baseDir, 'station.yaml');
+    } catch (err) {
+      return (err as ConfigError).issues;
+    }
+    throw new Error('the configuration was accepted');
+  };
+
+  it('refuses a class the recipe model does not have, at its key path and line (a misspelt "spots" for "spot")', () => {
+    const text = valid.replace(
+      'scratch: { minScore: 0.6, minArea: 40, maxCount: 0 }',
+      'scratch: { minScore: 0.6 }\n        spots: { minScore: 0.3, maxCount: 2 }',
+    );
+    expect(issuesAt(text)).toContainEqual(
+      expect.objectContaining({ path: 'recipes.plate.thresholds.classes.spots', line: 15, message: expect.stringContaining('no class "spots"') }),
+    );
+    // Spelt right, the same file is accepted.
+    expect(() => parseConfig(text.replace('spots:', 'spot:'), TEST_DIR)).not.toThrow();
+  });
+
+  it('refuses a misspelt scheme as an unknown scheme, with the key path and line of the URI', () => {
+    const found = issuesAt(valid.replace('uri: synthetic:?seed=3&rate=5', 'uri: dri:./frames?rate=5'));
+    expect(found).toContainEqual(expect.objectContaining({ path: 'sources.0.uri', line: 6, message: expect.stringContaining('unknown scheme "dri"') }));
+  });
+
+  it('refuses a dir: source whose folder does not exist (a dead source never starts)', () => {
+    const found = issuesAt(valid.replace('uri: synthetic:?seed=3&rate=5', 'uri: dir:/no/such/folder'));
+    expect(found).toContainEqual(expect.objectContaining({ path: 'sources.0.uri', line: 6, message: expect.stringContaining('no folder at /no/such/folder') }));
+  });
+
+  it('names the line and column of a YAML syntax error', () => {
+    let message = '';
+    try {
+      parseConfig('station:\n  id: a\n  bad: [1, 2\nrecipes: {}\n', '/tmp', 'station.yaml');
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/^station\.yaml: line 4, column 1: /);
+  });
+});

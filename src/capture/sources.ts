@@ -1,6 +1,7 @@
 import { access, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { watch } from 'chokidar';
 import { StationError } from '../errors/index.js';
 import type { Frame, FrameImage, GroundTruth } from './frame.js';
 import { PartGenerator, SYNTHETIC_CLASSES } from './synthetic.js';
@@ -60,9 +61,10 @@ export function createSource(name: string, uri: string, ctx: SourceContext): Fra
     if (!Number.isFinite(n) || n < min) throw new StationError('STN_ERR_SOURCE_URI', `${uri}: ${key}=${v} is not a number >= ${min}`);
     return n;
   };
+  const allowed = PARAMETERS[scheme];
+  if (!allowed)
+    throw new StationError('STN_ERR_SOURCE_URI', `${uri}: unknown scheme "${scheme}" (known: dir:, synthetic:, http:, file:, rtsp://, v4l2:, gige:)`);
   for (const key of params.keys()) {
-    const allowed =
-      scheme === 'dir' ? ['loop', 'rate', 'recursive', 'list'] : scheme === 'synthetic' ? ['seed', 'defectRate', 'rate', 'count', 'start', 'trigger'] : [];
     if (!allowed.includes(key))
       throw new StationError('STN_ERR_SOURCE_URI', `${uri}: unknown parameter "${key}"${allowed.length ? ` (known: ${allowed.join(', ')})` : ''}`);
   }
@@ -74,6 +76,8 @@ export function createSource(name: string, uri: string, ctx: SourceContext): Fra
         rate: num('rate', 0),
         recursive: num('recursive', 1) > 0,
         list: params.get('list') ? path.resolve(ctx.baseDir, params.get('list')!) : undefined,
+        watch: num('watch', 0) > 0,
+        settleMs: num('settleMs', 500, 10),
       });
     case 'synthetic': {
       const trigger = params.get('trigger');
@@ -94,6 +98,13 @@ export function createSource(name: string, uri: string, ctx: SourceContext): Fra
   }
 }
 
+/** The query parameters each scheme of this module takes (cameras parse their own). */
+const PARAMETERS: Record<string, readonly string[] | undefined> = {
+  dir: ['loop', 'rate', 'recursive', 'list', 'watch', 'settleMs'],
+  synthetic: ['seed', 'defectRate', 'rate', 'count', 'start', 'trigger'],
+  http: [],
+};
+
 /** Paces a loop at `rate` per second; returns the scheduled trigger time of tick k. */
 class Pacer {
   private readonly t0 = Date.now();
@@ -113,8 +124,19 @@ export class DirSource implements FrameSource {
     readonly name: string,
     readonly uri: string,
     readonly dir: string,
-    readonly options: { loop: boolean; rate: number; recursive: boolean; list?: string },
-  ) {}
+    readonly options: {
+      loop: boolean;
+      rate: number;
+      recursive: boolean;
+      list?: string;
+      /** A hot folder: after the files present at start, every image added later, once, when it is completely written. */
+      watch?: boolean;
+      /** Hot folder: a new file counts as written once its size has not changed for this long. */
+      settleMs?: number;
+    },
+  ) {
+    if (options.watch && (options.loop || options.list)) throw new StationError('STN_ERR_SOURCE_URI', `${uri}: watch=1 goes with neither loop nor list`);
+  }
 
   get paced(): boolean {
     return this.options.rate > 0;
@@ -129,7 +151,7 @@ export class DirSource implements FrameSource {
       throw new StationError('STN_ERR_SOURCE_FAILED', `cannot read folder ${this.dir}: ${(err as Error).message}`, { cause: err });
     }
     // Masks beside a labelled folder are ground truth, not parts.
-    return entries.filter((f) => IMAGE_EXT.test(f) && !f.split(path.sep).includes('masks')).sort();
+    return entries.filter(isPart).sort();
   }
 
   /** A fixture list must match the folder: a listed image that is not there is an error, not a skip. */
@@ -153,6 +175,10 @@ export class DirSource implements FrameSource {
   }
 
   async *frames(signal: AbortSignal): AsyncIterable<Frame> {
+    if (this.options.watch) {
+      yield* this.watched(signal);
+      return;
+    }
     const files = await this.listFiles();
     const pacer = new Pacer(this.options.rate);
     let seq = 0;
@@ -171,6 +197,59 @@ export class DirSource implements FrameSource {
       }
     } while (this.options.loop && files.length > 0 && !signal.aborted);
   }
+
+  /**
+   * The hot folder: the watcher starts first, then the files already there are read in name
+   * order, then each file that appears, once its size has settled (a writer still copying it is
+   * waited for). A file is read once; its name is forgotten when it is removed, so a folder that
+   * its producer (or a clean-up job) empties keeps the memory bounded.
+   *
+   *   watcher ready ──▶ existing files (sorted) ──▶ each 'add' after settleMs ──▶ frame
+   *                                        seen: names read, until 'unlink'
+   */
+  private async *watched(signal: AbortSignal): AsyncIterable<Frame> {
+    const seen = new Set<string>();
+    const arrived = new WakeQueue<string>(Number.POSITIVE_INFINITY);
+    const failed: { error: unknown } = { error: null };
+    const relative = (p: string) => path.relative(this.dir, p);
+    const watcher = watch(this.dir, {
+      ignoreInitial: true,
+      depth: this.options.recursive ? undefined : 0,
+      awaitWriteFinish: { stabilityThreshold: this.options.settleMs ?? 500, pollInterval: Math.min(100, this.options.settleMs ?? 500) },
+      ignored: (p, stats) => Boolean(stats?.isFile() && !isPart(relative(p))),
+    });
+    watcher.on('add', (p) => arrived.push(relative(p)));
+    watcher.on('unlink', (p) => seen.delete(relative(p)));
+    watcher.on('error', (err) => {
+      failed.error = err;
+      arrived.push('');
+    });
+    try {
+      await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+      for (const file of await this.listFiles()) arrived.push(file);
+      let seq = 0;
+      for await (const file of arrived.drain(signal)) {
+        if (failed.error)
+          throw new StationError('STN_ERR_SOURCE_FAILED', `watching ${this.dir} failed: ${(failed.error as Error).message}`, { cause: failed.error });
+        if (seen.has(file)) continue;
+        seen.add(file);
+        let data: Uint8Array;
+        try {
+          data = await readFile(path.join(this.dir, file));
+        } catch {
+          data = new Uint8Array(0); // removed between its arrival and now: an uninspected part, not a silent skip
+        }
+        yield { seq: ++seq, timestamp: Date.now(), source: this.name, file, image: { kind: 'encoded', data }, truth: truthFromPath(file) };
+      }
+    } finally {
+      await watcher.close();
+    }
+  }
+}
+
+/** An image of a part (masks beside a labelled folder are ground truth, not parts). */
+function isPart(file: string): boolean {
+  return IMAGE_EXT.test(file) && !file.split(path.sep).includes('masks');
 }
 
 /** One relative path per line; blank lines and `#` comments ignored; `/` separators on every OS. */

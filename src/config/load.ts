@@ -1,8 +1,10 @@
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Value, ValueErrorType } from '@sinclair/typebox/value';
 import { LineCounter, parseDocument, isNode } from 'yaml';
-import { StationError } from '../errors/index.js';
+import { createSource, DirSource } from '../capture/index.js';
+import { serializeError, StationError } from '../errors/index.js';
+import { loadModel } from '../inference/manifest.js';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Recipe, StationConfig, Thresholds } from './schema.js';
 
@@ -47,7 +49,8 @@ function parseYaml(text: string, file?: string): { value: unknown; lineOf: LineO
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
-    throw new StationError('STN_ERR_CONFIG_PARSE', `${file ?? 'configuration'}: line ${e.linePos?.[0]?.line ?? '?'}: ${e.message}`);
+    const at = e.linePos?.[0] ?? lines.linePos(e.pos[0]);
+    throw new StationError('STN_ERR_CONFIG_PARSE', `${file ?? 'configuration'}: line ${at.line}, column ${at.col}: ${e.message}`);
   }
   const lineOf: LineOf = (segments) => {
     for (let n = segments.length; n > 0; n--) {
@@ -127,9 +130,75 @@ export function validateConfig(input: unknown, baseDir: string, file?: string, l
         issues.push({ path: `sources.${i}.name`, message: `duplicate source name "${s.name}"`, line: lineOf(['sources', String(i), 'name']) });
       names.add(s.name);
     });
+    issues.push(...sourceIssues(cfg, baseDir, lineOf), ...classIssues(cfg, baseDir, lineOf));
   }
   if (issues.length > 0) throw new ConfigError(dedupe(issues), file);
   return deepFreeze({ ...(value as StationConfig), baseDir });
+}
+
+/**
+ * Every source URI parsed as the line will parse it, and every `dir:` folder present: a dead
+ * source is refused at start with its key path, not found out when the line is already running.
+ */
+function sourceIssues(cfg: StationConfig, baseDir: string, lineOf: LineOf): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  cfg.sources.forEach((s, i) => {
+    const at = { path: `sources.${i}.uri`, line: lineOf(['sources', String(i), 'uri']) };
+    try {
+      const source = createSource(s.name, s.uri, { baseDir });
+      if (source instanceof DirSource && !isFolder(source.dir)) issues.push({ ...at, message: `${s.uri}: no folder at ${source.dir}` });
+    } catch (err) {
+      issues.push({ ...at, message: serializeError(err, 'STN_ERR_SOURCE_URI').message });
+    }
+  });
+  return issues;
+}
+
+function isFolder(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Every class a recipe's thresholds name (`classes`, `goodClasses`) is one of its model's labels:
+ * a misspelt class would otherwise start a rule that never matches while the intended one falls
+ * back to the default. A model that cannot be read is left to the line, which refuses it.
+ */
+function classIssues(cfg: StationConfig, baseDir: string, lineOf: LineOf): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const labelsOf = new Map<string, readonly string[] | null>();
+  for (const [name, recipe] of Object.entries(cfg.recipes)) {
+    const named = [
+      ...Object.keys(recipe.thresholds.classes ?? {}).map((c) => ({ c, key: ['recipes', name, 'thresholds', 'classes', c] })),
+      ...(recipe.thresholds.goodClasses ?? []).map((c, i) => ({ c, key: ['recipes', name, 'thresholds', 'goodClasses', String(i)] })),
+    ];
+    if (!named.length) continue;
+    const file = path.resolve(baseDir, recipe.model);
+    if (!labelsOf.has(file)) labelsOf.set(file, modelLabels(file));
+    const labels = labelsOf.get(file);
+    if (!labels?.length) continue;
+    for (const { c, key } of named) {
+      if (!labels.includes(c)) {
+        issues.push({
+          path: key.join('.'),
+          line: lineOf(key),
+          message: `the model ${path.basename(file)} has no class "${c}" (its classes: ${labels.join(', ')})`,
+        });
+      }
+    }
+  }
+  return issues;
+}
+
+function modelLabels(file: string): readonly string[] | null {
+  try {
+    return loadModel(file).manifest.labels;
+  } catch {
+    return null;
+  }
 }
 
 function dedupe(issues: ConfigIssue[]): ConfigIssue[] {
