@@ -1,65 +1,97 @@
+/** A registered error: the HTTP status the API answers with, and the default message. */
+export interface ErrorDefinition {
+  readonly status: number;
+  readonly message: string;
+}
+
 /**
- * One registry of stable error codes, `STN_ERR_<AREA>_<WHAT>`. Tests and callers match on the
- * code, never on message text. Errors crossing a worker boundary travel as `{ code, message }`.
+ * One registry of stable error codes, `STN_ERR_<AREA>_<WHAT>`, each with its HTTP status (as
+ * fastify's `createError(code, message, statusCode)`). Tests and callers match on the code, never
+ * on message text. Errors crossing a worker boundary travel as `{ code, message }`. Every code is
+ * documented in docs/errors.md (test/errors.test.ts checks).
  */
 export const ErrorCodes = {
-  STN_ERR_CONFIG_INVALID: 'the station configuration does not match its schema',
-  STN_ERR_CONFIG_PARSE: 'the station configuration is not valid YAML',
-  STN_ERR_CONFIG_NOT_FOUND: 'the station configuration file does not exist',
-  STN_ERR_CONFIG_RELOAD: 'this station cannot reload its configuration (it was not started from a file)',
-  STN_ERR_IMAGE_EMPTY: 'the image has no bytes',
-  STN_ERR_IMAGE_CORRUPT: 'the image cannot be decoded',
-  STN_ERR_IMAGE_TOO_LARGE: 'the image has more pixels than the station accepts',
-  STN_ERR_IMAGE_FORMAT: 'the raw frame does not match its declared size or pixel format',
-  STN_ERR_MODEL_NOT_FOUND: 'the model file does not exist',
-  STN_ERR_MODEL_INVALID: 'the model file is not a loadable ONNX model',
-  STN_ERR_MODEL_MANIFEST: 'the model manifest is missing fields or does not match the model',
-  STN_ERR_MODEL_CHECKSUM: 'the model file does not match the sha256 in its manifest',
-  STN_ERR_MODEL_FAMILY: 'the model output contract is not one the station decodes',
-  STN_ERR_MODEL_OUTPUT: 'the model produced outputs that do not match its contract',
-  STN_ERR_INFERENCE_FAILED: 'onnxruntime failed to run the model',
-  STN_ERR_SOURCE_URI: 'the frame source URI is not understood',
-  STN_ERR_SOURCE_FAILED: 'the frame source failed',
-  STN_ERR_CAMERA_NO_FRAME: 'the part was triggered but the camera delivered no frame in time',
-  STN_ERR_VIEW_MISSING: 'one camera view of the part did not arrive in time',
-  STN_ERR_LINE_DROPPED: 'the frame was dropped because the line was saturated',
-  STN_ERR_LINE_DEADLINE: 'the verdict was ready after the part deadline',
-  STN_ERR_LINE_WORKER: 'the line worker stopped unexpectedly',
-  STN_ERR_LINE_STOPPED: 'the line is not running',
-  STN_ERR_RECIPE_UNKNOWN: 'no recipe with that name',
-  STN_ERR_STORE_MIGRATION: 'the database migrations could not be applied',
-  STN_ERR_STORE_URL: 'DATABASE_URL is not a supported database URL',
-  STN_ERR_STORE_WRITE: 'a record could not be written',
-  STN_ERR_STORE_QUEUE_FULL: 'the record queue is full',
-  STN_ERR_PLC_CONNECT: 'the PLC cannot be reached over OPC UA',
-  STN_ERR_PLC_TAG: 'a configured PLC tag does not exist on the server',
-  STN_ERR_PLC_SECURITY: 'the OPC UA security settings are not allowed',
-  STN_ERR_PKI_NOT_FOUND: 'no such certificate in the store',
-  STN_ERR_HTTP_NOT_FOUND: 'no such resource',
-  STN_ERR_HTTP_UNAUTHORIZED: 'authentication is required',
-  STN_ERR_HTTP_BAD_REQUEST: 'the request is malformed',
-  STN_ERR_HTTP_PUSH_DISABLED: 'no http: frame source is configured',
-  STN_ERR_HTTP_FORBIDDEN: 'the role of this user or key does not allow this',
-  STN_ERR_HTTP_CSRF: "a browser write needs the session's x-csrf-token header",
-  STN_ERR_HTTP_LOGIN: 'wrong user name or password',
-  STN_ERR_HTTP_CONFLICT: 'the request conflicts with the current state',
-  STN_ERR_HTTP_RATE_LIMIT: 'too many requests from this address',
-  STN_ERR_RECIPE_CLASS: "the thresholds name a class the recipe's model does not have",
-  STN_ERR_RECIPE_RESTART: 'that recipe version differs in more than thresholds; it needs a restart',
-  STN_ERR_WHATIF_FLOOR: 'a candidate threshold is below the score from which the line keeps detections',
-  STN_ERR_WHATIF_RECIPE: 'name the recipe: the station runs more than one',
-} as const;
+  STN_ERR_INTERNAL: { status: 500, message: 'an unexpected error; the details are in the station log, never in the response' },
+  STN_ERR_CONFIG_INVALID: { status: 422, message: 'the station configuration does not match its schema' },
+  STN_ERR_CONFIG_PARSE: { status: 422, message: 'the station configuration is not valid YAML' },
+  STN_ERR_CONFIG_NOT_FOUND: { status: 422, message: 'the station configuration file does not exist' },
+  STN_ERR_CONFIG_RELOAD: { status: 409, message: 'this station cannot reload its configuration (it was not started from a file)' },
+  STN_ERR_IMAGE_EMPTY: { status: 422, message: 'the image has no bytes' },
+  STN_ERR_IMAGE_CORRUPT: { status: 422, message: 'the image cannot be decoded' },
+  STN_ERR_IMAGE_TOO_LARGE: { status: 413, message: 'the image has more pixels than the station accepts' },
+  STN_ERR_IMAGE_FORMAT: { status: 422, message: 'the raw frame does not match its declared size or pixel format' },
+  STN_ERR_MODEL_NOT_FOUND: { status: 404, message: 'the model file does not exist' },
+  STN_ERR_MODEL_INVALID: { status: 422, message: 'the model file is not a loadable ONNX model' },
+  STN_ERR_MODEL_MANIFEST: { status: 422, message: 'the model manifest is missing fields or does not match the model' },
+  STN_ERR_MODEL_CHECKSUM: { status: 422, message: 'the model file does not match the sha256 in its manifest' },
+  STN_ERR_MODEL_FAMILY: { status: 422, message: 'the model output contract is not one the station decodes' },
+  STN_ERR_MODEL_OUTPUT: { status: 500, message: 'the model produced outputs that do not match its contract' },
+  STN_ERR_INFERENCE_FAILED: { status: 500, message: 'onnxruntime failed to run the model' },
+  STN_ERR_SOURCE_URI: { status: 422, message: 'the frame source URI is not understood' },
+  STN_ERR_SOURCE_FAILED: { status: 503, message: 'the frame source failed' },
+  STN_ERR_CAMERA_NO_FRAME: { status: 503, message: 'the part was triggered but the camera delivered no frame in time' },
+  STN_ERR_VIEW_MISSING: { status: 503, message: 'one camera view of the part did not arrive in time' },
+  STN_ERR_LINE_DROPPED: { status: 503, message: 'the frame was dropped because the line was saturated' },
+  STN_ERR_LINE_DEADLINE: { status: 503, message: 'the verdict was ready after the part deadline' },
+  STN_ERR_LINE_WORKER: { status: 503, message: 'the line worker stopped unexpectedly' },
+  STN_ERR_LINE_STOPPED: { status: 503, message: 'the line is not running' },
+  STN_ERR_RECIPE_UNKNOWN: { status: 404, message: 'no recipe with that name' },
+  STN_ERR_STORE_MIGRATION: { status: 500, message: 'the database migrations could not be applied' },
+  STN_ERR_STORE_URL: { status: 500, message: 'DATABASE_URL is not a supported database URL' },
+  STN_ERR_STORE_CONNECT: { status: 503, message: 'the database cannot be reached or opened' },
+  STN_ERR_STORE_WRITE: { status: 503, message: 'a record could not be written' },
+  STN_ERR_STORE_QUEUE_FULL: { status: 503, message: 'the record queue is full' },
+  STN_ERR_PLC_CONNECT: { status: 503, message: 'the PLC cannot be reached over OPC UA' },
+  STN_ERR_PLC_TAG: { status: 500, message: 'a configured PLC tag does not exist on the server' },
+  STN_ERR_PLC_SECURITY: { status: 500, message: 'the OPC UA security settings are not allowed' },
+  STN_ERR_PLC_CERTIFICATE: { status: 503, message: "the PLC refused this station's certificate: trust it on the PLC" },
+  STN_ERR_PLC_UNTRUSTED: { status: 503, message: "this station does not trust the PLC's certificate: trust it with `station pki trust`" },
+  STN_ERR_PLC_LOGIN: { status: 503, message: 'the PLC refused the user this station logs in with' },
+  STN_ERR_PLC_LOST: { status: 503, message: 'the link to the PLC was lost (it stopped, restarted or the network failed); the station reconnects' },
+  STN_ERR_PKI_NOT_FOUND: { status: 404, message: 'no such certificate in the store' },
+  STN_ERR_HTTP_NOT_FOUND: { status: 404, message: 'no such resource' },
+  STN_ERR_HTTP_UNAUTHORIZED: { status: 401, message: 'authentication is required' },
+  STN_ERR_HTTP_BAD_REQUEST: { status: 400, message: 'the request is malformed' },
+  STN_ERR_HTTP_PUSH_DISABLED: { status: 404, message: 'no http: frame source is configured' },
+  STN_ERR_HTTP_FORBIDDEN: { status: 403, message: 'the role of this user or key does not allow this' },
+  STN_ERR_HTTP_CSRF: { status: 403, message: "a browser write needs the session's x-csrf-token header" },
+  STN_ERR_HTTP_LOGIN: { status: 401, message: 'wrong user name or password' },
+  STN_ERR_HTTP_CONFLICT: { status: 409, message: 'the request conflicts with the current state' },
+  STN_ERR_HTTP_LISTEN: { status: 500, message: 'the HTTP address is taken or may not be used' },
+  STN_ERR_HTTP_RATE_LIMIT: { status: 429, message: 'too many requests from this address' },
+  STN_ERR_HTTP_LOGIN_THROTTLED: { status: 429, message: 'too many failed logins for this user name or from this address; wait and try again' },
+  STN_ERR_HTTP_KEY_EXPIRED: { status: 401, message: 'the API key has expired; an admin issues a new one' },
+  STN_ERR_HTTP_LIVE_LIMIT: { status: 429, message: 'this user has as many live streams open as the station allows' },
+  STN_ERR_ACCOUNT_NAME: { status: 400, message: 'user names are 1 to 64 letters, digits and _ . @ -' },
+  STN_ERR_ACCOUNT_PASSWORD: { status: 400, message: 'the password does not meet the policy (12 to 256 characters, not the user name)' },
+  STN_ERR_REVIEW_CLASS: { status: 400, message: "the review names a class that is neither one of the model's labels nor a plain name" },
+  STN_ERR_EXPORT_PATH: { status: 500, message: 'an export would have written outside its folder; the job was stopped' },
+  STN_ERR_RECIPE_CLASS: { status: 400, message: "the thresholds name a class the recipe's model does not have" },
+  STN_ERR_RECIPE_RESTART: { status: 409, message: 'that recipe version differs in more than thresholds; it needs a restart' },
+  STN_ERR_WHATIF_FLOOR: { status: 400, message: 'a candidate threshold is below the score from which the line keeps detections' },
+  STN_ERR_WHATIF_RECIPE: { status: 400, message: 'name the recipe: the station runs more than one' },
+} as const satisfies Record<`STN_ERR_${string}`, ErrorDefinition>;
 
 export type ErrorCode = keyof typeof ErrorCodes;
+
+/** The HTTP status of a code (500 for anything not registered). */
+export function statusOf(code: string): number {
+  return isErrorCode(code) ? ErrorCodes[code].status : 500;
+}
 
 export class StationError extends Error {
   constructor(
     readonly code: ErrorCode,
-    message: string = ErrorCodes[code],
+    message: string = ErrorCodes[code].message,
     options?: ErrorOptions,
   ) {
     super(message, options);
     this.name = new.target.name;
+  }
+
+  /** The HTTP status the API answers this error with. */
+  get statusCode(): number {
+    return ErrorCodes[this.code].status;
   }
 
   toJSON(): SerializedError {
