@@ -31,21 +31,35 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** After a failure, the process should end by itself; if a handle keeps it alive this long, it is ended. */
+const EXIT_GRACE_MS = 10_000;
+
 /**
- * Parses `argv` and runs the command. A StationError ends the process with exit code 2 and one
- * line `station: CODE: message` on stderr; anything else with code 1 and its stack.
+ * Parses `argv` and runs the command. A StationError (or any error with a registered code) ends
+ * the process with exit code 2 and one line `station: CODE: message` on stderr; anything else
+ * with code 1 and its stack. The process is not cut short: it ends when the command has let go
+ * of everything (a leaked timer or socket shows, and is ended after EXIT_GRACE_MS).
  */
 export async function main(argv: string[] = process.argv): Promise<void> {
+  // Everything the station writes (database, images, certificates, spool) is the owner's only.
+  process.umask(0o077);
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
     const code = (err as { code?: unknown })?.code;
     if (typeof code === 'string' && code.startsWith('STN_ERR_')) {
       process.stderr.write(`station: ${code}: ${(err as Error).message}\n`);
-      process.exit(2);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`station: ${(err as Error)?.stack ?? String(err)}\n`);
+      process.exitCode = 1;
     }
-    process.stderr.write(`station: ${(err as Error)?.stack ?? String(err)}\n`);
-    process.exit(1);
+    const guard = setTimeout(() => {
+      const left = (process as unknown as { getActiveResourcesInfo?: () => string[] }).getActiveResourcesInfo?.() ?? [];
+      process.stderr.write(`station: still running ${EXIT_GRACE_MS / 1000} s after the error (${left.join(', ')}); exiting\n`);
+      process.exit();
+    }, EXIT_GRACE_MS);
+    guard.unref();
   }
 }
 

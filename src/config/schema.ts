@@ -106,6 +106,8 @@ export const PlcConfig = Type.Object(
     heartbeatMs: Type.Integer({ minimum: 50, default: 500 }),
     reconnectMinMs: Type.Integer({ minimum: 10, default: 250 }),
     reconnectMaxMs: Type.Integer({ minimum: 10, default: 5000 }),
+    /** The station does not start unless the PLC answers (exit 2, STN_ERR_PLC_CONNECT); default: it runs and rejects until it does. */
+    required: Type.Optional(Type.Boolean()),
   },
   Strict,
 );

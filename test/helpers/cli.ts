@@ -11,6 +11,9 @@ export interface CliRun {
   stdout: string;
   stderr: string;
   lines: string[];
+  /** Milliseconds from spawn to the process's exit (its output may close later). */
+  exitMs: number;
+  pid: number;
 }
 
 /** Runs the `station` command from source (tsx) as a child process, as a user would. */
@@ -24,6 +27,8 @@ export function station(
     onSpawn?: (child: ChildProcess) => void;
     /** Extra `node` flags before the script (e.g. `--import` a loader hook). */
     nodeArgs?: string[];
+    /** Its own process group (pgid = its pid), so a test can look for children it left behind. */
+    detached?: boolean;
   } = {},
 ): Promise<CliRun> {
   return new Promise((resolve, reject) => {
@@ -31,8 +36,12 @@ export function station(
       cwd: opts.cwd ?? ROOT,
       env: { ...process.env, LOG_LEVEL: 'warn', ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: opts.detached ?? false,
     });
     opts.onSpawn?.(child);
+    const spawned = Date.now();
+    let exitMs = Number.NaN;
+    child.on('exit', () => (exitMs = Date.now() - spawned));
     let stdout = '',
       stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -46,7 +55,7 @@ export function station(
     }, opts.timeoutMs ?? 60_000);
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr, lines: stdout.split('\n').filter(Boolean) });
+      resolve({ code, stdout, stderr, lines: stdout.split('\n').filter(Boolean), exitMs, pid: child.pid ?? 0 });
     });
   });
 }

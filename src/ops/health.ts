@@ -1,0 +1,74 @@
+/**
+ * What is wrong with the station now, for `GET /api/health`, readiness and the MQTT state topic.
+ * Reads the components' live status; keeps only what it needs to notice a counter growing.
+ */
+
+export interface HealthInputs {
+  line: { state: string; lastFault: string | null; cameras: ReadonlyMap<string, { state: string; lastError?: string | null }> };
+  recorder: {
+    databaseDown: boolean;
+    spoolDepth: number;
+    lastDatabaseError: string | null;
+    counters: { diskFull: number; imageErrors: number };
+  };
+  /** The code (or message) of the last image write that failed, as the recorder's error handler saw it. */
+  lastImageError: () => string | null;
+  retention: { disk: { totalBytes: number; freeBytes: number } | null };
+  minFreeBytes: number;
+  gate: { state: string; lastError: string | null } | null;
+  mqtt: { connected: boolean; buffered: number; lastError: string | null } | null;
+}
+
+export interface HealthReport {
+  status: 'ok' | 'degraded' | 'failed';
+  /** One sentence per problem; empty when all is well. */
+  problems: string[];
+}
+
+/** A problem stays listed this long after the counter behind it last grew. */
+const RECENT_MS = 60_000;
+
+/** Remembers when a counter last grew. */
+class Growth {
+  private seen = 0;
+  private at = Number.NEGATIVE_INFINITY;
+  /** True while `value` grew within the last RECENT_MS. */
+  recent(value: number, now: number): boolean {
+    if (value > this.seen) {
+      this.seen = value;
+      this.at = now;
+    }
+    return now - this.at < RECENT_MS;
+  }
+}
+
+/** The station's health problems, computed from its components on each call. */
+export class StationHealth {
+  private readonly diskFull = new Growth();
+  private readonly imageErrors = new Growth();
+  constructor(
+    private readonly s: HealthInputs,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  check(): HealthReport {
+    const { line, recorder, retention, gate, mqtt } = this.s;
+    const now = this.now();
+    const p: string[] = [];
+    let failed = false;
+    if (line.state === 'failed') {
+      failed = true;
+      p.push(`line failed: ${line.lastFault}`);
+    } else if (line.state !== 'running') p.push(`line ${line.state}${line.lastFault ? `: ${line.lastFault}` : ''}`);
+    for (const [name, c] of line.cameras) if (c.state === 'reconnecting') p.push(`camera ${name} reconnecting: ${c.lastError ?? ''}`);
+    if (recorder.databaseDown) p.push(`database writes failing, ${recorder.spoolDepth} records in the spool: ${recorder.lastDatabaseError ?? ''}`);
+    const d = retention.disk;
+    if (d && d.totalBytes > 0 && d.freeBytes < this.s.minFreeBytes) p.push(`image disk low: ${d.freeBytes} bytes free`);
+    if (this.diskFull.recent(recorder.counters.diskFull, now)) p.push('image disk full in the last minute: records kept without images');
+    if (this.imageErrors.recent(recorder.counters.imageErrors, now))
+      p.push(`recorder: ${recorder.counters.imageErrors} image writes failed (last: ${this.s.lastImageError() ?? 'unknown'})`);
+    if (gate && gate.state !== 'ready') p.push(`PLC link ${gate.state}: ${gate.lastError ?? ''}`);
+    if (mqtt && !mqtt.connected) p.push(`MQTT broker unreachable, ${mqtt.buffered} messages waiting: ${mqtt.lastError ?? ''}`);
+    return { status: failed ? 'failed' : p.length ? 'degraded' : 'ok', problems: p };
+  }
+}

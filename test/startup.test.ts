@@ -1,0 +1,231 @@
+/**
+ * A station that cannot start stops what it had started, in reverse order, and exits with code 2
+ * and the error's code — through the real command (`station run --config FILE`), so exit codes,
+ * threads, timers, sockets and child processes are the real ones.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { PartGenerator } from '../src/capture/index.js';
+import { plateRecipe, validateConfig } from '../src/config/index.js';
+import type { InspectionResult } from '../src/line/index.js';
+import { StationHealth } from '../src/ops/health.js';
+import { defectCode } from '../src/plc/defect-codes.js';
+import { planReload } from '../src/station/reload-plan.js';
+import { ROOT, station } from './helpers/cli.js';
+import { tmpDir } from './helpers/tmp.js';
+
+const MODEL = path.join(ROOT, 'models', 'plate-defects.onnx');
+
+/** A station file over a small folder of parts, HTTP on a free port, changed by `extra`. */
+async function stationFile(dir: string, extra: Record<string, unknown> = {}, recipe: Record<string, unknown> = {}): Promise<string> {
+  const frames = path.join(dir, 'frames');
+  mkdirSync(frames, { recursive: true });
+  const sharp = (await import('sharp')).default;
+  const gen = new PartGenerator({ seed: 5, defectRate: 0.5 });
+  for (let i = 0; i < 2; i++) {
+    const p = gen.part(i);
+    await sharp(p.image.data, { raw: { width: 512, height: 384, channels: 1 } })
+      .png()
+      .toFile(path.join(frames, `part-${i}.png`));
+  }
+  const config = {
+    station: { id: 'startup-1' },
+    http: { host: '127.0.0.1', port: 0 },
+    storage: { dataDir: path.join(dir, 'data') },
+    sources: [{ name: 'folder', uri: `dir:${frames}`, recipe: 'plate' }],
+    recipes: { plate: { model: MODEL, thresholds: { default: { minScore: 0.5 } }, ...recipe } },
+    ...extra,
+  };
+  const file = path.join(dir, 'station.yaml');
+  writeFileSync(file, stringify(config));
+  return file;
+}
+
+/** Processes still in the station's process group (the image encoder, a camera's ffmpeg, …). */
+function leftInGroup(pgid: number): string[] {
+  try {
+    return execFileSync('ps', ['-o', 'pid=,args=', '-g', String(pgid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean);
+  } catch {
+    return []; // ps exits 1 when it lists nothing
+  }
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on. */
+async function closedPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/**
+ * Runs `station run --config FILE` expecting a failed start: exit code 2, `station: CODE:` on
+ * stderr, the process gone within 5 s of the failure by itself (a leaked timer or socket would
+ * keep it alive: the command's own guard ends it only after 10 s), no child process left.
+ */
+async function expectRefusedStart(file: string, code: string, env: Record<string, string> = {}) {
+  let failedAt = 0;
+  let spawnedAt = 0;
+  const r = await station(['run', '--config', file], {
+    env: { LOG_LEVEL: 'info', ...env },
+    detached: true,
+    timeoutMs: 60_000,
+    onSpawn: () => (spawnedAt = Date.now()),
+    onStderr: (s) => {
+      if (!failedAt && /station failed to start|station: STN_ERR_/.test(s)) failedAt = Date.now();
+    },
+  });
+  expect(r.code, r.stderr.slice(-2000)).toBe(2);
+  expect(r.stderr).toMatch(new RegExp(`station: ${code}: `));
+  expect(r.stderr).not.toMatch(/still running .* after the error/);
+  expect(failedAt).toBeGreaterThan(0);
+  const stopMs = spawnedAt + r.exitMs - failedAt;
+  expect(stopMs).toBeLessThan(5000);
+  expect(leftInGroup(r.pid)).toEqual([]);
+  return { ...r, stopMs };
+}
+
+describe('a station that cannot start', () => {
+  it('exits 2 with STN_ERR_HTTP_LISTEN when its HTTP port is taken, after stopping the line worker and recorder it had started', async () => {
+    const dir = tmpDir();
+    const taken = net.createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    try {
+      const file = await stationFile(dir, { http: { host: '127.0.0.1', port: (taken.address() as net.AddressInfo).port } });
+      const r = await expectRefusedStart(file, 'STN_ERR_HTTP_LISTEN');
+      // It had got as far as the line: the components before HTTP had started and were stopped.
+      expect(r.stderr).toContain('"component":"HTTP"');
+      expect(r.stderr).toContain('model loaded');
+    } finally {
+      taken.close();
+    }
+  });
+
+  it('exits 2 with STN_ERR_CONFIG_INVALID naming the variable when a secret is missing, before anything starts', async () => {
+    const dir = tmpDir();
+    const file = await stationFile(dir, { opcua: { port: 0, users: [{ username: 'operator', passwordEnv: 'STARTUP_TEST_UNSET_PASSWORD' }] } });
+    const r = await expectRefusedStart(file, 'STN_ERR_CONFIG_INVALID', { STARTUP_TEST_UNSET_PASSWORD: '' });
+    expect(r.stderr).toContain('opcua.users.0.passwordEnv: the environment variable STARTUP_TEST_UNSET_PASSWORD is not set');
+    expect(r.stderr).not.toContain('database ready');
+  });
+
+  it('exits 2 with a store code when PostgreSQL is unreachable', async () => {
+    const dir = tmpDir();
+    const file = await stationFile(dir);
+    const r = await expectRefusedStart(file, 'STN_ERR_STORE_[A-Z_]+', { DATABASE_URL: `postgresql://127.0.0.1:${await closedPort()}/x` });
+    expect(r.stderr).not.toContain('model loaded');
+  });
+
+  it('exits 2 with a model code when the model is not ONNX, after closing the database', async () => {
+    const dir = tmpDir();
+    const bad = path.join(dir, 'bad.onnx');
+    writeFileSync(bad, 'this is not an ONNX model');
+    const file = await stationFile(dir, {}, { model: bad });
+    const r = await expectRefusedStart(file, 'STN_ERR_MODEL_[A-Z_]+');
+    expect(r.stderr).not.toContain('HTTP listening');
+  });
+
+  it('exits 2 with STN_ERR_PLC_CONNECT when plc.required and the PLC endpoint refuses the connection', async () => {
+    const dir = tmpDir();
+    const file = await stationFile(dir, {
+      plc: { endpoint: `opc.tcp://127.0.0.1:${await closedPort()}`, securityMode: 'None', securityPolicy: 'None', user: { anonymous: true }, required: true },
+    });
+    const r = await expectRefusedStart(file, 'STN_ERR_PLC_CONNECT');
+    expect(r.stderr).toContain('"component":"PLC gate"');
+  });
+});
+
+describe('reload planning (pure)', () => {
+  const base = (recipe: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) =>
+    validateConfig(
+      {
+        station: { id: 'plan-1' },
+        sources: [{ name: 'folder', uri: 'synthetic:', recipe: 'plate' }],
+        recipes: { plate: { ...plateRecipe(MODEL), ...recipe } },
+        ...extra,
+      },
+      ROOT,
+    );
+  const same = { running: new Map([[MODEL, 'aaa']]), onDisk: new Map([[MODEL, 'aaa']]) };
+
+  it('plans nothing when nothing changed', () => {
+    expect(planReload(base(), base(), same)).toEqual({ needsRestart: [], changes: [] });
+  });
+
+  it('plans new thresholds and keepGood as a tune applied between frames', () => {
+    const next = base({ thresholds: { default: { minScore: 0.9 } }, keepGood: 0.5 });
+    const plan = planReload(base(), next, same);
+    expect(plan.needsRestart).toEqual([]);
+    expect(plan.changes).toEqual([expect.objectContaining({ recipe: 'plate', kind: 'tune', thresholds: true, keepGood: true })]);
+  });
+
+  it('plans a hot swap when the model file changed on disk under the same name', () => {
+    const plan = planReload(base(), base(), { running: new Map([[MODEL, 'aaa']]), onDisk: new Map([[MODEL, 'bbb']]) });
+    expect(plan.changes).toEqual([expect.objectContaining({ recipe: 'plate', kind: 'swap', after: expect.objectContaining({ model: MODEL }) })]);
+  });
+
+  it('plans a hot swap when preprocessing changed, and a restart for sections and recipes that cannot change live', () => {
+    const next = validateConfig(
+      {
+        station: { id: 'plan-2' },
+        sources: [{ name: 'folder', uri: 'synthetic:', recipe: 'plate' }],
+        recipes: { plate: { ...plateRecipe(MODEL), resize: 'stretch' }, other: plateRecipe(MODEL) },
+      },
+      ROOT,
+    );
+    const plan = planReload(base(), next, same);
+    expect(plan.needsRestart).toEqual(['station', 'recipes.other']);
+    expect(plan.changes.map((c) => [c.recipe, c.kind])).toEqual([['plate', 'swap']]);
+  });
+});
+
+describe('health problems', () => {
+  it('reports image writes that failed, with the last code, while the count grows, and forgets them a minute later', () => {
+    let now = 1_000_000;
+    const recorder = { databaseDown: false, spoolDepth: 0, lastDatabaseError: null, counters: { diskFull: 0, imageErrors: 0 } };
+    const health = new StationHealth(
+      {
+        line: { state: 'running', lastFault: null, cameras: new Map() },
+        recorder,
+        lastImageError: () => 'STN_ERR_IMAGE_EMPTY',
+        retention: { disk: null },
+        minFreeBytes: 0,
+        gate: null,
+        mqtt: null,
+      },
+      () => now,
+    );
+    expect(health.check()).toEqual({ status: 'ok', problems: [] });
+    recorder.counters.imageErrors = 21;
+    expect(health.check()).toEqual({ status: 'degraded', problems: ['recorder: 21 image writes failed (last: STN_ERR_IMAGE_EMPTY)'] });
+    now += 61_000;
+    expect(health.check().status).toBe('ok');
+  });
+});
+
+describe('PLC defect codes', () => {
+  it("is 1 + the index of the top rejecting class in the deciding model's labels, 0 without one", () => {
+    const labels = (sha: string) => (sha === 'm1' ? ['scratch', 'spot'] : undefined);
+    const r = (defects: { class: string; rejecting: boolean }[], modelSha256 = 'm1') =>
+      ({ defects: defects.map((d) => ({ ...d, score: 0.9 })), modelSha256 }) as unknown as InspectionResult;
+    expect(defectCode(r([{ class: 'spot', rejecting: true }]), labels)).toBe(2);
+    expect(
+      defectCode(
+        r([
+          { class: 'scratch', rejecting: false },
+          { class: 'spot', rejecting: true },
+        ]),
+        labels,
+      ),
+    ).toBe(2);
+    expect(defectCode(r([]), labels)).toBe(0);
+    expect(defectCode(r([{ class: 'spot', rejecting: true }], 'unknown'), labels)).toBe(0);
+  });
+});
