@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import {
   AttributeIds,
   ClientMonitoredItem,
@@ -18,9 +20,10 @@ import {
   type UserIdentityInfo,
 } from 'node-opcua';
 import pRetry from 'p-retry';
-import { StationError } from '../errors/index.js';
+import { type ErrorCode, StationError } from '../errors/index.js';
 import { LatencyWindow } from '../line/stats.js';
 import type { InspectionResult } from '../line/protocol.js';
+import { PlcClock, sourceMs } from './clock.js';
 import { certificateManager } from './pki.js';
 import { TAG_NAMES, TAG_TYPES, seqAfter, verdictCodeOf, type TagName } from './tags.js';
 
@@ -52,7 +55,17 @@ export interface GateOptions {
   applicationUri: string;
   /** Maps a result to the DefectCode tag (1 + class index; 0 none). */
   defectCode: (r: InspectionResult) => number;
+  /** Where the link says what happened (pino's signature); warnings carry a stable code and what to do. */
+  log?: GateLog;
 }
+
+export interface GateLog {
+  info(details: object, message: string): void;
+  warn(details: object, message: string): void;
+}
+
+/** The publishing interval the station asks for; a server may revise it (100 ms minimum is common). */
+export const REQUESTED_PUBLISHING_INTERVAL_MS = 50;
 
 export type GateState = 'connecting' | 'ready' | 'reconnecting' | 'stopped';
 
@@ -73,7 +86,11 @@ export interface GateCounters {
 }
 
 export interface GateEvents {
-  /** A part passed the photo-eye: acquire its frame. `at` is when the station heard of it. */
+  /**
+   * A part passed the photo-eye: acquire its frame. `at` is the photo-eye on the station's clock
+   * (the PLC's source timestamp of the PartSeq change, corrected by the estimated clock offset),
+   * or when the station heard of it when the PLC sends no source timestamp.
+   */
   trigger: [seq: number, at: number];
   state: [GateState];
   error: [Error];
@@ -119,6 +136,25 @@ export class RejectGate extends EventEmitter<GateEvents> {
   readonly writeDuration = new LatencyWindow(16384);
   state: GateState = 'connecting';
   lastError: string | null = null;
+  /** The stable code of `lastError` (what went wrong with the link), null while it is fine. */
+  lastErrorCode: ErrorCode | null = null;
+  /** The PLC's clock against the station's (PartSeq and heartbeat source timestamps). */
+  readonly clock = new PlcClock();
+  /** Photo-eye (PLC source timestamp, on the station's clock) → the station hearing of the part. */
+  readonly triggerDelay = new LatencyWindow(4096);
+  /** What the server granted for the subscription (it may revise what the station asks for). */
+  subscription: {
+    requestedPublishingIntervalMs: number;
+    revisedPublishingIntervalMs: number | null;
+    revisedQueueSize: number | null;
+    revisedSamplingIntervalMs: number | null;
+  } = {
+    requestedPublishingIntervalMs: REQUESTED_PUBLISHING_INTERVAL_MS,
+    revisedPublishingIntervalMs: null,
+    revisedQueueSize: null,
+    revisedSamplingIntervalMs: null,
+  };
+  private lastLogged: string | null = null;
   private link: Link | null = null;
   private cm: OPCUACertificateManager | null = null;
   private lastPartSeq: number | null = null;
@@ -167,8 +203,22 @@ export class RejectGate extends EventEmitter<GateEvents> {
 
   private setState(s: GateState): void {
     if (this.state === s) return;
+    if (s === 'ready') {
+      this.lastError = null;
+      this.lastErrorCode = null;
+      this.lastLogged = null;
+    }
     this.state = s;
     this.emit('state', s);
+  }
+
+  /** Records what went wrong with the link; warns once per kind of problem until the link is ready again. */
+  private problem(code: ErrorCode, message: string, details: object = {}): void {
+    this.lastError = message;
+    this.lastErrorCode = code;
+    if (this.lastLogged === code) return;
+    this.lastLogged = code;
+    this.o.log?.warn({ code, endpoint: this.o.endpoint, ...details }, message);
   }
 
   private async connectLoop(): Promise<void> {
@@ -180,7 +230,8 @@ export class RejectGate extends EventEmitter<GateEvents> {
           this.counters.connects++;
         } catch (err) {
           this.counters.connectFailures++;
-          this.lastError = (err as Error).message;
+          const p = this.classify(err);
+          this.problem(p.code, p.message, { cause: (err as Error).message });
           throw err;
         }
       },
@@ -233,7 +284,7 @@ export class RejectGate extends EventEmitter<GateEvents> {
       session.on('session_closed', () => this.lost(client, 'session closed'));
       const nodes = await this.resolveTags(session);
       const subscription = ClientSubscription.create(session, {
-        requestedPublishingInterval: 50,
+        requestedPublishingInterval: REQUESTED_PUBLISHING_INTERVAL_MS,
         requestedLifetimeCount: 120,
         requestedMaxKeepAliveCount: 10,
         maxNotificationsPerPublish: 1000,
@@ -243,8 +294,15 @@ export class RejectGate extends EventEmitter<GateEvents> {
       // Resynchronise before anything else: parts that passed while we were away are the PLC's.
       const dv = await session.read({ nodeId: nodes.PartSeq, attributeId: AttributeIds.Value });
       this.lastPartSeq = Number(dv.value.value ?? 0) >>> 0;
+      await whenStarted(subscription);
       this.link = { client, session, subscription, nodes };
-      this.monitor(subscription, nodes.PartSeq, (v) => this.onPartSeq(Number(v) >>> 0));
+      const partSeq = this.monitor(subscription, nodes.PartSeq, (dv, fresh) => this.onPartSeq(Number(dv.value.value) >>> 0, dv, fresh));
+      // The PLC's heartbeat is a clock sample twice a second or more, between parts too.
+      this.monitor(subscription, nodes.PlcHeartbeat, (dv, fresh) => {
+        const src = sourceMs(dv.sourceTimestamp);
+        if (fresh && src !== null) this.clock.sample(src, Date.now());
+      });
+      await this.noteRevision(subscription, partSeq);
       await this.writeTags({ Ready: this.stationReady });
       this.startHeartbeat();
       this.setState('ready');
@@ -255,24 +313,106 @@ export class RejectGate extends EventEmitter<GateEvents> {
     }
   }
 
-  private monitor(sub: ClientSubscription, nodeId: string, onValue: (v: unknown) => void): void {
+  /**
+   * Watches a tag; `fresh` is false for the first notification, the value as it already was
+   * (its source timestamp is when it last changed, not now: no clock sample).
+   */
+  private monitor(sub: ClientSubscription, nodeId: string, onValue: (dv: DataValue, fresh: boolean) => void): ClientMonitoredItem {
     const item = ClientMonitoredItem.create(
       sub,
       { nodeId, attributeId: AttributeIds.Value },
       { samplingInterval: 0, discardOldest: false, queueSize: 1000 },
       TimestampsToReturn.Both,
     );
-    item.on('changed', (dv: DataValue) => onValue(dv.value.value));
+    let fresh = false;
+    item.on('changed', (dv: DataValue) => {
+      onValue(dv, fresh);
+      fresh = true;
+    });
+    return item;
   }
 
-  private onPartSeq(seq: number): void {
+  /**
+   * What the server made of the subscription the station asked for: logged, in health, and a
+   * warning when the publishing interval was raised (a trigger may then wait up to one interval
+   * before the station hears it; the deadline still counts from the photo-eye).
+   */
+  private async noteRevision(sub: ClientSubscription, item: ClientMonitoredItem): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 2000);
+      item.once('initialized', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    const p = item.monitoringParameters;
+    this.subscription = {
+      requestedPublishingIntervalMs: REQUESTED_PUBLISHING_INTERVAL_MS,
+      revisedPublishingIntervalMs: sub.publishingInterval ?? null,
+      revisedQueueSize: p?.queueSize ?? null,
+      revisedSamplingIntervalMs: p?.samplingInterval ?? null,
+    };
+    const revised = this.subscription.revisedPublishingIntervalMs;
+    if (revised !== null && revised > REQUESTED_PUBLISHING_INTERVAL_MS) {
+      this.o.log?.warn(
+        { endpoint: this.o.endpoint, ...this.subscription },
+        `the PLC revised the publishing interval from ${REQUESTED_PUBLISHING_INTERVAL_MS} to ${revised} ms: a trigger may wait up to ${revised} ms before the station hears it, and that time counts against each part's deadline`,
+      );
+    } else this.o.log?.info({ endpoint: this.o.endpoint, ...this.subscription }, 'PLC subscription');
+  }
+
+  private onPartSeq(seq: number, dv: DataValue, fresh: boolean): void {
+    const arrival = Date.now();
+    const src = sourceMs(dv.sourceTimestamp);
+    if (fresh && src !== null) this.clock.sample(src, arrival);
     const last = this.lastPartSeq;
     this.lastPartSeq = seq;
     if (last === null || !seqAfter(seq, last)) return; // initial value, or a PLC restart to a lower number
     const gap = ((seq - last) >>> 0) - 1;
     if (gap > 0) this.counters.triggersMissed += gap;
     this.counters.triggers++;
-    this.emit('trigger', seq, Date.now());
+    // The part's deadline runs from the photo-eye, not from when the station heard of it.
+    const at = this.clock.toStation(src, arrival);
+    this.triggerDelay.add(arrival - at);
+    this.emit('trigger', seq, at);
+  }
+
+  /** What a failed connection attempt means, with what to do about it. */
+  private classify(err: unknown): { code: ErrorCode; message: string } {
+    const m = (err as Error)?.message ?? String(err);
+    if (err instanceof StationError) return { code: err.code, message: err.message };
+    if (
+      /BadCertificateUntrusted|server Certificate verification failed|BadCertificate(Invalid|Revoked|TimeInvalid|HostNameInvalid|UriInvalid)/.test(m) &&
+      /server/i.test(m)
+    ) {
+      return {
+        code: 'STN_ERR_PLC_UNTRUSTED',
+        message: `this station does not trust the PLC's certificate (${m.split('\n')[0]}): check it and trust it with \`station pki trust <thumbprint> --dir ${this.o.pkiDir}\` (it is listed by \`station pki list --dir ${this.o.pkiDir}\`)`,
+      };
+    }
+    if (/BadSecurityChecksFailed|rejected by server|disconnected by third party|BadCertificate|BadSecurityPolicyRejected/.test(m)) {
+      return {
+        code: 'STN_ERR_PLC_CERTIFICATE',
+        message: `the PLC refused this station's certificate (thumbprint ${this.ownThumbprint() ?? 'unknown'}, file ${path.join(this.o.pkiDir, 'own', 'certs', 'client_certificate.pem')}): trust it on the PLC (${m.split('\n')[0]})`,
+      };
+    }
+    if (/BadUserAccessDenied|BadIdentityToken|BadUserSignatureInvalid/.test(m)) {
+      return { code: 'STN_ERR_PLC_LOGIN', message: `the PLC refused the station's user (${m.split('\n')[0]}): check plc.user and the PLC's user list` };
+    }
+    return {
+      code: 'STN_ERR_PLC_CONNECT',
+      message: `the PLC does not answer at ${this.o.endpoint} (${m.split('\n')[0].trim()}): is it running, and is the endpoint right?`,
+    };
+  }
+
+  /** SHA-1 thumbprint of the station's own client certificate, as OPC UA tools show it. */
+  private ownThumbprint(): string | null {
+    try {
+      const pem = readFileSync(path.join(this.o.pkiDir, 'own', 'certs', 'client_certificate.pem'), 'utf8');
+      return new X509Certificate(pem).fingerprint.replaceAll(':', '').toLowerCase();
+    } catch {
+      return null;
+    }
   }
 
   /** Resolves the configured tags to NodeIds with standard services (Read NamespaceArray, TranslateBrowsePaths). */
@@ -340,7 +480,7 @@ export class RejectGate extends EventEmitter<GateEvents> {
   /** The link is gone: drop the client (and anything it queued) and reconnect with backoff. */
   private lost(client: OPCUAClient | undefined, why: string): void {
     if (!client || this.link?.client !== client || this.state === 'stopped') return;
-    this.lastError = why;
+    this.problem('STN_ERR_PLC_LOST', `the link to the PLC was lost (${why}): it stopped, restarted or the network failed; reconnecting`);
     this.link = null;
     this.stopHeartbeat();
     this.setState('reconnecting');
@@ -431,8 +571,14 @@ export class RejectGate extends EventEmitter<GateEvents> {
       state: this.state,
       stationReady: this.stationReady,
       lastError: this.lastError,
+      lastErrorCode: this.lastErrorCode,
       ...this.counters,
       writeLatencyMs: { p50: this.writeLatency.percentile(50), p99: this.writeLatency.percentile(99) },
+      subscription: { ...this.subscription },
+      /** Station clock minus PLC clock (ms): how deadlines are anchored at the photo-eye. */
+      clockOffsetMs: this.clock.offsetMs,
+      /** Photo-eye → the station hearing of the part (ms): the publishing cycle and the network. */
+      triggerDelayMs: { p50: this.triggerDelay.percentile(50), p99: this.triggerDelay.percentile(99) },
     };
   }
 }
@@ -443,4 +589,17 @@ function readPem(file: string, key = false): Buffer | string {
   if (key) return text;
   const b64 = text.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
   return Buffer.from(b64, 'base64');
+}
+
+/** Resolves once the server has created the subscription (its revised parameters are known then). */
+function whenStarted(sub: ClientSubscription, timeoutMs = 5000): Promise<void> {
+  // node-opcua's placeholder ids (0xc0cac01a pending, …1b terminated, …1c terminating) are not real ones.
+  if (sub.subscriptionId && (sub.subscriptionId < 0xc0cac01a || sub.subscriptionId > 0xc0cac01c)) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new StationError('STN_ERR_PLC_CONNECT', `the PLC did not create the subscription within ${timeoutMs} ms`)), timeoutMs);
+    sub.once('started', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
 }

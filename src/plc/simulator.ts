@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { DataType, MessageSecurityMode, OPCUAServer, SecurityPolicy, StatusCodes, Variant, type UAObject, type UAVariable } from 'node-opcua';
+import { DataType, MessageSecurityMode, OPCUAServer, SecurityPolicy, StatusCodes, Subscription, Variant, type UAObject, type UAVariable } from 'node-opcua';
 import { PartGenerator } from '../capture/index.js';
 import { certificateManager } from './pki.js';
 import { SIM_FOLDER, SIM_NAMESPACE_URI, TAG_TYPES, VerdictCode, type TagName } from './tags.js';
@@ -23,6 +23,13 @@ export interface SimulatorOptions {
   allowInsecure?: boolean;
   /** The station is considered gone when its heartbeat stalls this long. */
   stationHeartbeatTimeoutMs?: number;
+  /**
+   * The fastest publishing interval the server grants (ms), like PLCs whose minimum is 100 ms or
+   * more: a client asking for less is revised up. Process-wide in node-opcua (tests, demos).
+   */
+  minimumPublishingIntervalMs?: number;
+  /** The PLC's clock minus the real one (ms): source timestamps of PLC-owned tags carry it. */
+  clockOffsetMs?: number;
 }
 
 export interface GateCounters {
@@ -119,6 +126,10 @@ export class LineSimulator {
       buildInfo: { productName: 'inspection-station line simulator', manufacturerName: 'inspection-station' },
       serverInfo: { applicationUri: 'urn:inspection-station:line-simulator', productUri: 'urn:inspection-station:line-simulator' },
     });
+    if (o.minimumPublishingIntervalMs !== undefined) {
+      this.restorePublishing = Subscription.minimumPublishingInterval;
+      Subscription.minimumPublishingInterval = o.minimumPublishingIntervalMs;
+    }
     await server.initialize();
     this.buildAddressSpace(server);
     await server.start();
@@ -156,6 +167,8 @@ export class LineSimulator {
     this.gateTimers.clear();
     await this.server?.shutdown(0);
     this.server = null;
+    if (this.restorePublishing !== null) Subscription.minimumPublishingInterval = this.restorePublishing;
+    this.restorePublishing = null;
   }
 
   get ready(): boolean {
@@ -196,6 +209,7 @@ export class LineSimulator {
   }
 
   private readonly gated = new Set<number>();
+  private restorePublishing: number | null = null;
 
   /** ResultSeq was written: the other result tags are consistent now. */
   private onResult(): void {
@@ -215,7 +229,12 @@ export class LineSimulator {
   /** PLC-owned tags change from the PLC side: subscribers are notified of every change. */
   private set(tag: TagName, value: number | boolean): void {
     this.values[tag] = value;
-    this.variables[tag]?.setValueFromSource(new Variant({ dataType: DataType[TAG_TYPES[tag]], value }));
+    // The source timestamp is the PLC's own clock at the change (the photo-eye, for PartSeq).
+    this.variables[tag]?.setValueFromSource(
+      new Variant({ dataType: DataType[TAG_TYPES[tag]], value }),
+      StatusCodes.Good,
+      new Date(Date.now() + (this.options.clockOffsetMs ?? 0)),
+    );
   }
 
   private buildAddressSpace(server: OPCUAServer): void {
