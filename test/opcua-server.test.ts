@@ -238,3 +238,32 @@ describe('the station as an OPC UA server (Machine Vision, Simple Inline)', () =
     await expect(connect(dir, s, { userName: 'operator', password: 'guess' })).rejects.toThrow();
   });
 });
+
+describe('the station OPC UA server against a client that misbehaves', () => {
+  it('keeps its own counters read-only to clients (security finding 7: Inspected was writable)', async () => {
+    const { dir, s } = await start([]);
+    const session = await connect(dir, s, { userName: 'operator', password: 's3cret-pw' });
+    const { ns } = await namespaces(session);
+    for (const name of ['Inspected', 'Rejected', 'Uninspected', 'CurrentRecipe']) {
+      const nodeId = await nodeAt(session, ns, `/ST:Station/ST:${name}`);
+      const value = name === 'CurrentRecipe' ? { dataType: DataType.String, value: 'forged' } : { dataType: DataType.UInt32, value: 999_999 };
+      const code = await session.write({ nodeId, attributeId: AttributeIds.Value, value: { value } });
+      expect(code.name, name).toMatch(/^Bad(NotWritable|UserAccessDenied)$/);
+      const level = await session.read({ nodeId, attributeId: AttributeIds.UserAccessLevel });
+      expect(level.value.value & 2, `${name} UserAccessLevel has no CurrentWrite bit`).toBe(0);
+    }
+    const inspected = await session.read({ nodeId: await nodeAt(session, ns, '/ST:Station/ST:Inspected'), attributeId: AttributeIds.Value });
+    expect(inspected.value.value).toBeLessThan(999_999);
+  });
+
+  it('slows repeated wrong passwords (security finding 11: 20 guesses in 1.8 s were not slowed)', async () => {
+    const { dir, s } = await start([]);
+    await connect(dir, s, { userName: 'operator', password: 's3cret-pw' });
+    const t0 = Date.now();
+    for (let i = 0; i < 8; i++) {
+      await expect(client!.createSession({ type: UserTokenType.UserName, userName: 'operator', password: `guess-${i}` })).rejects.toThrow();
+    }
+    // 3 free failures, then waits of 0.5, 1, 2, 4 s (capped per answer at 5 s): far beyond 8 quick refusals.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(4000);
+  }, 60_000);
+});

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import path from 'node:path';
 import {
   DataType,
@@ -13,9 +14,12 @@ import {
   type UAObject,
   type UAStateMachineEx,
   type UAVariable,
+  type ServerSession,
+  type ValidUserAsyncFunc,
 } from 'node-opcua';
 import type { InspectionResult } from '../line/protocol.js';
 import { processingMs } from '../line/stats.js';
+import { LoginThrottle } from '../api/login-throttle.js';
 import { certificateManager } from './pki.js';
 
 const MV_URI = 'http://opcfoundation.org/UA/MachineVision';
@@ -57,6 +61,33 @@ export class StationServer {
 
   constructor(readonly o: StationServerOptions) {}
 
+  /** Failed OPC UA logins slow down per user name and per client address, as HTTP logins do. */
+  private readonly throttle = new LoginThrottle({ baseMs: 500, maxMs: 60_000 });
+
+  /**
+   * The user check: passwords compared in constant time; a name or address that keeps failing is
+   * answered only after its wait (and refused without looking at the password while it lasts), so
+   * guessing is slow whatever client the attacker uses.
+   */
+  private checkUser(): ValidUserAsyncFunc {
+    const throttle = this.throttle;
+    const users = this.o.users;
+    return function (this: ServerSession, username, password, callback) {
+      const address = this.channel?.remoteAddress ?? 'unknown';
+      const wait = throttle.waitMs(username, address);
+      const answer = (ok: boolean, delayMs: number) => setTimeout(() => callback(null, ok), delayMs).unref();
+      if (wait > 0) {
+        throttle.failed(username, address);
+        answer(false, Math.min(wait, 5000));
+        return;
+      }
+      const ok = users.some((u) => u.username === username && sameSecret(u.password, password));
+      if (ok) throttle.succeeded(username);
+      else throttle.failed(username, address);
+      answer(ok, ok ? 0 : 200);
+    };
+  }
+
   async start(): Promise<void> {
     const o = this.o;
     const server = new OPCUAServer({
@@ -68,7 +99,7 @@ export class StationServer {
       securityModes: [MessageSecurityMode.SignAndEncrypt],
       securityPolicies: [SecurityPolicy.Basic256Sha256, SecurityPolicy.Aes128_Sha256_RsaOaep],
       allowAnonymous: o.allowAnonymous,
-      userManager: { isValidUser: (u: string, p: string) => o.users.some((x) => x.username === u && x.password === p) },
+      userManager: { isValidUserAsync: this.checkUser() },
       nodeset_filename: [nodesets.standard, nodesets.di, nodesets.machineVision],
       serverInfo: { applicationUri: 'urn:inspection-station:station-server', productUri: 'urn:inspection-station' },
       buildInfo: { productName: 'inspection-station', manufacturerName: 'inspection-station' },
@@ -137,7 +168,8 @@ export class StationServer {
     bind('Stop', 'Ready', false);
     bind('Abort', 'Ready', false);
 
-    // Recipe management: PrepareRecipe(ExternalId, ProductId) switches the line's recipe.
+    // Recipe management (OPC 40100-1): PrepareRecipe(ExternalId, InternalIdIn) → (InternalIdOut, IsCompleted, Error)
+    // switches the line's recipe to the one whose name is the ExternalId's id. Stop and Abort take (Cause, CauseDescription).
     const rm = vs.getComponentByName('RecipeManagement', mv) as UAObject;
     const prepare = rm.getMethodByName('PrepareRecipe', mv) as UAMethod;
     prepare.bindMethod(async (args: Variant[], _context: unknown) => {
@@ -153,24 +185,36 @@ export class StationServer {
     this.counterVars.currentRecipe = ns.addVariable({
       componentOf: station,
       browseName: 'CurrentRecipe',
+      // The station's own facts: read-only to every client.
+      accessLevel: 'CurrentRead',
+      userAccessLevel: 'CurrentRead',
       dataType: 'String',
       value: { dataType: DataType.String, value: this.o.currentRecipe },
     });
     this.counterVars.inspected = ns.addVariable({
       componentOf: station,
       browseName: 'Inspected',
+      // The station's own facts: read-only to every client.
+      accessLevel: 'CurrentRead',
+      userAccessLevel: 'CurrentRead',
       dataType: 'UInt32',
       value: { dataType: DataType.UInt32, value: 0 },
     });
     this.counterVars.rejected = ns.addVariable({
       componentOf: station,
       browseName: 'Rejected',
+      // The station's own facts: read-only to every client.
+      accessLevel: 'CurrentRead',
+      userAccessLevel: 'CurrentRead',
       dataType: 'UInt32',
       value: { dataType: DataType.UInt32, value: 0 },
     });
     this.counterVars.uninspected = ns.addVariable({
       componentOf: station,
       browseName: 'Uninspected',
+      // The station's own facts: read-only to every client.
+      accessLevel: 'CurrentRead',
+      userAccessLevel: 'CurrentRead',
       dataType: 'UInt32',
       value: { dataType: DataType.UInt32, value: 0 },
     });
@@ -240,4 +284,10 @@ function outputsOf(m: UAMethod | null, id: { id?: string }): Variant[] {
     if (name === 'Int32') return new Variant({ dataType: DataType.Int32, value: 0 });
     return new Variant({ dataType: DataType.Null });
   });
+}
+
+/** Constant-time comparison of two secrets (of any lengths: their digests are compared). */
+function sameSecret(a: string, b: string): boolean {
+  const h = (x: string) => createHash('sha256').update(x).digest();
+  return timingSafeEqual(h(a), h(b));
 }
