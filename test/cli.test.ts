@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
 import Database from 'better-sqlite3';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -11,9 +12,18 @@ import { haveMosquitto, startMosquitto } from './helpers/mosquitto.js';
 
 describe('the station command', () => {
   it('demo --duration --json runs the line under the simulated PLC and ends with the summary object', async () => {
+    // An existing data folder open to others is tightened to 0700 (and says so).
     const data = tmpDir();
+    chmodSync(data, 0o755);
     const r = await station(['demo', '--duration', '6', '--json', '--port', '0', '--rate', '10', '--data', data]);
     expect(r.code).toBe(0);
+    expect(r.stderr).toContain('data directory was open to others; tightened');
+    // Nobody but the station's user reads what it writes: the folder 0700, every file 0600.
+    expect(statSync(data).mode & 0o777).toBe(0o700);
+    expect(statSync(path.join(data, 'station.db')).mode & 0o777).toBe(0o600);
+    const files = (readdirSync(data, { recursive: true }) as string[]).map((f) => path.join(data, f)).filter((f) => statSync(f).isFile());
+    expect(files.some((f) => f.includes(`${path.sep}images${path.sep}`))).toBe(true);
+    expect(files.filter((f) => (statSync(f).mode & 0o777) !== 0o600)).toEqual([]);
     const summary = JSON.parse(r.lines[r.lines.length - 1]);
     expect(summary).toMatchObject({
       parts: expect.any(Number),
@@ -44,12 +54,12 @@ describe('the station command', () => {
     expect(summary.recorded).toBe(summary.parts);
   });
 
-  it('SIGTERM stops the demo gracefully: the parts in flight get their verdicts at the gate, every record is written, and no secret reaches the log', async () => {
+  it('SIGTERM stops the demo gracefully: the parts in flight get their verdicts at the gate, every record is written, the last stdout line is one JSON object without --json, and no secret reaches the log', async () => {
     const data = tmpDir();
     const secret = 'sigterm-admin-secret-0451';
     let child: import('node:child_process').ChildProcess | null = null;
     let signalled = false;
-    const r = await station(['demo', '--duration', '120', '--json', '--port', '0', '--rate', '10', '--data', data], {
+    const r = await station(['demo', '--duration', '120', '--port', '0', '--rate', '10', '--data', data], {
       env: { STATION_ADMIN_PASSWORD: secret, LOG_LEVEL: 'debug' },
       onSpawn: (c) => (child = c),
       onStderr: (s) => {
@@ -63,6 +73,8 @@ describe('the station command', () => {
     });
     expect(signalled).toBe(true);
     expect(r.code).toBe(0);
+    // Without --json too: stdout is the summary as one JSON line (the readable one went to stderr).
+    expect(r.lines).toHaveLength(1);
     const summary = JSON.parse(r.lines[r.lines.length - 1]);
     expect(summary.parts).toBeGreaterThanOrEqual(20);
     expect(summary.recorded).toBe(summary.parts);
@@ -186,10 +198,62 @@ describe('commands as modules', () => {
     expect(r.stderr).toContain('onnxruntime-node was loaded');
   });
 
+  it("the demo's help says it publishes to MQTT only when asked; synth's states its default defect rate", async () => {
+    const demo = await station(['demo', '--help'], { env: { MQTT_URL: '' } });
+    expect(demo.stdout.replace(/\s+/g, ' ')).toContain('default: MQTT_URL when set, else no publishing');
+    const synth = await station(['synth', '--help']);
+    expect(synth.stdout).toMatch(/--defect-rate <p>\s+fraction of defective parts \(default: 0\.5\)/);
+  });
+
   it('importing the command modules runs nothing: no output, no parsing, the program lists every command', async () => {
     const { buildProgram } = await import('../src/cli/index.js');
     const names = buildProgram().commands.map((c) => c.name());
     expect(names).toEqual(expect.arrayContaining(['demo', 'run', 'replay', 'eval', 'synth', 'probe', 'bench', 'whatif', 'plc-sim', 'pki', 'user', 'db']));
+  });
+});
+
+describe('npm start', () => {
+  /** `npm start` runs bin/station.js, which runs dist/: compiled from the sources being tested when older than them. */
+  function buildDistIfStale() {
+    const built = path.join(ROOT, 'dist', 'cli', 'commands', 'demo.js');
+    const newest = Math.max(
+      ...(readdirSync(path.join(ROOT, 'src'), { recursive: true }) as string[])
+        .filter((f) => f.endsWith('.ts'))
+        .map((f) => statSync(path.join(ROOT, 'src', f)).mtimeMs),
+    );
+    if (existsSync(built) && statSync(built).mtimeMs >= newest) return;
+    // tsc emits even when some file under edit does not type-check; the demo only needs its modules.
+    spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT });
+  }
+
+  it("stops with npm: SIGTERM to npm's process ends the station within 10 s", async () => {
+    buildDistIfStale();
+    const data = tmpDir();
+    const npm = spawn('npm', ['start', '--', '--duration', '60', '--port', '0', '--rate', '5', '--data', data], {
+      cwd: ROOT,
+      env: { ...process.env, LOG_LEVEL: 'warn', MQTT_URL: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    npm.stderr.on('data', (d) => (err += d));
+    const stations = () =>
+      spawnSync('ps', ['-o', 'pid=,args=', '-e'], { encoding: 'utf8' })
+        .stdout.split('\n')
+        .filter((l) => l.includes('station.js demo') && l.includes(data) && !l.includes(' sh -c '));
+    try {
+      // Running: the demo's live line counts parts.
+      const until = Date.now() + 60_000;
+      while (!/parts [1-9]/.test(err) && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+      expect(err).toMatch(/parts [1-9]/);
+      expect(stations()).toHaveLength(1);
+      npm.kill('SIGTERM');
+      const gone = Date.now() + 10_000;
+      while (stations().length && Date.now() < gone) await new Promise((r) => setTimeout(r, 200));
+      expect(stations(), err.slice(-1000)).toEqual([]);
+    } finally {
+      for (const l of stations()) process.kill(Number(l.trim().split(/\s+/)[0]), 'SIGKILL');
+      npm.kill('SIGKILL');
+    }
   });
 });
 
@@ -252,6 +316,28 @@ describe('station user add', () => {
 });
 
 describe('station run', () => {
+  it('a source that fails while running, leaving no live source, stops the station with exit code 2 and the code, never 0', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'station.yaml');
+    // The folder exists (the loader accepts it); its fixture list does not, which the source finds when it starts.
+    writeFileSync(
+      file,
+      [
+        'station: { id: dead-source }',
+        'http: { port: 0 }',
+        `storage: { dataDir: ${JSON.stringify(path.join(dir, 'data'))} }`,
+        `sources: [{ name: folder, uri: ${JSON.stringify(`dir:${dir}?list=${path.join(dir, 'missing.txt')}`)}, recipe: plate }]`,
+        'recipes:',
+        `  plate: { model: ${JSON.stringify(path.join(ROOT, 'models', 'plate-defects.onnx'))}, thresholds: { default: { minScore: 0.5 } } }`,
+      ].join('\n'),
+    );
+    const r = await station(['run', '--config', file], { env: { LOG_LEVEL: 'info' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('frame source failed');
+    expect(r.stderr).toContain('station stopped: no live frame source left');
+    expect(r.stderr).toMatch(/station: STN_ERR_SOURCE_FAILED: frame source folder failed/);
+  });
+
   it('runs the example configuration over a folder, records every part and stops when the folder is done', async () => {
     const dir = tmpDir();
     const frames = path.join(dir, 'frames');

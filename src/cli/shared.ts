@@ -88,16 +88,33 @@ export async function resolveDatabase(o: { config?: string; data?: string }, env
   return choose(`file:${path.resolve('data', 'station.db')}`, 'default');
 }
 
-/** Resolves when SIGINT/SIGTERM arrives or after `seconds` (when given). */
-export function untilStopped(seconds?: number): Promise<string> {
+/**
+ * Resolves when SIGINT/SIGTERM arrives, after `seconds` (when given), or — started by npm
+ * (`npm start`) — when the parent process is gone: npm 11 passes SIGTERM to the script's shell,
+ * not to the station, and the station must stop with the command that started it.
+ */
+export function untilStopped(seconds?: number, followParent = process.env.npm_lifecycle_event !== undefined): Promise<string> {
   return new Promise((resolve) => {
-    const timer = seconds !== undefined ? setTimeout(() => resolve('duration'), seconds * 1000) : null;
-    const on = (sig: string) => () => {
+    const parent = process.ppid;
+    const done = (why: string) => {
       if (timer) clearTimeout(timer);
-      resolve(sig);
+      if (watch) clearInterval(watch);
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      resolve(why);
     };
-    process.once('SIGINT', on('SIGINT'));
-    process.once('SIGTERM', on('SIGTERM'));
+    const timer = seconds !== undefined ? setTimeout(() => done('duration'), seconds * 1000) : null;
+    // Polled (unref'd, so it never keeps the process alive): Linux has no portable "parent died" event for node.
+    const watch = followParent
+      ? setInterval(() => {
+          if (process.ppid !== parent) done('parent gone');
+        }, 500)
+      : null;
+    watch?.unref();
+    const onInt = () => done('SIGINT');
+    const onTerm = () => done('SIGTERM');
+    process.once('SIGINT', onInt);
+    process.once('SIGTERM', onTerm);
   });
 }
 

@@ -12,14 +12,18 @@ export function register(program: Command): void {
     .option('--host <host>', 'HTTP address', process.env.HOST ?? '127.0.0.1')
     .option('--rate <partsPerS>', 'parts per second', num('rate', 0.01), 10)
     .option('--duration <s>', 'stop after this many seconds', num('duration', 0))
-    .option('--json', 'print the summary as one JSON line last on stdout')
+    .option('--json', 'only the summary on stdout (its last line is one JSON object either way; without --json a readable summary goes to stderr)')
     .option('--data <dir>', 'data folder (database, images, certificates)', './data')
     .option('--seed <n>', 'synthetic line seed', int('seed'), 42)
     .option('--defect-rate <p>', 'fraction of defective parts', num('defect-rate'), 0.2)
     .option('--travel-ms <ms>', 'camera → reject gate travel time', int('travel-ms', 1), 800)
     .option('--no-plc', 'free-running camera, no PLC and no gate')
     .option('--source <uri>', 'a real camera instead of the synthetic line (gige:CAMERA, rtsp://…, file:VIDEO…); with the PLC add #trigger=plc')
-    .option('--mqtt <url>', 'publish results and state to this MQTT broker ("off": none)', process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883')
+    .option(
+      '--mqtt <url>',
+      'publish results and state to this MQTT broker (default: MQTT_URL when set, else no publishing; "off": none)',
+      process.env.MQTT_URL || undefined,
+    )
     .action(async (o) => {
       const [{ demoConfig }, { startStation }, { LineSimulator, trustEachOther }] = await Promise.all([
         import('../../config/index.js'),
@@ -58,7 +62,7 @@ export function register(program: Command): void {
         defectRate: o.defectRate,
         plc,
         source: o.source,
-        mqtt: o.mqtt === 'off' ? undefined : o.mqtt,
+        mqtt: o.mqtt && o.mqtt !== 'off' ? o.mqtt : undefined,
       });
       const given = process.env.STATION_ADMIN_PASSWORD;
       const adminPassword = given || LineSimulator.generatePassword();
@@ -95,7 +99,9 @@ export function register(program: Command): void {
         truth: live.truth(),
         recorded: station.recorder.counters.recorded,
       };
-      process.stdout.write(o.json ? JSON.stringify(summary) + '\n' : `${JSON.stringify(summary, null, 2)}\n`);
+      // The last stdout line is one JSON object, with or without --json, also after SIGTERM.
+      if (!o.json) process.stderr.write(`${JSON.stringify(summary, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify(summary)}\n`);
     });
 }
 
