@@ -3,8 +3,8 @@ import { Worker } from 'node:worker_threads';
 import { createSource, isTriggered, type CameraStatus, type FrameImage } from '../capture/index.js';
 import type { Recipe, Thresholds } from '../config/schema.js';
 import { deepFreeze } from '../config/load.js';
-import { uninspected } from '../decision/index.js';
 import { StationError, type ErrorCode, type SerializedError } from '../errors/index.js';
+import { uninspectedResult, waitedTimings } from './results.js';
 import { LatencyWindow, newCounters, type LineCounters } from './stats.js';
 import type { FromWorker, InspectionResult, ModelSummary, ToWorker, WorkerInit } from './protocol.js';
 
@@ -262,25 +262,7 @@ export class Line extends EventEmitter<LineEvents> {
   /** Every part the line owes an answer for gets one now: uninspected with `code`. */
   private answerOwed(code: ErrorCode): void {
     const now = Date.now();
-    const d = uninspected(code);
-    for (const o of this.owed.values()) {
-      this.onResult({
-        seq: o.seq,
-        source: o.source,
-        recipe: o.recipe,
-        recipeVersion: o.recipeVersion,
-        modelSha256: null,
-        timestamp: o.timestamp,
-        decidedAt: now,
-        verdict: d.verdict,
-        errorCode: code,
-        reasons: d.reasons,
-        defects: d.defects,
-        maxScore: 0,
-        outputs: { kind: 'none' },
-        timings: { queue: now - o.timestamp, preprocess: 0, inference: 0, decode: 0, decision: 0, total: now - o.timestamp },
-      });
-    }
+    for (const o of this.owed.values()) this.onResult(uninspectedResult(o, code, waitedTimings(o.timestamp, now), now));
     this.owed.clear();
   }
 

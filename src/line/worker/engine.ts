@@ -2,11 +2,12 @@ import { performance } from 'node:perf_hooks';
 import { createSource, isTriggered, PushSource, type Frame, type FrameSource } from '../../capture/index.js';
 import { resolveFromConfig } from '../../config/load.js';
 import type { Recipe, Thresholds } from '../../config/schema.js';
-import { compactOutputs, decide, DETECTION_FLOOR, uninspected, type CompactOutputs, type Decision, type DecisionInput } from '../../decision/index.js';
+import { compactOutputs, decide, DETECTION_FLOOR, type CompactOutputs, type Decision, type DecisionInput } from '../../decision/index.js';
 import { serializeError, StationError, type ErrorCode } from '../../errors/index.js';
 import { loadModel, ModelRunner, type ModelOutput } from '../../inference/index.js';
 import { Preprocessor, type Transform } from '../../preprocess/index.js';
 import type { FromWorker, InspectionResult, ModelSummary, ToWorker, WorkerInit } from '../protocol.js';
+import { uninspectedResult, waitedTimings } from '../results.js';
 
 interface RecipeRuntime {
   name: string;
@@ -232,12 +233,10 @@ export class LineEngine {
         for (const s of this.sources) {
           if (isTriggered(s.source) && !s.source.trigger(msg.seq, msg.at)) {
             // Triggers piling up beyond the camera's queue: that part gets no frame, loudly.
-            this.emitResult(
+            this.emitUninspected(
               { frame: { seq: msg.seq, timestamp: msg.at, source: s.source.name }, recipe: s.recipe },
-              uninspected('STN_ERR_LINE_DROPPED'),
-              null,
               'STN_ERR_LINE_DROPPED',
-              emptyTimings(msg.at),
+              waitedTimings(msg.at),
             );
           }
         }
@@ -278,7 +277,7 @@ export class LineEngine {
         } else if (this.queue.length >= this.capacity) {
           // Drop-oldest: the newest part has the most time left before its gate.
           const dropped = this.queue.shift()!;
-          this.emitResult(dropped, uninspected('STN_ERR_LINE_DROPPED'), null, 'STN_ERR_LINE_DROPPED', emptyTimings(dropped.frame.timestamp));
+          this.emitUninspected(dropped, 'STN_ERR_LINE_DROPPED', waitedTimings(dropped.frame.timestamp));
         }
         this.queue.push({ frame, recipe: s.recipe });
         this.emit({
@@ -347,7 +346,7 @@ export class LineEngine {
     const { frame } = item;
     const r = item.recipe;
     const t0 = performance.now();
-    const timings = emptyTimings(frame.timestamp);
+    const timings = waitedTimings(frame.timestamp);
     const slot = r.pre === busy ? r.pre2 : r.pre;
     let done: Prepared['done'];
     if (frame.error) done = Promise.resolve({ code: frame.error });
@@ -372,7 +371,7 @@ export class LineEngine {
   private async infer(p: Prepared, ready: { transform: Transform } | { code: string }): Promise<void> {
     const { item, timings, slot } = p;
     if ('code' in ready) {
-      this.emitResult(item, uninspected(ready.code), null, ready.code, { ...timings, total: Date.now() - item.frame.timestamp });
+      this.emitUninspected(item, ready.code, { ...timings, total: Date.now() - item.frame.timestamp });
       return;
     }
     const { transform } = ready;
@@ -398,7 +397,7 @@ export class LineEngine {
     } catch (err) {
       const e = serializeError(err, 'STN_ERR_INFERENCE_FAILED');
       timings.total = Date.now() - frame.timestamp;
-      this.emitResult(item, uninspected(e.code), null, e.code, timings);
+      this.emitUninspected(item, e.code, timings);
       return;
     }
     timings.total = Date.now() - frame.timestamp;
@@ -409,6 +408,13 @@ export class LineEngine {
       return;
     }
     this.emitResult(item, decision, output, undefined, timings, imageSize, compact);
+  }
+
+  /** A part answered without a verdict (the one builder in results.ts), with whatever was captured of it. */
+  private emitUninspected(item: Answerable, code: string, timings: InspectionResult['timings']): void {
+    const { frame, recipe } = item;
+    const part = { ...frame, recipe: recipe.name, recipeVersion: recipe.version, modelSha256: recipe.runner.model.manifest.sha256 };
+    this.emit({ type: 'result', result: uninspectedResult(part, code, timings) });
   }
 
   private emitResult(
@@ -446,8 +452,4 @@ export class LineEngine {
     };
     this.emit({ type: 'result', result });
   }
-}
-
-function emptyTimings(timestamp: number): InspectionResult['timings'] {
-  return { queue: Date.now() - timestamp, preprocess: 0, inference: 0, decode: 0, decision: 0, total: Date.now() - timestamp };
 }

@@ -1,0 +1,40 @@
+import { uninspected } from '../decision/index.js';
+import type { InspectionResult, Timings } from './protocol.js';
+
+/** What is known of a part that gets no verdict: which part, under which recipe, and what was captured of it. */
+export type UninspectedPart = Pick<InspectionResult, 'seq' | 'source' | 'recipe' | 'recipeVersion' | 'timestamp'> &
+  Partial<Pick<InspectionResult, 'modelSha256' | 'image' | 'file' | 'truth' | 'requestId'>>;
+
+/**
+ * The one shape of a part answered without a verdict: uninspected with `code` (dropped, late,
+ * unreadable, the worker gone), a fail-safe reject — built here for the worker and the supervisor
+ * alike, so every such part is recorded and reaches the PLC the same way.
+ */
+export function uninspectedResult(part: UninspectedPart, code: string, timings: Timings, decidedAt = Date.now()): InspectionResult {
+  const d = uninspected(code);
+  return {
+    seq: part.seq,
+    source: part.source,
+    recipe: part.recipe,
+    recipeVersion: part.recipeVersion,
+    modelSha256: part.modelSha256 ?? null,
+    timestamp: part.timestamp,
+    decidedAt,
+    verdict: d.verdict,
+    errorCode: code,
+    reasons: d.reasons,
+    defects: d.defects,
+    maxScore: 0,
+    outputs: { kind: 'none' },
+    timings,
+    image: part.image,
+    file: part.file,
+    truth: part.truth,
+    requestId: part.requestId,
+  };
+}
+
+/** Timings of a part that never reached a stage: all of its time was waiting. */
+export function waitedTimings(timestamp: number, now = Date.now()): Timings {
+  return { queue: now - timestamp, preprocess: 0, inference: 0, decode: 0, decision: 0, total: now - timestamp };
+}
