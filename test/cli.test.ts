@@ -155,6 +155,27 @@ describe('the station command', () => {
     expect(JSON.parse(r.lines[r.lines.length - 1])).toMatchObject({ images: 7, uninspected: 1, defective: 4, good: 2, recall: 1, falseRejectRate: 0 });
   });
 
+  it('replay runs on the offline line: no database driver is even loaded (a loader hook refuses them), nothing written', async () => {
+    const dir = tmpDir();
+    const gen = new PartGenerator({ seed: 4, defectRate: 0.5 });
+    for (let i = 0; i < 3; i++)
+      await sharp(gen.part(i).image.data, { raw: { width: 512, height: 384, channels: 1 } })
+        .png()
+        .toFile(path.join(dir, `p${i}.png`));
+    const work = tmpDir();
+    const tmp = tmpDir();
+    const r = await station(['replay', dir], {
+      cwd: work,
+      env: { DATABASE_URL: 'postgresql://127.0.0.1:1/none', TMPDIR: tmp, STATION_DENY_MODULES: 'better-sqlite3,@prisma/client,pg' },
+      nodeArgs: ['--import', path.join(ROOT, 'test', 'helpers', 'deny-ort.mjs')],
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.lines.at(-1)!)).toMatchObject({ images: 3 });
+    expect(readdirSync(work)).toEqual([]);
+    // No temporary station folder (database, spool, images) either; other libraries' scratch files may appear.
+    expect(readdirSync(tmp).filter((f) => f.startsWith('station-'))).toEqual([]);
+  });
+
   it('run refuses an invalid configuration with its key path and exit code 2', async () => {
     const dir = tmpDir();
     const f = path.join(dir, 'station.yaml');

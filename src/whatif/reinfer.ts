@@ -5,17 +5,18 @@
  * onnxruntime thread so the production line keeps the rest of the machine. Results go to their
  * own table, never to the inspections.
  *
- *   stored originals ──list──▶ Line(dir:images?list=…, candidate recipe) ──results──▶ ReinferenceResult
- *                                         ▲ cancel: line.stop()
+ *   stored originals ──list──▶ OfflineLine(dir:/?list=…, candidate recipe) ──results──▶ ReinferenceResult
+ *                                         ▲ cancel: OfflineLine.cancel()
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { validateConfig, type Recipe, type Thresholds } from '../config/index.js';
+import type { Recipe, Thresholds } from '../config/index.js';
 import { serializeError, StationError } from '../errors/index.js';
 import { loadModel } from '../inference/index.js';
-import { Line, processingMs, type InspectionResult } from '../line/index.js';
+import { type InspectionResult, type Line, processingMs } from '../line/index.js';
+import { OfflineLine, offlineConfig } from '../station/offline.js';
 import type { ImageStore, Repository } from '../store/index.js';
 
 export interface ReinferenceRequest {
@@ -112,18 +113,20 @@ export class Reinferrer {
       writeFileSync(list, items.map((i) => rel(i.file).split(path.sep).join('/')).join('\n') + '\n');
       const byFile = new Map(items.map((i) => [rel(i.file), i.inspectionId]));
       const recipe = { model: req.model, thresholds: req.thresholds, keepGood: 0, ...candidateTuning(req) };
-      const config = validateConfig(
-        {
-          station: { id: `reinference-${id}` },
-          storage: { dataDir: tmp },
-          line: { deadlineMs: 24 * 3600 * 1000, queueSize: 2, threads: this.o.threads ?? 1 },
-          sources: [{ name: 'stored', uri: `dir:/?list=${encodeURIComponent(list)}`, recipe: req.recipe }],
-          recipes: { [req.recipe]: recipe },
-        },
-        this.o.baseDir,
+      // The offline line, as replay and eval run it: no database of its own, nothing recorded.
+      const offline = new OfflineLine(
+        offlineConfig({
+          id: `reinference-${id}`,
+          uri: `dir:/?list=${encodeURIComponent(list)}`,
+          sourceName: 'stored',
+          recipeName: req.recipe,
+          recipe,
+          baseDir: this.o.baseDir,
+          threads: this.o.threads ?? 1,
+        }),
       );
-      const line = new Line({ config, recipeVersions: {} });
-      run.line = line;
+      run.line = offline.line;
+      run.interrupt = () => void offline.cancel();
       let batch: { inspectionId: number; r: InspectionResult }[] = [];
       let writing = Promise.resolve();
       let done = 0;
@@ -148,22 +151,17 @@ export class Reinferrer {
           ),
         );
       };
-      line.on('result', (r) => {
-        const inspectionId = r.file ? byFile.get(r.file) : undefined;
-        if (inspectionId === undefined) return;
-        batch.push({ inspectionId, r });
-        if (batch.length >= 50) flush();
-      });
-      const failures: string[] = [];
-      line.on('source-error', (_s, e) => failures.push(`${e.code}: ${e.message}`));
-      await line.start();
-      line.begin();
-      const interrupted = new Promise<void>((resolve) => (run.interrupt = resolve));
-      if (!run.cancelled) await Promise.race([line.whenIdle(), interrupted]);
-      await line.stop();
+      const failures = run.cancelled
+        ? []
+        : await offline.run((r) => {
+            const inspectionId = r.file ? byFile.get(r.file) : undefined;
+            if (inspectionId === undefined) return;
+            batch.push({ inspectionId, r });
+            if (batch.length >= 50) flush();
+          });
       flush();
       await writing;
-      if (failures.length) throw new StationError('STN_ERR_SOURCE_FAILED', failures[0]);
+      if (failures.length) throw new StationError('STN_ERR_SOURCE_FAILED', `${failures[0].code}: ${failures[0].message}`);
       await this.repo.updateReinference(id, { state: run.cancelled ? 'cancelled' : 'done', finishedAt: new Date() });
     } catch (err) {
       const e = serializeError(err, 'STN_ERR_INFERENCE_FAILED');
