@@ -1,4 +1,5 @@
-import { appendFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { crc32 } from 'node:zlib';
 import path from 'node:path';
 import pMap from 'p-map';
 import pRetry from 'p-retry';
@@ -24,6 +25,11 @@ export interface RecorderCounters {
   writeErrors: number;
   /** Rows refused because the queue was at its hard limit and the spool refused them too. */
   dropped: number;
+  /**
+   * Spool lines that could not be read back (torn by a power cut mid-append, or corrupt): moved
+   * to `quarantine-*.quarantine` in the spool folder for a person to look at, never replayed.
+   */
+  quarantined: number;
 }
 
 export interface RecorderOptions {
@@ -48,7 +54,7 @@ export interface RecorderOptions {
 }
 
 /** What a spooled row needs to be inserted later, exactly as it would have been. */
-interface SpoolEntry {
+export interface SpoolEntry {
   r: Omit<InspectionResult, 'image' | 'masks' | 'anomalyMap'>;
   images: StoredImage[];
 }
@@ -76,6 +82,7 @@ export class Recorder {
     replayed: 0,
     writeErrors: 0,
     dropped: 0,
+    quarantined: 0,
   };
   /** True from a failed database write until the spool has been replayed. */
   databaseDown = false;
@@ -235,7 +242,7 @@ export class Recorder {
   /** Appends one row to the spool (appends are serialised); only if that fails too is the row lost (counted, logged). */
   private spool(r: InspectionResult, stored: StoredImage[]): Promise<void> {
     const { image: _i, masks: _m, anomalyMap: _a, ...rest } = r;
-    const line = JSON.stringify({ r: rest, images: stored } satisfies SpoolEntry) + '\n';
+    const line = spoolLine({ r: rest, images: stored });
     const p = this.spoolChain.then(async () => {
       try {
         this.spoolFile ??= path.join(this.o.spoolDir, `spool-${Date.now()}-${process.pid}.jsonl`);
@@ -275,7 +282,13 @@ export class Recorder {
           }
           const lines = (await readFile(file, 'utf8')).split('\n').filter(Boolean);
           for (let i = 0; i < lines.length; i++) {
-            const e = JSON.parse(lines[i]) as SpoolEntry;
+            const e = parseSpoolLine(lines[i]);
+            if (!e) {
+              // A torn or corrupt line never blocks the good ones after it.
+              await this.quarantine(lines[i]);
+              this.spoolPending = Math.max(0, this.spoolPending - 1);
+              continue;
+            }
             try {
               const id = await this.insert(e.r, e.images);
               this.o.onRecorded?.(id, e.r);
@@ -304,6 +317,17 @@ export class Recorder {
     return this.replaying;
   }
 
+  /** Keeps an unreadable spool line aside, counted; if even that fails, it is counted as dropped. */
+  private async quarantine(line: string): Promise<void> {
+    this.counters.quarantined++;
+    try {
+      await appendFile(path.join(this.o.spoolDir, `quarantine-${process.pid}.quarantine`), line + '\n');
+    } catch (err) {
+      this.counters.dropped++;
+      this.o.onError?.(err, null);
+    }
+  }
+
   /** Resolves when everything queued so far is written (to the database or the spool). */
   flush(): Promise<void> {
     if (!this.running) return Promise.resolve();
@@ -321,7 +345,35 @@ export class Recorder {
   }
 }
 
+/** The rest of a spool file, written to a new file, flushed to the disk, then renamed over it: never torn. */
 async function rewriteRest(file: string, rest: string[]): Promise<void> {
-  await writeFile(`${file}.tmp`, rest.join('\n') + '\n');
+  const fh = await open(`${file}.tmp`, 'w');
+  try {
+    await fh.writeFile(rest.join('\n') + '\n');
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
   await rename(`${file}.tmp`, file);
+}
+
+/**
+ * One spool line: the CRC-32 of the entry's JSON (8 hex digits), a space, the JSON. A line torn
+ * by a power cut, or damaged on disk, fails its checksum and is quarantined instead of replayed.
+ */
+export function spoolLine(e: SpoolEntry): string {
+  const json = JSON.stringify(e);
+  return `${crc32(json).toString(16).padStart(8, '0')} ${json}\n`;
+}
+
+/** The entry of a spool line, or null when it is torn or corrupt. Lines spooled before checksums (no prefix) are read as JSON. */
+export function parseSpoolLine(line: string): SpoolEntry | null {
+  const m = /^([0-9a-f]{8}) (.*)$/s.exec(line);
+  if (m && crc32(m[2]) !== Number.parseInt(m[1], 16)) return null;
+  try {
+    const e = JSON.parse(m ? m[2] : line) as SpoolEntry | null;
+    return e && typeof e === 'object' && e.r && typeof e.r === 'object' && Array.isArray(e.images) ? e : null;
+  } catch {
+    return null;
+  }
 }
