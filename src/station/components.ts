@@ -327,6 +327,8 @@ const plcGate = (s: StationParts): Component => ({
       reconnectMaxMs: plc.reconnectMaxMs,
       applicationUri: `urn:inspection-station:station:${c.station.id}`,
       defectCode: (r) => defectCode(r, (sha) => s.line.models.find((m) => m.sha256 === sha)?.labels),
+      // What went wrong with the link (certificate refused, login refused, link lost…) at warn level, with its code.
+      log: s.log.child({ component: 'plc' }),
     });
     s.gate = gate;
     gate.on('trigger', (seq, at) => s.line.trigger(seq, at));
