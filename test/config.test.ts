@@ -121,3 +121,40 @@ describe('configuration checks that need the world (model labels, folders, URIs)
     expect(message).toMatch(/^station\.yaml: line 4, column 1: /);
   });
 });
+
+describe('configuration reload refuses a class the model does not have', () => {
+  it('keeps the running recipe and names the key path and line when the reloaded file misspells a class', async () => {
+    const { startStation } = await import('../src/main.js');
+    const { pino } = await import('pino');
+    const { SHIPPED_MODEL } = await import('../src/paths.js');
+    const dir = tmpDir();
+    const file = path.join(dir, 'station.yaml');
+    const text = (cls: string) => `
+station: { id: reload-classes }
+http: { port: 0 }
+storage: { dataDir: ${JSON.stringify(path.join(dir, 'data'))} }
+sources:
+  - { name: push, uri: "http:", recipe: plate }
+recipes:
+  plate:
+    model: ${JSON.stringify(SHIPPED_MODEL)}
+    thresholds:
+      default: { minScore: 0.5 }
+      classes:
+        ${cls}: { minScore: 0.3, maxCount: 2 }
+`;
+    writeFileSync(file, text('spot'));
+    const s = await startStation({ config: loadConfigFile(file), configFile: file, log: pino({ level: 'silent' }) });
+    try {
+      writeFileSync(file, text('spots'));
+      const refused = await s.reload('test').catch((err: ConfigError) => err);
+      expect(refused).toBeInstanceOf(ConfigError);
+      expect((refused as ConfigError).issues).toContainEqual(expect.objectContaining({ path: 'recipes.plate.thresholds.classes.spots', line: 13 }));
+      const current = await s.api!.inject({ method: 'GET', url: '/api/health' });
+      expect(current.statusCode).toBe(200);
+      expect(s.config.recipes.plate.thresholds.classes).toEqual({ spot: { minScore: 0.3, maxCount: 2 } });
+    } finally {
+      await s.stop();
+    }
+  });
+});
