@@ -45,12 +45,15 @@ async function stationFile(dir: string, extra: Record<string, unknown> = {}, rec
   return file;
 }
 
-/** Processes still in the station's process group (the image encoder, a camera's ffmpeg, …). */
+/**
+ * Live processes still in the station's process group (the image encoder, a camera's ffmpeg, …).
+ * A `<defunct>` entry has exited already (tsx's esbuild, waiting to be reaped by init).
+ */
 function leftInGroup(pgid: number): string[] {
   try {
     return execFileSync('ps', ['-o', 'pid=,args=', '-g', String(pgid)], { encoding: 'utf8' })
       .split('\n')
-      .filter(Boolean);
+      .filter((l) => l.trim() && !l.includes('<defunct>'));
   } catch {
     return []; // ps exits 1 when it lists nothing
   }
@@ -70,10 +73,10 @@ async function closedPort(): Promise<number> {
  * stderr, the process gone within 5 s of the failure by itself (a leaked timer or socket would
  * keep it alive: the command's own guard ends it only after 10 s), no child process left.
  */
-async function expectRefusedStart(file: string, code: string, env: Record<string, string> = {}) {
+async function expectRefusedStart(file: string, code: string, env: Record<string, string> = {}, args = ['run', '--config', file]) {
   let failedAt = 0;
   let spawnedAt = 0;
-  const r = await station(['run', '--config', file], {
+  const r = await station(args, {
     env: { LOG_LEVEL: 'info', ...env },
     detached: true,
     timeoutMs: 60_000,
@@ -103,6 +106,18 @@ describe('a station that cannot start', () => {
       // It had got as far as the line: the components before HTTP had started and were stopped.
       expect(r.stderr).toContain('"component":"HTTP"');
       expect(r.stderr).toContain('model loaded');
+    } finally {
+      taken.close();
+    }
+  });
+
+  it('the demo too: exits 2 with STN_ERR_HTTP_LISTEN when its port is taken, its simulated PLC stopped with it', async () => {
+    const dir = tmpDir();
+    const taken = net.createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = String((taken.address() as net.AddressInfo).port);
+      await expectRefusedStart('', 'STN_ERR_HTTP_LISTEN', { MQTT_URL: '' }, ['demo', '--port', port, '--data', path.join(dir, 'data'), '--duration', '30']);
     } finally {
       taken.close();
     }

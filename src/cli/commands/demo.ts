@@ -67,7 +67,11 @@ export function register(program: Command): void {
       const given = process.env.STATION_ADMIN_PASSWORD;
       const adminPassword = given || LineSimulator.generatePassword();
       const database = await resolveDatabase({ data: dataDir });
-      const station = await startStation({ config, databaseUrl: database.url, log, onResult: (r) => live.add(r), adminPassword });
+      const station = await startStation({ config, databaseUrl: database.url, log, onResult: (r) => live.add(r), adminPassword }).catch(async (err) => {
+        // The station stopped what it had started; the simulated PLC is the demo's own.
+        await sim?.stop();
+        throw err;
+      });
       process.stderr.write(`station demo: ${station.url}  (line ${o.rate} parts/s${sim ? `, PLC ${sim.endpointUrl}` : ''}, data in ${station.dataDir})\n`);
       process.stderr.write(
         given ? 'log in as admin with STATION_ADMIN_PASSWORD\n' : `log in as admin with password ${adminPassword}  (set STATION_ADMIN_PASSWORD to choose it)\n`,
