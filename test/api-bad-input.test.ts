@@ -6,7 +6,7 @@ let s: Station;
 let auth: Record<string, string>;
 beforeAll(async () => {
   s = await startTestStation({ sources: [{ name: 'push', uri: 'http:' }], http: { bodyLimit: 64 * 1024 }, adminPassword: 'bad-input-admin' });
-  const l = await s.api!.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'admin', password: 'bad-input-admin' } });
+  const l = await s.api!.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'admin', password: 'bad-input-admin', tokenInBody: true } });
   auth = { authorization: `Bearer ${l.json().token}` };
 });
 afterAll(async () => s?.stop());

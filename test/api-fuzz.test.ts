@@ -30,7 +30,9 @@ beforeAll(async () => {
     await s.api!.inject({ method: 'POST', url: '/api/frames', headers: { ...integrator, 'content-type': 'image/png' }, payload: png });
   }
   await s.recorder.flush();
-  const login = (await s.api!.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'admin', password: 'fuzz-admin-password' } })).json();
+  const login = (
+    await s.api!.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'admin', password: 'fuzz-admin-password', tokenInBody: true } })
+  ).json();
   // An API key, not the session: a fuzzed logout must not end the fuzzer's own session.
   adminKey = (
     await s.api!.inject({ method: 'POST', url: '/api/keys', headers: { authorization: `Bearer ${login.token}` }, payload: { name: 'fuzz', role: 'admin' } })
@@ -127,7 +129,7 @@ describe('API fuzzing (fast-check)', () => {
     expect([...seen.keys()].some((c) => c >= 200 && c < 300)).toBe(true);
     expect(seen.get(400) ?? 0).toBeGreaterThan(50);
     // And the station still works.
-    const h = (await s.api!.inject({ method: 'GET', url: '/api/health' })).json();
+    const h = (await s.api!.inject({ method: 'GET', url: '/api/health', headers: { authorization: `Bearer ${adminKey}` } })).json();
     expect(h.lineState).toBe('running');
     expect((await s.api!.inject({ method: 'GET', url: '/api/inspections', headers: { authorization: `Bearer ${adminKey}` } })).statusCode).toBe(200);
   }, 240_000);

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { InspectionResult } from '../src/line/index.js';
 import type { Station } from '../src/main.js';
 import { ROOT, station as cli } from './helpers/cli.js';
-import { startTestStation } from './helpers/station.js';
+import { observer, startTestStation } from './helpers/station.js';
 import { tmpDir } from './helpers/tmp.js';
 
 /** The camera peers are Debian packages (.ci/run installs them); without them these tests skip, saying why. */
@@ -125,7 +125,7 @@ describe.skipIf(!haveRtspServer)('an RTSP camera killed mid-stream', () => {
       onResult: (r) => results.set(r.seq, r),
     });
     const s = running;
-    const health = async () => (await s.api!.inject({ method: 'GET', url: '/api/health' })).json();
+    const health = async () => (await s.api!.inject({ method: 'GET', url: '/api/health', headers: await observer(s) })).json();
     await until('the camera to stream', () => s.line.cameras.get('cam')?.state === 'streaming');
     let seq = 0;
     const parts = async (n: number) => {

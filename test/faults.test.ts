@@ -17,7 +17,7 @@ import { startStation, type Station } from '../src/main.js';
 import { SHIPPED_MODEL } from '../src/paths.js';
 import { LineSimulator, trustEachOther } from '../src/plc/index.js';
 import { buildStallingModel } from './helpers/onnx.js';
-import { push, userWithRole } from './helpers/station.js';
+import { observer, push, userWithRole } from './helpers/station.js';
 import { tmpDir } from './helpers/tmp.js';
 
 const quiet = pino({ level: 'silent' });
@@ -82,18 +82,20 @@ async function station(o: {
       );
   const s = await startStation({ config, configFile: o.configFile, databaseUrl: o.databaseUrl, log: quiet, adminPassword: ADMIN });
   running.push(s);
+  // Health details and metrics need a login: made now, while the database takes writes.
+  await observer(s);
   return s;
 }
 
 async function metrics(s: Station): Promise<string> {
-  return (await s.api!.inject({ method: 'GET', url: '/metrics' })).body;
+  return (await s.api!.inject({ method: 'GET', url: '/metrics', headers: await observer(s) })).body;
 }
 function metric(text: string, name: string, labels = ''): number {
   const line = text.split('\n').find((l) => l.startsWith(name) && l.includes(labels) && !l.startsWith('#'));
   return line ? Number(line.split(' ').pop()) : NaN;
 }
 async function health(s: Station) {
-  return (await s.api!.inject({ method: 'GET', url: '/api/health' })).json();
+  return (await s.api!.inject({ method: 'GET', url: '/api/health', headers: await observer(s) })).json();
 }
 const until = async (what: () => Promise<boolean> | boolean, ms = 20_000) => {
   const end = Date.now() + ms;
@@ -294,7 +296,7 @@ describe('configuration faults', () => {
     copyFileSync(SHIPPED_MODEL.replace(/\.onnx$/, '.manifest.json'), path.join(dir, 'plate.manifest.json'));
     const s = await station({ dir, configFile: stationFile(dir, 'plate.onnx', 0.5) });
     const admin = {
-      authorization: `Bearer ${(await s.api!.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'admin', password: ADMIN } })).json().token}`,
+      authorization: `Bearer ${(await s.api!.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'admin', password: ADMIN, tokenInBody: true } })).json().token}`,
     };
     return { dir, s, admin };
   }

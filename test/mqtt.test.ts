@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PartGenerator } from '../src/capture/index.js';
 import type { Station } from '../src/main.js';
 import { haveMosquitto, startMosquitto } from './helpers/mosquitto.js';
-import { push, startTestStation, userWithRole } from './helpers/station.js';
+import { observer, push, startTestStation, userWithRole } from './helpers/station.js';
 
 let running: Station | null = null;
 afterEach(async () => {
@@ -94,7 +94,7 @@ describe.skipIf(!haveMosquitto)('MQTT Unified Namespace, against a real Mosquitt
     const s = running;
     const key = await userWithRole(s, 'integrator');
     const images = await parts(12);
-    const metrics = async () => (await s.api!.inject({ method: 'GET', url: '/metrics' })).body;
+    const metrics = async () => (await s.api!.inject({ method: 'GET', url: '/metrics', headers: await observer(s) })).body;
     await until(async () => (await metrics()).includes('station_mqtt_up{station="test-1"} 1'));
     for (const png of images.slice(0, 2)) await push(s, key, png);
 
@@ -102,7 +102,7 @@ describe.skipIf(!haveMosquitto)('MQTT Unified Namespace, against a real Mosquitt
     const t0 = Date.now();
     for (const png of images.slice(2, 9)) expect(['pass', 'fail']).toContain((await push(s, key, png)).verdict);
     const whileDown = Date.now() - t0;
-    const h = (await s.api!.inject({ method: 'GET', url: '/api/health' })).json();
+    const h = (await s.api!.inject({ method: 'GET', url: '/api/health', headers: await observer(s) })).json();
     expect(h.mqtt).toMatchObject({ connected: false, buffered: 3, dropped: 4 });
     expect(h.problems.join(' ')).toMatch(/MQTT broker unreachable/);
     expect(whileDown).toBeLessThan(7 * 2000); // decided at line speed, not at the broker's

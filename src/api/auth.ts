@@ -16,7 +16,8 @@ declare module 'fastify' {
 /**
  * Who is calling: `Authorization: Bearer <API key | session token>` for machines and scripts,
  * or the session cookie for the browser. Resolved once per request; routes then state the role
- * they need with `need(role)`.
+ * they need with `need(role)`. An expired API key is refused on every route (401,
+ * STN_ERR_HTTP_KEY_EXPIRED), so a script learns why rather than seeing anonymous answers.
  */
 export function registerAuth(app: FastifyInstance, accounts: Accounts): void {
   app.decorateRequest('principal', null);
@@ -25,7 +26,13 @@ export function registerAuth(app: FastifyInstance, accounts: Accounts): void {
     const h = req.headers.authorization;
     const bearer = /^Bearer\s+(\S+)$/i.exec(h ?? '')?.[1];
     if (bearer) {
-      req.principal = bearer.startsWith('stn_') ? await accounts.byApiKey(bearer) : await accounts.bySessionToken(bearer);
+      if (bearer.startsWith('stn_')) {
+        const found = await accounts.lookupApiKey(bearer);
+        if ('refused' in found && found.refused === 'expired') throw new StationError('STN_ERR_HTTP_KEY_EXPIRED');
+        req.principal = 'principal' in found ? found.principal : null;
+      } else {
+        req.principal = await accounts.bySessionToken(bearer);
+      }
       return;
     }
     const cookie = req.cookies?.[SESSION_COOKIE];
@@ -38,19 +45,24 @@ export function registerAuth(app: FastifyInstance, accounts: Accounts): void {
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-/** A preHandler: 401 without a principal, 403 below `role`, 403 for a cookie write without CSRF token. */
+/** A browser (cookie) write must echo the session's CSRF token in `x-csrf-token`; 403 otherwise. */
+export function checkCsrf(req: FastifyRequest): void {
+  const p = req.principal;
+  if (!p || !req.viaCookie || !UNSAFE.has(req.method)) return;
+  const sent = String(req.headers['x-csrf-token'] ?? '');
+  const want = p.csrfToken ?? '';
+  if (!sent || sent.length !== want.length || !timingSafeEqual(Buffer.from(sent), Buffer.from(want))) {
+    throw new StationError('STN_ERR_HTTP_CSRF');
+  }
+}
+
+/** An onRequest hook (before the body is parsed or validated): 401 without a principal, 403 below `role`, 403 for a cookie write without CSRF token. */
 export function need(role: Role) {
   return async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     const p = req.principal;
     if (!p) throw new StationError('STN_ERR_HTTP_UNAUTHORIZED', 'log in (POST /api/auth/login) or send Authorization: Bearer <key>');
     if (!roleAtLeast(p.role, role)) throw new StationError('STN_ERR_HTTP_FORBIDDEN', `this needs the ${role} role; ${p.username} is ${p.role}`);
-    if (req.viaCookie && UNSAFE.has(req.method)) {
-      const sent = String(req.headers['x-csrf-token'] ?? '');
-      const want = p.csrfToken ?? '';
-      if (!sent || sent.length !== want.length || !timingSafeEqual(Buffer.from(sent), Buffer.from(want))) {
-        throw new StationError('STN_ERR_HTTP_CSRF');
-      }
-    }
+    checkCsrf(req);
   };
 }
 

@@ -6,11 +6,14 @@ import type { ModelDocs } from '../eval/docs.js';
 import type { Line } from '../line/index.js';
 import { canonicalJson, type Accounts, type Repository } from '../store/index.js';
 import { actorOf, need } from './auth.js';
+import { DbInt, hidePaths } from './schemas.js';
 
 export interface RecipeDeps {
-  repo: Repository;
-  accounts: Accounts;
-  line: Line;
+  repo: Pick<Repository, 'listRecipes' | 'getRecipe' | 'recipeVersions' | 'addRecipeVersion'>;
+  accounts: Pick<Accounts, 'audit'>;
+  line: Pick<Line, 'setThresholds'>;
+  /** The recipes this station runs. */
+  recipeNames: readonly string[];
   /** The labels of each recipe's model (thresholds may only name these). */
   recipeLabels: (recipe: string) => readonly string[] | null;
   /** The card and saved evaluations of each recipe's model. */
@@ -25,40 +28,43 @@ const Name = Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) })
  * Recipes and thresholds for integrators. Every change is a new recipe version with author,
  * time and reason, written to the audit log, and applied to the running line between frames.
  */
-export function registerRecipes(app: FastifyInstance, deps: RecipeDeps): void {
+export async function recipeRoutes(app: FastifyInstance, deps: RecipeDeps): Promise<void> {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const viewer = need('viewer');
   const integrator = need('integrator');
+  // A Set, not the configuration object: `constructor` or `__proto__` is no recipe (issue #15, finding 8).
+  const onLine = new Set(deps.recipeNames);
+  const labelsOf = (name: string) => (onLine.has(name) ? deps.recipeLabels(name) : null);
 
-  api.get('/api/recipes', { preHandler: viewer }, async () => ({ items: await deps.repo.listRecipes() }));
+  api.get('/api/recipes', { onRequest: viewer }, async (req) => hidePaths(req.principal, { items: await deps.repo.listRecipes() }));
 
-  api.get('/api/recipes/:name', { preHandler: viewer, schema: { params: Name } }, async (req) => {
+  api.get('/api/recipes/:name', { onRequest: viewer, schema: { params: Name } }, async (req) => {
     const r = await deps.repo.getRecipe(req.params.name);
     if (!r) throw new StationError('STN_ERR_RECIPE_UNKNOWN', `no recipe ${req.params.name}`);
     const { id: _id, ...out } = r;
-    return { ...out, labels: deps.recipeLabels(req.params.name) ?? [] };
+    return hidePaths(req.principal, { ...out, labels: labelsOf(req.params.name) ?? [] });
   });
 
   api.get(
     '/api/recipes/:name/model',
     {
-      preHandler: viewer,
+      onRequest: viewer,
       schema: {
         description: 'The model a recipe runs: its card (Markdown and rendered HTML) and saved evaluations with the cost of each threshold.',
         params: Name,
       },
     },
     async (req) => {
-      const docs = deps.recipeModelDocs(req.params.name);
+      const docs = onLine.has(req.params.name) ? deps.recipeModelDocs(req.params.name) : null;
       if (!docs) throw new StationError('STN_ERR_RECIPE_UNKNOWN', `no recipe ${req.params.name} on this line`);
-      return docs;
+      return hidePaths(req.principal, docs);
     },
   );
 
-  api.get('/api/recipes/:name/versions', { preHandler: viewer, schema: { params: Name } }, async (req) => {
+  api.get('/api/recipes/:name/versions', { onRequest: viewer, schema: { params: Name } }, async (req) => {
     const items = await deps.repo.recipeVersions(req.params.name);
     if (items.length === 0) throw new StationError('STN_ERR_RECIPE_UNKNOWN', `no recipe ${req.params.name}`);
-    return { items };
+    return hidePaths(req.principal, { items });
   });
 
   /** Writes a new version with these thresholds and hands them to the line. */
@@ -76,7 +82,7 @@ export function registerRecipes(app: FastifyInstance, deps: RecipeDeps): void {
   api.put(
     '/api/recipes/:name/thresholds',
     {
-      preHandler: integrator,
+      onRequest: integrator,
       schema: {
         description: 'New thresholds for a recipe: a new version (author, reason in the audit log), applied to the running line from its next frame.',
         params: Name,
@@ -84,7 +90,7 @@ export function registerRecipes(app: FastifyInstance, deps: RecipeDeps): void {
       },
     },
     async (req) => {
-      const labels = deps.recipeLabels(req.params.name);
+      const labels = labelsOf(req.params.name);
       if (!labels) throw new StationError('STN_ERR_RECIPE_UNKNOWN', `no recipe ${req.params.name} on this line`);
       const t = req.body.thresholds;
       const named = [...Object.keys(t.classes ?? {}), ...(t.goodClasses ?? [])];
@@ -97,11 +103,11 @@ export function registerRecipes(app: FastifyInstance, deps: RecipeDeps): void {
   api.post(
     '/api/recipes/:name/rollback',
     {
-      preHandler: integrator,
+      onRequest: integrator,
       schema: {
         description: 'Restores the thresholds of an earlier version, as a new version.',
         params: Name,
-        body: Type.Object({ version: Type.Integer({ minimum: 1 }), reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }),
+        body: Type.Object({ version: DbInt(), reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }),
       },
     },
     async (req) => {

@@ -14,5 +14,22 @@ export {
 export { DiskImageStore, IMAGE_VARIANTS, type ImageStore, type ImageVariant, type StoredImage } from './images.js';
 export { Recorder, type RecorderCounters, type RecorderOptions } from './recorder.js';
 export { Retention, type RetentionOptions, type RetentionCounters, type DiskStatus } from './retention.js';
-export { Accounts, ROLES, roleAtLeast, hashPassword, verifyPassword, type Role, type Principal } from './accounts.js';
-export { Exporter, type ExportJob, type ExportLayout } from './exporter.js';
+export {
+  Accounts,
+  ROLES,
+  roleAtLeast,
+  hashPassword,
+  verifyPassword,
+  checkUsername,
+  checkNewPassword,
+  USERNAME_PATTERN,
+  PASSWORD_POLICY,
+  PASSWORD_MIN,
+  KEY_DEFAULT_DAYS,
+  KEY_MAX_DAYS,
+  type Role,
+  type Principal,
+  type ApiKeyInfo,
+  type KeyLookup,
+} from './accounts.js';
+export { Exporter, isSafeName, SAFE_NAME_PATTERN, type ExportJob, type ExportLayout, type ExporterOptions } from './exporter.js';

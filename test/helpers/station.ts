@@ -39,7 +39,7 @@ export async function startTestStation(o: TestStationOptions): Promise<Station> 
 }
 
 export async function login(s: Station, username: string, password: string) {
-  const r = await s.api!.inject({ method: 'POST', url: '/api/auth/login', payload: { username, password } });
+  const r = await s.api!.inject({ method: 'POST', url: '/api/auth/login', payload: { username, password, tokenInBody: true } });
   return { status: r.statusCode, body: r.json(), cookie: r.cookies.find((c) => c.name === 'station_session') };
 }
 
@@ -55,4 +55,20 @@ export async function push(s: Station, headers: Record<string, string>, png: Buf
   const r = await s.api!.inject({ method: 'POST', url: '/api/frames', headers: { ...headers, 'content-type': 'image/png' }, payload: png });
   expect(r.statusCode).toBe(200);
   return r.json() as { seq: number; verdict: string; defects: { class: string; score: number }[] };
+}
+
+const observers = new WeakMap<Station, Promise<{ authorization: string }>>();
+
+/** A viewer API key of the station's admin: health details and /metrics need a login (issue #15, finding 9). */
+export function observer(s: Station): Promise<{ authorization: string }> {
+  let found = observers.get(s);
+  if (!found) {
+    found = (async () => {
+      const admin = await s.accounts.findUser('admin');
+      const { key } = await s.accounts.createApiKey(admin!.id, 'test-observer', 'viewer');
+      return { authorization: `Bearer ${key}` };
+    })();
+    observers.set(s, found);
+  }
+  return found;
 }

@@ -1,0 +1,94 @@
+import type { FastifyInstance } from 'fastify';
+import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { stringify as csvStringify } from 'csv-stringify/sync';
+import type { Repository } from '../store/index.js';
+import { need } from './auth.js';
+import { Range, rangeOf, scopeOf } from './schemas.js';
+
+export interface StatisticsDeps {
+  repo: Pick<Repository, 'yieldStats' | 'scoreHistograms' | 'pareto' | 'stationStats' | 'stations'>;
+}
+
+const Bucket = Type.Union([Type.Literal('hour'), Type.Literal('shift'), Type.Literal('day')], { default: 'hour' });
+
+/** Yield, score histograms, Pareto of defect classes, per-station figures; all for viewers. */
+export async function statisticsRoutes(app: FastifyInstance, deps: StatisticsDeps): Promise<void> {
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
+  const viewer = need('viewer');
+
+  api.get(
+    '/api/stats/yield',
+    {
+      onRequest: viewer,
+      schema: {
+        description: 'Yield and reject rate per hour, shift (06/14/22 h UTC) or day; reviews correct it (reviewedYield).',
+        querystring: Type.Object({ bucket: Bucket, ...Range }, { additionalProperties: false }),
+      },
+    },
+    async (req) => {
+      const { from, to } = rangeOf(req.query);
+      return {
+        bucket: req.query.bucket,
+        from: from.toISOString(),
+        to: to.toISOString(),
+        buckets: await deps.repo.yieldStats(req.query.bucket as 'hour', from, to, scopeOf(req.query)),
+      };
+    },
+  );
+  api.get(
+    '/api/stats/yield.csv',
+    { onRequest: viewer, schema: { querystring: Type.Object({ bucket: Bucket, ...Range }, { additionalProperties: false }) } },
+    async (req, reply) => {
+      const { from, to } = rangeOf(req.query);
+      // One row per bucket: small whatever the range, so built at once.
+      const rows = await deps.repo.yieldStats(req.query.bucket as 'hour', from, to, scopeOf(req.query));
+      const cols = ['start', 'parts', 'pass', 'fail', 'uninspected', 'yield', 'rejectRate', 'falseRejects', 'escapes', 'reviewedYield'] as const;
+      return reply
+        .type('text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="yield-${req.query.bucket}.csv"`)
+        .send(
+          csvStringify(
+            rows.map((r) => cols.map((c) => r[c])),
+            { header: true, columns: [...cols] },
+          ),
+        );
+    },
+  );
+  api.get(
+    '/api/stats/scores',
+    {
+      onRequest: viewer,
+      schema: {
+        description: 'Score histogram per class over every finding kept, to see what a threshold costs.',
+        querystring: Type.Object({ bins: Type.Integer({ minimum: 2, maximum: 100, default: 20 }), ...Range }, { additionalProperties: false }),
+      },
+    },
+    async (req) => {
+      const { from, to } = rangeOf(req.query);
+      return deps.repo.scoreHistograms(from, to, req.query.bins, scopeOf(req.query));
+    },
+  );
+  api.get('/api/stats/pareto', { onRequest: viewer, schema: { querystring: Type.Object(Range, { additionalProperties: false }) } }, async (req) => {
+    const { from, to } = rangeOf(req.query);
+    return { from: from.toISOString(), to: to.toISOString(), classes: await deps.repo.pareto(from, to, scopeOf(req.query)) };
+  });
+  api.get(
+    '/api/stats/stations',
+    {
+      onRequest: viewer,
+      schema: {
+        description: 'Parts, verdicts and reject rate per station (many stations, one database): stations and lines side by side.',
+        querystring: Type.Object(Range, { additionalProperties: false }),
+      },
+    },
+    async (req) => {
+      const { from, to } = rangeOf(req.query);
+      return { from: from.toISOString(), to: to.toISOString(), stations: await deps.repo.stationStats(from, to, scopeOf(req.query)) };
+    },
+  );
+  api.get(
+    '/api/stations',
+    { onRequest: viewer, schema: { description: 'Every station that records into this database, with its site, area and line.' } },
+    async () => ({ items: await deps.repo.stations() }),
+  );
+}
