@@ -5,7 +5,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { PartGenerator } from '../src/capture/index.js';
-import { ROOT, station } from './helpers/cli.js';
+import { ROOT, station, TSX } from './helpers/cli.js';
 import { tmpDir } from './helpers/tmp.js';
 import { freshPostgres, pgAvailable } from './helpers/pg.js';
 import { haveMosquitto, startMosquitto } from './helpers/mosquitto.js';
@@ -274,6 +274,36 @@ describe('npm start', () => {
     } finally {
       for (const l of stations()) process.kill(Number(l.trim().split(/\s+/)[0]), 'SIGKILL');
       npm.kill('SIGKILL');
+    }
+  });
+});
+
+describe('started by npm, the station follows its parent', () => {
+  it('stops by itself when the process that started it is gone (npm killed without passing the signal on)', async () => {
+    const data = tmpDir();
+    // As npm runs a script: a shell in between, npm_lifecycle_event set.
+    const cmd = `${JSON.stringify(process.execPath)} --import ${JSON.stringify(TSX)} ${JSON.stringify(path.join(ROOT, 'src/cli/index.ts'))} demo --duration 60 --port 0 --rate 5 --data ${JSON.stringify(data)}; true`;
+    const sh = spawn('sh', ['-c', cmd], {
+      cwd: ROOT,
+      env: { ...process.env, npm_lifecycle_event: 'start', LOG_LEVEL: 'warn', MQTT_URL: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    sh.stderr.on('data', (d) => (err += d));
+    const stations = () =>
+      spawnSync('ps', ['-o', 'pid=,args=', '-e'], { encoding: 'utf8' })
+        .stdout.split('\n')
+        .filter((l) => l.includes(' demo ') && l.includes(data) && !l.includes('sh -c'));
+    try {
+      const until = Date.now() + 60_000;
+      while (!/parts [1-9]/.test(err) && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+      expect(stations()).toHaveLength(1);
+      sh.kill('SIGKILL');
+      const gone = Date.now() + 10_000;
+      while (stations().length && Date.now() < gone) await new Promise((r) => setTimeout(r, 200));
+      expect(stations(), err.slice(-1000)).toEqual([]);
+    } finally {
+      for (const l of stations()) process.kill(Number(l.trim().split(/\s+/)[0]), 'SIGKILL');
     }
   });
 });

@@ -14,6 +14,8 @@ import { plateRecipe, validateConfig } from '../src/config/index.js';
 import type { InspectionResult } from '../src/line/index.js';
 import { StationHealth } from '../src/ops/health.js';
 import { defectCode } from '../src/plc/defect-codes.js';
+import { StationError } from '../src/errors/index.js';
+import { errorFields } from '../src/station/log.js';
 import { planReload } from '../src/station/reload-plan.js';
 import { ROOT, station } from './helpers/cli.js';
 import { tmpDir } from './helpers/tmp.js';
@@ -222,6 +224,22 @@ describe('health problems', () => {
     expect(health.check()).toEqual({ status: 'degraded', problems: ['recorder: 21 image writes failed (last: STN_ERR_IMAGE_EMPTY)'] });
     now += 61_000;
     expect(health.check().status).toBe('ok');
+  });
+});
+
+describe('logging errors', () => {
+  it('an expected error (a registered code, or a system code such as ENOSPC) is one line {code, message} without a stack', () => {
+    expect(errorFields(new StationError('STN_ERR_IMAGE_EMPTY', 'the image has no bytes'))).toEqual({
+      code: 'STN_ERR_IMAGE_EMPTY',
+      message: 'the image has no bytes',
+    });
+    const enospc = Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+    expect(errorFields(enospc)).toEqual({ code: 'ENOSPC', message: 'ENOSPC: no space left on device' });
+  });
+
+  it('an unexpected error is logged whole, stack included', () => {
+    const err = new TypeError('x is undefined');
+    expect(errorFields(err)).toEqual({ err });
   });
 });
 

@@ -175,8 +175,11 @@ const database = (s: StationParts): Component => {
       s.db = await openDatabase(url);
       s.log.info({ database: redact(url) }, 'database ready');
       s.repo = new Repository(s.db);
-      await s.repo.ensureStation(s.config.station);
       s.accounts = new Accounts(s.db);
+      await s.repo.ensureStation(s.config.station).catch(async (err) => {
+        await s.db.$disconnect();
+        throw err;
+      });
     },
     stop: () => s.db.$disconnect(),
   };
