@@ -182,42 +182,20 @@ export class StationServer {
 
     // The station's own facts, beside the VisionSystem.
     const station = ns.addObject({ browseName: 'Station', organizedBy: as.rootFolder.objects });
-    this.counterVars.currentRecipe = ns.addVariable({
-      componentOf: station,
-      browseName: 'CurrentRecipe',
-      // The station's own facts: read-only to every client.
-      accessLevel: 'CurrentRead',
-      userAccessLevel: 'CurrentRead',
-      dataType: 'String',
-      value: { dataType: DataType.String, value: this.o.currentRecipe },
-    });
-    this.counterVars.inspected = ns.addVariable({
-      componentOf: station,
-      browseName: 'Inspected',
-      // The station's own facts: read-only to every client.
-      accessLevel: 'CurrentRead',
-      userAccessLevel: 'CurrentRead',
-      dataType: 'UInt32',
-      value: { dataType: DataType.UInt32, value: 0 },
-    });
-    this.counterVars.rejected = ns.addVariable({
-      componentOf: station,
-      browseName: 'Rejected',
-      // The station's own facts: read-only to every client.
-      accessLevel: 'CurrentRead',
-      userAccessLevel: 'CurrentRead',
-      dataType: 'UInt32',
-      value: { dataType: DataType.UInt32, value: 0 },
-    });
-    this.counterVars.uninspected = ns.addVariable({
-      componentOf: station,
-      browseName: 'Uninspected',
-      // The station's own facts: read-only to every client.
-      accessLevel: 'CurrentRead',
-      userAccessLevel: 'CurrentRead',
-      dataType: 'UInt32',
-      value: { dataType: DataType.UInt32, value: 0 },
-    });
+    // The station's own facts: read-only to every client (only the station changes them).
+    const fact = (browseName: string, dataType: 'String' | 'UInt32', value: string | number) =>
+      ns.addVariable({
+        componentOf: station,
+        browseName,
+        accessLevel: 'CurrentRead',
+        userAccessLevel: 'CurrentRead',
+        dataType,
+        value: { dataType: DataType[dataType], value },
+      });
+    this.counterVars.currentRecipe = fact('CurrentRecipe', 'String', this.o.currentRecipe);
+    this.counterVars.inspected = fact('Inspected', 'UInt32', 0);
+    this.counterVars.rejected = fact('Rejected', 'UInt32', 0);
+    this.counterVars.uninspected = fact('Uninspected', 'UInt32', 0);
   }
 
   private switchRecipe(name: string): void {
