@@ -200,7 +200,10 @@ describe.skipIf(!canMount)('storage faults', () => {
     expect(await s.repo.countInspections()).toBe(n + 3);
     expect(s.recorder.counters.diskFull).toBeGreaterThan(0);
     expect(metric(await metrics(s), 'station_records_total', 'outcome="diskFull"')).toBe(s.recorder.counters.diskFull);
-    expect((await health(s)).problems.join(' ')).toMatch(/image disk (full|low)/);
+    const problems = (await health(s)).problems.join(' ');
+    expect(problems).toMatch(/image disk (full|low)/);
+    // Regression (issue 14, item 10): image write failures grew while health stayed ok.
+    expect(problems).toContain(`recorder: ${s.recorder.counters.imageErrors} image writes failed (last: ENOSPC)`);
   });
 });
 
