@@ -53,6 +53,8 @@ afterAll(async () => {
   await s?.stop();
 });
 
+const PROTOTYPE_NAMES = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', 'prototype', '__defineGetter__'];
+const HUGE_INTEGERS = ['999999999999999999999', '99999999999999999999', '2147483648', '4294967296', '9007199254740992', '-2147483649'];
 const weird = fc.constantFrom(
   '',
   '0',
@@ -69,6 +71,9 @@ const weird = fc.constantFrom(
   'true',
   'ßö∑',
   'a'.repeat(5000),
+  // Issue #15, finding 8: names that are properties of every object, and numbers past every column.
+  ...PROTOTYPE_NAMES,
+  ...HUGE_INTEGERS,
 );
 const value = fc.oneof(weird, fc.string({ maxLength: 40 }), fc.integer().map(String), fc.double().map(String));
 const body = fc.oneof(
@@ -78,7 +83,10 @@ const body = fc.oneof(
       thresholds: fc.jsonValue({ maxDepth: 3 }),
       reason: value,
       label: fc.constantFrom('confirmed', 'false_reject', 'escape', 'x'),
-      version: fc.oneof(fc.integer(), value),
+      version: fc.oneof(fc.integer(), value, fc.constantFrom(1e20, 2 ** 31, Number.MAX_SAFE_INTEGER + 2)),
+      recipe: fc.constantFrom(...PROTOTYPE_NAMES, 'plate'),
+      name: fc.constantFrom(...PROTOTYPE_NAMES),
+      username: fc.constantFrom(...PROTOTYPE_NAMES),
     })
     .map((v) => ({ type: 'application/json', payload: JSON.stringify(v) })),
   fc.string({ maxLength: 200 }).map((v) => ({ type: 'application/json', payload: v })),
@@ -133,6 +141,26 @@ describe('API fuzzing (fast-check)', () => {
     expect(h.lineState).toBe('running');
     expect((await s.api!.inject({ method: 'GET', url: '/api/inspections', headers: { authorization: `Bearer ${adminKey}` } })).statusCode).toBe(200);
   }, 240_000);
+
+  it('prototype names and huge integers in every path and query parameter answer below 500 (issue #15, finding 8)', async () => {
+    const auth = { authorization: `Bearer ${adminKey}` };
+    const failures: string[] = [];
+    for (const route of routes) {
+      for (const v of [...PROTOTYPE_NAMES, ...HUGE_INTEGERS]) {
+        const url =
+          route.path.replace(/\{[^}]+\}/g, encodeURIComponent(v)) +
+          (route.query.length ? `?${route.query.map((q) => `${q}=${encodeURIComponent(v)}`).join('&')}` : '');
+        const r = await s.api!.inject({
+          method: route.method as 'GET',
+          url,
+          headers: { ...auth, ...(route.method === 'GET' ? {} : { 'content-type': 'application/json' }) },
+          payload: route.method === 'GET' ? undefined : JSON.stringify({ version: Number(v) || v, recipe: v, name: v, thresholds: {} }),
+        });
+        if (r.statusCode >= 500) failures.push(`${route.method} ${url} → ${r.statusCode} ${r.body.slice(0, 120)}`);
+      }
+    }
+    expect(failures).toEqual([]);
+  }, 120_000);
 
   it('numbers that coerce to Infinity or NaN are refused, not passed on to the database', async () => {
     const auth = { authorization: `Bearer ${adminKey}` };

@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -150,7 +151,7 @@ describe.skipIf(!haveBrowser)('the quality gallery in a real browser', () => {
       method: 'POST',
       url: '/api/whatif',
       headers: {
-        authorization: `Bearer ${(await station!.api!.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'admin', password: PASSWORD } })).json().token}`,
+        authorization: `Bearer ${(await station!.api!.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'admin', password: PASSWORD, tokenInBody: true } })).json().token}`,
       },
       payload: { thresholds, from: new Date(Date.now() - 7 * 86400_000).toISOString() },
     });
@@ -167,5 +168,54 @@ describe.skipIf(!haveBrowser)('the quality gallery in a real browser', () => {
     expect(now).toMatchObject({ version: before + 1, author: 'admin (session)', reason: 'what-if: try without this class' });
     expect((now!.definition as { thresholds: unknown }).thresholds).toMatchObject(thresholds);
     await page.screenshot({ path: path.join(PACKAGE_ROOT, 'test-results', 'gallery-whatif.png'), fullPage: true });
+  });
+
+  it('works under its Content-Security-Policy without a violation, refuses to be framed by another origin, and serves /docs (issue #15, finding 3)', async () => {
+    const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
+    const violations: string[] = [];
+    page.on('console', (m) => {
+      // (The gallery asks GET /api/auth/me before the login: that 401 is expected, not a violation.)
+      if (/Content Security Policy|Refused to|violates/i.test(m.text())) violations.push(m.text());
+    });
+    page.on('pageerror', (e) => violations.push(String(e)));
+    const first = await page.goto(station!.url!);
+    expect(first!.headers()['content-security-policy']).toMatch(/frame-ancestors 'none'/);
+    expect(first!.headers()['x-frame-options']).toBe('DENY');
+    expect(first!.headers()['x-content-type-options']).toBe('nosniff');
+    expect(first!.headers()['referrer-policy']).toBe('no-referrer');
+
+    // Every view, with its charts, images and the model card.
+    await logIn(page);
+    await page.getByTestId('card').first().waitFor();
+    await page.getByRole('link', { name: 'Statistics' }).click();
+    await page.locator('canvas').first().waitFor();
+    await page.getByRole('link', { name: 'Recipes' }).click();
+    const recipe = page.locator('[data-recipe="plate"]');
+    await recipe.locator('details.card > summary').click();
+    await recipe.locator('.card h1').waitFor();
+    await page.getByRole('link', { name: 'What-if' }).click();
+    await page.getByTestId('whatif-result').waitFor();
+
+    // The OpenAPI UI, with its own policy, for a logged-in user.
+    await page.goto(`${station!.url}/docs`);
+    await page.locator('.swagger-ui .info .title').waitFor();
+    expect(await page.locator('.swagger-ui .info .title').textContent()).toContain('Inspection station API');
+    await page.locator('.opblock').first().waitFor();
+    expect(violations).toEqual([]);
+
+    // A page on another port of the same host (another origin, same site) frames the gallery.
+    const attacker = http.createServer((_req, res) => res.end(`<!doctype html><iframe id="victim" src="${station!.url}/"></iframe>`));
+    await new Promise<void>((r) => attacker.listen(0, '127.0.0.1', r));
+    try {
+      const evil = await browser!.newPage();
+      const refused = new Promise<string>((resolve) => evil.on('console', (m) => /frame-ancestors|X-Frame-Options/i.test(m.text()) && resolve(m.text())));
+      await evil.goto(`http://127.0.0.1:${(attacker.address() as { port: number }).port}/`);
+      expect(await Promise.race([refused, new Promise<string>((r) => setTimeout(() => r('no refusal reported'), 5000))])).toMatch(/frame-ancestors 'none'/);
+      const frame = evil.frames().find((f) => f !== evil.mainFrame());
+      expect(frame?.url() ?? '').not.toBe(`${station!.url}/`);
+      expect(await frame!.locator('#app').count()).toBe(0);
+    } finally {
+      attacker.close();
+    }
   });
 });

@@ -3,6 +3,7 @@
  * management a plant needs. Real station (SQLite file, worker, shipped model), fastify inject or
  * a real loopback socket where a stream must stay open.
  */
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -17,6 +18,7 @@ import { login, startTestStation } from './helpers/station.js';
 import { tmpDir } from './helpers/tmp.js';
 
 const ADMIN_PW = 'security-admin-password';
+const SCRAPE_TOKEN = 'prometheus-scrape-token-1';
 let s: Station;
 let admin: { authorization: string };
 let integrator: { authorization: string };
@@ -66,7 +68,7 @@ beforeAll(async () => {
     sources: [{ name: 'push', uri: 'http:' }],
     recipe: { keepGood: 1 },
     adminPassword: ADMIN_PW,
-    http: { rateLimitPerMinute: 100_000 },
+    http: { rateLimitPerMinute: 100_000, metricsTokenSha256: [createHash('sha256').update(SCRAPE_TOKEN).digest('hex')] },
   });
   admin = { authorization: `Bearer ${(await login(s, 'admin', ADMIN_PW)).body.token}` };
   integrator = await user('integrator', 'integrator');
@@ -226,6 +228,12 @@ describe('finding 9: what answers without a login', () => {
       expect(anon.json().code, url).toBe('STN_ERR_HTTP_UNAUTHORIZED');
       expect((await inject('GET', url, viewer)).statusCode, url).toBe(200);
     }
+    // A Prometheus scraper sends a token whose sha256 is configured (http.metricsTokenSha256).
+    const scraped = await inject('GET', '/metrics', { authorization: `Bearer ${SCRAPE_TOKEN}` });
+    expect(scraped.statusCode).toBe(200);
+    expect(scraped.body).toMatch(/^# HELP/m);
+    expect((await inject('GET', '/metrics', { authorization: 'Bearer not-the-token' })).statusCode).toBe(401);
+    expect((await inject('GET', '/api/inspections', { authorization: `Bearer ${SCRAPE_TOKEN}` })).statusCode).toBe(401);
   });
 
   it('viewers see model file names, not where the station keeps them; integrators see the path', async () => {

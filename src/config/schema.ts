@@ -168,6 +168,8 @@ export const StationConfig = Type.Object(
         tls: Type.Optional(Type.Object({ cert: Type.String({ minLength: 1 }), key: Type.String({ minLength: 1 }) }, Strict)),
         /** Requests per minute per client address on the API (login has its own, stricter limit). */
         rateLimitPerMinute: Type.Integer({ minimum: 1, default: 1200 }),
+        /** sha256 (hex) of bearer tokens a Prometheus scraper may send to `GET /metrics` (otherwise a viewer login). */
+        metricsTokenSha256: Type.Array(Type.String({ pattern: '^[0-9a-f]{64}$' }), { default: [] }),
       },
       { ...Strict, default: {} },
     ),
@@ -183,6 +185,8 @@ export const StationConfig = Type.Object(
         imagesDir: Type.Optional(Type.String({ minLength: 1 })),
         /** Encode record images in a child process at low priority (nice 10), off the line's cores. */
         encodeInChildProcess: Type.Boolean({ default: true }),
+        /** Hours a dataset export archive is kept before it is deleted (also at start-up). */
+        exportTtlHours: Type.Integer({ minimum: 1, maximum: 8760, default: 24 }),
         /** Where rows wait while the database cannot take them (default `<dataDir>/spool`). */
         spoolDir: Type.Optional(Type.String({ minLength: 1 })),
         /** Image retention; inspection rows are never deleted. */

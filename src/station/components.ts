@@ -530,7 +530,10 @@ const http = (s: StationParts): Component => ({
           (file) => names.filter((n) => recipeModel(n) === file),
         );
       },
-      exporter: new Exporter(s.db, s.images, path.join(s.dataDir, 'exports'), () => [...new Set(line.models.flatMap((m) => m.labels))]),
+      exporter: new Exporter(s.db, s.images, path.join(s.dataDir, 'exports'), () => [...new Set(line.models.flatMap((m) => m.labels))], {
+        ttlMs: c.storage.exportTtlHours * 3600_000,
+      }),
+      metricsTokenSha256: c.http.metricsTokenSha256,
       webDir: path.join(PACKAGE_ROOT, 'dist', 'web'),
       secureCookies: tls !== null,
       recipeLabels: (name) => {
