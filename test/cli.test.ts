@@ -338,6 +338,19 @@ describe('station user add', () => {
     expect(users(db)).toEqual([{ username: 'alice@plant-1', role: 'quality' }]);
   });
 
+  it('with --config follows the station: DATABASE_URL, which the station would use, wins and is named', async () => {
+    const dir = tmpDir();
+    const url = `file:${path.join(dir, 'elsewhere.db')}`;
+    const r = await station(['user', 'add', 'carol', '--role', 'admin', '--config', stationFile(dir)], {
+      cwd: dir,
+      env: { STATION_PASSWORD: 'carol-password-1', DATABASE_URL: url },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`added to ${url} (from DATABASE_URL)`);
+    expect(users(path.join(dir, 'elsewhere.db'))).toEqual([{ username: 'carol', role: 'admin' }]);
+    expect(existsSync(path.join(dir, 'data', 'station.db'))).toBe(false);
+  });
+
   it('with --data writes to DIR/station.db', async () => {
     const dir = tmpDir();
     const r = await station(['user', 'add', 'bob', '--role', 'viewer', '--data', path.join(dir, 'd')], {

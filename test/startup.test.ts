@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { PartGenerator } from '../src/capture/index.js';
@@ -16,6 +17,7 @@ import { StationHealth } from '../src/ops/health.js';
 import { defectCode } from '../src/plc/defect-codes.js';
 import { StationError } from '../src/errors/index.js';
 import { errorFields } from '../src/station/log.js';
+import { type Component, startInOrder } from '../src/station/lifecycle.js';
 import { planReload } from '../src/station/reload-plan.js';
 import { ROOT, station } from './helpers/cli.js';
 import { tmpDir } from './helpers/tmp.js';
@@ -156,6 +158,53 @@ describe('a station that cannot start', () => {
     });
     const r = await expectRefusedStart(file, 'STN_ERR_PLC_CONNECT');
     expect(r.stderr).toContain('"component":"PLC gate"');
+  });
+});
+
+describe('the start/stop sequence', () => {
+  const quiet = pino({ level: 'silent' });
+  const recorder = (events: string[], name: string, o: { failStart?: unknown; failStop?: boolean } = {}): Component => ({
+    name,
+    start() {
+      if (o.failStart) throw o.failStart;
+      events.push(`start ${name}`);
+    },
+    stop() {
+      events.push(`stop ${name}`);
+      if (o.failStop) throw new Error(`${name} would not stop`);
+    },
+  });
+
+  it('starts in order and stops in reverse, once however often stop is called', async () => {
+    const events: string[] = [];
+    const stop = await startInOrder(
+      ['a', 'b', 'c'].map((n) => recorder(events, n)),
+      quiet,
+    );
+    await Promise.all([stop(), stop()]);
+    expect(events).toEqual(['start a', 'start b', 'start c', 'stop c', 'stop b', 'stop a']);
+  });
+
+  it('when one fails to start, stops the ones started before it in reverse order, even past one that fails to stop, and rejects with a code', async () => {
+    const events: string[] = [];
+    const port = Object.assign(new Error('listen EADDRINUSE: address already in use 127.0.0.1:8080'), { code: 'EADDRINUSE' });
+    const components = [
+      recorder(events, 'a'),
+      recorder(events, 'b', { failStop: true }),
+      { ...recorder(events, 'http', { failStart: port }), failCode: 'STN_ERR_HTTP_LISTEN' as const },
+      recorder(events, 'never'),
+    ];
+    const err = await startInOrder(components, quiet).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StationError);
+    expect(err).toMatchObject({ code: 'STN_ERR_HTTP_LISTEN', message: port.message });
+    expect(events).toEqual(['start a', 'start b', 'stop b', 'stop a']);
+  });
+
+  it('keeps the code of an error that has a registered one', async () => {
+    const err = await startInOrder([recorder([], 'line', { failStart: new StationError('STN_ERR_MODEL_INVALID', 'not ONNX') })], quiet).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'STN_ERR_MODEL_INVALID' });
   });
 });
 

@@ -19,6 +19,7 @@ export function register(program: Command): void {
     .option('--suggest', 'instead: suggest per-class thresholds from labelled parts (zero escapes, or --recall)')
     .option('--recall <r>', "with --suggest: catch this share of each class's labelled defects instead of all", num('recall', 0.5))
     .option('--json', 'only the summary line on stdout')
+    .option('--data <dir>', "the data folder whose station.db holds the inspections (default: DATABASE_URL, else ./data)")
     .action(async (o) => {
       const [{ StationError }, { loadCandidateFile }, { openDatabase, Repository }, { runSuggest, runWhatIf }] = await Promise.all([
         import('../../errors/index.js'),
@@ -28,7 +29,7 @@ export function register(program: Command): void {
       ]);
       if (!o.recipe && !o.suggest) throw new StationError('STN_ERR_CONFIG_INVALID', 'give candidate thresholds with --recipe FILE (or --suggest)');
       const candidate = o.recipe ? loadCandidateFile(path.resolve(o.recipe), o.name) : null;
-      const database = await openDatabase((await resolveDatabase({})).url);
+      const database = await openDatabase((await resolveDatabase({ data: o.data })).url);
       try {
         const repo = new Repository(database);
         const stored = (await repo.listRecipes()).map((r) => r.name);
