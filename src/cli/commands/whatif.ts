@@ -19,7 +19,7 @@ export function register(program: Command): void {
     .option('--suggest', 'instead: suggest per-class thresholds from labelled parts (zero escapes, or --recall)')
     .option('--recall <r>', "with --suggest: catch this share of each class's labelled defects instead of all", num('recall', 0.5))
     .option('--json', 'only the summary line on stdout')
-    .option('--data <dir>', "the data folder whose station.db holds the inspections (default: DATABASE_URL, else ./data)")
+    .option('--data <dir>', 'the data folder whose station.db holds the inspections (default: DATABASE_URL, else ./data)')
     .action(async (o) => {
       const [{ StationError }, { loadCandidateFile }, { openDatabase, Repository }, { runSuggest, runWhatIf }] = await Promise.all([
         import('../../errors/index.js'),
