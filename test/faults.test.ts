@@ -208,6 +208,24 @@ describe.skipIf(!canMount)('storage faults', () => {
 });
 
 describe('line faults', () => {
+  it('a source that fails while another still delivers: the station runs on, degraded, and health names the dead source with its code', async () => {
+    const dir = tmpDir();
+    const s = await station({
+      dir,
+      sources: [
+        { name: 'push', uri: 'http:' },
+        { name: 'share', uri: `dir:${dir}?list=${path.join(dir, 'missing.txt')}` },
+      ],
+    });
+    await until(async () => (await health(s)).problems.some((p: string) => p.startsWith('frame source share failed')));
+    const h = await health(s);
+    expect(h.status).toBe('degraded');
+    expect(h.problems.join(' ')).toMatch(/frame source share failed: STN_ERR_SOURCE_FAILED: cannot read the list/);
+    // The live source still inspects.
+    const key = await userWithRole(s, 'integrator');
+    expect((await push(s, key, (await parts(1))[0])).verdict).toMatch(/pass|fail/);
+  });
+
   it('a model run that hangs the worker: the watchdog restarts it, the part in flight is a recorded fail-safe reject, the line recovers; past the restart budget it stays down and says so', async () => {
     const dir = tmpDir();
     const model = path.join(dir, 'stalling.onnx');

@@ -260,6 +260,7 @@ describe('health problems', () => {
       {
         line: { state: 'running', lastFault: null, cameras: new Map() },
         recorder,
+        failedSources: new Map(),
         lastImageError: () => 'STN_ERR_IMAGE_EMPTY',
         retention: { disk: null },
         minFreeBytes: 0,

@@ -11,6 +11,8 @@ export interface HealthInputs {
     lastDatabaseError: string | null;
     counters: { diskFull: number; imageErrors: number };
   };
+  /** Sources that ended with an error (they do not come back by themselves), by name. */
+  failedSources: ReadonlyMap<string, { code: string; message: string }>;
   /** The code (or message) of the last image write that failed, as the recorder's error handler saw it. */
   lastImageError: () => string | null;
   retention: { disk: { totalBytes: number; freeBytes: number } | null };
@@ -61,6 +63,7 @@ export class StationHealth {
       p.push(`line failed: ${line.lastFault}`);
     } else if (line.state !== 'running') p.push(`line ${line.state}${line.lastFault ? `: ${line.lastFault}` : ''}`);
     for (const [name, c] of line.cameras) if (c.state === 'reconnecting') p.push(`camera ${name} reconnecting: ${c.lastError ?? ''}`);
+    for (const [name, e] of this.s.failedSources) p.push(`frame source ${name} failed: ${e.code}: ${e.message}`);
     if (recorder.databaseDown) p.push(`database writes failing, ${recorder.spoolDepth} records in the spool: ${recorder.lastDatabaseError ?? ''}`);
     const d = retention.disk;
     if (d && d.totalBytes > 0 && d.freeBytes < this.s.minFreeBytes) p.push(`image disk low: ${d.freeBytes} bytes free`);

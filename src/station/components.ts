@@ -78,6 +78,8 @@ export class StationParts {
   readonly modelIds = new Map<string, number>();
   readonly live = new EventEmitter<{ inspection: [number] }>();
   readonly reloads = { applied: 0, refused: 0, modelSwapFailed: 0 };
+  /** Sources that ended with an error, for health. */
+  readonly failedSources = new Map<string, { code: string; message: string }>();
   /** The code (or message) of the last failed image write, for health. */
   lastImageError: string | null = null;
   db!: Db;
@@ -482,6 +484,7 @@ const metricsAndHealth = (s: StationParts): Component => ({
     s.health = new StationHealth({
       line,
       recorder,
+      failedSources: s.failedSources,
       lastImageError: () => s.lastImageError,
       retention,
       minFreeBytes: s.config.storage.retention.minFreeBytes,
@@ -606,13 +609,18 @@ const capture = (s: StationParts): Component => ({
       publishState(s);
     });
     line.on('result', (r) => {
+      // Into the recorder's journal first (one synchronous append), then to the PLC: a process
+      // killed at any moment after the PLC heard a verdict still leaves that part's record.
+      s.recorder.enqueue(r);
       if (!s.views?.add(r)) s.deliver(r);
       s.uns?.publishResult(r);
       s.metrics.observe(r);
-      s.recorder.enqueue(r);
       s.o.onResult?.(r);
     });
-    line.on('source-error', (source, error) => s.log.error({ source, code: error.code, message: error.message }, 'frame source failed'));
+    line.on('source-error', (source, error) => {
+      s.failedSources.set(source, error);
+      s.log.error({ source, code: error.code, message: error.message }, 'frame source failed');
+    });
     line.begin();
     s.gate?.setStationReady(line.state === 'running');
     publishState(s);
