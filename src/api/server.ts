@@ -58,6 +58,8 @@ export interface ApiDeps extends Omit<RecipeDeps, 'repo' | 'accounts' | 'line'>,
   liveStreamsPerUser?: number;
   /** How failed logins slow down (defaults in LoginThrottle). */
   loginThrottle?: ThrottleOptions;
+  /** Where unexpected errors (500) are logged with their stack; the response never carries it. */
+  log?: { error(obj: object, msg: string): void };
 }
 
 /**
@@ -122,9 +124,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
       return reply.status(fe.statusCode).send({ code: fe.code ?? 'STN_ERR_HTTP_BAD_REQUEST', message: fe.message });
     }
-    // Never a stack trace on 5xx.
-    req.log.error({ err }, 'internal error');
-    if (process.env.STATION_DEBUG_ERRORS) console.error(err);
+    // Never a stack trace on 5xx: it goes to the station log.
+    deps.log?.error({ err, method: req.method, url: req.url.split('?')[0] }, 'internal error in an API route');
     return reply.status(500).send({ code: 'STN_ERR_INTERNAL', message: 'internal error' });
   });
   // With type coercion "1e309" becomes Infinity, and JSON.parse turns 1e309 into Infinity too;

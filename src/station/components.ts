@@ -537,6 +537,7 @@ const http = (s: StationParts): Component => ({
         ttlMs: c.storage.exportTtlHours * 3600_000,
       }),
       metricsTokenSha256: c.http.metricsTokenSha256,
+      log: s.log,
       webDir: path.join(PACKAGE_ROOT, 'dist', 'web'),
       secureCookies: tls !== null,
       recipeLabels: (name) => {

@@ -162,8 +162,11 @@ export class Exporter {
       if (!p.startsWith(path.resolve(work) + path.sep)) throw new StationError('STN_ERR_EXPORT_PATH', `${parts.join('/')} is outside the export`);
       return p;
     };
+    // A class is one of the models' labels or a plain name; `inside` still refuses a label that climbs.
+    const known = new Set(names);
     const checked = (cls: string, id: number) => {
-      if (!isSafeName(cls)) throw new StationError('STN_ERR_EXPORT_PATH', `inspection ${id}: class ${JSON.stringify(cls)} is not a plain name`);
+      if (!known.has(cls) && !isSafeName(cls))
+        throw new StationError('STN_ERR_EXPORT_PATH', `inspection ${id}: class ${JSON.stringify(cls)} is not a plain name`);
       return cls;
     };
     mkdirSync(this.dir, { recursive: true });
