@@ -74,6 +74,13 @@ describe('the CSV download', () => {
     expect(a.map((c) => Number(c[0]))).toEqual(listed.items.map((i: { id: number }) => i.id));
   });
 
+  it('writes a cell that looks like a spreadsheet formula as text', async () => {
+    await s.db.station.create({ data: { id: '=HYPERLINK("http://x")', name: 'evil', line: 'L9' } });
+    await seed('=HYPERLINK("http://x")', 1, 5000);
+    const [row] = await csvIds('?line=L9');
+    expect(row[1]).toBe(`"'=HYPERLINK(""http://x"")"`);
+  });
+
   it('honours verdict, minScore, reviewed and the time range', async () => {
     const fails = await csvIds('?station=press-a&verdict=fail');
     expect(fails.length).toBe(5); // seq 0, 7, 14, 21, 28

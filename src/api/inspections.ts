@@ -146,7 +146,8 @@ export async function inspectionRoutes(app: FastifyInstance, deps: InspectionDep
         }
       }
       // Readable.from waits while the stringifier (and so the socket) is full: one page in memory at a time.
-      const csv = csvStringify({ header: true, columns: CSV_COLUMNS });
+      // escape_formulas: a cell that starts with = + - @ is not a formula when a spreadsheet opens it.
+      const csv = csvStringify({ header: true, columns: CSV_COLUMNS, escape_formulas: true });
       pipeline(Readable.from(rows()), csv, (err) => {
         if (err) req.log.error({ err }, 'CSV download ended early');
       });

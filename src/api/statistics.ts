@@ -49,7 +49,7 @@ export async function statisticsRoutes(app: FastifyInstance, deps: StatisticsDep
         .send(
           csvStringify(
             rows.map((r) => cols.map((c) => r[c])),
-            { header: true, columns: [...cols] },
+            { header: true, columns: [...cols], escape_formulas: true },
           ),
         );
     },
