@@ -263,6 +263,9 @@ const recorder = (s: StationParts): Component => ({
   name: 'recorder',
   async start() {
     const c = s.config;
+    // A failing sink is a status, never a stopped line; logged once per kind, counted always.
+    const logOnce = onceEach((err: unknown) => s.log.error(errorFields(err), 'recording failed'));
+    let imageErrors = 0;
     s.recorder = new Recorder(s.repo, s.images, {
       stationId: c.station.id,
       queueSize: c.storage.queueSize,
@@ -270,16 +273,18 @@ const recorder = (s: StationParts): Component => ({
       keepGood: (recipe) => s.config.recipes[recipe]?.keepGood ?? 0,
       modelIds: s.modelIds,
       recipeVersionIds: s.recipeVersionIds,
-      // A failing sink is a status, never a stopped line; logged once per kind, counted always.
       onError: (err: unknown) => {
-        s.lastImageError = (err as { code?: string })?.code ?? (err as Error)?.message ?? String(err);
-        logRecorderError(err);
+        // The recorder counts a failed image write just before it reports it: that error is health's "last".
+        if (s.recorder.counters.imageErrors > imageErrors) {
+          imageErrors = s.recorder.counters.imageErrors;
+          s.lastImageError = (err as { code?: string })?.code ?? (err as Error)?.message ?? String(err);
+        }
+        logOnce(err);
       },
       onRecorded: (id) => s.live.emit('inspection', id),
       // A full disk: make room now rather than at the next scheduled sweep.
       onDiskFull: () => void s.retention?.sweep(),
     });
-    const logRecorderError = onceEach((err: unknown) => s.log.error(errorFields(err), 'recording failed'));
     await s.recorder.start();
   },
   // Every record is flushed: to the database, or to the spool.
