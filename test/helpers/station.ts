@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { expect } from 'vitest';
 import { plateRecipe, validateConfig } from '../../src/config/index.js';
@@ -59,13 +60,14 @@ export async function push(s: Station, headers: Record<string, string>, png: Buf
 
 const observers = new WeakMap<Station, Promise<{ authorization: string }>>();
 
-/** A viewer API key of the station's admin: health details and /metrics need a login (issue #15, finding 9). */
+/** A viewer's API key: health details and /metrics need a login (issue #15, finding 9). */
 export function observer(s: Station): Promise<{ authorization: string }> {
   let found = observers.get(s);
   if (!found) {
     found = (async () => {
-      const admin = await s.accounts.findUser('admin');
-      const { key } = await s.accounts.createApiKey(admin!.id, 'test-observer', 'viewer');
+      const user =
+        (await s.accounts.findUser('test-observer')) ?? (await s.accounts.createUser('test-observer', 'viewer', randomBytes(18).toString('base64url')));
+      const { key } = await s.accounts.createApiKey(user.id, 'test-observer', 'viewer');
       return { authorization: `Bearer ${key}` };
     })();
     observers.set(s, found);
