@@ -1,12 +1,8 @@
 /**
  * Composition root: the station is an ordered list of components (src/station/components.ts),
- * started in order and stopped in reverse (src/station/lifecycle.ts):
- *
- *   data directory → database → accounts → recipes → line worker → images → recorder →
- *   retention → PLC gate → OPC UA server → MQTT → metrics/health → re-inference → HTTP → capture
- *
- * Secrets are read from `env` before anything starts. Nothing below this reads the environment
- * or the command line; everything is passed in.
+ * started in order and stopped in reverse (src/station/lifecycle.ts). Secrets are read from
+ * `env` before anything starts. Nothing below this reads the environment or the command line;
+ * everything is passed in.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -14,8 +10,9 @@ import type { LoadedConfig } from './config/index.js';
 import type { InspectionResult, Line } from './line/index.js';
 import type { StationMetrics } from './ops/metrics.js';
 import type { RejectGate, StationServer } from './plc/index.js';
-import { type SelfTest, StationParts, stationComponents } from './station/components.js';
-import { startInOrder } from './station/lifecycle.js';
+import * as component from './station/components.js';
+import { type SelfTest, StationParts } from './station/components.js';
+import { type Component, startInOrder } from './station/lifecycle.js';
 import { reloadStation } from './station/reload.js';
 import type { ReloadResult } from './station/reload-plan.js';
 import { resolveSecrets } from './station/secrets.js';
@@ -72,7 +69,25 @@ export async function startStation(o: StationOptions): Promise<Station> {
   const secrets = resolveSecrets(o.config, o.env ?? {});
   const s = new StationParts(o, secrets);
   s.reload = (actor) => reloadStation(s, o.configFile, actor);
-  const stop = await startInOrder(stationComponents(s), o.log);
+  const c = o.config;
+  const components: Component[] = [
+    component.dataDirectory(s), // 0700, tightened if it was open
+    component.database(s), // migrated; the station row
+    component.accountsAndSelfTest(s), // audit of the start, the demo's admin
+    component.recipes(s), // a stored version per recipe
+    component.lineWorker(s), // the worker thread, every model loaded and warmed up
+    component.imageStore(s), // image files, encoded in a niced child process
+    component.recorder(s), // records through a bounded queue, a spool when the database is down
+    component.retention(s), // image age, size and free-space limits
+    ...(c.plc ? [component.plcGate(s)] : []), // the reject gate: the PLC hears each verdict first
+    ...(c.opcua ? [component.opcuaServer(s)] : []), // the station's own Machine Vision server
+    ...(c.mqtt ? [component.mqtt(s)] : []), // results and state on the broker
+    component.metricsAndHealth(s),
+    component.reinference(s), // candidate models over stored images
+    ...(o.http !== false ? [component.http(s)] : []), // the API and the gallery
+    component.capture(s), // last: frames flow once everything that hears results is wired; stopped first
+  ];
+  const stop = await startInOrder(components, o.log);
   const { config, line, repo, recorder, accounts, gate, opcua, db, api, url, dataDir, reinferrer, retention, metrics, selfTest, reload } = s;
   return { config, line, repo, recorder, accounts, gate, opcua, db, api, url, dataDir, reinferrer, retention, metrics, selfTest, reload, stop };
 }

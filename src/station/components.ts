@@ -1,6 +1,6 @@
 /**
- * The station's components, in start order. Each fills its part of `StationParts` when it starts
- * and undoes it when it stops; src/station/lifecycle.ts runs the sequence.
+ * The station's components (src/main.ts lists them in start order). Each fills its part of
+ * `StationParts` when it starts and undoes it when it stops; src/station/lifecycle.ts runs them.
  */
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -133,30 +133,8 @@ export function configSha256(c: LoadedConfig): string {
   return canonicalSha256(rest);
 }
 
-/** The station's components in start order; stop runs the other way. */
-export function stationComponents(s: StationParts): Component[] {
-  const c = s.config;
-  return [
-    dataDirectory(s),
-    database(s),
-    accountsAndSelfTest(s),
-    recipes(s),
-    lineWorker(s),
-    imageStore(s),
-    recorder(s),
-    retention(s),
-    ...(c.plc ? [plcGate(s)] : []),
-    ...(c.opcua ? [opcuaServer(s)] : []),
-    ...(c.mqtt ? [mqtt(s)] : []),
-    metricsAndHealth(s),
-    reinference(s),
-    ...(s.o.http !== false ? [http(s)] : []),
-    capture(s),
-  ];
-}
-
 /** The data folder, 0700: images, database and certificates are nobody else's business. */
-const dataDirectory = (s: StationParts): Component => ({
+export const dataDirectory = (s: StationParts): Component => ({
   name: 'data directory',
   async start() {
     await mkdir(s.dataDir, { recursive: true, mode: 0o700 });
@@ -168,7 +146,7 @@ const dataDirectory = (s: StationParts): Component => ({
   },
 });
 
-const database = (s: StationParts): Component => {
+export const database = (s: StationParts): Component => {
   const url = s.o.databaseUrl ?? s.config.storage.databaseUrl ?? `file:${path.join(s.dataDir, 'station.db')}`;
   return {
     name: 'database',
@@ -188,7 +166,7 @@ const database = (s: StationParts): Component => {
 };
 
 /** Self-test, part 1: the database takes a write (the configuration's fingerprint goes to the audit log). */
-const accountsAndSelfTest = (s: StationParts): Component => ({
+export const accountsAndSelfTest = (s: StationParts): Component => ({
   name: 'accounts and self-test',
   async start() {
     const c = s.config;
@@ -209,7 +187,7 @@ const accountsAndSelfTest = (s: StationParts): Component => ({
 });
 
 /** Each recipe of the configuration as a stored version (a new one only when it changed). */
-const recipes = (s: StationParts): Component => ({
+export const recipes = (s: StationParts): Component => ({
   name: 'recipes',
   async start() {
     for (const [name, recipe] of Object.entries(s.config.recipes)) {
@@ -221,7 +199,7 @@ const recipes = (s: StationParts): Component => ({
 });
 
 /** The worker thread with every model loaded and warmed up; capture waits for `capture`. */
-const lineWorker = (s: StationParts): Component => ({
+export const lineWorker = (s: StationParts): Component => ({
   name: 'line worker',
   failCode: 'STN_ERR_MODEL_INVALID',
   async start() {
@@ -246,7 +224,7 @@ const lineWorker = (s: StationParts): Component => ({
 });
 
 /** Image files; encoding runs in a niced child process so a recorder catching up never takes the line's cores. */
-const imageStore = (s: StationParts): Component => ({
+export const imageStore = (s: StationParts): Component => ({
   name: 'image store',
   async start() {
     const c = s.config;
@@ -259,7 +237,7 @@ const imageStore = (s: StationParts): Component => ({
   stop: () => s.encoder?.close(),
 });
 
-const recorder = (s: StationParts): Component => ({
+export const recorder = (s: StationParts): Component => ({
   name: 'recorder',
   async start() {
     const c = s.config;
@@ -291,7 +269,7 @@ const recorder = (s: StationParts): Component => ({
   stop: () => s.recorder.close(),
 });
 
-const retention = (s: StationParts): Component => ({
+export const retention = (s: StationParts): Component => ({
   name: 'retention',
   async start() {
     const c = s.config;
@@ -317,7 +295,7 @@ const retention = (s: StationParts): Component => ({
 });
 
 /** The reject gate: the PLC hears the verdict first; the record follows through its queue. */
-const plcGate = (s: StationParts): Component => ({
+export const plcGate = (s: StationParts): Component => ({
   name: 'PLC gate',
   failCode: 'STN_ERR_PLC_CONNECT',
   async start() {
@@ -395,7 +373,7 @@ function firstConnection(gate: RejectGate, endpoint: string, timeoutMs: number):
 }
 
 /** The station's own OPC UA server (Machine Vision). */
-const opcuaServer = (s: StationParts): Component => ({
+export const opcuaServer = (s: StationParts): Component => ({
   name: 'OPC UA server',
   async start() {
     const c = s.config;
@@ -424,7 +402,7 @@ const opcuaServer = (s: StationParts): Component => ({
 });
 
 /** Results and state on the broker (Unified Namespace). */
-const mqtt = (s: StationParts): Component => {
+export const mqtt = (s: StationParts): Component => {
   let timer: NodeJS.Timeout | null = null;
   return {
     name: 'MQTT',
@@ -462,7 +440,7 @@ function publishState(s: StationParts): void {
   s.uns.publishState(line === 'running' ? (p.status === 'ok' ? 'running' : 'degraded') : line, { line, problems: p.problems });
 }
 
-const metricsAndHealth = (s: StationParts): Component => ({
+export const metricsAndHealth = (s: StationParts): Component => ({
   name: 'metrics and health',
   start() {
     const { line, recorder, retention } = s;
@@ -499,7 +477,7 @@ const metricsAndHealth = (s: StationParts): Component => ({
   },
 });
 
-const reinference = (s: StationParts): Component => ({
+export const reinference = (s: StationParts): Component => ({
   name: 're-inference',
   start() {
     s.reinferrer = new Reinferrer(s.repo, s.images, { baseDir: s.config.baseDir, log: s.log });
@@ -508,7 +486,7 @@ const reinference = (s: StationParts): Component => ({
 });
 
 /** The API and the gallery. */
-const http = (s: StationParts): Component => ({
+export const http = (s: StationParts): Component => ({
   name: 'HTTP',
   failCode: 'STN_ERR_HTTP_LISTEN',
   async start() {
@@ -601,7 +579,7 @@ const http = (s: StationParts): Component => ({
  * is the graceful stop: no new triggers; the parts in flight are decided and their verdicts go to
  * the PLC (Ready off after); the records follow as the recorder stops.
  */
-const capture = (s: StationParts): Component => ({
+export const capture = (s: StationParts): Component => ({
   name: 'capture',
   start() {
     const { line, config: c } = s;
