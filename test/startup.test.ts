@@ -135,10 +135,11 @@ describe('a station that cannot start', () => {
     expect(r.stderr).not.toContain('database ready');
   });
 
-  it('exits 2 with a store code when PostgreSQL is unreachable', async () => {
+  it('exits 2 with STN_ERR_STORE_CONNECT when PostgreSQL is unreachable', async () => {
     const dir = tmpDir();
     const file = await stationFile(dir);
-    const r = await expectRefusedStart(file, 'STN_ERR_STORE_[A-Z_]+', { DATABASE_URL: `postgresql://127.0.0.1:${await closedPort()}/x` });
+    const r = await expectRefusedStart(file, 'STN_ERR_STORE_CONNECT', { DATABASE_URL: `postgresql://127.0.0.1:${await closedPort()}/x` });
+    expect(r.stderr).toMatch(/cannot be reached \(ECONNREFUSED\)/);
     expect(r.stderr).not.toContain('model loaded');
   });
 

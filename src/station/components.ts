@@ -146,13 +146,22 @@ export const dataDirectory = (s: StationParts): Component => ({
   },
 });
 
+/** System error codes that mean the database server did not answer. */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EAI_AGAIN']);
+
 export const database = (s: StationParts): Component => {
   const url = s.o.databaseUrl ?? s.config.storage.databaseUrl ?? `file:${path.join(s.dataDir, 'station.db')}`;
   return {
     name: 'database',
     failCode: 'STN_ERR_STORE_CONNECT',
     async start() {
-      s.db = await openDatabase(url);
+      s.db = await openDatabase(url).catch((err: unknown) => {
+        // Migrations are the first to connect: a server that does not answer is unreachable, not a failed migration.
+        const cause = (err as { cause?: { code?: unknown } })?.cause?.code;
+        if (typeof cause === 'string' && UNREACHABLE.has(cause))
+          throw new StationError('STN_ERR_STORE_CONNECT', `the database ${redact(url)} cannot be reached (${cause})`, { cause: err });
+        throw err;
+      });
       s.log.info({ database: redact(url) }, 'database ready');
       s.repo = new Repository(s.db);
       s.accounts = new Accounts(s.db);
