@@ -22,6 +22,9 @@ type Reply = { id: number; images: StoredImage[] } | { id: number; error: { code
 function serve(root: string): void {
   const store = new DiskImageStore(root);
   process.on('message', (job: Job) => {
+    // The station is gone (killed): its journal will find (or clean up) this part's images; writing
+    // them now could race with the next station's replay and leave files without a row.
+    if (!process.connected) return;
     store.write(job.stationId, job.r).then(
       (images) => process.send!({ id: job.id, images } satisfies Reply),
       (err: NodeJS.ErrnoException) => process.send!({ id: job.id, error: { code: err.code, message: err.message } } satisfies Reply),
@@ -103,6 +106,10 @@ export class EncoderImageStore implements ImageStore {
 
   space() {
     return this.disk.space();
+  }
+
+  adopt(stationId: string, r: Parameters<DiskImageStore['adopt']>[1]) {
+    return this.disk.adopt(stationId, r);
   }
 
   /** Ends the encoder once its writes are done. */

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import { Canvas, drawOverlay } from './overlay.js';
@@ -44,6 +44,12 @@ export interface ImageStore {
   remove(rels: readonly string[]): Promise<void>;
   /** Free and total bytes where new images go (null when the store cannot tell). */
   space(): Promise<{ freeBytes: number; totalBytes: number } | null>;
+  /**
+   * The images a process that died had written for this part before its row was committed: all
+   * three variants found again under their names, or none (a partial set is removed: no file is
+   * left without a row).
+   */
+  adopt?(stationId: string, r: Pick<InspectionResult, 'timestamp' | 'source' | 'seq'>): Promise<StoredImage[]>;
 }
 
 /**
@@ -84,16 +90,55 @@ export class DiskImageStore implements ImageStore {
    * Writes the three variants. All or nothing: if one fails (a full disk), the files already
    * written are removed again, so nothing on disk lacks its row.
    */
+  /** Where a part's images go: `<station>/<day>/<timestamp>-<source>-<seq>-<variant>.<ext>`. */
+  private placeOf(stationId: string, r: Pick<InspectionResult, 'timestamp' | 'source' | 'seq'>) {
+    return { dir: path.join(sanitize(stationId), new Date(r.timestamp).toISOString().slice(0, 10)), base: `${r.timestamp}-${sanitize(r.source)}-${r.seq}` };
+  }
+
+  async adopt(stationId: string, r: Pick<InspectionResult, 'timestamp' | 'source' | 'seq'>): Promise<StoredImage[]> {
+    const { dir, base } = this.placeOf(stationId, r);
+    const found: StoredImage[] = [];
+    const candidates: [ImageVariant, string][] = [
+      ...Object.entries(ORIGINAL_MIME).map(([ext]) => ['original', `${base}-original.${ext}`] as [ImageVariant, string]),
+      ['overlay', `${base}-overlay.jpg`],
+      ['thumb', `${base}-thumb.jpg`],
+    ];
+    for (const [variant, name] of candidates) {
+      const rel = path.join(dir, name);
+      const st = await stat(path.join(this.root, rel)).catch(() => null);
+      if (!st) continue;
+      const ext = name.slice(name.lastIndexOf('.') + 1);
+      const meta = await sharp(path.join(this.root, rel), { failOn: 'none' })
+        .metadata()
+        .catch(() => ({}) as Metadata);
+      found.push({
+        variant,
+        path: rel,
+        mime: ORIGINAL_MIME[ext] ?? 'application/octet-stream',
+        width: meta.width ?? 0,
+        height: meta.height ?? 0,
+        bytes: st.size,
+      });
+    }
+    // A write cut short left its `.part` file: it never became an image.
+    await Promise.all(candidates.map(([, name]) => rm(path.join(this.root, dir, `${name}.part`), { force: true }).catch(() => undefined)));
+    if (found.length === 3 && new Set(found.map((f) => f.variant)).size === 3) return found;
+    await this.remove(found.map((f) => f.path));
+    return [];
+  }
+
   async write(stationId: string, r: InspectionResult): Promise<StoredImage[]> {
     if (!r.image) return [];
-    const day = new Date(r.timestamp).toISOString().slice(0, 10);
-    const base = `${r.timestamp}-${sanitize(r.source)}-${r.seq}`;
-    const dir = path.join(sanitize(stationId), day);
+    const { dir, base } = this.placeOf(stationId, r);
     await mkdir(path.join(this.root, dir), { recursive: true });
     const written: string[] = [];
+    // Each file appears whole or not at all (written aside, then renamed): a process killed
+    // mid-write leaves no torn image that a later start would take for a complete one.
     const put = async (rel: string, data: Buffer) => {
       written.push(rel);
-      await writeFile(path.join(this.root, rel), data);
+      const file = path.join(this.root, rel);
+      await writeFile(`${file}.part`, data);
+      await rename(`${file}.part`, file);
     };
     try {
       const out: StoredImage[] = [];
@@ -112,7 +157,7 @@ export class DiskImageStore implements ImageStore {
       out.push({ variant: 'thumb', path: thRel, mime: 'image/jpeg', width: thumb.width, height: thumb.height, bytes: thumb.data.length });
       return out;
     } catch (err) {
-      await Promise.all(written.map((rel) => rm(path.join(this.root, rel), { force: true }).catch(() => undefined)));
+      await Promise.all(written.flatMap((rel) => [rel, `${rel}.part`]).map((rel) => rm(path.join(this.root, rel), { force: true }).catch(() => undefined)));
       throw err;
     }
   }
@@ -121,6 +166,17 @@ export class DiskImageStore implements ImageStore {
     await Promise.all(rels.map((rel) => rm(this.resolve(rel), { force: true })));
   }
 }
+
+/** The file endings an original is stored under, with their types (overlays and thumbnails are JPEG). */
+const ORIGINAL_MIME: Record<string, string> = {
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  bmp: 'image/bmp',
+  webp: 'image/webp',
+  tiff: 'image/tiff',
+  gif: 'image/gif',
+  bin: 'application/octet-stream',
+};
 
 function sanitize(s: string): string {
   return s.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64) || '_';
@@ -148,14 +204,12 @@ async function encodeOriginal(image: FrameImage): Promise<{ data: Buffer; ext: s
         .metadata()
         .catch(() => ({}) as Metadata)
     : ({} as Metadata);
-  const fmt = meta.format ?? 'bin';
-  const mime =
-    ({ jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp', tiff: 'image/tiff', gif: 'image/gif' } as Record<string, string>)[fmt] ??
-    'application/octet-stream';
+  // Named by what the bytes are; anything else is kept as received under .bin.
+  const ext = meta.format === 'jpeg' ? 'jpg' : meta.format && Object.hasOwn(ORIGINAL_MIME, meta.format) ? meta.format : 'bin';
   return {
     data: Buffer.from(image.data),
-    ext: fmt === 'jpeg' ? 'jpg' : fmt,
-    mime,
+    ext,
+    mime: ORIGINAL_MIME[ext],
     width: meta.autoOrient?.width ?? meta.width ?? 0,
     height: meta.autoOrient?.height ?? meta.height ?? 0,
   };

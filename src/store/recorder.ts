@@ -1,3 +1,4 @@
+import { closeSync, ftruncateSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { appendFile, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import path from 'node:path';
@@ -30,6 +31,8 @@ export interface RecorderCounters {
    * to `quarantine-*.quarantine` in the spool folder for a person to look at, never replayed.
    */
   quarantined: number;
+  /** Results that could not be appended to the journal (their record may be lost if the process dies before it is written). */
+  journalErrors: number;
 }
 
 export interface RecorderOptions {
@@ -57,7 +60,12 @@ export interface RecorderOptions {
 export interface SpoolEntry {
   r: Omit<InspectionResult, 'image' | 'masks' | 'anomalyMap'>;
   images: StoredImage[];
+  /** From the journal of a process that died: its images, if they were written, are found again by name. */
+  journal?: true;
 }
+
+/** Journal entries per file before a new one is started (old files go once every entry in them is settled). */
+const JOURNAL_ROTATE = 1024;
 
 /**
  * Writes inspections off the hot path. The line hands results over and never waits: the queue
@@ -83,11 +91,18 @@ export class Recorder {
     writeErrors: 0,
     dropped: 0,
     quarantined: 0,
+    journalErrors: 0,
   };
   /** True from a failed database write until the spool has been replayed. */
   databaseDown = false;
   lastDatabaseError: string | null = null;
-  private readonly queue: { r: InspectionResult; images: boolean }[] = [];
+  private readonly queue: { r: InspectionResult; images: boolean; journal: string | null }[] = [];
+  /** The journal file being appended to, its descriptor and how many entries it has. */
+  private journalFile: string | null = null;
+  private journalFd: number | null = null;
+  private journalCount = 0;
+  /** Journal files → entries in them not yet in the database or the spool. */
+  private readonly journalOpen = new Map<string, number>();
   private readonly goodSeen = new Map<string, number>();
   private running: Promise<void> | null = null;
   private idleWaiters: (() => void)[] = [];
@@ -119,7 +134,12 @@ export class Recorder {
    */
   async start(): Promise<void> {
     await mkdir(this.o.spoolDir, { recursive: true });
-    const left = (await readdir(this.o.spoolDir)).filter((f) => f.endsWith('.jsonl'));
+    // A process that died left its journal: every result in it joins the spool and is replayed;
+    // those already in the database are skipped by their unique key.
+    for (const f of (await readdir(this.o.spoolDir)).filter((x) => x.endsWith('.wal'))) {
+      await rename(path.join(this.o.spoolDir, f), path.join(this.o.spoolDir, f.replace(/^journal-/, 'spool-').replace(/\.wal$/, '-journal.jsonl')));
+    }
+    const left = (await readdir(this.o.spoolDir)).filter((f) => f.endsWith('.jsonl') || f.endsWith('.replaying'));
     for (const f of left) this.spoolPending += (await readFile(path.join(this.o.spoolDir, f), 'utf8')).split('\n').filter(Boolean).length;
     if (this.spoolPending > 0) {
       this.databaseDown = true;
@@ -136,11 +156,15 @@ export class Recorder {
     return this.databaseDown || this.spoolPending > 0;
   }
 
-  /** Hands a result over; returns immediately. */
+  /**
+   * Hands a result over; returns immediately, once the result is in the journal: call it before
+   * the PLC hears the verdict, and a process killed at any moment after that loses no record.
+   */
   enqueue(r: InspectionResult): void {
+    const journal = this.journal(r);
     if (this.queue.length >= this.o.queueSize * 8) {
       // The writer is far behind: the row still goes somewhere durable, without images.
-      void this.spool(r, []);
+      void this.spool(r, [], journal);
       return;
     }
     let keep = this.wantsImages(r);
@@ -149,8 +173,67 @@ export class Recorder {
       this.counters.imagesShed++;
     }
     // Frames without images need not stay in memory while queued.
-    this.queue.push({ r: keep ? r : { ...r, image: undefined }, images: keep });
+    this.queue.push({ r: keep ? r : { ...r, image: undefined }, images: keep, journal });
     this.running ??= this.drain();
+  }
+
+  /**
+   * Appends the result (without pixels) to the journal with one write(2), synchronously: the
+   * bytes are in the kernel when this returns, so they outlive a killed process (not a power
+   * loss of the machine: that is the spool's and the database's fsync). ~20 µs a part.
+   *
+   *   enqueue ─▶ journal-*.wal (append) ─▶ PLC hears the verdict ─▶ … row committed ─▶ settled
+   *                 rotated every JOURNAL_ROTATE entries; a file goes once all its entries are settled
+   */
+  private journal(r: InspectionResult): string | null {
+    try {
+      if (this.journalFd === null || this.journalCount >= JOURNAL_ROTATE) this.rotateJournal();
+      const { image: _i, masks: _m, anomalyMap: _a, ...rest } = r;
+      writeSync(this.journalFd!, spoolLine({ r: rest, images: [], journal: true }));
+      this.journalCount++;
+      const file = this.journalFile!;
+      this.journalOpen.set(file, (this.journalOpen.get(file) ?? 0) + 1);
+      return file;
+    } catch (err) {
+      this.counters.journalErrors++;
+      this.o.onError?.(err, r);
+      return null;
+    }
+  }
+
+  private rotateJournal(): void {
+    const old = this.journalFile;
+    if (this.journalFd !== null) closeSync(this.journalFd);
+    this.journalFile = path.join(this.o.spoolDir, `journal-${Date.now()}-${process.pid}.wal`);
+    this.journalFd = openSync(this.journalFile, 'a');
+    this.journalCount = 0;
+    if (old && !this.journalOpen.get(old)) this.dropJournal(old);
+  }
+
+  /** A journal entry's record is in the database or the spool: the journal need not keep it. */
+  private settled(file: string | null): void {
+    if (!file) return;
+    const n = (this.journalOpen.get(file) ?? 1) - 1;
+    this.journalOpen.set(file, n);
+    if (n > 0) return;
+    if (file !== this.journalFile) this.dropJournal(file);
+    else if (this.journalFd !== null) {
+      // Everything in the current file is settled: it starts again empty (appends go on at its new end).
+      try {
+        ftruncateSync(this.journalFd, 0);
+      } catch {
+        /* it stays as it is until it rotates */
+      }
+    }
+  }
+
+  private dropJournal(file: string): void {
+    this.journalOpen.delete(file);
+    try {
+      unlinkSync(file);
+    } catch {
+      /* already gone */
+    }
   }
 
   /** Every failed or uninspected part keeps its images; good parts at the recipe's sampling rate. */
@@ -175,7 +258,7 @@ export class Recorder {
       const batch = this.queue.splice(0, 32);
       const stored = await pMap(batch, (item) => (item.images ? this.writeImages(item.r) : Promise.resolve([])), { concurrency: this.o.imageConcurrency ?? 4 });
       if (this.spooling) {
-        for (let i = 0; i < batch.length; i++) await this.spool(batch[i].r, stored[i]);
+        for (let i = 0; i < batch.length; i++) await this.spool(batch[i].r, stored[i], batch[i].journal);
         continue;
       }
       try {
@@ -184,9 +267,12 @@ export class Recorder {
           batch.map((b, i) => ({ r: b.r, refs: this.refsOf(b.r), images: stored[i] })),
         );
         this.counters.recorded += ids.length;
-        for (let i = 0; i < ids.length; i++) this.o.onRecorded?.(ids[i], batch[i].r);
+        for (let i = 0; i < ids.length; i++) {
+          this.settled(batch[i].journal);
+          this.o.onRecorded?.(ids[i], batch[i].r);
+        }
       } catch {
-        for (let i = 0; i < batch.length; i++) await this.writeRow(batch[i].r, stored[i]);
+        for (let i = 0; i < batch.length; i++) await this.writeRow(batch[i].r, stored[i], batch[i].journal);
       }
     }
     this.running = null;
@@ -222,25 +308,26 @@ export class Recorder {
   }
 
   /** One row with retries; if the database still refuses it, the spool. */
-  private async writeRow(r: InspectionResult, stored: StoredImage[]): Promise<void> {
+  private async writeRow(r: InspectionResult, stored: StoredImage[], journal: string | null): Promise<void> {
     if (this.spooling) {
-      await this.spool(r, stored);
+      await this.spool(r, stored, journal);
       return;
     }
     try {
       const id = await pRetry(() => this.insert(r, stored), { retries: 4, minTimeout: 50, maxTimeout: 1000 });
       this.counters.recorded++;
+      this.settled(journal);
       this.o.onRecorded?.(id, r);
     } catch (err) {
       this.databaseDown = true;
       this.lastDatabaseError = (err as Error).message;
       this.o.onError?.(err, r);
-      await this.spool(r, stored);
+      await this.spool(r, stored, journal);
     }
   }
 
   /** Appends one row to the spool (appends are serialised); only if that fails too is the row lost (counted, logged). */
-  private spool(r: InspectionResult, stored: StoredImage[]): Promise<void> {
+  private spool(r: InspectionResult, stored: StoredImage[], journal: string | null): Promise<void> {
     const { image: _i, masks: _m, anomalyMap: _a, ...rest } = r;
     const line = spoolLine({ r: rest, images: stored });
     const p = this.spoolChain.then(async () => {
@@ -250,6 +337,7 @@ export class Recorder {
         await appendFile(this.spoolFile, line);
         this.counters.spooled++;
         this.spoolPending++;
+        this.settled(journal);
       } catch (err) {
         this.counters.writeErrors++;
         this.counters.dropped++;
@@ -290,7 +378,11 @@ export class Recorder {
               continue;
             }
             try {
-              const id = await this.insert(e.r, e.images);
+              // A journal entry's images were written (or not) under their names before the process died.
+              const images = e.journal ? ((await this.images.adopt?.(this.o.stationId, e.r as InspectionResult)) ?? []) : e.images;
+              const id = await this.insert(e.r, images);
+              this.counters.recorded++;
+              this.counters.replayed++;
               this.o.onRecorded?.(id, e.r);
             } catch (err) {
               if ((err as { code?: string }).code !== 'P2002') {
@@ -299,9 +391,8 @@ export class Recorder {
                 this.lastDatabaseError = (err as Error).message;
                 return;
               }
+              // Already in the database (a replay cut short, or a journal entry that was committed): nothing to do.
             }
-            this.counters.recorded++;
-            this.counters.replayed++;
             this.spoolPending = Math.max(0, this.spoolPending - 1);
           }
           await rm(file, { force: true });
@@ -342,6 +433,12 @@ export class Recorder {
     if (this.replayTimer) clearInterval(this.replayTimer);
     if (this.spoolPending > 0) await this.replay();
     await this.replaying;
+    // Every entry is settled by now (written, or in the spool): the journal goes.
+    if (this.journalFd !== null) closeSync(this.journalFd);
+    this.journalFd = null;
+    const last = this.journalFile;
+    this.journalFile = null;
+    if (last && !this.journalOpen.get(last)) this.dropJournal(last);
   }
 }
 

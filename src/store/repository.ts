@@ -288,6 +288,11 @@ export class Repository {
     return rows.map((r) => ({ inspectionId: r.id, images: r.images }));
   }
 
+  /** Forgets this station's image rows at these paths (a purge that was cut short); the inspections stay. */
+  async deleteImageRowsAt(stationId: string, paths: string[]): Promise<void> {
+    await this.db.image.deleteMany({ where: { path: { in: paths }, inspection: { stationId } } });
+  }
+
   /** Forgets the image rows of these parts (their files are gone); the inspections stay. */
   async deleteImagesOf(inspectionIds: number[]): Promise<void> {
     await this.db.image.deleteMany({ where: { inspectionId: { in: inspectionIds } } });

@@ -1,3 +1,5 @@
+import { open, readFile, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
 import type { ImageStore } from './images.js';
 import type { Repository } from './repository.js';
 
@@ -13,6 +15,11 @@ export interface RetentionOptions {
   /** Free space to keep on the image disk; the oldest images go first below it. */
   minFreeBytes: number;
   intervalMs: number;
+  /**
+   * Where a purge notes the files it is about to delete (default: beside the images,
+   * `.retention-pending-<station>.json`), so a process killed mid-purge finishes it at start.
+   */
+  pendingFile?: string;
 }
 
 export interface RetentionCounters {
@@ -59,6 +66,10 @@ export class Retention {
     void this.sweep();
   }
 
+  private get pendingFile(): string {
+    return this.o.pendingFile ?? path.join(this.images.location, `.retention-pending-${this.o.stationId.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`);
+  }
+
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
@@ -99,6 +110,7 @@ export class Retention {
 
   private async sweepOnce(): Promise<void> {
     this.counters.sweeps++;
+    await this.finishPending();
     const now = Date.now();
     await this.purgeAll({ reviewed: false, before: new Date(now - this.o.maxAgeDays * 86400_000) });
     await this.purgeAll({ reviewed: true, before: new Date(now - this.o.keepReviewedDays * 86400_000) });
@@ -117,14 +129,60 @@ export class Retention {
     while ((await this.purge(f, 200)) > 0);
   }
 
+  /** A purge a killed process left half done: its rows are gone (or go now); so do its files. */
+  private async finishPending(): Promise<void> {
+    const text = await readFile(this.pendingFile, 'utf8').catch(() => null);
+    if (text === null) return;
+    let paths: string[] = [];
+    try {
+      paths = JSON.parse(text) as string[];
+    } catch {
+      /* torn before its rename: nothing was deleted yet */
+    }
+    if (Array.isArray(paths) && paths.length) {
+      await this.repo.deleteImageRowsAt(this.o.stationId, paths);
+      await this.images.remove(paths);
+    }
+    await rm(this.pendingFile, { force: true });
+  }
+
   /** Deletes the images of up to `limit` of the oldest matching parts; returns how many parts. */
   private async purge(f: { reviewed: boolean; before?: Date }, limit: number): Promise<number> {
     const sets = await this.repo.oldestImageSets(this.o.stationId, limit, f);
     if (sets.length === 0) return 0;
-    await this.images.remove(sets.flatMap((s) => s.images.map((i) => i.path)));
+    // Rows first, then files, with the list of files noted (and flushed) before either: killed at
+    // any point, no row names a missing file, and the next sweep deletes the files left behind.
+    //   note paths ─▶ delete image rows ─▶ delete files ─▶ forget the note
+    const paths = sets.flatMap((s) => s.images.map((i) => i.path));
+    const noted = await writeDurably(this.pendingFile, JSON.stringify(paths)).then(
+      () => true,
+      // A full disk has no room for the note either: files first then, to make the room (killed
+      // in between, a row may name a missing file, which the API answers as "no longer stored").
+      () => false,
+    );
+    if (noted) {
+      await this.repo.deleteImagesOf(sets.map((s) => s.inspectionId));
+      await this.images.remove(paths);
+      await rm(this.pendingFile, { force: true });
+    } else {
+      await rm(`${this.pendingFile}.tmp`, { force: true });
+      await this.images.remove(paths);
+      await this.repo.deleteImagesOf(sets.map((s) => s.inspectionId));
+    }
     for (const s of sets) for (const img of s.images) this.counters.bytesFreed += img.bytes;
-    await this.repo.deleteImagesOf(sets.map((s) => s.inspectionId));
     this.counters.inspectionsPurged += sets.length;
     return sets.length;
   }
+}
+
+/** Writes a small file so that it is either absent or whole: a temporary file, flushed, renamed. */
+async function writeDurably(file: string, text: string): Promise<void> {
+  const fh = await open(`${file}.tmp`, 'w');
+  try {
+    await fh.writeFile(text);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(`${file}.tmp`, file);
 }
