@@ -2,7 +2,16 @@
 import './opcua-log.js';
 
 export * from './tags.js';
-export { RejectGate, type GateLog, type GateOptions, type GateCounters, type GateState, type GateUser, type SecurityModeName, type SecurityPolicyName } from './gate.js';
+export {
+  RejectGate,
+  type GateLog,
+  type GateOptions,
+  type GateCounters,
+  type GateState,
+  type GateUser,
+  type SecurityModeName,
+  type SecurityPolicyName,
+} from './gate.js';
 export { LineSimulator, type SimulatorOptions, type GateCounters as SimulatorCounters } from './simulator.js';
 export { certificateManager, clientCertificate, trustEachOther, listCertificates, trustCertificate, rejectCertificate, type PkiEntry } from './pki.js';
 export { StationServer, STATION_NAMESPACE_URI, type StationServerOptions } from './station-server.js';
