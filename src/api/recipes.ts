@@ -67,16 +67,23 @@ export async function recipeRoutes(app: FastifyInstance, deps: RecipeDeps): Prom
     return hidePaths(req.principal, { items });
   });
 
-  /** Writes a new version with these thresholds and hands them to the line. */
-  async function applyThresholds(name: string, thresholds: Thresholds, actor: string, reason: string, action: string, extra: object) {
+  /**
+   * Writes a new version with these thresholds and hands them to the line. `merge`: the rules
+   * given change only the fields they name (a PUT of `default: {minScore}` keeps its minArea and
+   * maxCount); every other rule and key stays. The audit lists each field that changed.
+   */
+  async function applyThresholds(name: string, given: Thresholds, actor: string, reason: string, action: string, extra: object, merge = false) {
     const current = await deps.repo.getRecipe(name);
     if (!current) throw new StationError('STN_ERR_RECIPE_UNKNOWN', `no recipe ${name}`);
+    const before = (current.definition as Recipe).thresholds ?? {};
+    const thresholds = merge ? mergeThresholds(before, given) : given;
+    const changes = changedFields(before, thresholds);
     const definition = { ...(current.definition as Recipe), thresholds };
     const v = await deps.repo.addRecipeVersion(name, definition, actor, reason);
     deps.recipeVersionIds.set(`${name}@${v.version}`, v.id);
     deps.line.setThresholds(name, thresholds, v.version);
-    await deps.accounts.audit(actor, action, name, { version: v.version, previous: current.version, reason, thresholds, ...extra });
-    return { name, version: v.version, previous: current.version, thresholds, author: actor, reason };
+    await deps.accounts.audit(actor, action, name, { version: v.version, previous: current.version, reason, thresholds, changes, ...extra });
+    return { name, version: v.version, previous: current.version, thresholds, changes, author: actor, reason };
   }
 
   api.put(
@@ -84,9 +91,19 @@ export async function recipeRoutes(app: FastifyInstance, deps: RecipeDeps): Prom
     {
       onRequest: integrator,
       schema: {
-        description: 'New thresholds for a recipe: a new version (author, reason in the audit log), applied to the running line from its next frame.',
+        description:
+          'New thresholds for a recipe: a new version (author, reason and every changed field in the audit log), applied to the running line from its next frame. ' +
+          '`mode: "merge"` (default): each rule given changes only the fields it names — `{"default": {"minScore": 0.6}}` keeps the default rule\'s minArea and maxCount — and every rule or key not given stays. ' +
+          '`mode: "replace"`: the thresholds become exactly the body (rules not given are gone).',
         params: Name,
-        body: Type.Object({ thresholds: Thresholds, reason: Type.String({ minLength: 3, maxLength: 500 }) }, { additionalProperties: false }),
+        body: Type.Object(
+          {
+            thresholds: Thresholds,
+            reason: Type.String({ minLength: 3, maxLength: 500 }),
+            mode: Type.Optional(Type.Union([Type.Literal('merge'), Type.Literal('replace')], { default: 'merge' })),
+          },
+          { additionalProperties: false },
+        ),
       },
     },
     async (req) => {
@@ -96,7 +113,7 @@ export async function recipeRoutes(app: FastifyInstance, deps: RecipeDeps): Prom
       const named = [...Object.keys(t.classes ?? {}), ...(t.goodClasses ?? [])];
       const unknown = named.filter((c) => !labels.includes(c));
       if (unknown.length) throw new StationError('STN_ERR_RECIPE_CLASS', `unknown class ${unknown.join(', ')} (the model knows ${labels.join(', ')})`);
-      return applyThresholds(req.params.name, t, actorOf(req), req.body.reason, 'recipe.thresholds', {});
+      return applyThresholds(req.params.name, t, actorOf(req), req.body.reason, 'recipe.thresholds', {}, req.body.mode !== 'replace');
     },
   );
 
@@ -128,4 +145,24 @@ export async function recipeRoutes(app: FastifyInstance, deps: RecipeDeps): Prom
       });
     },
   );
+}
+
+/** `given` over `current`: rules merged field by field, other keys replaced when given. */
+export function mergeThresholds(current: Thresholds, given: Thresholds): Thresholds {
+  const classes = { ...(current.classes ?? {}) };
+  for (const [c, rule] of Object.entries(given.classes ?? {})) classes[c] = { ...(Object.hasOwn(classes, c) ? classes[c] : {}), ...rule };
+  const merged: Thresholds = { ...current, ...given };
+  if (current.default || given.default) merged.default = { ...(current.default ?? {}), ...(given.default ?? {}) } as NonNullable<Thresholds['default']>;
+  if (current.classes || given.classes) merged.classes = classes;
+  return merged;
+}
+
+/** Every leaf that differs between two threshold sets, as `path: from → to` (for the audit log). */
+export function changedFields(before: unknown, after: unknown, at = ''): { field: string; from: unknown; to: unknown }[] {
+  const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (isObj(before) && isObj(after)) {
+    const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+    return keys.flatMap((k) => changedFields(before[k], after[k], at ? `${at}.${k}` : k));
+  }
+  return canonicalJson(before ?? null) === canonicalJson(after ?? null) ? [] : [{ field: at, from: before ?? null, to: after ?? null }];
 }

@@ -290,6 +290,8 @@ export function WhatIf({ me }: { me: Me }) {
               const r = await api<{ version: number }>('PUT', `/api/recipes/${encodeURIComponent(recipe.name)}/thresholds`, {
                 thresholds: candidateOf(recipe.definition.thresholds, anomaly, values),
                 reason,
+                // Exactly what the what-if replayed, nothing merged in.
+                mode: 'replace',
               });
               setMsg(`${recipe.name}: version ${r.version} is on the line`);
               await loadRecipe();
