@@ -157,5 +157,5 @@ describe('power cuts while recording', () => {
     } finally {
       db.close();
     }
-  }, 240_000);
+  }, 60_000 + KILLS * 8000);
 });
