@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import type { Readable } from 'node:stream';
 import pRetry, { AbortError } from 'p-retry';
 import { StationError } from '../errors/index.js';
-import { channelsOf, type Frame, type PixelFormat } from './frame.js';
+import { channelsOf, monotonicMs, type Frame, type PixelFormat } from './frame.js';
 
 const run = promisify(execFile);
 
@@ -54,7 +54,9 @@ export interface CameraStatus {
 
 interface Arrival {
   image: Uint8Array;
+  /** Wall clock (the record's time) and monotonic clock (matching and stalls) at arrival. */
   at: number;
+  mono: number;
 }
 
 /**
@@ -80,7 +82,7 @@ export class CameraSource {
   };
   private latest: Arrival | null = null;
   private readonly waiters = new Set<() => void>();
-  private readonly triggers: { seq: number; at: number }[] = [];
+  private readonly triggers: { seq: number; at: number; mono: number }[] = [];
   private seq = 0;
   private ended = false;
   private started = 0;
@@ -103,9 +105,9 @@ export class CameraSource {
   }
 
   /** A part passed the photo-eye: its frame is the first one to arrive after `at`. */
-  trigger(seq: number, at: number): boolean {
+  trigger(seq: number, at: number, mono: number): boolean {
     if (this.triggers.length >= 64) return false;
-    this.triggers.push({ seq, at });
+    this.triggers.push({ seq, at, mono });
     this.wake();
     return true;
   }
@@ -137,7 +139,7 @@ export class CameraSource {
       const a = this.latest;
       if (a) {
         this.latest = null;
-        yield { seq: ++this.seq, timestamp: a.at, source: this.name, image: this.raw(a.image) };
+        yield { seq: ++this.seq, timestamp: a.at, mono: a.mono, source: this.name, image: this.raw(a.image) };
         continue;
       }
       if (this.ended) return;
@@ -154,17 +156,24 @@ export class CameraSource {
         continue;
       }
       const a = this.latest;
-      if (a && a.at >= t.at) {
+      if (a && a.mono >= t.mono) {
         this.triggers.shift();
         this.latest = null;
-        yield { seq: t.seq, timestamp: t.at, source: this.name, image: this.raw(a.image) };
+        yield { seq: t.seq, timestamp: t.at, mono: t.mono, source: this.name, image: this.raw(a.image) };
         continue;
       }
-      const late = t.at + this.options.frameTimeoutMs - Date.now();
+      const late = t.mono + this.options.frameTimeoutMs - monotonicMs();
       if (late <= 0 || this.ended) {
         this.triggers.shift();
         this.status.missed++;
-        yield { seq: t.seq, timestamp: t.at, source: this.name, image: { kind: 'encoded', data: new Uint8Array(0) }, error: 'STN_ERR_CAMERA_NO_FRAME' };
+        yield {
+          seq: t.seq,
+          timestamp: t.at,
+          mono: t.mono,
+          source: this.name,
+          image: { kind: 'encoded', data: new Uint8Array(0) },
+          error: 'STN_ERR_CAMERA_NO_FRAME',
+        };
         continue;
       }
       await this.wait(late);
@@ -246,7 +255,7 @@ export class CameraSource {
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
     let delivered = 0;
-    let lastAt = Date.now();
+    let lastAt = monotonicMs();
     let stalled = false;
     let buf = new Uint8Array(frameBytes);
     let fill = 0;
@@ -258,12 +267,12 @@ export class CameraSource {
         fill += n;
         off += n;
         if (fill === frameBytes) {
-          lastAt = Date.now();
+          lastAt = monotonicMs();
           if (delivered++ === 0) this.setState('streaming');
           this.status.frames++;
-          this.status.lastFrameAt = lastAt;
+          this.status.lastFrameAt = Date.now();
           if (this.latest && !this.triggered) this.status.skipped++;
-          this.latest = { image: buf, at: lastAt };
+          this.latest = { image: buf, at: this.status.lastFrameAt, mono: lastAt };
           buf = new Uint8Array(frameBytes);
           fill = 0;
           this.wake();
@@ -274,7 +283,7 @@ export class CameraSource {
     const connectMs = Math.max(this.options.stallMs, 10_000);
     const watchdog = setInterval(
       () => {
-        if (Date.now() - lastAt > (delivered > 0 ? this.options.stallMs : connectMs)) {
+        if (monotonicMs() - lastAt > (delivered > 0 ? this.options.stallMs : connectMs)) {
           stalled = true;
           child.kill('SIGKILL');
         }

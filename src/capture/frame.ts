@@ -29,8 +29,10 @@ export interface GroundTruth {
 export interface Frame {
   /** Part sequence number, monotonic per source (the PLC's PartSeq once a PLC drives it). */
   seq: number;
-  /** When the part was triggered, ms since the epoch. */
+  /** When the part was triggered, ms since the epoch (the record's time). */
   timestamp: number;
+  /** The same moment on the process's monotonic clock (ms): what deadlines count from. Set by the line when a source has none. */
+  mono?: number;
   /** Source name from the configuration. */
   source: string;
   image: FrameImage;
@@ -43,4 +45,12 @@ export interface Frame {
 
 export function channelsOf(format: PixelFormat): 1 | 3 {
   return format === 'Mono8' ? 1 : 3;
+}
+
+/**
+ * The process's monotonic clock in ms (CLOCK_MONOTONIC, the same in every thread): deadlines and
+ * latencies count on it, so a wall clock stepped by NTP makes no part late and none early.
+ */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
 }

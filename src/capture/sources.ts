@@ -3,7 +3,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { watch } from 'chokidar';
 import { StationError } from '../errors/index.js';
-import type { Frame, FrameImage, GroundTruth } from './frame.js';
+import { monotonicMs, type Frame, type FrameImage, type GroundTruth } from './frame.js';
 import { PartGenerator, SYNTHETIC_CLASSES } from './synthetic.js';
 import { CameraSource, parseCameraUri, type CameraStatus } from './camera.js';
 
@@ -33,7 +33,8 @@ export interface SourceContext {
 /** A source whose parts are PLC triggers (one frame per PartSeq). */
 export interface TriggeredSource extends FrameSource {
   readonly triggered: boolean;
-  trigger(seq: number, at: number): boolean;
+  /** `at`: the photo-eye, ms since the epoch; `mono`: the same moment on the monotonic clock. */
+  trigger(seq: number, at: number, mono: number): boolean;
 }
 
 export function isTriggered(s: FrameSource): s is TriggeredSource {
@@ -107,14 +108,17 @@ const PARAMETERS: Record<string, readonly string[] | undefined> = {
 
 /** Paces a loop at `rate` per second; returns the scheduled trigger time of tick k. */
 class Pacer {
-  private readonly t0 = Date.now();
+  // Scheduled on the monotonic clock: a wall clock stepped back would stall the line for the
+  // step, stepped forward would burst every tick it skipped.
+  private readonly t0 = monotonicMs();
   constructor(private readonly rate: number) {}
-  async tick(k: number, signal: AbortSignal): Promise<number> {
-    if (!(this.rate > 0)) return Date.now();
-    const at = this.t0 + (k * 1000) / this.rate;
-    const wait = at - Date.now();
+  /** Waits for tick k; its trigger time, on the wall clock (the record) and the monotonic one (deadlines). */
+  async tick(k: number, signal: AbortSignal): Promise<{ timestamp: number; mono: number }> {
+    if (!(this.rate > 0)) return { timestamp: Date.now(), mono: monotonicMs() };
+    const mono = this.t0 + (k * 1000) / this.rate;
+    const wait = mono - monotonicMs();
     if (wait > 0) await sleep(wait, undefined, { signal }).catch(() => undefined);
-    return at;
+    return { timestamp: Date.now() - Math.max(0, monotonicMs() - mono), mono };
   }
 }
 
@@ -185,7 +189,7 @@ export class DirSource implements FrameSource {
     do {
       for (const file of files) {
         if (signal.aborted) return;
-        const timestamp = await pacer.tick(seq, signal);
+        const { timestamp, mono } = await pacer.tick(seq, signal);
         if (signal.aborted) return;
         let data: Uint8Array;
         try {
@@ -193,7 +197,7 @@ export class DirSource implements FrameSource {
         } catch {
           data = new Uint8Array(0); // vanished file: an empty image, which becomes an uninspected part
         }
-        yield { seq: ++seq, timestamp, source: this.name, file, image: { kind: 'encoded', data }, truth: truthFromPath(file) };
+        yield { seq: ++seq, timestamp, mono, source: this.name, file, image: { kind: 'encoded', data }, truth: truthFromPath(file) };
       }
     } while (this.options.loop && files.length > 0 && !signal.aborted);
   }
@@ -277,7 +281,7 @@ export function truthFromPath(file: string): GroundTruth | undefined {
  */
 export class SyntheticSource implements FrameSource {
   readonly generator: PartGenerator;
-  private readonly triggers = new WakeQueue<{ seq: number; at: number }>(64);
+  private readonly triggers = new WakeQueue<{ seq: number; at: number; mono: number }>(64);
   constructor(
     readonly name: string,
     readonly uri: string,
@@ -295,24 +299,24 @@ export class SyntheticSource implements FrameSource {
   }
 
   /** A part passed the photo-eye (PLC PartSeq). Returns false when triggers pile up beyond the queue. */
-  trigger(seq: number, at: number): boolean {
-    return this.triggers.push({ seq, at });
+  trigger(seq: number, at: number, mono: number): boolean {
+    return this.triggers.push({ seq, at, mono });
   }
 
   async *frames(signal: AbortSignal): AsyncIterable<Frame> {
     if (this.triggered) {
       for await (const t of this.triggers.drain(signal)) {
         const part = this.generator.part(t.seq);
-        yield { seq: t.seq, timestamp: t.at, source: this.name, image: part.image, truth: part.truth };
+        yield { seq: t.seq, timestamp: t.at, mono: t.mono, source: this.name, image: part.image, truth: part.truth };
       }
       return;
     }
     const pacer = new Pacer(this.options.rate);
     for (let k = 0; k < this.options.count && !signal.aborted; k++) {
-      const timestamp = await pacer.tick(k, signal);
+      const { timestamp, mono } = await pacer.tick(k, signal);
       if (signal.aborted) return;
       const part = this.generator.part(this.options.start + k);
-      yield { seq: k + 1, timestamp, source: this.name, image: part.image, truth: part.truth };
+      yield { seq: k + 1, timestamp, mono, source: this.name, image: part.image, truth: part.truth };
     }
   }
 }

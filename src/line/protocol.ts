@@ -28,6 +28,8 @@ export interface InspectionResult {
   modelSha256: string | null;
   /** Trigger time, ms since the epoch. */
   timestamp: number;
+  /** Trigger time on the monotonic clock (monotonicMs): deadlines count from it (absent in rows spooled by older releases). */
+  mono?: number;
   decidedAt: number;
   verdict: Verdict;
   errorCode?: string;
@@ -76,7 +78,7 @@ export type ToWorker =
   | { type: 'push'; requestId: number; source: string; image: FrameImage; timestamp: number }
   | { type: 'thresholds'; recipe: string; thresholds: Thresholds; version: number }
   /** The PLC's PartSeq changed: triggered sources acquire that part's frame. */
-  | { type: 'trigger'; seq: number; at: number }
+  | { type: 'trigger'; seq: number; at: number; mono: number }
   /** Every source switches to this recipe from its next frame on. */
   | { type: 'select-recipe'; recipe: string }
   /** Automatic mode: when not running, frames are not inspected (uninspected, a fail-safe reject). */
@@ -90,7 +92,7 @@ export type FromWorker =
   /** The worker is alive (sent on a timer; a blocked worker stops sending it), with its heap now and then. */
   | { type: 'heartbeat'; heapUsedBytes?: number }
   /** A frame entered the line: it now owes a result (the main thread answers for it if the worker dies). */
-  | { type: 'accepted'; source: string; seq: number; timestamp: number; recipe: string; recipeVersion: number }
+  | { type: 'accepted'; source: string; seq: number; timestamp: number; mono: number; recipe: string; recipeVersion: number }
   | { type: 'fatal'; error: SerializedError }
   | { type: 'result'; result: InspectionResult }
   | { type: 'push-rejected'; requestId: number; error: SerializedError }

@@ -1,9 +1,10 @@
 import { uninspected } from '../decision/index.js';
 import type { InspectionResult, Timings } from './protocol.js';
+import { monotonicMs } from './stats.js';
 
 /** What is known of a part that gets no verdict: which part, under which recipe, and what was captured of it. */
 export type UninspectedPart = Pick<InspectionResult, 'seq' | 'source' | 'recipe' | 'recipeVersion' | 'timestamp'> &
-  Partial<Pick<InspectionResult, 'modelSha256' | 'image' | 'file' | 'truth' | 'requestId'>>;
+  Partial<Pick<InspectionResult, 'mono' | 'modelSha256' | 'image' | 'file' | 'truth' | 'requestId'>>;
 
 /**
  * The one shape of a part answered without a verdict: uninspected with `code` (dropped, late,
@@ -19,6 +20,7 @@ export function uninspectedResult(part: UninspectedPart, code: string, timings: 
     recipeVersion: part.recipeVersion,
     modelSha256: part.modelSha256 ?? null,
     timestamp: part.timestamp,
+    mono: part.mono,
     decidedAt,
     verdict: d.verdict,
     errorCode: code,
@@ -34,7 +36,7 @@ export function uninspectedResult(part: UninspectedPart, code: string, timings: 
   };
 }
 
-/** Timings of a part that never reached a stage: all of its time was waiting. */
-export function waitedTimings(timestamp: number, now = Date.now()): Timings {
-  return { queue: now - timestamp, preprocess: 0, inference: 0, decode: 0, decision: 0, total: now - timestamp };
+/** Timings of a part that never reached a stage: all of its time, since its trigger (`mono`, monotonic), was waiting. */
+export function waitedTimings(mono: number, now = monotonicMs()): Timings {
+  return { queue: now - mono, preprocess: 0, inference: 0, decode: 0, decision: 0, total: now - mono };
 }

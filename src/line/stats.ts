@@ -2,6 +2,8 @@
  * Line counters and a latency window. Percentiles come from the last `window` parts (a ring,
  * allocated once), which is what an operator watching the line wants to see.
  */
+export { monotonicMs } from '../capture/frame.js';
+
 export class LatencyWindow {
   private readonly ring: Float64Array;
   private n = 0;

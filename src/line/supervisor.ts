@@ -5,7 +5,7 @@ import type { Recipe, Thresholds } from '../config/schema.js';
 import { deepFreeze } from '../config/load.js';
 import { StationError, type ErrorCode, type SerializedError } from '../errors/index.js';
 import { uninspectedResult, waitedTimings } from './results.js';
-import { LatencyWindow, newCounters, type LineCounters } from './stats.js';
+import { LatencyWindow, monotonicMs, newCounters, type LineCounters } from './stats.js';
 import type { FromWorker, InspectionResult, ModelSummary, ToWorker, WorkerInit } from './protocol.js';
 
 /** `starting` → `running` ⇄ `restarting`; `failed` when the restart budget is spent; `stopped`. */
@@ -37,6 +37,7 @@ interface Owed {
   source: string;
   seq: number;
   timestamp: number;
+  mono: number;
   recipe: string;
   recipeVersion: number;
 }
@@ -262,7 +263,8 @@ export class Line extends EventEmitter<LineEvents> {
   /** Every part the line owes an answer for gets one now: uninspected with `code`. */
   private answerOwed(code: ErrorCode): void {
     const now = Date.now();
-    for (const o of this.owed.values()) this.onResult(uninspectedResult(o, code, waitedTimings(o.timestamp, now), now));
+    const mono = monotonicMs();
+    for (const o of this.owed.values()) this.onResult(uninspectedResult(o, code, waitedTimings(o.mono, mono), now));
     this.owed.clear();
   }
 
@@ -340,11 +342,12 @@ export class Line extends EventEmitter<LineEvents> {
    * The PLC's photo-eye saw part `seq`: each triggered source owes a result for it from now on.
    * While the worker is down the part is answered at once: uninspected, a fail-safe reject.
    */
-  trigger(seq: number, at: number): void {
+  trigger(seq: number, at: number, mono = monotonicMs() - Math.max(0, Date.now() - at)): void {
     const owed = this.triggeredSources.map((source) => ({
       source,
       seq,
       timestamp: at,
+      mono,
       recipe: this.recipeOf(source),
       recipeVersion: this.versionOf(this.recipeOf(source)),
     }));
@@ -353,7 +356,7 @@ export class Line extends EventEmitter<LineEvents> {
       this.answerOwed(this.stopped ? 'STN_ERR_LINE_STOPPED' : 'STN_ERR_LINE_WORKER');
       return;
     }
-    this.worker.postMessage({ type: 'trigger', seq, at } satisfies ToWorker);
+    this.worker.postMessage({ type: 'trigger', seq, at, mono } satisfies ToWorker);
   }
 
   private recipeOf(source: string): string {

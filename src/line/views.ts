@@ -24,6 +24,7 @@ export function combineViews(views: readonly InspectionResult[], expected: reado
     defects: views.flatMap((r) => r.defects).sort((a, b) => Number(b.rejecting) - Number(a.rejecting)),
     maxScore: Math.max(0, ...views.map((r) => r.maxScore)),
     timestamp: Math.min(...views.map((r) => r.timestamp)),
+    mono: views.every((r) => r.mono !== undefined) ? Math.min(...views.map((r) => r.mono!)) : undefined,
     decidedAt: Math.max(...views.map((r) => r.decidedAt)),
     timings: { ...first.timings, total: Math.max(...views.map((r) => r.timings.total)) },
     masks: undefined,

@@ -1,5 +1,6 @@
 /**
- * The PLC's clock as seen from the station. Every value the PLC publishes carries its
+ * The PLC's clock as seen from the station (its monotonic clock, in the gate: wall-clock steps on
+ * the station then change nothing). Every value the PLC publishes carries its
  * `sourceTimestamp` (the PLC's clock when it changed: the photo-eye, for PartSeq); it arrives
  * later by the network, the server's publishing cycle and the station's own scheduling. The
  * smallest `arrival − source` over a recent window is the clock offset plus the least delay seen,

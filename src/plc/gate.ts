@@ -21,7 +21,7 @@ import {
 } from 'node-opcua';
 import pRetry from 'p-retry';
 import { type ErrorCode, StationError } from '../errors/index.js';
-import { LatencyWindow } from '../line/stats.js';
+import { LatencyWindow, monotonicMs } from '../line/stats.js';
 import type { InspectionResult } from '../line/protocol.js';
 import { PlcClock, sourceMs } from './clock.js';
 import { certificateManager } from './pki.js';
@@ -91,7 +91,7 @@ export interface GateEvents {
    * (the PLC's source timestamp of the PartSeq change, corrected by the estimated clock offset),
    * or when the station heard of it when the PLC sends no source timestamp.
    */
-  trigger: [seq: number, at: number];
+  trigger: [seq: number, at: number, mono: number];
   state: [GateState];
   error: [Error];
 }
@@ -300,7 +300,7 @@ export class RejectGate extends EventEmitter<GateEvents> {
       // The PLC's heartbeat is a clock sample twice a second or more, between parts too.
       this.monitor(subscription, nodes.PlcHeartbeat, (dv, fresh) => {
         const src = sourceMs(dv.sourceTimestamp);
-        if (fresh && src !== null) this.clock.sample(src, Date.now());
+        if (fresh && src !== null) this.clock.sample(src, monotonicMs());
       });
       await this.noteRevision(subscription, partSeq);
       await this.writeTags({ Ready: this.stationReady });
@@ -362,7 +362,9 @@ export class RejectGate extends EventEmitter<GateEvents> {
   }
 
   private onPartSeq(seq: number, dv: DataValue, fresh: boolean): void {
-    const arrival = Date.now();
+    // The PLC's clock is mapped onto the monotonic clock, not the wall clock: a wall clock stepped
+    // by NTP on either side changes neither the offset estimate nor any part's deadline.
+    const arrival = monotonicMs();
     const src = sourceMs(dv.sourceTimestamp);
     if (fresh && src !== null) this.clock.sample(src, arrival);
     const last = this.lastPartSeq;
@@ -372,9 +374,9 @@ export class RejectGate extends EventEmitter<GateEvents> {
     if (gap > 0) this.counters.triggersMissed += gap;
     this.counters.triggers++;
     // The part's deadline runs from the photo-eye, not from when the station heard of it.
-    const at = this.clock.toStation(src, arrival);
-    this.triggerDelay.add(arrival - at);
-    this.emit('trigger', seq, at);
+    const mono = this.clock.toStation(src, arrival);
+    this.triggerDelay.add(arrival - mono);
+    this.emit('trigger', seq, Date.now() - (arrival - mono), mono);
   }
 
   /** What a failed connection attempt means, with what to do about it. */
@@ -497,8 +499,10 @@ export class RejectGate extends EventEmitter<GateEvents> {
       this.counters.notConnected++;
       return;
     }
-    const deadline = r.timestamp + this.o.deadlineMs;
-    if (Date.now() > deadline) {
+    // On the monotonic clock: a wall clock stepped by NTP neither hides a late verdict nor invents one.
+    const since = r.mono ?? monotonicMs() - (Date.now() - r.timestamp);
+    const deadline = since + this.o.deadlineMs;
+    if (monotonicMs() > deadline) {
       this.counters.late++;
       return;
     }
@@ -510,7 +514,7 @@ export class RejectGate extends EventEmitter<GateEvents> {
         this.counters.notConnected++;
         return;
       }
-      if (Date.now() > deadline) {
+      if (monotonicMs() > deadline) {
         this.counters.late++;
         return;
       }
@@ -519,11 +523,11 @@ export class RejectGate extends EventEmitter<GateEvents> {
         await this.writeTags({ ResultPartSeq: r.seq >>> 0, Verdict: verdict, DefectCode: code });
         this.resultSeq = (this.resultSeq + 1) >>> 0;
         await this.writeTags({ ResultSeq: this.resultSeq });
-        const done = Date.now();
+        const done = monotonicMs();
         this.writeDuration.add(performance.now() - start);
         this.counters.written++;
         if (done > deadline) this.counters.writtenLate++;
-        this.writeLatency.add(done - r.timestamp);
+        this.writeLatency.add(done - since);
       } catch (err) {
         this.counters.writeErrors++;
         this.lastError = (err as Error).message;
@@ -576,7 +580,7 @@ export class RejectGate extends EventEmitter<GateEvents> {
       writeLatencyMs: { p50: this.writeLatency.percentile(50), p99: this.writeLatency.percentile(99) },
       subscription: { ...this.subscription },
       /** Station clock minus PLC clock (ms): how deadlines are anchored at the photo-eye. */
-      clockOffsetMs: this.clock.offsetMs,
+      clockOffsetMs: this.clock.offsetMs === null ? null : Math.round(this.clock.offsetMs + Date.now() - monotonicMs()),
       /** Photo-eye → the station hearing of the part (ms): the publishing cycle and the network. */
       triggerDelayMs: { p50: this.triggerDelay.percentile(50), p99: this.triggerDelay.percentile(99) },
     };

@@ -8,6 +8,7 @@ import { loadModel, ModelRunner, type ModelOutput } from '../../inference/index.
 import { Preprocessor, type Transform } from '../../preprocess/index.js';
 import type { FromWorker, InspectionResult, ModelSummary, ToWorker, WorkerInit } from '../protocol.js';
 import { uninspectedResult, waitedTimings } from '../results.js';
+import { monotonicMs } from '../stats.js';
 
 interface RecipeRuntime {
   name: string;
@@ -231,12 +232,12 @@ export class LineEngine {
       }
       case 'trigger': {
         for (const s of this.sources) {
-          if (isTriggered(s.source) && !s.source.trigger(msg.seq, msg.at)) {
+          if (isTriggered(s.source) && !s.source.trigger(msg.seq, msg.at, msg.mono)) {
             // Triggers piling up beyond the camera's queue: that part gets no frame, loudly.
             this.emitUninspected(
-              { frame: { seq: msg.seq, timestamp: msg.at, source: s.source.name }, recipe: s.recipe },
+              { frame: { seq: msg.seq, timestamp: msg.at, mono: msg.mono, source: s.source.name }, recipe: s.recipe },
               'STN_ERR_LINE_DROPPED',
-              waitedTimings(msg.at),
+              waitedTimings(msg.mono),
             );
           }
         }
@@ -272,12 +273,14 @@ export class LineEngine {
     this.capturesRunning++;
     try {
       for await (const frame of s.source.frames(this.abort.signal)) {
+        // Deadlines count on the monotonic clock; a source that only knows the wall time made the frame just now.
+        frame.mono ??= monotonicMs() - Math.max(0, Date.now() - frame.timestamp);
         if (s.wait) {
           while (this.queue.length >= this.capacity && !this.stopping) await new Promise<void>((r) => this.spaceWaiters.push(r));
         } else if (this.queue.length >= this.capacity) {
           // Drop-oldest: the newest part has the most time left before its gate.
           const dropped = this.queue.shift()!;
-          this.emitUninspected(dropped, 'STN_ERR_LINE_DROPPED', waitedTimings(dropped.frame.timestamp));
+          this.emitUninspected(dropped, 'STN_ERR_LINE_DROPPED', waitedTimings(dropped.frame.mono!));
         }
         this.queue.push({ frame, recipe: s.recipe });
         this.emit({
@@ -285,6 +288,7 @@ export class LineEngine {
           source: frame.source,
           seq: frame.seq,
           timestamp: frame.timestamp,
+          mono: frame.mono,
           recipe: s.recipe.name,
           recipeVersion: s.recipe.version,
         });
@@ -346,7 +350,7 @@ export class LineEngine {
     const { frame } = item;
     const r = item.recipe;
     const t0 = performance.now();
-    const timings = waitedTimings(frame.timestamp);
+    const timings = waitedTimings(frame.mono!);
     const slot = r.pre === busy ? r.pre2 : r.pre;
     let done: Prepared['done'];
     if (frame.error) done = Promise.resolve({ code: frame.error });
@@ -371,7 +375,7 @@ export class LineEngine {
   private async infer(p: Prepared, ready: { transform: Transform } | { code: string }): Promise<void> {
     const { item, timings, slot } = p;
     if ('code' in ready) {
-      this.emitUninspected(item, ready.code, { ...timings, total: Date.now() - item.frame.timestamp });
+      this.emitUninspected(item, ready.code, { ...timings, total: monotonicMs() - item.frame.mono! });
       return;
     }
     const { transform } = ready;
@@ -396,11 +400,11 @@ export class LineEngine {
       timings.decision = t4 - t3;
     } catch (err) {
       const e = serializeError(err, 'STN_ERR_INFERENCE_FAILED');
-      timings.total = Date.now() - frame.timestamp;
+      timings.total = monotonicMs() - frame.mono!;
       this.emitUninspected(item, e.code, timings);
       return;
     }
-    timings.total = Date.now() - frame.timestamp;
+    timings.total = monotonicMs() - frame.mono!;
     if (timings.total > this.deadlineMs) {
       // Ready too late for the gate: the part is uninspected, but what the model saw is kept.
       const late: Decision = { ...decision, verdict: 'uninspected', reasons: [{ rule: 'uninspected', code: 'STN_ERR_LINE_DEADLINE' }, ...decision.reasons] };
@@ -434,6 +438,7 @@ export class LineEngine {
       recipeVersion: recipe.version,
       modelSha256: recipe.runner.model.manifest.sha256,
       timestamp: frame.timestamp,
+      mono: frame.mono,
       decidedAt: Date.now(),
       verdict: d.verdict,
       errorCode,
