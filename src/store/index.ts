@@ -1,5 +1,6 @@
 export { openDatabase, type Db } from './db.js';
 export { migrate, migrationsDir } from './migrate.js';
+export * from './backup.js';
 export { parseDatabaseUrl, redact, type DatabaseTarget } from './url.js';
 export {
   Repository,

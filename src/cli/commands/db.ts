@@ -15,4 +15,40 @@ export function register(program: Command): void {
       process.stderr.write(`database ${choice.shown} (from ${choice.from}): ${applied.length} migration(s) applied\n`);
       process.stdout.write(JSON.stringify({ applied }) + '\n');
     });
+  db.command('backup')
+    .argument('<file>', 'where the copy goes (written to FILE.tmp, then renamed)')
+    .description('a consistent copy of the SQLite database while the line runs (PostgreSQL: use pg_dump)')
+    .option('--config <file>', 'the station file whose database to back up')
+    .option('--data <dir>', 'the data folder whose station.db to back up')
+    .action(async (file: string, o) => {
+      const { backupDatabase } = await import('../../store/index.js');
+      const choice = await resolveDatabase(o);
+      const r = await backupDatabase(choice.url, file);
+      process.stderr.write(`database ${choice.shown} (from ${choice.from}) backed up to ${r.backup}\n`);
+      process.stdout.write(JSON.stringify(r) + '\n');
+    });
+  db.command('verify')
+    .argument('[file]', "a database file (a backup); without it, the station's database")
+    .description('integrity, foreign keys, migration history and rows of a database file; exit 0 when intact')
+    .option('--config <file>', 'the station file whose database to verify (without FILE)')
+    .option('--data <dir>', 'the data folder whose station.db to verify (without FILE)')
+    .action(async (file: string | undefined, o) => {
+      const { verifyDatabase, parseDatabaseUrl, PG_DUMP_COMMAND } = await import('../../store/index.js');
+      const { StationError } = await import('../../errors/index.js');
+      let target = file;
+      if (target === undefined) {
+        const choice = await resolveDatabase(o);
+        const db = parseDatabaseUrl(choice.url);
+        if (db.provider !== 'sqlite') {
+          throw new StationError(
+            'STN_ERR_DB_POSTGRES',
+            `the station's database is PostgreSQL: verify checks SQLite files; check a dump with pg_restore --list FILE (made by ${PG_DUMP_COMMAND})`,
+          );
+        }
+        target = db.file;
+      }
+      const r = verifyDatabase(target);
+      process.stdout.write(JSON.stringify(r) + '\n');
+      if (!r.ok && r.code) throw new StationError(r.code, r.problems.map((p) => p.message).join('; '));
+    });
 }

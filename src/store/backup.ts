@@ -1,0 +1,227 @@
+/**
+ * Backups and checks of the station's SQLite database, for `station db backup` and
+ * `station db verify`. Plain better-sqlite3 on the file (no Prisma client, no schema engine):
+ * both run beside a station that is recording, and neither may take a lock it would wait on.
+ */
+import { closeSync, existsSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, statSync, chmodSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { StationError, type ErrorCode } from '../errors/index.js';
+import { migrationsDir } from './migrate.js';
+import { parseDatabaseUrl } from './url.js';
+
+/** What `station db backup` prints. */
+export interface BackupResult {
+  backup: string;
+  bytes: number;
+  inspections: number;
+  ms: number;
+}
+
+/** The command a PostgreSQL station is backed up with (the server's own tool, consistent under load). */
+export const PG_DUMP_COMMAND = 'pg_dump --format=custom --file=FILE "$DATABASE_URL"';
+
+/**
+ * A consistent copy of the station's SQLite database while the line runs, through SQLite's
+ * online backup API. All pages are copied in one step, so the copy is one read transaction:
+ * in WAL mode that never blocks the recorder, and no commit in between can restart it (a
+ * backup copied page by page restarts whenever another process writes, and on a busy line
+ * might never finish). Written to FILE.tmp (mode 0600), switched to a self-contained rollback
+ * journal, fsynced, then renamed: FILE is either absent or a whole database.
+ */
+export async function backupDatabase(url: string, file: string): Promise<BackupResult> {
+  const target = parseDatabaseUrl(url);
+  if (target.provider !== 'sqlite') {
+    throw new StationError(
+      'STN_ERR_DB_POSTGRES',
+      `the station's database is PostgreSQL: back it up with the server's tool, ${PG_DUMP_COMMAND.replace('FILE', file)} (restore with pg_restore)`,
+    );
+  }
+  if (!existsSync(target.file)) throw new StationError('STN_ERR_DB_NOT_FOUND', `${target.file} does not exist`);
+  const dest = path.resolve(file);
+  const tmp = `${dest}.tmp`;
+  const started = performance.now();
+  const source = openReadonly(target.file);
+  try {
+    rmSync(tmp, { force: true });
+    // Created here so that the copy is the owner's only from its first byte.
+    closeSync(openSync(tmp, 'wx', 0o600));
+    await source.backup(tmp, { progress: () => 0x7fff_ffff });
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    if (err instanceof StationError) throw err;
+    throw new StationError('STN_ERR_DB_BACKUP_FAILED', `backup of ${target.file} to ${dest} failed: ${(err as Error).message}`, { cause: err });
+  } finally {
+    source.close();
+  }
+  let inspections: number;
+  try {
+    const copy = new Database(tmp, { fileMustExist: true });
+    try {
+      // The source is in WAL mode and the copy inherits it; a backup is one file that can be moved alone.
+      copy.pragma('journal_mode = DELETE');
+      inspections = (copy.prepare('SELECT count(*) AS n FROM Inspection').get() as { n: number }).n;
+    } finally {
+      copy.close();
+    }
+    chmodSync(tmp, 0o600);
+    fsyncFile(tmp);
+    renameSync(tmp, dest);
+    fsyncFile(path.dirname(dest));
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw new StationError('STN_ERR_DB_BACKUP_FAILED', `backup to ${dest} failed: ${(err as Error).message}`, { cause: err });
+  }
+  return { backup: dest, bytes: statSync(dest).size, inspections, ms: Math.round(performance.now() - started) };
+}
+
+/** What `station db verify` prints (one JSON line). */
+export interface VerifyReport {
+  file: string;
+  ok: boolean;
+  /** The first problem's code when not ok. */
+  code?: ErrorCode;
+  problems: { code: ErrorCode; message: string }[];
+  /** `ok`, or the first lines PRAGMA integrity_check reported. */
+  integrity: string;
+  foreignKeys: { table: string; rowid: number | null; parent: string }[];
+  migrations: { applied: number; pending: string[]; unknown: string[]; failed: string[] };
+  inspections: number;
+  /** Rows per table (the station's tables, not SQLite's or Prisma's own). */
+  tables: Record<string, number>;
+  /** What each record check found (see RecordCheck). */
+  records: Record<string, unknown>;
+}
+
+/**
+ * A check over the records themselves, run by verify after the file itself proved sound (the
+ * hash chains CONTRACTS.md names — verify walks them once records carry them — plug in here:
+ * a check returns what it found and, when broken, the problem naming the first broken row).
+ */
+export interface RecordCheck {
+  name: string;
+  run(db: Database.Database): { summary: unknown; problem?: { code: ErrorCode; message: string } };
+}
+
+/** The record checks verify runs by default; none yet (records carry no hash chain today). */
+export const RECORD_CHECKS: readonly RecordCheck[] = [];
+
+/** The migrations this release ships, by folder name (prisma/migrations). */
+export function shippedMigrations(dir = migrationsDir('sqlite')): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort();
+}
+
+/**
+ * Checks a station database file: SQLite's integrity and foreign keys, the migration history
+ * against the shipped migrations, rows per table, then the record checks. Opens the file read
+ * only and never changes it. Reports every problem found; `code` is the first one's.
+ */
+export function verifyDatabase(file: string, o: { migrations?: string[]; checks?: readonly RecordCheck[] } = {}): VerifyReport {
+  const abs = path.resolve(file);
+  if (!existsSync(abs)) throw new StationError('STN_ERR_DB_NOT_FOUND', `${abs} does not exist`);
+  const report: VerifyReport = {
+    file: abs,
+    ok: false,
+    problems: [],
+    integrity: 'not checked',
+    foreignKeys: [],
+    migrations: { applied: 0, pending: [], unknown: [], failed: [] },
+    inspections: 0,
+    tables: {},
+    records: {},
+  };
+  const problem = (code: ErrorCode, message: string) => report.problems.push({ code, message });
+  let db: Database.Database;
+  try {
+    db = openReadonly(abs);
+  } catch (err) {
+    throw new StationError('STN_ERR_DB_CORRUPT', `${abs} cannot be opened as a database: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    try {
+      const lines = (db.pragma('integrity_check(20)') as { integrity_check: string }[]).map((r) => r.integrity_check);
+      report.integrity = lines.join('\n').replace(/\n+/g, '; ');
+    } catch (err) {
+      // A header or first page too damaged for the check to start ("file is not a database").
+      report.integrity = (err as Error).message;
+    }
+    if (report.integrity !== 'ok') {
+      problem('STN_ERR_DB_CORRUPT', `PRAGMA integrity_check: ${report.integrity}`);
+      return finish(report);
+    }
+    report.foreignKeys = (db.pragma('foreign_key_check') as { table: string; rowid: number | null; parent: string }[]).map((r) => ({
+      table: r.table,
+      rowid: r.rowid,
+      parent: r.parent,
+    }));
+    if (report.foreignKeys.length > 0) {
+      const f = report.foreignKeys[0];
+      problem(
+        'STN_ERR_DB_FOREIGN_KEY',
+        `${report.foreignKeys.length} row(s) point at rows that do not exist; first: ${f.table} rowid ${f.rowid} → ${f.parent}`,
+      );
+    }
+    const shipped = o.migrations ?? shippedMigrations();
+    const hasHistory = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_prisma_migrations'").get();
+    const rows = hasHistory
+      ? (db.prepare('SELECT migration_name AS name, finished_at AS finished, rolled_back_at AS rolledBack FROM _prisma_migrations').all() as {
+          name: string;
+          finished: string | null;
+          rolledBack: string | null;
+        }[])
+      : [];
+    const applied = new Set(rows.filter((r) => r.finished !== null && r.rolledBack === null).map((r) => r.name));
+    report.migrations = {
+      applied: applied.size,
+      pending: shipped.filter((m) => !applied.has(m)),
+      unknown: [...applied].filter((m) => !shipped.includes(m)).sort(),
+      failed: rows.filter((r) => r.finished === null && r.rolledBack === null).map((r) => r.name),
+    };
+    const m = report.migrations;
+    if (!hasHistory) problem('STN_ERR_DB_MIGRATIONS', 'no migration history (_prisma_migrations): not a station database');
+    else if (m.pending.length || m.unknown.length || m.failed.length) {
+      const parts = [
+        m.pending.length ? `pending ${m.pending.join(', ')} (run station db migrate)` : '',
+        m.unknown.length ? `unknown to this release ${m.unknown.join(', ')} (made by a newer station?)` : '',
+        m.failed.length ? `started and never finished ${m.failed.join(', ')}` : '',
+      ];
+      problem('STN_ERR_DB_MIGRATIONS', `migration history: ${parts.filter(Boolean).join('; ')}`);
+    }
+    const tables = db
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_prisma_%' ORDER BY name")
+      .all() as { name: string }[];
+    for (const t of tables) report.tables[t.name] = (db.prepare(`SELECT count(*) AS n FROM "${t.name.replaceAll('"', '""')}"`).get() as { n: number }).n;
+    report.inspections = report.tables.Inspection ?? 0;
+    for (const c of o.checks ?? RECORD_CHECKS) {
+      const r = c.run(db);
+      report.records[c.name] = r.summary;
+      if (r.problem) problem(r.problem.code, r.problem.message);
+    }
+    return finish(report);
+  } finally {
+    db.close();
+  }
+}
+
+function finish(r: VerifyReport): VerifyReport {
+  r.ok = r.problems.length === 0;
+  if (!r.ok) r.code = r.problems[0].code;
+  return r;
+}
+
+/** Read only, waiting out a writer's brief exclusive lock (checkpoints) rather than failing. */
+function openReadonly(file: string): Database.Database {
+  return new Database(file, { readonly: true, fileMustExist: true, timeout: 5000 });
+}
+
+function fsyncFile(p: string): void {
+  const fd = openSync(p, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
