@@ -1,0 +1,155 @@
+/**
+ * `station db backup` and `station db verify` (issue #18, item 4): a copy taken by a child
+ * process while a real station records, checked, restored into a new station that finds every
+ * record; a damaged copy refused with its code.
+ */
+import { copyFileSync, openSync, closeSync, writeSync, statSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { plateRecipe, validateConfig } from '../src/config/index.js';
+import { startStation, type Station } from '../src/main.js';
+import { SHIPPED_MODEL } from '../src/paths.js';
+import { shippedMigrations } from '../src/store/index.js';
+import { station as cli } from './helpers/cli.js';
+import { observer, startTestStation } from './helpers/station.js';
+import { tmpDir } from './helpers/tmp.js';
+
+/** Every inspection of a database file, read with plain SQL: the ground truth the restore must match. */
+function rowsOf(file: string): { id: number; verdict: string; partSeq: number }[] {
+  const db = new Database(file, { readonly: true });
+  try {
+    return (db.prepare('SELECT id, verdict, partSeq FROM Inspection ORDER BY id').all() as { id: number; verdict: string; partSeq: number }[]).map((r) => ({
+      ...r,
+      partSeq: Number(r.partSeq),
+    }));
+  } finally {
+    db.close();
+  }
+}
+
+/** A station whose data folder is `dir` (as an operator restores: the backup copied to DIR/station.db). */
+function stationOn(dir: string): Promise<Station> {
+  const config = validateConfig(
+    {
+      station: { id: 'test-1' },
+      http: { port: 0 },
+      storage: { dataDir: dir },
+      sources: [{ name: 'push', uri: 'http:', recipe: 'plate' }],
+      recipes: { plate: { ...plateRecipe(SHIPPED_MODEL), keepGood: 0 } },
+    },
+    dir,
+  );
+  return startStation({ config, log: pino({ level: 'silent' }) });
+}
+
+describe('station db backup and verify', () => {
+  it('copies the database while the line records, the copy verifies, and a station restored from it finds every record', async () => {
+    // Given a station recording a synthetic line at 20 parts/s
+    const s = await startTestStation({ sources: [{ name: 'line', uri: 'synthetic:?seed=18&defectRate=0.4&rate=20' }] });
+    let live: Station | null = s;
+    try {
+      await expect.poll(() => s.repo.countInspections(), { timeout: 30_000, interval: 200 }).toBeGreaterThan(40);
+      const out = path.join(tmpDir(), 'backup.db');
+
+      // When the backup runs as its own process while the line keeps recording
+      const backup = await cli(['db', 'backup', out, '--data', s.dataDir], { timeoutMs: 60_000 });
+      expect(backup.code, backup.stderr).toBe(0);
+      const line = JSON.parse(backup.lines.at(-1)!) as { backup: string; bytes: number; inspections: number; ms: number };
+      console.log(`backup while recording: ${line.inspections} inspections, ${line.bytes} bytes in ${line.ms} ms`);
+      expect(line.backup).toBe(out);
+      expect(line.bytes).toBe(statSync(out).size);
+      expect(statSync(out).mode & 0o777).toBe(0o600);
+      expect(line.inspections).toBeGreaterThan(40);
+      // the line went on recording after the copy was taken
+      await expect.poll(() => s.repo.countInspections(), { timeout: 20_000, interval: 200 }).toBeGreaterThan(line.inspections + 20);
+      await s.stop();
+      live = null;
+
+      // Then the copy verifies: intact, every shipped migration applied, its rows counted
+      const verify = await cli(['db', 'verify', out]);
+      expect(verify.code, verify.stderr).toBe(0);
+      const report = JSON.parse(verify.lines.at(-1)!);
+      expect(report).toMatchObject({
+        file: out,
+        ok: true,
+        integrity: 'ok',
+        migrations: { applied: shippedMigrations().length, pending: [], unknown: [] },
+        inspections: line.inspections,
+      });
+      expect(report.tables.Inspection).toBe(line.inspections);
+      const inBackup = rowsOf(out);
+      expect(inBackup.length).toBe(line.inspections);
+      // a consistent snapshot: the records are a gap-free prefix of the line's part sequence
+      const seqs = inBackup.map((r) => r.partSeq).sort((a, b) => a - b);
+      expect(seqs).toEqual(seqs.map((_, i) => seqs[0] + i));
+
+      // And a new station started on a data folder holding the backup as station.db finds every record
+      const restored = path.join(tmpDir(), 'data');
+      mkdirSync(restored);
+      copyFileSync(out, path.join(restored, 'station.db'));
+      const r = await stationOn(restored);
+      live = r;
+      const found: { id: number; verdict: string }[] = [];
+      for (let cursor: number | undefined; ; ) {
+        const page = await r.repo.listInspections({ limit: 100, cursor });
+        found.push(...page.items.map((i: { id: number; verdict: string }) => ({ id: i.id, verdict: i.verdict })));
+        if (page.nextCursor === null) break;
+        cursor = page.nextCursor;
+      }
+      expect(found.sort((a, b) => a.id - b.id)).toEqual(inBackup.map(({ id, verdict }) => ({ id, verdict })));
+      // and through the HTTP API, as an integrator would
+      const auth = await observer(r);
+      for (const row of [inBackup[0], inBackup[inBackup.length >> 1], inBackup.at(-1)!]) {
+        const res = await r.api!.inject({ method: 'GET', url: `/api/inspections/${row.id}`, headers: auth });
+        expect(res.statusCode).toBe(200);
+        expect(res.json()).toMatchObject({ id: row.id, verdict: row.verdict });
+      }
+    } finally {
+      await live?.stop();
+    }
+  }, 120_000);
+
+  it('refuses a copy with bytes overwritten in the middle: non-zero exit and STN_ERR_DB_CORRUPT', async () => {
+    // Given a good backup of a station that recorded some parts
+    const s = await startTestStation({ sources: [{ name: 'line', uri: 'synthetic:?seed=3&defectRate=0.5&rate=0&count=60' }] });
+    const dir = tmpDir();
+    try {
+      await s.line.whenIdle();
+      await s.recorder.flush();
+      expect((await cli(['db', 'backup', path.join(dir, 'good.db'), '--data', s.dataDir])).code).toBe(0);
+    } finally {
+      await s.stop();
+    }
+    expect((await cli(['db', 'verify', path.join(dir, 'good.db')])).code).toBe(0);
+
+    // When 16 KiB in the middle of a copy of it are overwritten
+    const bad = path.join(dir, 'bad.db');
+    copyFileSync(path.join(dir, 'good.db'), bad);
+    const size = statSync(bad).size;
+    const fd = openSync(bad, 'r+');
+    writeSync(fd, Buffer.alloc(16 * 1024, 0xa5), 0, 16 * 1024, Math.floor(size / 2 / 4096) * 4096);
+    closeSync(fd);
+
+    // Then verify says so, with the code, on stdout and stderr, and exits non-zero
+    const v = await cli(['db', 'verify', bad]);
+    expect(v.code).toBe(2);
+    expect(v.stderr).toContain('STN_ERR_DB_CORRUPT');
+    expect(JSON.parse(v.lines.at(-1)!)).toMatchObject({ file: bad, ok: false, code: 'STN_ERR_DB_CORRUPT' });
+  }, 120_000);
+
+  it('refuses to back up a PostgreSQL database and shows the pg_dump command instead', async () => {
+    const out = path.join(tmpDir(), 'line.dump');
+    const r = await cli(['db', 'backup', out], { env: { DATABASE_URL: 'postgresql://station@127.0.0.1:5432/station' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('STN_ERR_DB_POSTGRES');
+    expect(r.stderr).toContain(`pg_dump --format=custom --file=${out} "$DATABASE_URL"`);
+  });
+
+  it('exits non-zero with STN_ERR_DB_NOT_FOUND for a file that does not exist', async () => {
+    const r = await cli(['db', 'verify', path.join(tmpDir(), 'nothing.db')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('STN_ERR_DB_NOT_FOUND');
+  });
+});
