@@ -147,13 +147,18 @@ function upToDate(file: string, dir: string): boolean {
   }
 }
 
-/** Applies every migration not yet in the database; returns the names applied. Idempotent. */
-export async function migrate(url: string): Promise<string[]> {
+/**
+ * Applies every migration not yet in the database; returns the names applied. Idempotent.
+ * `dir` is the migrations folder, the shipped one unless given (the upgrade test applies an
+ * older release's set).
+ */
+export async function migrate(url: string, dir?: string): Promise<string[]> {
   const target = parseDatabaseUrl(url);
-  if (target.provider === 'sqlite' && upToDate(target.file, migrationsDir('sqlite'))) return [];
+  const folder = dir ?? migrationsDir(target.provider);
+  if (target.provider === 'sqlite' && upToDate(target.file, folder)) return [];
   const apply = () =>
     withEngine(url, async (engine) => {
-      const out = await engine.applyMigrations({ migrationsList: migrationsList(migrationsDir(target.provider)), filters: FILTERS });
+      const out = await engine.applyMigrations({ migrationsList: migrationsList(folder), filters: FILTERS });
       return out.appliedMigrationNames;
     });
   try {

@@ -1,0 +1,245 @@
+/**
+ * Upgrades (issue #18, item 4): a database created and filled by the previous release's
+ * migrations migrates forward with its data intact. The old database is built for real: the
+ * previous release's migration set applied by the same schema engine, rows inserted with plain
+ * SQL as that schema expects them, then today's `migrate(url)`.
+ *
+ * When a release ships, move PREVIOUS_RELEASE to its newest migration (and add rows for what it
+ * introduced if the next release changes them).
+ */
+import { createHash } from 'node:crypto';
+import { copyFileSync, cpSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { plateRecipe, validateConfig } from '../src/config/index.js';
+import { startStation, type Station } from '../src/main.js';
+import { SHIPPED_MODEL } from '../src/paths.js';
+import { hashPassword, migrate, migrationsDir, shippedMigrations, verifyDatabase } from '../src/store/index.js';
+import { station as cli } from './helpers/cli.js';
+import { freshPostgres, pgAvailable } from './helpers/pg.js';
+import { tmpDir } from './helpers/tmp.js';
+
+/** The newest migration of the previous release, per provider (api_key_expiry came after it). */
+const PREVIOUS_RELEASE = { sqlite: '20261126010713_station_area', postgresql: '20261126010714_init' } as const;
+
+/** A folder holding the previous release's migrations: the shipped ones up to PREVIOUS_RELEASE. */
+function previousMigrations(provider: 'sqlite' | 'postgresql'): { dir: string; names: string[] } {
+  const shipped = shippedMigrations(migrationsDir(provider));
+  const names = shipped.filter((m) => m <= PREVIOUS_RELEASE[provider]);
+  expect(names.at(-1)).toBe(PREVIOUS_RELEASE[provider]);
+  expect(names.length, 'the upgrade test needs a migration newer than the previous release').toBeLessThan(shipped.length);
+  const dir = path.join(tmpDir(), `migrations-${provider}`);
+  mkdirSync(dir);
+  copyFileSync(path.join(migrationsDir(provider), 'migration_lock.toml'), path.join(dir, 'migration_lock.toml'));
+  for (const m of names) cpSync(path.join(migrationsDir(provider), m), path.join(dir, m), { recursive: true });
+  return { dir, names };
+}
+
+const OLD_PASSWORD = 'old-release-password';
+const OLD_KEY = 'stn_old_release_key_0123456789abcdef';
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+const at = (s: number) => `2026-11-20T08:00:${String(s).padStart(2, '0')}.000+00:00`;
+
+/**
+ * What the previous release wrote, table by table, as its schema expects it (SQLite stores
+ * DateTime as ISO text, Boolean as 0/1, Json as text): a station, a model, a recipe with two
+ * versions, three inspections (pass; fail with defects, images and a review; uninspected),
+ * a user with a session and an API key, an audit row, a re-inference run with a result.
+ */
+async function oldRows(): Promise<Record<string, Record<string, unknown>[]>> {
+  const def = JSON.stringify({ model: 'plate.onnx', thresholds: { default: { minScore: 0.5, maxCount: 0 } } });
+  return {
+    Station: [{ id: 'old-1', name: 'old-1', line: 'L2', area: 'press', site: 'plant', createdAt: at(0) }],
+    Model: [
+      { id: 1, name: 'plate', family: 'yolo', sha256: 'a'.repeat(64), labels: '["scratch","dent"]', inputWidth: 640, inputHeight: 640, createdAt: at(0) },
+    ],
+    Recipe: [{ id: 1, name: 'plate', createdAt: at(0) }],
+    RecipeVersion: [
+      { id: 1, recipeId: 1, version: 1, definition: def, sha256: 'b'.repeat(64), author: 'station', reason: 'initial', createdAt: at(0) },
+      { id: 2, recipeId: 1, version: 2, definition: def, sha256: 'c'.repeat(64), author: 'qa', reason: 'tighter', createdAt: at(1) },
+    ],
+    Inspection: [1, 2, 3].map((i) => ({
+      id: i,
+      stationId: 'old-1',
+      partSeq: 1000 + i,
+      source: 'cam',
+      capturedAt: at(10 + i),
+      decidedAt: at(10 + i).replace('.000', '.012'),
+      verdict: ['pass', 'fail', 'uninspected'][i - 1],
+      errorCode: i === 3 ? 'STN_ERR_LINE_DEADLINE' : null,
+      reasons: i === 2 ? '[{"rule":"class","class":"scratch","score":0.91,"limit":0.5}]' : '[]',
+      outputs: '{"kind":"detections","n":2}',
+      maxScore: i === 2 ? 0.91 : 0.1,
+      defectCount: i === 2 ? 2 : 0,
+      timings: '{"queue":1,"preprocess":2,"inference":5,"decode":0.1,"decision":0.01,"total":12}',
+      latencyMs: 12 + i,
+      recipeName: 'plate',
+      recipeVersionId: 2,
+      modelId: 1,
+      truth: i === 2 ? '{"defective":true,"classes":["scratch"]}' : null,
+      createdAt: at(10 + i),
+    })),
+    Defect: [
+      { id: 1, inspectionId: 2, class: 'scratch', score: 0.91, x1: 1, y1: 2, x2: 30, y2: 40, area: 1102, rejecting: 1 },
+      { id: 2, inspectionId: 2, class: 'dent', score: 0.2, x1: null, y1: null, x2: null, y2: null, area: null, rejecting: 0 },
+    ],
+    Image: ['original', 'overlay', 'thumb'].map((variant, k) => ({
+      id: k + 1,
+      inspectionId: 2,
+      variant,
+      path: `old-1/2026-11-20/2-${variant}.jpg`,
+      mime: 'image/jpeg',
+      width: variant === 'thumb' ? 160 : 640,
+      height: variant === 'thumb' ? 120 : 480,
+      bytes: 1000 + k,
+      createdAt: at(12),
+    })),
+    User: [{ id: 1, username: 'olduser', role: 'quality', passwordHash: await hashPassword(OLD_PASSWORD), createdAt: at(0), disabledAt: null }],
+    Session: [{ id: 1, tokenHash: sha256('old-session'), csrfToken: 'csrf', userId: 1, createdAt: at(0), expiresAt: '2026-11-21T08:00:00.000+00:00' }],
+    ApiKey: [
+      {
+        id: 1,
+        name: 'mes',
+        prefix: OLD_KEY.slice(0, 10),
+        keyHash: sha256(OLD_KEY),
+        role: 'viewer',
+        userId: 1,
+        createdAt: at(0),
+        lastUsedAt: null,
+        revokedAt: null,
+      },
+    ],
+    Review: [{ id: 1, inspectionId: 2, label: 'confirmed', class: 'scratch', box: '[1,2,30,40]', note: 'real scratch', userId: 1, createdAt: at(20) }],
+    AuditLog: [{ id: 1, at: at(1), actor: 'qa', action: 'recipe.thresholds', target: 'plate', details: '{"version":2}' }],
+    Reinference: [
+      {
+        id: 1,
+        createdAt: at(30),
+        finishedAt: at(31),
+        author: 'qa',
+        recipeName: 'plate',
+        candidate: '{"model":"b.onnx"}',
+        selection: '{}',
+        state: 'done',
+        total: 3,
+        done: 3,
+        error: null,
+      },
+    ],
+    ReinferenceResult: [{ id: 1, runId: 1, inspectionId: 2, verdict: 'fail', errorCode: null, outputs: '{}', defects: '[]', maxScore: 0.88, latencyMs: 20 }],
+  };
+}
+
+/** A station on the data folder `dir` (station id of the old rows), HTTP on a free port. */
+function stationOn(dir: string): Promise<Station> {
+  const config = validateConfig(
+    {
+      station: { id: 'old-1' },
+      http: { port: 0 },
+      storage: { dataDir: dir },
+      sources: [{ name: 'cam', uri: 'http:', recipe: 'plate' }],
+      recipes: { plate: { ...plateRecipe(SHIPPED_MODEL), keepGood: 0 } },
+    },
+    dir,
+  );
+  return startStation({ config, log: pino({ level: 'silent' }) });
+}
+
+/** Every row of a table with the columns the old schema had, in id order. */
+function readTable(db: Database.Database, table: string, columns: string[]) {
+  return db.prepare(`SELECT ${columns.map((c) => `"${c}"`).join(', ')} FROM "${table}" ORDER BY id`).all();
+}
+
+describe('upgrading a database of the previous release', () => {
+  it('migrates a filled SQLite database forward: every row keeps its values, new columns take their defaults, a station lists the old records', async () => {
+    // Given a database made by the previous release's migrations and filled as that release wrote it
+    const old = previousMigrations('sqlite');
+    const data = path.join(tmpDir(), 'data');
+    const file = path.join(data, 'station.db');
+    expect(await migrate(`file:${file}`, old.dir)).toEqual(old.names);
+    const rows = await oldRows();
+    const db = new Database(file);
+    const before: Record<string, { columns: string[]; rows: unknown[] }> = {};
+    try {
+      db.pragma('foreign_keys = ON');
+      db.transaction(() => {
+        for (const [table, list] of Object.entries(rows)) {
+          const cols = Object.keys(list[0]);
+          const insert = db.prepare(`INSERT INTO "${table}" (${cols.map((c) => `"${c}"`).join(', ')}) VALUES (${cols.map((c) => `@${c}`).join(', ')})`);
+          for (const r of list) insert.run(r);
+        }
+      })();
+      for (const table of Object.keys(rows)) {
+        const columns = (db.pragma(`table_info("${table}")`) as { name: string }[]).map((c) => c.name);
+        before[table] = { columns, rows: readTable(db, table, columns) };
+      }
+    } finally {
+      db.close();
+    }
+    // verify names what the old database lacks
+    const stale = verifyDatabase(file);
+    expect(stale).toMatchObject({ ok: false, code: 'STN_ERR_DB_MIGRATIONS', integrity: 'ok', inspections: 3 });
+    expect(stale.migrations.pending).toEqual(shippedMigrations().filter((m) => !old.names.includes(m)));
+    const staleCli = await cli(['db', 'verify', file]);
+    expect(staleCli.code).toBe(2);
+    expect(staleCli.stderr).toContain('STN_ERR_DB_MIGRATIONS');
+
+    // When today's migrations run on it
+    expect(await migrate(`file:${file}`)).toEqual(shippedMigrations().filter((m) => !old.names.includes(m)));
+
+    // Then every old row is there with every old value, and each new column holds its default
+    const after = new Database(file, { readonly: true });
+    try {
+      for (const [table, b] of Object.entries(before)) {
+        expect(readTable(after, table, b.columns), table).toEqual(b.rows);
+        const info = after.pragma(`table_info("${table}")`) as { name: string; dflt_value: string | null }[];
+        for (const col of info.filter((c) => !b.columns.includes(c.name))) {
+          const values = after.prepare(`SELECT "${col.name}" AS v FROM "${table}"`).all() as { v: unknown }[];
+          const expected = col.dflt_value === null ? null : (after.prepare(`SELECT ${col.dflt_value} AS v`).get() as { v: unknown }).v;
+          expect(
+            values.map((r) => r.v),
+            `${table}.${col.name}`,
+          ).toEqual(values.map(() => expected));
+        }
+      }
+      // the column this upgrade brings: keys made before expiry existed have none
+      expect(after.prepare('SELECT expiresAt FROM ApiKey').all()).toEqual([{ expiresAt: null }]);
+    } finally {
+      after.close();
+    }
+    expect(verifyDatabase(file)).toMatchObject({ ok: true, migrations: { pending: [], unknown: [] }, inspections: 3 });
+
+    // And a station started on it lists the old inspections with their findings, and old users and keys still work
+    const s = await stationOn(data);
+    try {
+      const page = await s.repo.listInspections({ limit: 50 });
+      expect(page.items.map((i: { id: number; verdict: string }) => [i.id, i.verdict])).toEqual([
+        [3, 'uninspected'],
+        [2, 'fail'],
+        [1, 'pass'],
+      ]);
+      const login = await s.api!.inject({
+        method: 'POST',
+        url: '/api/auth/login',
+        payload: { username: 'olduser', password: OLD_PASSWORD, tokenInBody: true },
+      });
+      expect(login.statusCode).toBe(200);
+      const res = await s.api!.inject({ method: 'GET', url: '/api/inspections/2', headers: { authorization: `Bearer ${OLD_KEY}` } });
+      expect(res.statusCode).toBe(200);
+      const fail = res.json();
+      expect(fail).toMatchObject({ id: 2, verdict: 'fail', recipeVersion: { version: 2, reason: 'tighter' } });
+      expect(fail.images.sort()).toEqual(['original', 'overlay', 'thumb']);
+      expect(fail.defects.map((d: { class: string }) => d.class)).toEqual(['scratch', 'dent']);
+      expect(await s.repo.reviewsOf(2)).toMatchObject([{ label: 'confirmed', class: 'scratch', note: 'real scratch', by: 'olduser' }]);
+    } finally {
+      await s.stop();
+    }
+  }, 120_000);
+});
+
+void pg;
+void pgAvailable;
+void freshPostgres;
