@@ -133,8 +133,8 @@ async function oldRows(): Promise<Record<string, Record<string, unknown>[]>> {
   };
 }
 
-/** A station on the data folder `dir` (station id of the old rows), HTTP on a free port. */
-function stationOn(dir: string): Promise<Station> {
+/** A station on the data folder `dir` (station id of the old rows), HTTP on a free port; its database `databaseUrl` when given. */
+function stationOn(dir: string, databaseUrl?: string): Promise<Station> {
   const config = validateConfig(
     {
       station: { id: 'old-1' },
@@ -145,7 +145,34 @@ function stationOn(dir: string): Promise<Station> {
     },
     dir,
   );
-  return startStation({ config, log: pino({ level: 'silent' }) });
+  return startStation({ config, log: pino({ level: 'silent' }), databaseUrl });
+}
+
+/** The old records as a station started on the upgraded database serves them (then stops it). */
+async function expectStationReadsOldRecords(s: Station): Promise<void> {
+  try {
+    const page = await s.repo.listInspections({ limit: 50 });
+    expect(page.items.map((i: { id: number; verdict: string }) => [i.id, i.verdict])).toEqual([
+      [3, 'uninspected'],
+      [2, 'fail'],
+      [1, 'pass'],
+    ]);
+    const login = await s.api!.inject({
+      method: 'POST',
+      url: '/api/auth/login',
+      payload: { username: 'olduser', password: OLD_PASSWORD, tokenInBody: true },
+    });
+    expect(login.statusCode).toBe(200);
+    const res = await s.api!.inject({ method: 'GET', url: '/api/inspections/2', headers: { authorization: `Bearer ${OLD_KEY}` } });
+    expect(res.statusCode).toBe(200);
+    const fail = res.json();
+    expect(fail).toMatchObject({ id: 2, verdict: 'fail', recipeVersion: { version: 2, reason: 'tighter' } });
+    expect(fail.images.sort()).toEqual(['original', 'overlay', 'thumb']);
+    expect(fail.defects.map((d: { class: string }) => d.class)).toEqual(['scratch', 'dent']);
+    expect(await s.repo.reviewsOf(2)).toMatchObject([{ label: 'confirmed', class: 'scratch', note: 'real scratch', by: 'olduser' }]);
+  } finally {
+    await s.stop();
+  }
 }
 
 /** Every row of a table with the columns the old schema had, in id order. */
@@ -213,33 +240,65 @@ describe('upgrading a database of the previous release', () => {
     expect(verifyDatabase(file)).toMatchObject({ ok: true, migrations: { pending: [], unknown: [] }, inspections: 3 });
 
     // And a station started on it lists the old inspections with their findings, and old users and keys still work
-    const s = await stationOn(data);
-    try {
-      const page = await s.repo.listInspections({ limit: 50 });
-      expect(page.items.map((i: { id: number; verdict: string }) => [i.id, i.verdict])).toEqual([
-        [3, 'uninspected'],
-        [2, 'fail'],
-        [1, 'pass'],
-      ]);
-      const login = await s.api!.inject({
-        method: 'POST',
-        url: '/api/auth/login',
-        payload: { username: 'olduser', password: OLD_PASSWORD, tokenInBody: true },
-      });
-      expect(login.statusCode).toBe(200);
-      const res = await s.api!.inject({ method: 'GET', url: '/api/inspections/2', headers: { authorization: `Bearer ${OLD_KEY}` } });
-      expect(res.statusCode).toBe(200);
-      const fail = res.json();
-      expect(fail).toMatchObject({ id: 2, verdict: 'fail', recipeVersion: { version: 2, reason: 'tighter' } });
-      expect(fail.images.sort()).toEqual(['original', 'overlay', 'thumb']);
-      expect(fail.defects.map((d: { class: string }) => d.class)).toEqual(['scratch', 'dent']);
-      expect(await s.repo.reviewsOf(2)).toMatchObject([{ label: 'confirmed', class: 'scratch', note: 'real scratch', by: 'olduser' }]);
-    } finally {
-      await s.stop();
-    }
+    await expectStationReadsOldRecords(await stationOn(data));
   }, 120_000);
 });
 
-void pg;
-void pgAvailable;
-void freshPostgres;
+describe.skipIf(!pgAvailable)('upgrading a PostgreSQL database of the previous release', () => {
+  it('migrates a filled PostgreSQL database forward: every row keeps its values, new columns take their defaults, a station lists the old records', async () => {
+    // Given a fresh database (dropped after the file) made by the previous release's migrations and filled as it wrote it
+    const old = previousMigrations('postgresql');
+    const url = await freshPostgres('upgrade');
+    expect(await migrate(url, old.dir)).toEqual(old.names);
+    const rows = await oldRows();
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    const before: Record<string, { columns: string[]; rows: unknown[] }> = {};
+    const columnsOf = async (table: string) =>
+      (
+        await c.query<{ column_name: string; column_default: string | null }>(
+          'SELECT column_name, column_default FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position',
+          [table],
+        )
+      ).rows;
+    const select = async (table: string, columns: string[]) =>
+      (await c.query(`SELECT ${columns.map((x) => `"${x}"`).join(', ')} FROM "${table}" ORDER BY id`)).rows;
+    try {
+      await c.query('BEGIN');
+      for (const [table, list] of Object.entries(rows)) {
+        const cols = Object.keys(list[0]);
+        for (const r of list) {
+          // PostgreSQL's columns are typed: booleans are booleans (SQLite stores 0/1)
+          const values = cols.map((k) => (table === 'Defect' && k === 'rejecting' ? r[k] === 1 : r[k]));
+          await c.query(`INSERT INTO "${table}" (${cols.map((x) => `"${x}"`).join(', ')}) VALUES (${cols.map((_, k) => `$${k + 1}`).join(', ')})`, values);
+        }
+        // Rows given their ids, as the old station's sequences had handed them out: move the sequence past them.
+        if (table !== 'Station') await c.query(`SELECT setval(pg_get_serial_sequence('"${table}"', 'id'), (SELECT max(id) FROM "${table}"))`);
+      }
+      await c.query('COMMIT');
+      for (const table of Object.keys(rows)) {
+        const columns = (await columnsOf(table)).map((x) => x.column_name);
+        before[table] = { columns, rows: await select(table, columns) };
+      }
+
+      // When today's migrations run on it
+      expect(await migrate(url)).toEqual(shippedMigrations(migrationsDir('postgresql')).filter((m) => !old.names.includes(m)));
+
+      // Then every old row is there with every old value, and each new column holds its default
+      for (const [table, b] of Object.entries(before)) {
+        expect(await select(table, b.columns), table).toEqual(b.rows);
+        for (const col of (await columnsOf(table)).filter((x) => !b.columns.includes(x.column_name))) {
+          const values = (await c.query(`SELECT "${col.column_name}" AS v FROM "${table}"`)).rows.map((r) => r.v);
+          const expected = col.column_default === null ? null : (await c.query(`SELECT ${col.column_default} AS v`)).rows[0].v;
+          expect(values, `${table}.${col.column_name}`).toEqual(values.map(() => expected));
+        }
+      }
+      expect((await c.query('SELECT "expiresAt" FROM "ApiKey"')).rows).toEqual([{ expiresAt: null }]);
+    } finally {
+      await c.end();
+    }
+
+    // And a station on it lists the old inspections, and old users and keys still work
+    await expectStationReadsOldRecords(await stationOn(tmpDir(), url));
+  }, 120_000);
+});
