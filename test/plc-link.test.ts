@@ -195,3 +195,16 @@ describe('the PLC link says what went wrong, with a code and what to do', () => 
     expect(g.lastErrorCode).toBeNull();
   }, 90_000);
 });
+
+describe('PLC clock stepped back', () => {
+  it('restarts the estimate after a few samples far beyond any delay, instead of rejecting every part for a whole window', () => {
+    const c = new PlcClock(240, 2000, 8);
+    for (let i = 0; i < 100; i++) c.sample(i * 250, i * 250 + 4020); // PLC 4 s behind, 20 ms delay
+    expect(c.offsetMs).toBe(4020);
+    // The PLC clock steps back by a minute: every sample now says 64 s.
+    for (let i = 100; i < 107; i++) c.sample(i * 250 - 60_000, i * 250 + 4020);
+    expect(c.offsetMs).toBe(4020); // seven could be a burst of delays: held
+    c.sample(107 * 250 - 60_000, 107 * 250 + 4020);
+    expect(c.offsetMs).toBe(64_020);
+  });
+});

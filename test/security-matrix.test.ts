@@ -74,6 +74,15 @@ const NOT_IN_DOCUMENT = ['GET /', 'GET /docs', 'GET /docs/json'];
 
 let s: Station;
 const auth: Record<Who, Record<string, string>> = { anonymous: {}, viewer: {}, quality: {}, integrator: {}, admin: {} };
+/** Routes that manage people: a logged-in admin only — an API key, even an admin's, gets 403 (review: a key could make itself an admin login). */
+const PERSON_ONLY = [
+  'POST /api/users',
+  'POST /api/users/{name}/disable',
+  'POST /api/users/{name}/enable',
+  'PUT /api/users/{name}/role',
+  'POST /api/users/{name}/password',
+];
+let adminSession: Record<string, string> = {};
 let routes: string[] = [];
 
 beforeAll(async () => {
@@ -83,6 +92,7 @@ beforeAll(async () => {
     http: { rateLimitPerMinute: 100_000 },
   });
   const session = { authorization: `Bearer ${(await login(s, 'admin', 'matrix-admin-password')).body.token}` };
+  adminSession = session;
   // API keys, not sessions: a logout in the matrix must not end the caller's credentials.
   for (const role of ['viewer', 'quality', 'integrator', 'admin'] as const) {
     const r = await s.api!.inject({ method: 'POST', url: '/api/keys', headers: session, payload: { name: `matrix-${role}`, role } });
@@ -97,7 +107,7 @@ beforeAll(async () => {
 afterAll(async () => s?.stop());
 
 /** One request as `who`; made-up parameters that reach a handler without changing anything. */
-async function call(route: string, who: Who): Promise<number> {
+async function call(route: string, who: Who, headers: Record<string, string> = auth[who]): Promise<number> {
   const [method, template] = route.split(' ');
   const url = template
     .replace('{id}', '999999')
@@ -116,7 +126,7 @@ async function call(route: string, who: Who): Promise<number> {
   const r = await s.api!.inject({
     method: method as 'GET',
     url,
-    headers: { ...auth[who], ...(method === 'GET' || method === 'DELETE' ? {} : { 'content-type': 'application/json' }) },
+    headers: { ...headers, ...(method === 'GET' || method === 'DELETE' ? {} : { 'content-type': 'application/json' }) },
     // An unknown property: routes with a body schema refuse it (400) after the role check.
     payload: method === 'GET' || method === 'DELETE' ? undefined : JSON.stringify({ matrixProbe: true }),
   });
@@ -154,9 +164,14 @@ describe('route × role matrix', () => {
       const least = ACCESS[route];
       for (const who of WHO) {
         const expected = WHO.indexOf(who) >= WHO.indexOf(least) ? 'allowed' : who === 'anonymous' ? '401' : '403';
-        const status = await call(route, who);
+        const person = PERSON_ONLY.includes(route) && who === 'admin';
+        const status = await call(route, who, person ? adminSession : auth[who]);
         got.push(`${route} as ${who}: ${classOf(status)}`);
         want.push(`${route} as ${who}: ${expected}`);
+        if (person) {
+          got.push(`${route} as an admin API key: ${classOf(await call(route, who))}`);
+          want.push(`${route} as an admin API key: 403`);
+        }
       }
     }
     expect(got).toEqual(want);

@@ -49,9 +49,10 @@ const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 export function checkCsrf(req: FastifyRequest): void {
   const p = req.principal;
   if (!p || !req.viaCookie || !UNSAFE.has(req.method)) return;
-  const sent = String(req.headers['x-csrf-token'] ?? '');
-  const want = p.csrfToken ?? '';
-  if (!sent || sent.length !== want.length || !timingSafeEqual(Buffer.from(sent), Buffer.from(want))) {
+  // Compared as bytes: a token with characters beyond ASCII has another byte length than its string length.
+  const sent = Buffer.from(String(req.headers['x-csrf-token'] ?? ''));
+  const want = Buffer.from(p.csrfToken ?? '');
+  if (!sent.length || sent.length !== want.length || !timingSafeEqual(sent, want)) {
     throw new StationError('STN_ERR_HTTP_CSRF');
   }
 }

@@ -33,9 +33,15 @@ export async function liveRoutes(app: FastifyInstance, deps: LiveDeps): Promise<
       const res = reply.raw;
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-content-type-options': 'nosniff' });
       const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-      const onInspection = async (id: number) => {
-        const row = (await deps.repo.listInspections({ limit: 1, cursor: id + 1 })).items[0];
-        if (row && row.id === id) send('inspection', row);
+      // A database hiccup while a gallery watches live: that card is skipped, never an unhandled rejection.
+      const onInspection = (id: number) => {
+        deps.repo.listInspections({ limit: 1, cursor: id + 1 }).then(
+          (r) => {
+            const row = r.items[0];
+            if (row && row.id === id) send('inspection', row);
+          },
+          () => undefined,
+        );
       };
       deps.live.on('inspection', onInspection);
       const timer = setInterval(() => send('counters', deps.line.counters), 1000);

@@ -48,8 +48,11 @@ export class LoginThrottle {
     this.bump(this.addresses, address);
   }
 
-  succeeded(name: string): void {
+  /** A right password: the name starts afresh; the attempt counted in advance from `address` is taken back. */
+  succeeded(name: string, address?: string): void {
     this.names.delete(name.toLowerCase());
+    const e = address === undefined ? undefined : this.addresses.get(address);
+    if (e && --e.failures <= 0) this.addresses.delete(address!);
   }
 
   private wait(e: Entry | undefined, free: number, now: number): number {

@@ -52,12 +52,11 @@ export async function sessionRoutes(app: FastifyInstance, deps: SessionDeps): Pr
         reply.header('retry-after', String(Math.ceil(wait / 1000)));
         throw new StationError('STN_ERR_HTTP_LOGIN_THROTTLED', `too many failed logins; try again in ${Math.ceil(wait / 1000)} s`);
       }
+      // Counted before the password is checked: guesses sent in parallel all count (a right password clears it).
+      deps.throttle.failed(username, req.ip);
       const r = await deps.accounts.login(username, password);
-      if (!r) {
-        deps.throttle.failed(username, req.ip);
-        throw new StationError('STN_ERR_HTTP_LOGIN');
-      }
-      deps.throttle.succeeded(username);
+      if (!r) throw new StationError('STN_ERR_HTTP_LOGIN');
+      deps.throttle.succeeded(username, req.ip);
       reply.setCookie(SESSION_COOKIE, r.token, { httpOnly: true, sameSite: 'strict', path: '/', secure: deps.secureCookies, maxAge: 12 * 3600 });
       return { ...(tokenInBody ? { token: r.token } : {}), csrfToken: r.csrfToken, username: r.principal.username, role: r.principal.role };
     },

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { StationError } from '../errors/index.js';
 import {
@@ -34,6 +34,13 @@ const Policy = `Passwords: ${PASSWORD_POLICY} (400 STN_ERR_ACCOUNT_PASSWORD).`;
 export async function userRoutes(app: FastifyInstance, deps: UserDeps): Promise<void> {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const admin = need('admin');
+  /**
+   * People are managed by a person: an API key (even an admin's) cannot create users, change a
+   * role, enable, disable or reset a password — else a leaked key could make itself an admin login.
+   */
+  const person = async (req: FastifyRequest) => {
+    if (req.principal?.kind === 'key') throw new StationError('STN_ERR_HTTP_FORBIDDEN', 'managing users needs a logged-in admin, not an API key');
+  };
   const a = deps.accounts;
 
   /** The last enabled admin cannot be disabled or demoted: someone must be able to undo it. */
@@ -51,7 +58,7 @@ export async function userRoutes(app: FastifyInstance, deps: UserDeps): Promise<
   api.post(
     '/api/users',
     {
-      onRequest: admin,
+      onRequest: [admin, person],
       schema: {
         description: `A new user. Names match ${USERNAME_PATTERN} (the \`station user\` command checks the same). ${Policy}`,
         body: Type.Object(
@@ -80,7 +87,7 @@ export async function userRoutes(app: FastifyInstance, deps: UserDeps): Promise<
     api.post(
       `/api/users/:name/${action}`,
       {
-        onRequest: admin,
+        onRequest: [admin, person],
         schema: {
           description: disabled
             ? 'Disables a user: its sessions end and its API keys are revoked at once. Audited.'
@@ -100,7 +107,7 @@ export async function userRoutes(app: FastifyInstance, deps: UserDeps): Promise<
   api.put(
     '/api/users/:name/role',
     {
-      onRequest: admin,
+      onRequest: [admin, person],
       schema: {
         description: "A user's new role: its sessions end and its API keys are revoked at once (they were issued for the old role). Audited.",
         params: UserName,
@@ -118,7 +125,7 @@ export async function userRoutes(app: FastifyInstance, deps: UserDeps): Promise<
   api.post(
     '/api/users/:name/password',
     {
-      onRequest: admin,
+      onRequest: [admin, person],
       schema: {
         description: `Resets a user's password; its sessions end (API keys stay). ${Policy} Audited (never the password).`,
         params: UserName,

@@ -193,12 +193,28 @@ function classIssues(cfg: StationConfig, baseDir: string, lineOf: LineOf): Confi
   return issues;
 }
 
+/** Labels by model file, size and modification time: a reload or a re-inference job does not read a model again. */
+const labelCache = new Map<string, readonly string[] | null>();
+
 function modelLabels(file: string): readonly string[] | null {
+  let key: string;
   try {
-    return loadModel(file).manifest.labels;
+    const st = statSync(file);
+    key = `${file}\u0000${st.size}\u0000${st.mtimeMs}`;
   } catch {
     return null;
   }
+  const hit = labelCache.get(key);
+  if (hit !== undefined) return hit;
+  let labels: readonly string[] | null;
+  try {
+    labels = loadModel(file).manifest.labels;
+  } catch {
+    labels = null;
+  }
+  if (labelCache.size > 64) labelCache.clear();
+  labelCache.set(key, labels);
+  return labels;
 }
 
 function dedupe(issues: ConfigIssue[]): ConfigIssue[] {

@@ -11,21 +11,53 @@
  *   station clock ─────────────────────●── arrival ──────
  *   offset ≈ min(arrival − source) over the last `window` samples
  *
- * A PLC clock stepped backwards makes later samples larger: the old minimum stays until it leaves
- * the window, so events are placed earlier than they were (deadlines shorter: fail-safe). Stepped
- * forwards, the new samples are smaller and take over at once.
+ * A PLC clock stepped backwards makes later samples larger by the step: a few of them in a row,
+ * far beyond any delay, restart the estimate (until then events are placed earlier than they
+ * were: deadlines shorter, fail-safe). Stepped forwards, the new samples are smaller and take
+ * over at once.
  */
 export class PlcClock {
-  private readonly samples: number[] = [];
+  private samples: number[] = [];
   private next = 0;
   private min = Number.POSITIVE_INFINITY;
+  /** Samples in a row far above the held minimum: the PLC clock was stepped back. */
+  private above = 0;
 
-  constructor(private readonly window = 240) {}
+  /**
+   * `window` samples are kept; `stepMs`: a sample this far above the minimum is no delay any
+   * network makes, and `stepSamples` of them in a row mean the PLC clock stepped back — the
+   * estimate starts again from them instead of waiting for the old minimum to leave the window.
+   */
+  constructor(
+    private readonly window = 240,
+    private readonly stepMs = 2000,
+    private readonly stepSamples = 8,
+  ) {}
+
+  /** Forgets every sample (a new link: the PLC may have restarted with another clock). */
+  reset(): void {
+    this.samples = [];
+    this.next = 0;
+    this.min = Number.POSITIVE_INFINITY;
+    this.above = 0;
+  }
 
   /** A value from the PLC with its source timestamp (ms) arrived at `arrival` (station ms). */
   sample(source: number, arrival: number): void {
     const d = arrival - source;
     if (!Number.isFinite(d)) return;
+    if (this.samples.length && d > this.min + this.stepMs) {
+      if (++this.above >= this.stepSamples) {
+        // Start again from now; the next samples bring the least delay back down.
+        this.reset();
+        this.push(d);
+        return;
+      }
+    } else this.above = 0;
+    this.push(d);
+  }
+
+  private push(d: number): void {
     if (this.samples.length < this.window) this.samples.push(d);
     else {
       const out = this.samples[this.next];

@@ -295,6 +295,8 @@ export class RejectGate extends EventEmitter<GateEvents> {
       const dv = await session.read({ nodeId: nodes.PartSeq, attributeId: AttributeIds.Value });
       this.lastPartSeq = Number(dv.value.value ?? 0) >>> 0;
       await whenStarted(subscription);
+      // A new link may be to a PLC that restarted with another clock: estimate it afresh.
+      this.clock.reset();
       this.link = { client, session, subscription, nodes };
       const partSeq = this.monitor(subscription, nodes.PartSeq, (dv, fresh) => this.onPartSeq(Number(dv.value.value) >>> 0, dv, fresh));
       // The PLC's heartbeat is a clock sample twice a second or more, between parts too.

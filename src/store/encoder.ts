@@ -72,6 +72,13 @@ export class EncoderImageStore implements ImageStore {
       if ('error' in m) p.reject(Object.assign(new Error(m.error.message), { code: m.error.code }));
       else p.resolve(m.images);
     });
+    // A child that could not start, or whose channel closed under a send: its writes fail (their
+    // rows are kept without images), never an uncaught error that takes the station down.
+    child.on('error', (err) => {
+      if (this.child === child) this.child = null;
+      for (const p of this.pending.values()) p.reject(Object.assign(new Error(`the image encoder failed: ${err.message}`), { code: 'STN_ERR_STORE_WRITE' }));
+      this.pending.clear();
+    });
     child.on('exit', () => {
       if (this.child === child) this.child = null;
       // Writes in flight are lost with it: their rows are kept without images (counted by the recorder).
@@ -86,9 +93,14 @@ export class EncoderImageStore implements ImageStore {
     if (!r.image) return Promise.resolve([]);
     this.child ??= this.spawn();
     const id = this.next++;
+    const child = this.child;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.child!.send({ id, stationId, r } satisfies Job);
+      child.send({ id, stationId, r } satisfies Job, (err) => {
+        if (!err) return;
+        this.pending.delete(id);
+        reject(Object.assign(new Error(`the image encoder cannot be reached: ${err.message}`), { code: 'STN_ERR_STORE_WRITE' }));
+      });
     });
   }
 
@@ -113,8 +125,11 @@ export class EncoderImageStore implements ImageStore {
   }
 
   /** Ends the encoder once its writes are done. */
-  async close(): Promise<void> {
-    while (this.pending.size) await new Promise((r) => setTimeout(r, 20));
+  async close(timeoutMs = 30_000): Promise<void> {
+    // Writes in flight finish first; a child that hangs is killed after `timeoutMs` (its writes fail).
+    const until = Date.now() + timeoutMs;
+    while (this.pending.size && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    if (this.pending.size) this.child?.kill('SIGKILL');
     const c = this.child;
     this.child = null;
     if (c && c.exitCode === null) {

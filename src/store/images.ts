@@ -115,8 +115,9 @@ export class DiskImageStore implements ImageStore {
         variant,
         path: rel,
         mime: ORIGINAL_MIME[ext] ?? 'application/octet-stream',
-        width: meta.width ?? 0,
-        height: meta.height ?? 0,
+        // As write() records them: the size as shown (EXIF orientation applied).
+        width: meta.autoOrient?.width ?? meta.width ?? 0,
+        height: meta.autoOrient?.height ?? meta.height ?? 0,
         bytes: st.size,
       });
     }

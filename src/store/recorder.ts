@@ -1,4 +1,4 @@
-import { closeSync, ftruncateSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, ftruncateSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { appendFile, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import path from 'node:path';
@@ -66,6 +66,8 @@ export interface SpoolEntry {
 
 /** Journal entries per file before a new one is started (old files go once every entry in them is settled). */
 const JOURNAL_ROTATE = 1024;
+/** How often the journal is flushed to the disk: on a power loss of the machine at most this much of it is lost. */
+const JOURNAL_SYNC_MS = 200;
 
 /**
  * Writes inspections off the hot path. The line hands results over and never waits: the queue
@@ -101,6 +103,10 @@ export class Recorder {
   private journalFile: string | null = null;
   private journalFd: number | null = null;
   private journalCount = 0;
+  /** Journal bytes written since the last flush to the disk (every JOURNAL_SYNC_MS, off the hot path). */
+  private journalDirty = false;
+  private journalSyncing = false;
+  private syncTimer: NodeJS.Timeout | null = null;
   /** Journal files → entries in them not yet in the database or the spool. */
   private readonly journalOpen = new Map<string, number>();
   private readonly goodSeen = new Map<string, number>();
@@ -149,6 +155,8 @@ export class Recorder {
       if (this.spoolPending > 0 && !this.replaying) void this.replay();
     }, this.o.replayEveryMs ?? 1000);
     this.replayTimer.unref();
+    this.syncTimer = setInterval(() => this.syncJournal(), JOURNAL_SYNC_MS);
+    this.syncTimer.unref();
   }
 
   /** While the database is down, or rows wait in the spool (which keeps their order), rows join the spool. */
@@ -179,8 +187,9 @@ export class Recorder {
 
   /**
    * Appends the result (without pixels) to the journal with one write(2), synchronously: the
-   * bytes are in the kernel when this returns, so they outlive a killed process (not a power
-   * loss of the machine: that is the spool's and the database's fsync). ~20 µs a part.
+   * bytes are in the kernel when this returns, so they outlive a killed process; they reach the
+   * disk within JOURNAL_SYNC_MS (a background fdatasync), which bounds what a power loss of the
+   * whole machine can take. ~20 µs a part.
    *
    *   enqueue ─▶ journal-*.wal (append) ─▶ PLC hears the verdict ─▶ … row committed ─▶ settled
    *                 rotated every JOURNAL_ROTATE entries; a file goes once all its entries are settled
@@ -189,7 +198,10 @@ export class Recorder {
     try {
       if (this.journalFd === null || this.journalCount >= JOURNAL_ROTATE) this.rotateJournal();
       const { image: _i, masks: _m, anomalyMap: _a, ...rest } = r;
-      writeSync(this.journalFd!, spoolLine({ r: rest, images: [], journal: true }));
+      // A leading newline: a line torn by a full disk never glues the next entry onto itself.
+      const line = Buffer.from(`\n${spoolLine({ r: rest, images: [], journal: true })}`);
+      if (writeSync(this.journalFd!, line) !== line.length) throw Object.assign(new Error('short write to the journal'), { code: 'ENOSPC' });
+      this.journalDirty = true;
       this.journalCount++;
       const file = this.journalFile!;
       this.journalOpen.set(file, (this.journalOpen.get(file) ?? 0) + 1);
@@ -204,10 +216,24 @@ export class Recorder {
   private rotateJournal(): void {
     const old = this.journalFile;
     if (this.journalFd !== null) closeSync(this.journalFd);
-    this.journalFile = path.join(this.o.spoolDir, `journal-${Date.now()}-${process.pid}.wal`);
-    this.journalFd = openSync(this.journalFile, 'a');
+    // Never left holding a closed descriptor (its number may belong to another file by now).
+    this.journalFd = null;
+    this.journalFile = null;
+    const file = path.join(this.o.spoolDir, `journal-${Date.now()}-${process.pid}.wal`);
+    this.journalFd = openSync(file, 'a');
+    this.journalFile = file;
     this.journalCount = 0;
     if (old && !this.journalOpen.get(old)) this.dropJournal(old);
+  }
+
+  /** Flushes the journal to the disk in the background (libuv's pool): the append stays a plain write(2). */
+  private syncJournal(): void {
+    if (!this.journalDirty || this.journalSyncing || this.journalFd === null) return;
+    this.journalDirty = false;
+    this.journalSyncing = true;
+    fdatasync(this.journalFd, () => {
+      this.journalSyncing = false;
+    });
   }
 
   /** A journal entry's record is in the database or the spool: the journal need not keep it. */
@@ -267,10 +293,9 @@ export class Recorder {
           batch.map((b, i) => ({ r: b.r, refs: this.refsOf(b.r), images: stored[i] })),
         );
         this.counters.recorded += ids.length;
-        for (let i = 0; i < ids.length; i++) {
-          this.settled(batch[i].journal);
-          this.o.onRecorded?.(ids[i], batch[i].r);
-        }
+        for (let i = 0; i < ids.length; i++) this.settled(batch[i].journal);
+        // Listeners run after the bookkeeping: one that throws cannot send written rows round again.
+        for (let i = 0; i < ids.length; i++) this.o.onRecorded?.(ids[i], batch[i].r);
       } catch {
         for (let i = 0; i < batch.length; i++) await this.writeRow(batch[i].r, stored[i], batch[i].journal);
       }
@@ -313,17 +338,24 @@ export class Recorder {
       await this.spool(r, stored, journal);
       return;
     }
+    let id: number;
     try {
-      const id = await pRetry(() => this.insert(r, stored), { retries: 4, minTimeout: 50, maxTimeout: 1000 });
-      this.counters.recorded++;
-      this.settled(journal);
-      this.o.onRecorded?.(id, r);
+      id = await pRetry(() => this.insert(r, stored), { retries: 4, minTimeout: 50, maxTimeout: 1000, shouldRetry: ({ error }) => !alreadyThere(error) });
     } catch (err) {
+      if (alreadyThere(err)) {
+        // The row is in the database already (its unique key): recorded, not a database failure.
+        this.settled(journal);
+        return;
+      }
       this.databaseDown = true;
       this.lastDatabaseError = (err as Error).message;
       this.o.onError?.(err, r);
       await this.spool(r, stored, journal);
+      return;
     }
+    this.counters.recorded++;
+    this.settled(journal);
+    this.o.onRecorded?.(id, r);
   }
 
   /** Appends one row to the spool (appends are serialised); only if that fails too is the row lost (counted, logged). */
@@ -334,7 +366,7 @@ export class Recorder {
       try {
         this.spoolFile ??= path.join(this.o.spoolDir, `spool-${Date.now()}-${process.pid}.jsonl`);
         await mkdir(this.o.spoolDir, { recursive: true });
-        await appendFile(this.spoolFile, line);
+        await appendDurably(this.spoolFile, `\n${line}`);
         this.counters.spooled++;
         this.spoolPending++;
         this.settled(journal);
@@ -377,22 +409,27 @@ export class Recorder {
               this.spoolPending = Math.max(0, this.spoolPending - 1);
               continue;
             }
+            let id: number | null = null;
             try {
               // A journal entry's images were written (or not) under their names before the process died.
               const images = e.journal ? ((await this.images.adopt?.(this.o.stationId, e.r as InspectionResult)) ?? []) : e.images;
-              const id = await this.insert(e.r, images);
+              id = await this.insert(e.r, images);
               this.counters.recorded++;
               this.counters.replayed++;
-              this.o.onRecorded?.(id, e.r);
             } catch (err) {
-              if ((err as { code?: string }).code !== 'P2002') {
-                // Still down: keep the rest of this file for the next attempt.
-                await rewriteRest(file, lines.slice(i));
+              if (refusedForGood(err)) {
+                // A row this database will never take (not a failure of the database): set aside,
+                // counted, so it cannot hold every later record in the spool.
+                await this.quarantine(lines[i]);
+              } else if (!alreadyThere(err)) {
+                // Still down: keep the rest of this file for the next attempt (untouched when nothing of it went in).
+                if (i > 0) await rewriteRest(file, lines.slice(i));
                 this.lastDatabaseError = (err as Error).message;
                 return;
               }
               // Already in the database (a replay cut short, or a journal entry that was committed): nothing to do.
             }
+            if (id !== null) this.o.onRecorded?.(id, e.r);
             this.spoolPending = Math.max(0, this.spoolPending - 1);
           }
           await rm(file, { force: true });
@@ -431,6 +468,7 @@ export class Recorder {
     this.closed = true;
     await this.flush();
     if (this.replayTimer) clearInterval(this.replayTimer);
+    if (this.syncTimer) clearInterval(this.syncTimer);
     if (this.spoolPending > 0) await this.replay();
     await this.replaying;
     // Every entry is settled by now (written, or in the spool): the journal goes.
@@ -473,4 +511,31 @@ export function parseSpoolLine(line: string): SpoolEntry | null {
   } catch {
     return null;
   }
+}
+
+/** Appends and flushes to the disk before resolving: a spooled row survives a power loss of the machine. */
+async function appendDurably(file: string, text: string): Promise<void> {
+  const fh = await open(file, 'a');
+  try {
+    await fh.appendFile(text);
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The row is in the database already: its unique key (station, source, part, capture time) refused a second. */
+function alreadyThere(err: unknown): boolean {
+  return (err as { code?: string } | null)?.code === 'P2002';
+}
+
+/**
+ * An error that says this row will never go in, whatever the database's state: Prisma's request
+ * errors about the data (P2xxx but a duplicate) and its validation errors. Anything else — no
+ * connection, a busy or full database — is the database being down, and the row waits.
+ */
+function refusedForGood(err: unknown): boolean {
+  const e = err as { code?: string; name?: string } | null;
+  if (e?.name === 'PrismaClientValidationError') return true;
+  return typeof e?.code === 'string' && /^P2\d{3}$/.test(e.code) && e.code !== 'P2002' && e.code !== 'P2024' && e.code !== 'P2034';
 }
