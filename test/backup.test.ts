@@ -3,7 +3,8 @@
  * process while a real station records, checked, restored into a new station that finds every
  * record; a damaged copy refused with its code.
  */
-import { copyFileSync, openSync, closeSync, writeSync, statSync, mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
@@ -62,6 +63,10 @@ describe('station db backup and verify', () => {
       expect(line.bytes).toBe(statSync(out).size);
       expect(statSync(out).mode & 0o777).toBe(0o600);
       expect(line.inspections).toBeGreaterThan(40);
+      // verify of the station's own database, beside the running line, finds it intact too
+      const own = await cli(['db', 'verify', '--data', s.dataDir]);
+      expect(own.code, own.stderr).toBe(0);
+      expect(JSON.parse(own.lines.at(-1)!)).toMatchObject({ ok: true, integrity: 'ok' });
       // the line went on recording after the copy was taken
       await expect.poll(() => s.repo.countInspections(), { timeout: 20_000, interval: 200 }).toBeGreaterThan(line.inspections + 20);
       await s.stop();
@@ -138,6 +143,65 @@ describe('station db backup and verify', () => {
     expect(v.stderr).toContain('STN_ERR_DB_CORRUPT');
     expect(JSON.parse(v.lines.at(-1)!)).toMatchObject({ file: bad, ok: false, code: 'STN_ERR_DB_CORRUPT' });
   }, 120_000);
+
+  it('names a row pointing at nothing and a migration this release does not know', async () => {
+    // Given an intact copy of a station database
+    const s = await startTestStation({ sources: [{ name: 'line', uri: 'synthetic:?seed=4&defectRate=1&rate=0&count=5' }] });
+    const file = path.join(tmpDir(), 'copy.db');
+    try {
+      await s.line.whenIdle();
+      await s.recorder.flush();
+      expect((await cli(['db', 'backup', file, '--data', s.dataDir])).code).toBe(0);
+    } finally {
+      await s.stop();
+    }
+    // When a defect row is made to point at no inspection, and a newer release's migration is recorded
+    const db = new Database(file);
+    db.pragma('foreign_keys = OFF');
+    db.prepare("INSERT INTO Defect (inspectionId, class, score, rejecting) VALUES (999999, 'scratch', 0.9, 1)").run();
+    db.prepare(
+      "INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at, finished_at, applied_steps_count) VALUES ('x', 'x', '29991231000000_from_the_future', 0, 1, 1)",
+    ).run();
+    db.close();
+
+    // Then verify reports both, the first one's code on exit
+    const v = await cli(['db', 'verify', file]);
+    expect(v.code).toBe(2);
+    const r = JSON.parse(v.lines.at(-1)!);
+    expect(r).toMatchObject({
+      ok: false,
+      integrity: 'ok',
+      code: 'STN_ERR_DB_FOREIGN_KEY',
+      migrations: { pending: [], unknown: ['29991231000000_from_the_future'] },
+    });
+    expect(r.foreignKeys).toEqual([expect.objectContaining({ table: 'Defect', parent: 'Inspection' })]);
+    expect(r.problems.map((p: { code: string }) => p.code)).toEqual(['STN_ERR_DB_FOREIGN_KEY', 'STN_ERR_DB_MIGRATIONS']);
+  }, 60_000);
+
+  it('leaves neither FILE nor FILE.tmp when the backup cannot be written (missing folder, full disk)', async () => {
+    const data = path.join(tmpDir(), 'data');
+    expect((await cli(['db', 'migrate', '--data', data])).code).toBe(0);
+    const missing = path.join(tmpDir(), 'no-such-folder', 'b.db');
+    const r = await cli(['db', 'backup', missing, '--data', data]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('STN_ERR_DB_BACKUP_FAILED');
+    expect(existsSync(missing) || existsSync(`${missing}.tmp`)).toBe(false);
+
+    // A 64 KiB tmpfs fills up under a database of some 200 KiB (root only; skipped elsewhere)
+    const small = tmpDir();
+    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', small]).status !== 0) {
+      console.warn('full-disk backup case skipped: cannot mount a tmpfs here');
+      return;
+    }
+    try {
+      const full = await cli(['db', 'backup', path.join(small, 'b.db'), '--data', data]);
+      expect(full.code).toBe(2);
+      expect(full.stderr).toContain('STN_ERR_DB_BACKUP_FAILED');
+      expect(readdirSync(small)).toEqual([]);
+    } finally {
+      spawnSync('umount', [small]);
+    }
+  }, 60_000);
 
   it('refuses to back up a PostgreSQL database and shows the pg_dump command instead', async () => {
     const out = path.join(tmpDir(), 'line.dump');
