@@ -85,3 +85,16 @@ describe('decision', () => {
     expect(uninspected('STN_ERR_IMAGE_CORRUPT')).toMatchObject({ verdict: 'uninspected', reasons: [{ rule: 'uninspected', code: 'STN_ERR_IMAGE_CORRUPT' }] });
   });
 });
+
+describe('a model that outputs NaN (review finding: NaN >= limit is false, so the part passed)', () => {
+  it('leaves the part uninspected with STN_ERR_MODEL_OUTPUT, whatever the thresholds', () => {
+    expect(decide({ kind: 'anomaly', score: Number.NaN }, { anomalyScore: 0.5 })).toMatchObject({
+      verdict: 'uninspected',
+      reasons: [{ code: 'STN_ERR_MODEL_OUTPUT' }],
+    });
+    expect(
+      decide({ kind: 'detection', detections: [{ class: 'scratch', score: Number.NaN, box: [0, 0, 1, 1], area: 1 }] }, { default: { minScore: 0.5 } }).verdict,
+    ).toBe('uninspected');
+    expect(decide({ kind: 'classification', scores: [{ class: 'good', score: Number.NaN }] }, {}).verdict).toBe('uninspected');
+  });
+});

@@ -74,6 +74,9 @@ describe('the spool after a power cut', () => {
       expect(rows.map((r) => r.partSeq).sort()).toEqual([a.seq, b.seq, c.seq].sort());
       const ready = await s.api!.inject({ method: 'GET', url: '/api/ready' });
       expect(ready.statusCode).toBe(200);
+      // Ready, but saying what was set aside.
+      const health = (await s.api!.inject({ method: 'GET', url: '/api/health' })).json();
+      expect(health.problems.join(' ')).toMatch(/3 spool lines could not be replayed and were set aside/);
       const quarantine = readdirSync(path.join(data, 'spool')).filter((f) => f.endsWith('.quarantine'));
       expect(quarantine).toHaveLength(1);
       expect(

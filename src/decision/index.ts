@@ -69,6 +69,9 @@ export function ruleFor(t: Thresholds, cls: string): Required<ClassRule> {
 }
 
 export function decide(output: DecisionInput, t: Thresholds): Decision {
+  // A score that is not a number (a model producing NaN) compares false with every threshold and
+  // would pass the part: it was not truly inspected.
+  if (!scoresFinite(output)) return uninspected('STN_ERR_MODEL_OUTPUT');
   switch (output.kind) {
     case 'detection': {
       const counts = new Map<string, { n: number; max: number; area: number }>();
@@ -223,4 +226,15 @@ export function labelOf(
     return { defective: truth.defective, classes: [...new Set((truth.defects ?? []).map((d) => d.class))], source: 'truth' };
   }
   return null;
+}
+
+function scoresFinite(o: DecisionInput): boolean {
+  switch (o.kind) {
+    case 'detection':
+      return o.detections.every((d) => Number.isFinite(d.score) && Number.isFinite(d.area));
+    case 'anomaly':
+      return Number.isFinite(o.score);
+    case 'classification':
+      return o.scores.every((s) => Number.isFinite(s.score));
+  }
 }

@@ -9,7 +9,7 @@ export interface HealthInputs {
     databaseDown: boolean;
     spoolDepth: number;
     lastDatabaseError: string | null;
-    counters: { diskFull: number; imageErrors: number };
+    counters: { diskFull: number; imageErrors: number; journalErrors?: number; dropped?: number; quarantined?: number };
   };
   /** Sources that ended with an error (they do not come back by themselves), by name. */
   failedSources: ReadonlyMap<string, { code: string; message: string }>;
@@ -48,6 +48,9 @@ class Growth {
 export class StationHealth {
   private readonly diskFull = new Growth();
   private readonly imageErrors = new Growth();
+  private readonly journalErrors = new Growth();
+  private readonly dropped = new Growth();
+  private readonly quarantined = new Growth();
   constructor(
     private readonly s: HealthInputs,
     private readonly now: () => number = Date.now,
@@ -70,6 +73,13 @@ export class StationHealth {
     if (this.diskFull.recent(recorder.counters.diskFull, now)) p.push('image disk full in the last minute: records kept without images');
     if (this.imageErrors.recent(recorder.counters.imageErrors, now))
       p.push(`recorder: ${recorder.counters.imageErrors} image writes failed (last: ${this.s.lastImageError() ?? 'unknown'})`);
+    const c = recorder.counters;
+    // Records at risk or lost: verdicts went to the PLC without a durable record behind them.
+    if (this.journalErrors.recent(c.journalErrors ?? 0, now))
+      p.push(`recorder: ${c.journalErrors} results could not be journaled (a crash now would lose their records)`);
+    if (this.dropped.recent(c.dropped ?? 0, now)) p.push(`recorder: ${c.dropped} records lost (neither the database nor the spool took them)`);
+    if (this.quarantined.recent(c.quarantined ?? 0, now))
+      p.push(`recorder: ${c.quarantined} spool lines could not be replayed and were set aside (quarantine-*.quarantine in the spool folder)`);
     if (gate && gate.state !== 'ready') p.push(`PLC link ${gate.state}: ${gate.lastError ?? ''}`);
     if (mqtt && !mqtt.connected) p.push(`MQTT broker unreachable, ${mqtt.buffered} messages waiting: ${mqtt.lastError ?? ''}`);
     return { status: failed ? 'failed' : p.length ? 'degraded' : 'ok', problems: p };
