@@ -31,7 +31,7 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** After a failure, the process should end by itself; if a handle keeps it alive this long, it is ended. */
+/** After its command, the process should end by itself; if a handle keeps it alive this long, it is ended. */
 const EXIT_GRACE_MS = 10_000;
 
 /**
@@ -54,9 +54,12 @@ export async function main(argv: string[] = process.argv): Promise<void> {
       process.stderr.write(`station: ${(err as Error)?.stack ?? String(err)}\n`);
       process.exitCode = 1;
     }
+  } finally {
+    // The command is over (done, or failed): a handle that keeps the process alive beyond the
+    // grace time (a stop that missed a timer or a socket) is named and the process ends anyway.
     const guard = setTimeout(() => {
       const left = (process as unknown as { getActiveResourcesInfo?: () => string[] }).getActiveResourcesInfo?.() ?? [];
-      process.stderr.write(`station: still running ${EXIT_GRACE_MS / 1000} s after the error (${left.join(', ')}); exiting\n`);
+      process.stderr.write(`station: still running ${EXIT_GRACE_MS / 1000} s after the command ended (${left.join(', ')}); exiting\n`);
       process.exit();
     }, EXIT_GRACE_MS);
     guard.unref();
