@@ -7,13 +7,15 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { plateRecipe, validateConfig } from '../src/config/index.js';
 import { startStation, type Station } from '../src/main.js';
 import { SHIPPED_MODEL } from '../src/paths.js';
-import { shippedMigrations } from '../src/store/index.js';
+import { migrate, migrationsDir, shippedMigrations } from '../src/store/index.js';
 import { station as cli } from './helpers/cli.js';
+import { freshPostgres, pgAvailable } from './helpers/pg.js';
 import { observer, startTestStation } from './helpers/station.js';
 import { tmpDir } from './helpers/tmp.js';
 
@@ -210,6 +212,40 @@ describe('station db backup and verify', () => {
     expect(r.stderr).toContain('STN_ERR_DB_POSTGRES');
     expect(r.stderr).toContain(`pg_dump --format=custom --file=${out} "$DATABASE_URL"`);
   });
+
+  it.skipIf(!pgAvailable)(
+    "verifies a PostgreSQL station's migration history and rows, and names a migration it does not know",
+    async () => {
+      // Given a migrated PostgreSQL station database
+      const url = await freshPostgres('verify');
+      await migrate(url);
+      const ok = await cli(['db', 'verify'], { env: { DATABASE_URL: url } });
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(JSON.parse(ok.lines.at(-1)!)).toMatchObject({
+        ok: true,
+        migrations: { applied: shippedMigrations(migrationsDir('postgresql')).length, pending: [], unknown: [] },
+        inspections: 0,
+        tables: { Inspection: 0, Station: 0 },
+      });
+      // When a newer release's migration is recorded in it
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      await c.query(
+        "INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at, finished_at, applied_steps_count) VALUES ('x', 'x', '29991231000000_from_the_future', now(), now(), 1)",
+      );
+      await c.end();
+      // Then verify names it and exits non-zero
+      const bad = await cli(['db', 'verify'], { env: { DATABASE_URL: url } });
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('STN_ERR_DB_MIGRATIONS');
+      expect(JSON.parse(bad.lines.at(-1)!)).toMatchObject({
+        ok: false,
+        code: 'STN_ERR_DB_MIGRATIONS',
+        migrations: { unknown: ['29991231000000_from_the_future'] },
+      });
+    },
+    60_000,
+  );
 
   it('exits non-zero with STN_ERR_DB_NOT_FOUND for a file that does not exist', async () => {
     const r = await cli(['db', 'verify', path.join(tmpDir(), 'nothing.db')]);

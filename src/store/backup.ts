@@ -6,9 +6,10 @@
 import { closeSync, existsSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, statSync, chmodSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { StationError, type ErrorCode } from '../errors/index.js';
 import { migrationsDir } from './migrate.js';
-import { parseDatabaseUrl } from './url.js';
+import { parseDatabaseUrl, redact } from './url.js';
 
 /** What `station db backup` prints. */
 export interface BackupResult {
@@ -173,23 +174,7 @@ export function verifyDatabase(file: string, o: { migrations?: string[]; checks?
           rolledBack: string | null;
         }[])
       : [];
-    const applied = new Set(rows.filter((r) => r.finished !== null && r.rolledBack === null).map((r) => r.name));
-    report.migrations = {
-      applied: applied.size,
-      pending: shipped.filter((m) => !applied.has(m)),
-      unknown: [...applied].filter((m) => !shipped.includes(m)).sort(),
-      failed: rows.filter((r) => r.finished === null && r.rolledBack === null).map((r) => r.name),
-    };
-    const m = report.migrations;
-    if (!hasHistory) problem('STN_ERR_DB_MIGRATIONS', 'no migration history (_prisma_migrations): not a station database');
-    else if (m.pending.length || m.unknown.length || m.failed.length) {
-      const parts = [
-        m.pending.length ? `pending ${m.pending.join(', ')} (run station db migrate)` : '',
-        m.unknown.length ? `unknown to this release ${m.unknown.join(', ')} (made by a newer station?)` : '',
-        m.failed.length ? `started and never finished ${m.failed.join(', ')}` : '',
-      ];
-      problem('STN_ERR_DB_MIGRATIONS', `migration history: ${parts.filter(Boolean).join('; ')}`);
-    }
+    checkHistory(report, shipped, hasHistory ? rows : null);
     const tables = db
       .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_prisma_%' ORDER BY name")
       .all() as { name: string }[];
@@ -203,6 +188,75 @@ export function verifyDatabase(file: string, o: { migrations?: string[]; checks?
     return finish(report);
   } finally {
     db.close();
+  }
+}
+
+type HistoryRow = { name: string; finished: unknown; rolledBack: unknown };
+
+/** Compares a migration history (`null`: no `_prisma_migrations` table) with the shipped migrations; notes the problem. */
+function checkHistory(report: VerifyReport, shipped: string[], rows: HistoryRow[] | null): void {
+  const list = rows ?? [];
+  const applied = new Set(list.filter((r) => r.finished !== null && r.rolledBack === null).map((r) => r.name));
+  const m = {
+    applied: applied.size,
+    pending: shipped.filter((x) => !applied.has(x)),
+    unknown: [...applied].filter((x) => !shipped.includes(x)).sort(),
+    failed: list.filter((r) => r.finished === null && r.rolledBack === null).map((r) => r.name),
+  };
+  report.migrations = m;
+  if (rows === null) {
+    report.problems.push({ code: 'STN_ERR_DB_MIGRATIONS', message: 'no migration history (_prisma_migrations): not a station database' });
+  } else if (m.pending.length || m.unknown.length || m.failed.length) {
+    const parts = [
+      m.pending.length ? `pending ${m.pending.join(', ')} (run station db migrate)` : '',
+      m.unknown.length ? `unknown to this release ${m.unknown.join(', ')} (made by a newer station?)` : '',
+      m.failed.length ? `started and never finished ${m.failed.join(', ')}` : '',
+    ];
+    report.problems.push({ code: 'STN_ERR_DB_MIGRATIONS', message: `migration history: ${parts.filter(Boolean).join('; ')}` });
+  }
+}
+
+/**
+ * The checks of verifyDatabase that apply to a PostgreSQL station database: the migration
+ * history and rows per table. The server keeps pages and foreign keys sound itself (no
+ * integrity pragma to run; foreign keys are always enforced); record checks run on SQLite files
+ * only for now. A dump is checked with `pg_restore --list`.
+ */
+export async function verifyPostgres(url: string, o: { migrations?: string[] } = {}): Promise<VerifyReport> {
+  const report: VerifyReport = {
+    file: redact(url),
+    ok: false,
+    problems: [],
+    integrity: 'not checked: PostgreSQL keeps its own pages',
+    foreignKeys: [],
+    migrations: { applied: 0, pending: [], unknown: [], failed: [] },
+    inspections: 0,
+    tables: {},
+    records: {},
+  };
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  try {
+    await c.connect();
+  } catch (err) {
+    throw new StationError('STN_ERR_STORE_CONNECT', `${redact(url)}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    const tables = (
+      await c.query<{ name: string }>(
+        "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name",
+      )
+    ).rows.map((r) => r.name);
+    const history = tables.includes('_prisma_migrations')
+      ? (await c.query<HistoryRow>('SELECT migration_name AS name, finished_at AS finished, rolled_back_at AS "rolledBack" FROM _prisma_migrations')).rows
+      : null;
+    checkHistory(report, o.migrations ?? shippedMigrations(migrationsDir('postgresql')), history);
+    for (const t of tables.filter((x) => !x.startsWith('_prisma_'))) {
+      report.tables[t] = Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM "${t.replaceAll('"', '""')}"`)).rows[0].n);
+    }
+    report.inspections = report.tables.Inspection ?? 0;
+    return finish(report);
+  } finally {
+    await c.end().catch(() => undefined);
   }
 }
 
