@@ -281,8 +281,16 @@ describe.skipIf(!pgAvailable)('upgrading a PostgreSQL database of the previous r
         before[table] = { columns, rows: await select(table, columns) };
       }
 
+      // verify names what the old database lacks
+      const newer = shippedMigrations(migrationsDir('postgresql')).filter((m) => !old.names.includes(m));
+      const stale = await cli(['db', 'verify'], { env: { DATABASE_URL: url } });
+      expect(stale.code).toBe(2);
+      expect(JSON.parse(stale.lines.at(-1)!)).toMatchObject({ ok: false, code: 'STN_ERR_DB_MIGRATIONS', migrations: { pending: newer }, inspections: 3 });
+
       // When today's migrations run on it
-      expect(await migrate(url)).toEqual(shippedMigrations(migrationsDir('postgresql')).filter((m) => !old.names.includes(m)));
+      expect(await migrate(url)).toEqual(newer);
+      const fresh = await cli(['db', 'verify'], { env: { DATABASE_URL: url } });
+      expect(fresh.code, fresh.stderr).toBe(0);
 
       // Then every old row is there with every old value, and each new column holds its default
       for (const [table, b] of Object.entries(before)) {
