@@ -60,102 +60,109 @@ function filesUnder(dir: string): string[] {
 }
 
 describe('power cuts while recording', () => {
-  it(`SIGKILLed ${KILLS} times at random moments, the station loses no record, duplicates none, and leaves no orphan`, async () => {
-    const dir = tmpDir('power-cut-', true);
-    const sim = new LineSimulator({
-      port: 0,
-      host: '127.0.0.1',
-      rate: 10,
-      travelMs: 800,
-      seed: 42,
-      defectRate: 0.3,
-      pkiDir: path.join(dir, 'pki-plc'),
-      users: [{ username: 'station', password: PASSWORD }],
-    });
-    await sim.start();
-    sims.push(sim);
-    await trustEachOther(path.join(dir, 'data', 'pki', 'station'), 'urn:inspection-station:station:power-1', sim.serverCertificateDir, sim.certificate());
-    const file = configFile(dir, sim.endpointUrl);
-    sim.startConveyor();
-    const rng = new Rng(SEED);
-    const env = { POWER_PLC_PASSWORD: PASSWORD, LOG_LEVEL: 'info' };
+  it(
+    `SIGKILLed ${KILLS} times at random moments, the station loses no record, duplicates none, and leaves no orphan`,
+    async () => {
+      const dir = tmpDir('power-cut-', true);
+      const sim = new LineSimulator({
+        port: 0,
+        host: '127.0.0.1',
+        rate: 10,
+        travelMs: 800,
+        seed: 42,
+        defectRate: 0.3,
+        pkiDir: path.join(dir, 'pki-plc'),
+        users: [{ username: 'station', password: PASSWORD }],
+      });
+      await sim.start();
+      sims.push(sim);
+      await trustEachOther(path.join(dir, 'data', 'pki', 'station'), 'urn:inspection-station:station:power-1', sim.serverCertificateDir, sim.certificate());
+      const file = configFile(dir, sim.endpointUrl);
+      sim.startConveyor();
+      const rng = new Rng(SEED);
+      const env = { POWER_PLC_PASSWORD: PASSWORD, LOG_LEVEL: 'info' };
 
-    /** One life of the station: until killed (or, for the last, stopped gracefully once it has worked a while). */
-    const life = (k: number, last: boolean) =>
-      new Promise<{ ready: boolean; readyz: number | null }>((resolve, reject) => {
-        let ready = false;
-        let url: string | null = null;
-        let readyz: number | null = null;
-        const when = 300 + rng.next() * 2500;
-        const reload = rng.next() < 0.2;
-        // A third of the lives end while still starting (migrations, the spool and journal replay).
-        const early = rng.next() < 1 / 3 ? 500 + rng.next() * 3000 : null;
-        cli(['run', '--config', file], {
-          env,
-          timeoutMs: 60_000,
-          onStderr: (s) => {
-            url ??= /"url":"(http:[^"]+)"/.exec(s)?.[1] ?? null;
-            if (ready || !/"plc":"ready"/.test(s)) return;
-            ready = true;
-          },
-          onSpawn: (child) => {
-            const started = Date.now();
-            if (early !== null && !last) {
-              setTimeout(() => child.kill('SIGKILL'), early);
-              return;
-            }
-            const tick = setInterval(async () => {
-              if (!ready && Date.now() - started < 20_000) return;
-              clearInterval(tick);
-              if (last) {
-                await sleep(1500);
-                readyz = url ? ((await fetch(`${url}/api/ready`).catch(() => null))?.status ?? null) : null;
-                child.kill('SIGTERM');
+      /** One life of the station: until killed (or, for the last, stopped gracefully once it has worked a while). */
+      const life = (k: number, last: boolean) =>
+        new Promise<{ ready: boolean; readyz: number | null }>((resolve, reject) => {
+          let ready = false;
+          let url: string | null = null;
+          let readyz: number | null = null;
+          const when = 300 + rng.next() * 2500;
+          const reload = rng.next() < 0.2;
+          // A third of the lives end while still starting (migrations, the spool and journal replay).
+          const early = rng.next() < 1 / 3 ? 500 + rng.next() * 3000 : null;
+          cli(['run', '--config', file], {
+            env,
+            timeoutMs: 60_000,
+            onStderr: (s) => {
+              url ??= /"url":"(http:[^"]+)"/.exec(s)?.[1] ?? null;
+              if (ready || !/"plc":"ready"/.test(s)) return;
+              ready = true;
+            },
+            onSpawn: (child) => {
+              const started = Date.now();
+              if (early !== null && !last) {
+                setTimeout(() => child.kill('SIGKILL'), early);
                 return;
               }
-              if (reload) {
-                await sleep(when * 0.8);
-                child.kill('SIGHUP');
-                await sleep(when * 0.2);
-              } else await sleep(when);
-              child.kill('SIGKILL');
-            }, 20);
-          },
-        }).then(
-          (run) => {
-            if (last && run.code !== 0) reject(new Error(`the last run exited ${run.code}: ${run.stderr.slice(-2000)}`));
-            resolve({ ready, readyz });
-          },
-          (err) => reject(new Error(`life ${k}: ${err}`)),
+              const tick = setInterval(async () => {
+                if (!ready && Date.now() - started < 20_000) return;
+                clearInterval(tick);
+                if (last) {
+                  await sleep(1500);
+                  readyz = url ? ((await fetch(`${url}/api/ready`).catch(() => null))?.status ?? null) : null;
+                  child.kill('SIGTERM');
+                  return;
+                }
+                if (reload) {
+                  await sleep(when * 0.8);
+                  child.kill('SIGHUP');
+                  await sleep(when * 0.2);
+                } else await sleep(when);
+                child.kill('SIGKILL');
+              }, 20);
+            },
+          }).then(
+            (run) => {
+              if (last && run.code !== 0) reject(new Error(`the last run exited ${run.code}: ${run.stderr.slice(-2000)}`));
+              resolve({ ready, readyz });
+            },
+            (err) => reject(new Error(`life ${k}: ${err}`)),
+          );
+        });
+
+      for (let k = 0; k < KILLS; k++) await life(k, false);
+      const final = await life(KILLS, true);
+      await sim.drain();
+      expect(final.readyz).toBe(200);
+
+      const db = new Database(path.join(dir, 'data', 'station.db'), { readonly: true });
+      try {
+        expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+        const rows = db.prepare("SELECT partSeq, COUNT(*) AS n FROM Inspection WHERE source = 'cam' GROUP BY partSeq").all() as {
+          partSeq: number;
+          n: number;
+        }[];
+        const records = new Map(rows.map((r) => [Number(r.partSeq), r.n]));
+        const received = [...new Set(sim.received.map((r) => r.seq))];
+        expect(received.length).toBeGreaterThan(KILLS * 5);
+        const lost = received.filter((seq) => !records.has(seq));
+        const duplicated = [...records].filter(([, n]) => n > 1);
+        expect({ lost: lost.length, duplicated: duplicated.length }).toEqual({ lost: 0, duplicated: 0 });
+
+        const images = path.join(dir, 'data', 'images');
+        const named = new Set((db.prepare('SELECT path FROM Image').all() as { path: string }[]).map((r) => r.path));
+        const missing = [...named].filter((p) => !existsSync(path.join(images, p)));
+        const orphans = filesUnder(images).filter((f) => !f.startsWith('.retention-pending') && !named.has(f));
+        expect({ missing: missing.length, orphans: orphans.slice(0, 5) }).toEqual({ missing: 0, orphans: [] });
+        console.log(
+          `power cuts: ${KILLS} kills, ${received.length} verdicts at the PLC, ${records.size} records, lost 0, duplicated 0, ${named.size} image files kept`,
         );
-      });
-
-    for (let k = 0; k < KILLS; k++) await life(k, false);
-    const final = await life(KILLS, true);
-    await sim.drain();
-    expect(final.readyz).toBe(200);
-
-    const db = new Database(path.join(dir, 'data', 'station.db'), { readonly: true });
-    try {
-      expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-      const rows = db.prepare("SELECT partSeq, COUNT(*) AS n FROM Inspection WHERE source = 'cam' GROUP BY partSeq").all() as { partSeq: number; n: number }[];
-      const records = new Map(rows.map((r) => [Number(r.partSeq), r.n]));
-      const received = [...new Set(sim.received.map((r) => r.seq))];
-      expect(received.length).toBeGreaterThan(KILLS * 5);
-      const lost = received.filter((seq) => !records.has(seq));
-      const duplicated = [...records].filter(([, n]) => n > 1);
-      expect({ lost: lost.length, duplicated: duplicated.length }).toEqual({ lost: 0, duplicated: 0 });
-
-      const images = path.join(dir, 'data', 'images');
-      const named = new Set((db.prepare('SELECT path FROM Image').all() as { path: string }[]).map((r) => r.path));
-      const missing = [...named].filter((p) => !existsSync(path.join(images, p)));
-      const orphans = filesUnder(images).filter((f) => !f.startsWith('.retention-pending') && !named.has(f));
-      expect({ missing: missing.length, orphans: orphans.slice(0, 5) }).toEqual({ missing: 0, orphans: [] });
-      console.log(
-        `power cuts: ${KILLS} kills, ${received.length} verdicts at the PLC, ${records.size} records, lost 0, duplicated 0, ${named.size} image files kept`,
-      );
-    } finally {
-      db.close();
-    }
-  }, 60_000 + KILLS * 8000);
+      } finally {
+        db.close();
+      }
+    },
+    60_000 + KILLS * 8000,
+  );
 });
