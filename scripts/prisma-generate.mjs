@@ -29,6 +29,10 @@ writeFileSync(
 );
 
 for (const schema of ['prisma/schema.prisma', 'prisma/postgresql/schema.prisma']) {
-  const r = spawnSync(process.execPath, ['node_modules/prisma/build/index.js', 'generate', '--schema', schema], { cwd: root, env, stdio: 'inherit' });
-  if (r.status !== 0) process.exit(r.status ?? 1);
+  // Quiet unless it fails: an install prints only what the user needs.
+  const r = spawnSync(process.execPath, ['node_modules/prisma/build/index.js', 'generate', '--schema', schema], { cwd: root, env, encoding: 'utf8' });
+  if (r.status !== 0) {
+    process.stderr.write(`${r.stdout ?? ''}${r.stderr ?? ''}`);
+    process.exit(r.status ?? 1);
+  }
 }

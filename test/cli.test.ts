@@ -276,6 +276,37 @@ describe('npm start', () => {
       npm.kill('SIGKILL');
     }
   });
+
+  it('Ctrl-C (SIGINT to the whole foreground group: npm forwards it, so the station gets it twice) drains and prints the summary (first-hour finding: it was killed outright)', async () => {
+    buildDistIfStale();
+    const data = tmpDir();
+    const npm = spawn('npm', ['start', '--', '--duration', '60', '--port', '0', '--rate', '5', '--data', data], {
+      cwd: ROOT,
+      env: { ...process.env, LOG_LEVEL: 'warn', MQTT_URL: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true, // its own process group, as a terminal's foreground job
+    });
+    let out = '';
+    let err = '';
+    npm.stdout.on('data', (d) => (out += d));
+    npm.stderr.on('data', (d) => (err += d));
+    const closed = new Promise<void>((resolve) => npm.on('close', () => resolve()));
+    try {
+      const until = Date.now() + 60_000;
+      while (!/parts [1-9]/.test(err) && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+      expect(err).toMatch(/parts [1-9]/);
+      process.kill(-npm.pid!, 'SIGINT');
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 20_000))]);
+      const last = out.trim().split('\n').pop() ?? '';
+      expect(JSON.parse(last), err.slice(-1000)).toMatchObject({ parts: expect.any(Number), plc: expect.any(Object) });
+    } finally {
+      try {
+        process.kill(-npm.pid!, 'SIGKILL');
+      } catch {
+        /* the group is gone */
+      }
+    }
+  });
 });
 
 describe('started by npm, the station follows its parent', () => {

@@ -47,8 +47,18 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     await buildProgram().parseAsync(argv);
   } catch (err) {
     const code = (err as { code?: unknown })?.code;
+    const name = (err as { name?: unknown })?.name;
     if (typeof code === 'string' && code.startsWith('STN_ERR_')) {
       process.stderr.write(`station: ${code}: ${(err as Error).message}\n`);
+      process.exitCode = 2;
+    } else if (typeof name === 'string' && name.startsWith('PrismaClient')) {
+      // The database refused or timed out (a busy line, a locked file): said in one line with a code, not a stack.
+      const first =
+        String((err as Error).message)
+          .trim()
+          .split('\n')
+          .pop() ?? '';
+      process.stderr.write(`station: STN_ERR_STORE_WRITE: the database did not take the change (${first.trim()}); try again\n`);
       process.exitCode = 2;
     } else {
       process.stderr.write(`station: ${(err as Error)?.stack ?? String(err)}\n`);

@@ -96,11 +96,12 @@ export async function resolveDatabase(o: { config?: string; data?: string }, env
 export function untilStopped(seconds?: number, followParent = process.env.npm_lifecycle_event !== undefined): Promise<string> {
   return new Promise((resolve) => {
     const parent = process.ppid;
+    let stopping = false;
     const done = (why: string) => {
+      if (stopping) return;
+      stopping = true;
       if (timer) clearTimeout(timer);
       if (watch) clearInterval(watch);
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
       resolve(why);
     };
     const timer = seconds !== undefined ? setTimeout(() => done('duration'), seconds * 1000) : null;
@@ -111,10 +112,19 @@ export function untilStopped(seconds?: number, followParent = process.env.npm_li
         }, 500)
       : null;
     watch?.unref();
-    const onInt = () => done('SIGINT');
-    const onTerm = () => done('SIGTERM');
-    process.once('SIGINT', onInt);
-    process.once('SIGTERM', onTerm);
+    // The handlers stay for the life of the process: Ctrl-C under `npm start` reaches the station
+    // twice (from the terminal, and forwarded by npm), and a second signal with no handler would
+    // kill it mid-drain. Stopping takes the first; a third one ends the process at once.
+    let signals = 0;
+    const on = (sig: string) => () => {
+      if (++signals >= 3) {
+        process.stderr.write(`station: ${sig} three times: exiting without waiting for the parts in flight\n`);
+        process.exit(130);
+      }
+      done(sig);
+    };
+    process.on('SIGINT', on('SIGINT'));
+    process.on('SIGTERM', on('SIGTERM'));
   });
 }
 

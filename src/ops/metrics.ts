@@ -59,7 +59,7 @@ export class StationMetrics {
   constructor(station: string, src: MetricSources) {
     const r = this.registry;
     r.setDefaultLabels({ station });
-    collectDefaultMetrics({ register: r, prefix: 'station_process_' });
+    collectDefaultMetrics({ register: r, prefix: 'station_' });
     this.parts = new Counter({
       name: 'station_parts_total',
       help: 'Parts decided, by verdict, recipe and source',

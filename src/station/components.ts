@@ -190,7 +190,9 @@ export const accountsAndSelfTest = (s: StationParts): Component => ({
       if (await s.accounts.findUser('admin')) await s.accounts.setPassword('admin', s.o.adminPassword);
       else await s.accounts.createUser('admin', 'admin', s.o.adminPassword);
     } else if (s.o.http !== false && (await s.accounts.countUsers()) === 0) {
-      s.log.warn('no users yet: create one with `station user add NAME --role admin`; every API route but health needs a login');
+      s.log.warn(
+        `no users yet: create one with \`station user add NAME --role admin ${s.o.configFile ? `--config ${s.o.configFile}` : `--data ${s.dataDir}`}\` (as the user the station runs as); every API route but health needs a login`,
+      );
     }
   },
 });

@@ -107,7 +107,7 @@ export class Accounts {
       await tx.user.update({ where: { id: u.id }, data: { passwordHash } });
       await tx.session.deleteMany({ where: { userId: u.id } });
       return true;
-    });
+    }, BUSY_LINE);
   }
 
   /**
@@ -123,7 +123,7 @@ export class Accounts {
       await tx.user.update({ where: { id: u.id }, data: { disabledAt: disabled ? now : null } });
       if (disabled) await endAccess(tx, u.id, now);
       return true;
-    });
+    }, BUSY_LINE);
   }
 
   /** A new role; like disabling, it ends the user's sessions and revokes its keys at once. False: no such user. */
@@ -134,7 +134,7 @@ export class Accounts {
       await tx.user.update({ where: { id: u.id }, data: { role } });
       await endAccess(tx, u.id, new Date());
       return true;
-    });
+    }, BUSY_LINE);
   }
 
   async countUsers(): Promise<number> {
@@ -237,6 +237,12 @@ export class Accounts {
 }
 
 type Tx = Parameters<Parameters<Db['$transaction']>[0]>[0];
+
+/**
+ * A station line writes all the time: an account change from the command line waits its turn
+ * (SQLite takes one writer at a time) instead of Prisma's default 2 s, then fails with its code.
+ */
+const BUSY_LINE = { maxWait: 15_000, timeout: 20_000 };
 
 /** Ends every session and revokes every active key of a user (inside the caller's transaction). */
 async function endAccess(tx: Tx, userId: number, now: Date): Promise<void> {

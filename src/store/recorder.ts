@@ -146,7 +146,12 @@ export class Recorder {
       await rename(path.join(this.o.spoolDir, f), path.join(this.o.spoolDir, f.replace(/^journal-/, 'spool-').replace(/\.wal$/, '-journal.jsonl')));
     }
     const left = (await readdir(this.o.spoolDir)).filter((f) => f.endsWith('.jsonl') || f.endsWith('.replaying'));
-    for (const f of left) this.spoolPending += (await readFile(path.join(this.o.spoolDir, f), 'utf8')).split('\n').filter(Boolean).length;
+    for (const f of left) {
+      const lines = (await readFile(path.join(this.o.spoolDir, f), 'utf8')).split('\n').filter(Boolean).length;
+      // An empty file (a journal with every entry settled when its process died) has nothing to replay.
+      if (lines === 0) await rm(path.join(this.o.spoolDir, f), { force: true });
+      this.spoolPending += lines;
+    }
     if (this.spoolPending > 0) {
       this.databaseDown = true;
       await this.replay();

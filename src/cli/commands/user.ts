@@ -40,7 +40,7 @@ export function register(program: Command): void {
   const user = program
     .command('user')
     .description(
-      'people who log in to the gallery and the API (each subcommand takes --config FILE or --data DIR, default DATABASE_URL, and says which database it wrote)',
+      'people who log in to the gallery and the API (each subcommand takes --config FILE or --data DIR; DATABASE_URL wins when set, ./data/station.db is the default; it says which database it wrote)',
     );
   databaseOptions(
     user
@@ -138,10 +138,16 @@ export function promptPassword(question: string): Promise<string> {
   return new Promise((resolve) => {
     const rl = readline.createInterface({ input: process.stdin, output: process.stderr, terminal: process.stdin.isTTY });
     const out = rl as unknown as { _writeToOutput?: (s: string) => void };
+    let answered = false;
     rl.question(question, (answer) => {
+      answered = true;
       rl.close();
       process.stderr.write('\n');
       resolve(answer);
+    });
+    // No terminal and nothing on stdin (`< /dev/null`): an empty password, which the policy refuses with its code.
+    rl.on('close', () => {
+      if (!answered) resolve('');
     });
     out._writeToOutput = () => undefined;
   });
