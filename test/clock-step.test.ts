@@ -2,10 +2,10 @@ import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SHIPPED_MODEL } from '../src/paths.js';
-import { LineSimulator, trustEachOther } from '../src/plc/index.js';
 import { station as cli } from './helpers/cli.js';
+import { lineSimulator, PLC_PASSWORD } from './helpers/plc.js';
 import { tmpDir } from './helpers/tmp.js';
 
 /** Debian's libfaketime: steps the wall clock of one process while it runs (`apt-get install libfaketime`; .ci/run does). */
@@ -13,28 +13,10 @@ const FAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
 const haveFaketime = existsSync(FAKETIME);
 if (!haveFaketime) console.warn(`clock-step test skipped: ${FAKETIME} is missing (apt-get install libfaketime)`);
 
-const PASSWORD = LineSimulator.generatePassword();
-const sims: LineSimulator[] = [];
-afterAll(async () => {
-  for (const s of sims) await s.stop();
-});
-
 describe.skipIf(!haveFaketime)('a wall clock stepped by an hour while the line runs', () => {
   it('makes no part late, loses no verdict and keeps every record in its station sequence, backwards and forwards', async () => {
     const dir = tmpDir('clock-step-', true);
-    const sim = new LineSimulator({
-      port: 0,
-      host: '127.0.0.1',
-      rate: 10,
-      travelMs: 800,
-      seed: 42,
-      defectRate: 0.3,
-      pkiDir: path.join(dir, 'pki-plc'),
-      users: [{ username: 'station', password: PASSWORD }],
-    });
-    await sim.start();
-    sims.push(sim);
-    await trustEachOther(path.join(dir, 'data', 'pki', 'station'), 'urn:inspection-station:station:clock-1', sim.serverCertificateDir, sim.certificate());
+    const sim = await lineSimulator(dir, {}, { dataDir: path.join(dir, 'data'), id: 'clock-1' });
     const file = path.join(dir, 'station.yaml');
     writeFileSync(
       file,
@@ -52,7 +34,7 @@ recipes:
     const clock = path.join(dir, 'faketime');
     writeFileSync(clock, '+0\n');
     const env = {
-      CLOCK_PLC_PASSWORD: PASSWORD,
+      CLOCK_PLC_PASSWORD: PLC_PASSWORD,
       LOG_LEVEL: 'info',
       LD_PRELOAD: FAKETIME,
       FAKETIME_TIMESTAMP_FILE: clock,

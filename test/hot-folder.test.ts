@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { PartGenerator } from '../src/capture/index.js';
 import type { InspectionResult } from '../src/line/index.js';
 import { startTestStation } from './helpers/station.js';
+import { until } from './helpers/plc.js';
 import { tmpDir } from './helpers/tmp.js';
 
 const gen = new PartGenerator({ seed: 5, defectRate: 0.5 });
@@ -13,14 +14,6 @@ const jpegOf = (i: number) =>
   sharp(Buffer.from(gen.part(i).image.data as Uint8Array), { raw: { width: 512, height: 384, channels: 1 } })
     .jpeg({ quality: 92 })
     .toBuffer();
-
-async function until(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 describe('dir: source as a hot folder (watch=1)', () => {
   it('reads the files already there, then each new file once, only after it is completely written', async () => {

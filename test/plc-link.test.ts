@@ -9,6 +9,7 @@ import { SHIPPED_MODEL } from '../src/paths.js';
 import { PlcClock } from '../src/plc/clock.js';
 import { certificateManager, type GateLog, LineSimulator, RejectGate, trustEachOther } from '../src/plc/index.js';
 import { TAG_NAMES } from '../src/plc/tags.js';
+import { until } from './helpers/plc.js';
 import { tmpDir } from './helpers/tmp.js';
 
 const PASSWORD = LineSimulator.generatePassword();
@@ -64,14 +65,6 @@ async function gate(dir: string, endpoint: string, log: GateLog): Promise<Reject
   await g.start();
   cleanup.push(() => g.stop());
   return g;
-}
-
-async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 describe('PLC clock estimate', () => {

@@ -2,11 +2,11 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/capture/random.js';
 import { SHIPPED_MODEL } from '../src/paths.js';
-import { LineSimulator, trustEachOther } from '../src/plc/index.js';
 import { station as cli } from './helpers/cli.js';
+import { lineSimulator, PLC_PASSWORD } from './helpers/plc.js';
 import { tmpDir } from './helpers/tmp.js';
 
 /**
@@ -18,12 +18,6 @@ import { tmpDir } from './helpers/tmp.js';
  */
 const KILLS = Number(process.env.POWER_CUT_KILLS ?? 30);
 const SEED = Number(process.env.POWER_CUT_SEED ?? 20261201);
-const PASSWORD = LineSimulator.generatePassword();
-
-const sims: LineSimulator[] = [];
-afterAll(async () => {
-  for (const s of sims) await s.stop();
-});
 
 function configFile(dir: string, endpoint: string): string {
   const file = path.join(dir, 'station.yaml');
@@ -64,23 +58,11 @@ describe('power cuts while recording', () => {
     `SIGKILLed ${KILLS} times at random moments, the station loses no record, duplicates none, and leaves no orphan`,
     async () => {
       const dir = tmpDir('power-cut-', true);
-      const sim = new LineSimulator({
-        port: 0,
-        host: '127.0.0.1',
-        rate: 10,
-        travelMs: 800,
-        seed: 42,
-        defectRate: 0.3,
-        pkiDir: path.join(dir, 'pki-plc'),
-        users: [{ username: 'station', password: PASSWORD }],
-      });
-      await sim.start();
-      sims.push(sim);
-      await trustEachOther(path.join(dir, 'data', 'pki', 'station'), 'urn:inspection-station:station:power-1', sim.serverCertificateDir, sim.certificate());
+      const sim = await lineSimulator(dir, {}, { dataDir: path.join(dir, 'data'), id: 'power-1' });
       const file = configFile(dir, sim.endpointUrl);
       sim.startConveyor();
       const rng = new Rng(SEED);
-      const env = { POWER_PLC_PASSWORD: PASSWORD, LOG_LEVEL: 'info' };
+      const env = { POWER_PLC_PASSWORD: PLC_PASSWORD, LOG_LEVEL: 'info' };
 
       /** One life of the station: until killed (or, for the last, stopped gracefully once it has worked a while). */
       const life = (k: number, last: boolean) =>
