@@ -529,6 +529,13 @@ async function appendDurably(file: string, text: string): Promise<void> {
   }
 }
 
+/**
+ * Prisma's codes for a row whose data is wrong (too long, null where a value is needed, out of
+ * range, a missing relation…). Deliberately a short list: a full disk, a lock, a timeout or a lost
+ * connection must never be taken for one — those rows wait for the database.
+ */
+const DATA_ERRORS = new Set(['P2000', 'P2003', 'P2005', 'P2006', 'P2007', 'P2011', 'P2012', 'P2019', 'P2020', 'P2023']);
+
 /** The row is in the database already: its unique key (station, source, part, capture time) refused a second. */
 function alreadyThere(err: unknown): boolean {
   return (err as { code?: string } | null)?.code === 'P2002';
@@ -542,5 +549,5 @@ function alreadyThere(err: unknown): boolean {
 function refusedForGood(err: unknown): boolean {
   const e = err as { code?: string; name?: string } | null;
   if (e?.name === 'PrismaClientValidationError') return true;
-  return typeof e?.code === 'string' && /^P2\d{3}$/.test(e.code) && e.code !== 'P2002' && e.code !== 'P2024' && e.code !== 'P2034';
+  return typeof e?.code === 'string' && DATA_ERRORS.has(e.code);
 }
