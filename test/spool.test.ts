@@ -8,7 +8,7 @@ import { plateRecipe, validateConfig } from '../src/config/index.js';
 import { startStation } from '../src/main.js';
 import { SHIPPED_MODEL } from '../src/paths.js';
 import type { InspectionResult } from '../src/line/index.js';
-import { parseSpoolLine, spoolLine } from '../src/store/recorder.js';
+import { parseSpoolLine, refusedForGood, spoolLine } from '../src/store/recorder.js';
 import { startTestStation } from './helpers/station.js';
 import { tmpDir } from './helpers/tmp.js';
 
@@ -30,6 +30,12 @@ async function realResults(): Promise<InspectionResult[]> {
 }
 
 describe('the spool after a power cut', () => {
+  it('sets aside only rows whose data is wrong, never rows a full or busy database refused (SQLite full disk is P2039)', () => {
+    expect(refusedForGood({ name: 'PrismaClientValidationError' })).toBe(true);
+    expect(refusedForGood({ code: 'P2011' })).toBe(true);
+    for (const code of ['P2039', 'P2024', 'P2034', 'P1001', 'P1008', 'P2002', undefined]) expect(refusedForGood({ code }), String(code)).toBe(false);
+  });
+
   it('checks every line: a torn one and a damaged one fail, an intact one and one of an older release (no checksum) are read', () => {
     const entry = { r: { seq: 1, source: 'cam' } as never, images: [] };
     const line = spoolLine(entry).trimEnd();

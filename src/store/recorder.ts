@@ -546,7 +546,7 @@ function alreadyThere(err: unknown): boolean {
  * errors about the data (P2xxx but a duplicate) and its validation errors. Anything else — no
  * connection, a busy or full database — is the database being down, and the row waits.
  */
-function refusedForGood(err: unknown): boolean {
+export function refusedForGood(err: unknown): boolean {
   const e = err as { code?: string; name?: string } | null;
   if (e?.name === 'PrismaClientValidationError') return true;
   return typeof e?.code === 'string' && DATA_ERRORS.has(e.code);
