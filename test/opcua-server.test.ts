@@ -68,8 +68,8 @@ async function connect(dir: string, s: Station, user: { userName: string; passwo
     endpointMustExist: false,
     connectionStrategy: { maxRetry: 0 },
   });
-  // The server notices a newly trusted certificate through its folder watcher, a moment later.
-  await pRetry(() => client!.connect(s.opcua!.endpointUrl), { retries: 15, minTimeout: 200, maxTimeout: 400 });
+  // The server notices a newly trusted certificate through its folder watcher, a moment later (seconds on a loaded machine: up to 30 s here).
+  await pRetry(() => client!.connect(s.opcua!.endpointUrl), { retries: 60, minTimeout: 200, maxTimeout: 500 });
   return client.createSession(user ? { type: UserTokenType.UserName, ...user } : { type: UserTokenType.Anonymous });
 }
 
