@@ -38,6 +38,26 @@ function previousMigrations(provider: 'sqlite' | 'postgresql'): { dir: string; n
   return { dir, names };
 }
 
+/** New columns an upgrade fills from the old rows instead of their default. */
+const COMPUTED = ['Defect.scoreBin'];
+/** The hourly aggregates the upgrade counts from the old rows: three parts, one reviewed confirmed. */
+const OLD_HOUR = {
+  stationId: 'old-1',
+  recipeName: 'plate',
+  recipeVersionId: 2,
+  parts: 3,
+  pass: 1,
+  fail: 1,
+  uninspected: 1,
+  confirmed: 1,
+  falseRejects: 0,
+  escapes: 0,
+};
+const OLD_SCORES = [
+  { stationId: 'old-1', recipeName: 'plate', recipeVersionId: 2, class: 'dent', bin: 20, findings: 1, rejecting: 0 },
+  { stationId: 'old-1', recipeName: 'plate', recipeVersionId: 2, class: 'scratch', bin: 91, findings: 1, rejecting: 1 },
+];
+
 const OLD_PASSWORD = 'old-release-password';
 const OLD_KEY = 'stn_old_release_key_0123456789abcdef';
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -223,7 +243,7 @@ describe('upgrading a database of the previous release', () => {
       for (const [table, b] of Object.entries(before)) {
         expect(readTable(after, table, b.columns), table).toEqual(b.rows);
         const info = after.pragma(`table_info("${table}")`) as { name: string; dflt_value: string | null }[];
-        for (const col of info.filter((c) => !b.columns.includes(c.name))) {
+        for (const col of info.filter((c) => !b.columns.includes(c.name) && !COMPUTED.includes(`${table}.${c.name}`))) {
           const values = after.prepare(`SELECT "${col.name}" AS v FROM "${table}"`).all() as { v: unknown }[];
           const expected = col.dflt_value === null ? null : (after.prepare(`SELECT ${col.dflt_value} AS v`).get() as { v: unknown }).v;
           expect(
@@ -234,6 +254,12 @@ describe('upgrading a database of the previous release', () => {
       }
       // the column this upgrade brings: keys made before expiry existed have none
       expect(after.prepare('SELECT expiresAt FROM ApiKey').all()).toEqual([{ expiresAt: null }]);
+      // the fine score bin of every old finding, and the hourly aggregates of the old records (issue #17)
+      expect(after.prepare('SELECT scoreBin FROM Defect ORDER BY id').all()).toEqual([{ scoreBin: 91 }, { scoreBin: 20 }]);
+      expect(after.prepare('SELECT * FROM StatHour').all()).toEqual([{ ...OLD_HOUR, hour: '2026-11-20T08:00:00.000+00:00' }]);
+      expect(after.prepare('SELECT * FROM StatScoreHour ORDER BY class').all()).toEqual(
+        OLD_SCORES.map((r) => ({ ...r, hour: '2026-11-20T08:00:00.000+00:00' })),
+      );
     } finally {
       after.close();
     }
@@ -295,13 +321,17 @@ describe.skipIf(!pgAvailable)('upgrading a PostgreSQL database of the previous r
       // Then every old row is there with every old value, and each new column holds its default
       for (const [table, b] of Object.entries(before)) {
         expect(await select(table, b.columns), table).toEqual(b.rows);
-        for (const col of (await columnsOf(table)).filter((x) => !b.columns.includes(x.column_name))) {
+        for (const col of (await columnsOf(table)).filter((x) => !b.columns.includes(x.column_name) && !COMPUTED.includes(`${table}.${x.column_name}`))) {
           const values = (await c.query(`SELECT "${col.column_name}" AS v FROM "${table}"`)).rows.map((r) => r.v);
           const expected = col.column_default === null ? null : (await c.query(`SELECT ${col.column_default} AS v`)).rows[0].v;
           expect(values, `${table}.${col.column_name}`).toEqual(values.map(() => expected));
         }
       }
       expect((await c.query('SELECT "expiresAt" FROM "ApiKey"')).rows).toEqual([{ expiresAt: null }]);
+      expect((await c.query('SELECT "scoreBin" FROM "Defect" ORDER BY id')).rows).toEqual([{ scoreBin: 91 }, { scoreBin: 20 }]);
+      const hour = new Date('2026-11-20T08:00:00.000Z');
+      expect((await c.query('SELECT * FROM "StatHour"')).rows).toEqual([{ ...OLD_HOUR, hour }]);
+      expect((await c.query('SELECT * FROM "StatScoreHour" ORDER BY class')).rows).toEqual(OLD_SCORES.map((r) => ({ ...r, hour })));
     } finally {
       await c.end();
     }

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { stringify as csvStringify } from 'csv-stringify/sync';
-import type { Repository } from '../store/index.js';
+import { ALLOWED_BINS, type Repository } from '../store/index.js';
 import { need } from './auth.js';
 import { Range, rangeOf, scopeOf } from './schemas.js';
 
@@ -59,8 +59,11 @@ export async function statisticsRoutes(app: FastifyInstance, deps: StatisticsDep
     {
       onRequest: viewer,
       schema: {
-        description: 'Score histogram per class over every finding kept, to see what a threshold costs.',
-        querystring: Type.Object({ bins: Type.Integer({ minimum: 2, maximum: 100, default: 20 }), ...Range }, { additionalProperties: false }),
+        description: `Score histogram per class over every finding kept, to see what a threshold costs. \`bins\` divides the 100 fine bins the hourly aggregates keep: one of ${ALLOWED_BINS.join(', ')}.`,
+        querystring: Type.Object(
+          { bins: Type.Integer({ enum: [...ALLOWED_BINS], default: 20, description: `one of ${ALLOWED_BINS.join(', ')}` }), ...Range },
+          { additionalProperties: false },
+        ),
       },
     },
     async (req) => {

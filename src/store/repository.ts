@@ -5,6 +5,8 @@ import { processingMs } from '../line/stats.js';
 import type { Db } from './db.js';
 import type { StoredImage, ImageVariant } from './images.js';
 import { labelOf, type CompactOutputs, type PartLabel, type Verdict } from '../decision/index.js';
+import { StationError } from '../errors/index.js';
+import { ALLOWED_BINS, applyDeltas, deltasOf, hourlyCounts, moveReviewLabel, SCORE_BINS, scoreBin, scoreCounts } from './stats.js';
 
 export interface StationInfo {
   id: string;
@@ -116,16 +118,23 @@ export class Repository {
 
   /** One inspection with its defects and image rows, in one transaction. Returns its id. */
   async insertInspection(stationId: string, r: InspectionResult, refs: RowRefs, images: StoredImage[]): Promise<number> {
-    const row = await this.db.inspection.create({ data: inspectionData(stationId, r, refs, images), select: { id: true } });
-    return row.id;
+    return (await this.insertInspections(stationId, [{ r, refs, images }]))[0];
   }
 
-  /** Several inspections in one transaction (the recorder's batches); their ids in order. */
+  /**
+   * Several inspections in one transaction (the recorder's batches), with their hourly aggregates;
+   * their ids in order. A duplicate (P2002) rolls back the batch, aggregates included.
+   */
   async insertInspections(stationId: string, items: { r: InspectionResult; refs: RowRefs; images: StoredImage[] }[]): Promise<number[]> {
+    const deltas = deltasOf(
+      stationId,
+      items.map((i) => ({ r: i.r, recipeVersionId: i.refs.recipeVersionId })),
+    );
     // An interactive transaction of single creates: a batch would be planned (and cached) per composition.
     return this.db.$transaction(async (tx) => {
       const ids: number[] = [];
       for (const i of items) ids.push((await tx.inspection.create({ data: inspectionData(stationId, i.r, i.refs, i.images), select: { id: true } })).id);
+      await applyDeltas(tx, deltas);
       return ids;
     });
   }
@@ -246,17 +255,11 @@ export class Repository {
 
   /** Parts, verdicts and reject rate per station in a time range: stations side by side. */
   async stationStats(from: Date, to: Date, scope: Scope = {}) {
-    const groups = await this.db.inspection.groupBy({
-      by: ['stationId', 'verdict'],
-      where: { capturedAt: { gte: from, lt: to }, ...scopeWhere(scope) },
-      _count: { _all: true },
-    });
     const out = new Map<string, { station: string; parts: number; pass: number; fail: number; uninspected: number }>();
-    for (const g of groups) {
-      let row = out.get(g.stationId);
-      if (!row) out.set(g.stationId, (row = { station: g.stationId, parts: 0, pass: 0, fail: 0, uninspected: 0 }));
-      row.parts += g._count._all;
-      row[g.verdict as 'pass' | 'fail' | 'uninspected'] += g._count._all;
+    for (const h of await hourlyCounts(this.db, from, to, scope, true)) {
+      let row = out.get(h.stationId);
+      if (!row) out.set(h.stationId, (row = { station: h.stationId, parts: 0, pass: 0, fail: 0, uninspected: 0 }));
+      for (const k of ['parts', 'pass', 'fail', 'uninspected'] as const) row[k] += h[k];
     }
     const info = new Map((await this.stations()).map((s) => [s.id, s]));
     return [...out.values()]
@@ -437,10 +440,25 @@ export class Repository {
 
   // --- reviews and statistics ---------------------------------------------------------------
 
+  /** A review, and the hourly aggregates moved to its label (only a part's latest review counts). */
   async addReview(inspectionId: number, userId: number, r: { label: string; class?: string; box?: number[]; note?: string }) {
-    return this.db.review.create({
-      data: { inspectionId, userId, label: r.label, class: r.class ?? null, box: r.box ? r.box : undefined, note: r.note ?? '' },
-      select: { id: true, label: true, class: true, note: true, createdAt: true },
+    return this.db.$transaction(async (tx) => {
+      const part = await tx.inspection.findUniqueOrThrow({
+        where: { id: inspectionId },
+        select: {
+          capturedAt: true,
+          stationId: true,
+          recipeName: true,
+          recipeVersionId: true,
+          reviews: { select: { label: true }, orderBy: { id: 'desc' }, take: 1 },
+        },
+      });
+      const review = await tx.review.create({
+        data: { inspectionId, userId, label: r.label, class: r.class ?? null, box: r.box ? r.box : undefined, note: r.note ?? '' },
+        select: { id: true, label: true, class: true, note: true, createdAt: true },
+      });
+      await moveReviewLabel(tx, part, part.reviews[0]?.label, r.label);
+      return review;
     });
   }
 
@@ -450,68 +468,57 @@ export class Repository {
   }
 
   /**
-   * Yield per time bucket. A part's latest review corrects the station: a false reject counts as
-   * good, an escape as defective. Bucketed here rather than in SQL so the same code serves SQLite
-   * and PostgreSQL.
+   * Yield per time bucket, from the hourly aggregates (the window's partial first and last hours
+   * from the records). A part's latest review corrects the station: a false reject counts as good,
+   * an escape as defective.
    */
   async yieldStats(bucket: 'hour' | 'shift' | 'day', from: Date, to: Date, scope: Scope = {}) {
-    const rows = await this.db.inspection.findMany({
-      where: { capturedAt: { gte: from, lt: to }, ...scopeWhere(scope) },
-      select: { capturedAt: true, verdict: true, reviews: { select: { label: true }, orderBy: { id: 'desc' }, take: 1 } },
-      orderBy: { capturedAt: 'asc' },
-    });
     const buckets = new Map<
       string,
       { start: string; parts: number; pass: number; fail: number; uninspected: number; falseRejects: number; escapes: number; confirmed: number }
     >();
-    for (const r of rows) {
-      const start = bucketStart(r.capturedAt, bucket).toISOString();
+    for (const h of await hourlyCounts(this.db, from, to, scope)) {
+      const start = bucketStart(h.hour, bucket).toISOString();
       let b = buckets.get(start);
       if (!b) buckets.set(start, (b = { start, parts: 0, pass: 0, fail: 0, uninspected: 0, falseRejects: 0, escapes: 0, confirmed: 0 }));
-      b.parts++;
-      b[r.verdict as 'pass' | 'fail' | 'uninspected']++;
-      const label = r.reviews[0]?.label;
-      if (label === 'false_reject') b.falseRejects++;
-      else if (label === 'escape') b.escapes++;
-      else if (label === 'confirmed') b.confirmed++;
+      for (const k of ['parts', 'pass', 'fail', 'uninspected', 'falseRejects', 'escapes', 'confirmed'] as const) b[k] += h[k];
     }
-    return [...buckets.values()].map((b) => ({
-      ...b,
-      yield: b.parts ? round4(b.pass / b.parts) : null,
-      rejectRate: b.parts ? round4((b.fail + b.uninspected) / b.parts) : null,
-      // What a reviewer says the line really made: rejected good parts were good, escapes were not.
-      reviewedYield: b.parts ? round4((b.pass - b.escapes + b.falseRejects) / b.parts) : null,
-    }));
+    return [...buckets.values()]
+      .filter((b) => b.parts > 0)
+      .map((b) => ({
+        ...b,
+        yield: b.parts ? round4(b.pass / b.parts) : null,
+        rejectRate: b.parts ? round4((b.fail + b.uninspected) / b.parts) : null,
+        // What a reviewer says the line really made: rejected good parts were good, escapes were not.
+        reviewedYield: b.parts ? round4((b.pass - b.escapes + b.falseRejects) / b.parts) : null,
+      }));
   }
 
-  /** Score histograms per class over every finding kept (rejecting or not), `bins` equal bins on [0, 1]. */
+  /**
+   * Score histograms per class over every finding kept (rejecting or not), `bins` equal bins on
+   * [0, 1]; `bins` divides the 100 fine bins the aggregates keep.
+   */
   async scoreHistograms(from: Date, to: Date, bins: number, scope: Scope = {}) {
-    const rows = await this.db.defect.findMany({
-      where: { inspection: { capturedAt: { gte: from, lt: to }, ...scopeWhere(scope) } },
-      select: { class: true, score: true, rejecting: true },
-    });
+    if (SCORE_BINS % bins !== 0) throw new StationError('STN_ERR_HTTP_BAD_REQUEST', `bins must divide ${SCORE_BINS}: one of ${ALLOWED_BINS.join(', ')}`);
     const out = new Map<string, { class: string; counts: number[]; rejecting: number[] }>();
-    for (const r of rows) {
+    for (const r of await scoreCounts(this.db, from, to, scope)) {
       let h = out.get(r.class);
       if (!h) out.set(r.class, (h = { class: r.class, counts: new Array(bins).fill(0), rejecting: new Array(bins).fill(0) }));
-      const b = Math.min(bins - 1, Math.max(0, Math.floor(r.score * bins)));
-      h.counts[b]++;
-      if (r.rejecting) h.rejecting[b]++;
+      const b = Math.floor((r.bin * bins) / SCORE_BINS);
+      h.counts[b] += r.findings;
+      h.rejecting[b] += r.rejecting;
     }
     return { edges: Array.from({ length: bins + 1 }, (_, i) => round4(i / bins)), classes: [...out.values()].sort((a, b) => a.class.localeCompare(b.class)) };
   }
 
   /** Rejecting defects by class, most frequent first. */
   async pareto(from: Date, to: Date, scope: Scope = {}) {
-    const groups = await this.db.defect.groupBy({
-      by: ['class'],
-      where: { rejecting: true, inspection: { capturedAt: { gte: from, lt: to }, ...scopeWhere(scope) } },
-      _count: { _all: true },
-    });
-    const total = groups.reduce((a, g) => a + g._count._all, 0);
+    const perClass = new Map<string, number>();
+    for (const r of await scoreCounts(this.db, from, to, scope)) if (r.rejecting) perClass.set(r.class, (perClass.get(r.class) ?? 0) + r.rejecting);
+    const total = [...perClass.values()].reduce((a, n) => a + n, 0);
     let cum = 0;
-    return groups
-      .map((g) => ({ class: g.class, count: g._count._all }))
+    return [...perClass]
+      .map(([cls, count]) => ({ class: cls, count }))
       .sort((a, b) => b.count - a.count || a.class.localeCompare(b.class))
       .map((g) => ({ ...g, share: total ? round4(g.count / total) : 0, cumulative: total ? round4((cum += g.count) / total) : 0 }));
   }
@@ -553,6 +560,7 @@ function inspectionData(stationId: string, r: InspectionResult, refs: RowRefs, i
       create: r.defects.map((d) => ({
         class: d.class,
         score: d.score,
+        scoreBin: scoreBin(d.score),
         rejecting: d.rejecting,
         area: d.area ?? null,
         x1: d.box?.[0] ?? null,
