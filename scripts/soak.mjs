@@ -3,9 +3,11 @@
 // line rate for a long time, sampling the station process's memory and handles from
 // /api/health and /proc. Not a CI test: run it by hand, e.g.
 //   node scripts/soak.mjs --minutes 30 --rate 10 --warmup 5 > soak-report.md
+//   node scripts/soak.mjs --minutes 60 --rate 50 --warmup 5 --arg=--no-plc     (accelerated, issue #18)
+//   … --env STATION_ALLOCATOR=glibc                                          (glibc's allocator, for comparison)
 // The last stdout line is the report as JSON.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +20,9 @@ const { values: o } = parseArgs({
     warmup: { type: 'string', default: '5' },
     every: { type: 'string', default: '10' },
     port: { type: 'string', default: '18999' },
+    env: { type: 'string', multiple: true, default: [] },
+    // more demo options, e.g. --arg=--no-plc (a free-running line: faster than the PLC handshake allows)
+    arg: { type: 'string', multiple: true, default: [] },
   },
 });
 const minutes = Number(o.minutes),
@@ -25,10 +30,14 @@ const minutes = Number(o.minutes),
   everyS = Number(o.every);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const data = mkdtempSync(path.join(os.tmpdir(), 'station-soak-'));
+// bin/station, as a plant starts it: jemalloc preloaded when installed (STATION_ALLOCATOR=glibc: not).
 const child = spawn(
-  process.execPath,
-  [path.join(root, 'bin/station.js'), 'demo', '--rate', o.rate, '--duration', String(minutes * 60), '--json', '--port', o.port, '--data', data],
-  { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'warn', STATION_ADMIN_PASSWORD: 'soak-admin-password' } },
+  path.join(root, 'bin/station'),
+  ['demo', '--rate', o.rate, '--duration', String(minutes * 60), '--json', '--port', o.port, '--data', data, ...o.arg],
+  {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LOG_LEVEL: 'warn', STATION_ADMIN_PASSWORD: 'soak-admin-password', ...Object.fromEntries(o.env.map((kv) => kv.split('='))) },
+  },
 );
 let out = '';
 child.stdout.on('data', (d) => (out += d));
@@ -43,9 +52,25 @@ const vmRss = () => {
     return null;
   }
 };
+// Health details (process memory, line counters) need a login: the demo's admin, as a script
+// logs in (the session token in the body, sent back as a bearer token).
+let token = null;
+const logIn = async () => {
+  const r = await fetch(`http://127.0.0.1:${o.port}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password: 'soak-admin-password', tokenInBody: true }),
+  });
+  if (r.ok) token = (await r.json()).token;
+};
 const timer = setInterval(async () => {
   try {
-    const h = await (await fetch(`http://127.0.0.1:${o.port}/api/health`)).json();
+    if (!token) await logIn();
+    const h = await (await fetch(`http://127.0.0.1:${o.port}/api/health`, { headers: { authorization: `Bearer ${token}` } })).json();
+    if (!h.process) {
+      token = null;
+      return;
+    }
     samples.push({
       t: (Date.now() - t0) / 1000,
       rss: h.process.rssBytes,
@@ -54,6 +79,7 @@ const timer = setInterval(async () => {
       external: h.process.externalBytes,
       resources: h.process.activeResources,
       vmRss: vmRss(),
+      allocator: h.process.allocator,
       parts: h.line.parts,
       p99: h.line.latencyMs.p99,
       status: h.status,
@@ -69,6 +95,12 @@ const timer = setInterval(async () => {
 
 const code = await new Promise((resolve) => child.on('close', resolve));
 clearInterval(timer);
+const du = (dir) => {
+  let total = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) total += statSync(path.join(e.parentPath, e.name)).size;
+  return total;
+};
+const diskBytes = du(data);
 rmSync(data, { recursive: true, force: true });
 
 const summary = JSON.parse(out.trim().split('\n').at(-1) ?? '{}');
@@ -121,6 +153,14 @@ const report = {
     end: median(last.map((s) => s.resources)),
     max: Math.max(...after.map((s) => s.resources)),
   },
+  // Resident memory gained per part after warm-up (first minute → last minute), and what a part costs on disk.
+  rssBytesPerPart: Math.round(
+    (median(last.map((s) => s.rss)) - median(first.map((s) => s.rss))) / (median(last.map((s) => s.parts)) - median(first.map((s) => s.parts))),
+  ),
+  diskBytesPerPart: summary.recorded ? Math.round(diskBytes / summary.recorded) : null,
+  env: o.env,
+  args: o.arg,
+  allocator: samples.at(-1)?.allocator ?? null,
   machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? '', node: process.version },
 };
 report.flat = Math.abs(report.rssMb.changePct) <= 5 && Math.abs(report.heapMb.changePct) <= 5;

@@ -233,8 +233,17 @@ describe('commands as modules', () => {
   });
 });
 
+/** Where bin/station looks for jemalloc (the same list). */
+const JEMALLOC = [
+  '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2',
+  '/usr/lib/aarch64-linux-gnu/libjemalloc.so.2',
+  '/usr/lib64/libjemalloc.so.2',
+  '/usr/lib/libjemalloc.so.2',
+  '/usr/local/lib/libjemalloc.so.2',
+];
+
 describe('npm start', () => {
-  /** `npm start` runs bin/station.js, which runs dist/: compiled from the sources being tested when older than them. */
+  /** `npm start` runs bin/station (node on bin/station.js), which runs dist/: compiled from the sources being tested when older than them. */
   function buildDistIfStale() {
     const built = path.join(ROOT, 'dist', 'cli', 'commands', 'demo.js');
     const newest = Math.max(
@@ -267,6 +276,9 @@ describe('npm start', () => {
       while (!/parts [1-9]/.test(err) && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
       expect(err).toMatch(/parts [1-9]/);
       expect(stations()).toHaveLength(1);
+      // bin/station preloads jemalloc where it is installed (issue #18: glibc's allocator let native memory grow)
+      const maps = readFileSync(`/proc/${stations()[0].trim().split(/\s+/)[0]}/maps`, 'utf8');
+      expect(maps.includes('libjemalloc.so')).toBe(JEMALLOC.some((f) => existsSync(f)));
       npm.kill('SIGTERM');
       const gone = Date.now() + 10_000;
       while (stations().length && Date.now() < gone) await new Promise((r) => setTimeout(r, 200));
