@@ -36,7 +36,12 @@ const child = spawn(
   ['demo', '--rate', o.rate, '--duration', String(minutes * 60), '--json', '--port', o.port, '--data', data, ...o.arg],
   {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LOG_LEVEL: 'warn', STATION_ADMIN_PASSWORD: 'soak-admin-password', ...Object.fromEntries(o.env.map((kv) => kv.split('='))) },
+    env: {
+      ...process.env,
+      LOG_LEVEL: 'warn',
+      STATION_ADMIN_PASSWORD: 'soak-admin-password',
+      ...Object.fromEntries(o.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
+    },
   },
 );
 let out = '';
@@ -163,7 +168,13 @@ const report = {
   allocator: samples.at(-1)?.allocator ?? null,
   machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? '', node: process.version },
 };
-report.flat = Math.abs(report.rssMb.changePct) <= 5 && Math.abs(report.heapMb.changePct) <= 5;
+// Flat: memory did not grow by more than 5 % after warm-up — neither from the first minute to the
+// last (medians) nor along the least-squares line over the whole run (robust to one noisy minute).
+const fittedGrowthPct = (k, mbBase) => Math.round(((slope(k) * (after.at(-1).t - after[0].t)) / 3600 / mbBase) * 1000) / 10;
+report.rssMb.fittedGrowthPct = fittedGrowthPct('rss', report.rssMb.afterWarmup);
+report.heapMb.fittedGrowthPct = fittedGrowthPct('heap', report.heapMb.afterWarmup);
+report.flat = report.rssMb.changePct <= 5 && report.rssMb.fittedGrowthPct <= 5;
+report.uninspectedShare = summary.parts ? Math.round((summary.verdicts.uninspected / summary.parts) * 1000) / 1000 : null;
 process.stdout.write(
   [
     `| minutes | parts | recorded | RSS after warm-up → end (MB) | change | heap after warm-up → end (MB) | change | handles | p99 ms |`,

@@ -4,7 +4,6 @@
  * `env` before anything starts. Nothing below this reads the environment or the command line;
  * everything is passed in.
  */
-import { allocator } from './station/facts.js';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from './config/index.js';
@@ -89,11 +88,6 @@ export async function startStation(o: StationOptions): Promise<Station> {
     component.capture(s), // last: frames flow once everything that hears results is wired; stopped first
   ];
   const stop = await startInOrder(components, o.log);
-  if (allocator === 'glibc')
-    o.log.warn(
-      { allocator },
-      "running on glibc's memory allocator (libjemalloc2 not found, or not started through bin/station): native memory grows with the parts made; install libjemalloc2",
-    );
   const { config, line, repo, recorder, accounts, gate, opcua, db, api, url, dataDir, reinferrer, retention, metrics, selfTest, reload } = s;
   return { config, line, repo, recorder, accounts, gate, opcua, db, api, url, dataDir, reinferrer, retention, metrics, selfTest, reload, stop };
 }

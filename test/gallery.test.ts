@@ -218,4 +218,34 @@ describe.skipIf(!haveBrowser)('the quality gallery in a real browser', () => {
       attacker.close();
     }
   });
+  it('the Statistics page shows the last 30 days when asked: parts recorded 20 days ago count (issue #17)', async () => {
+    // Three parts recorded 20 days ago, as the recorder writes them (their hourly aggregates with them)
+    const old = Date.now() - 20 * 24 * 3600 * 1000;
+    const r = (k: number) => ({
+      seq: 900_000 + k,
+      source: 'line',
+      recipe: 'plate',
+      recipeVersion: 1,
+      modelSha256: null,
+      timestamp: old + k * 1000,
+      decidedAt: old + k * 1000 + 10,
+      verdict: 'pass' as const,
+      reasons: [],
+      defects: [],
+      maxScore: 0,
+      outputs: { kind: 'detections', n: 0 } as never,
+      timings: { queue: 1, preprocess: 1, inference: 1, decode: 0, decision: 0, total: 3 },
+    });
+    await station!.repo.insertInspections(
+      station!.config.station.id,
+      [0, 1, 2].map((k) => ({ r: r(k), refs: { modelId: null, recipeVersionId: null }, images: [] })),
+    );
+    const recent = await station!.db.inspection.count({ where: { capturedAt: { gte: new Date(Date.now() - 7 * 24 * 3600 * 1000) } } });
+    const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
+    await logIn(page);
+    await page.getByRole('link', { name: 'Statistics' }).click();
+    await expect.poll(() => page.getByTestId('totals').textContent()).toContain(`parts ${recent} `);
+    await page.getByTestId('window').selectOption({ label: '30 days' });
+    await expect.poll(() => page.getByTestId('totals').textContent()).toContain(`parts ${recent + 3} `);
+  });
 });

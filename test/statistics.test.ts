@@ -230,6 +230,17 @@ function suite(name: string, url: () => Promise<string>) {
       expect(last).toEqual(expectedYield(await direct(db, from, to, {}), 'hour')[0]);
     });
 
+    it('reviews of one part sent at once (two reviewers, a form sent twice) move its counters as often as its latest label changed: once', async () => {
+      const from = at('2026-11-30T09:00:00Z'),
+        to = at('2026-11-30T10:00:00Z');
+      const part = await db.inspection.findFirstOrThrow({ where: { capturedAt: { gte: from, lt: to }, reviews: { none: {} } } });
+      const user = await db.user.findFirstOrThrow();
+      await Promise.all(
+        ['escape', 'confirmed', 'false_reject', 'escape', 'confirmed', 'false_reject'].map((label) => repo.addReview(part.id, user.id, { label })),
+      );
+      expect(await repo.yieldStats('hour', from, to)).toEqual(expectedYield(await direct(db, from, to, {}), 'hour'));
+    });
+
     it('refuses a bin count that does not divide the aggregates’ 100 bins', async () => {
       await expect(repo.scoreHistograms(WINDOWS[0][1], WINDOWS[0][2], 7)).rejects.toMatchObject({ code: 'STN_ERR_HTTP_BAD_REQUEST' });
     });
@@ -238,3 +249,35 @@ function suite(name: string, url: () => Promise<string>) {
 
 suite('statistics from hourly aggregates on SQLite', async () => `file:${path.join(tmpDir(), 'stats.db')}`);
 describe.skipIf(!pgAvailable)('PostgreSQL', () => suite('statistics from hourly aggregates on PostgreSQL', () => freshPostgres('stats')));
+
+describe('station bench history', () => {
+  it('seeds a history whose aggregates equal a direct count, and times every read path on it', async () => {
+    const dir = tmpDir();
+    const url = `file:${path.join(dir, 'history.db')}`;
+    const { runHistoryBench } = await import('../src/cli/bench-history.js');
+    const { pino } = await import('pino');
+    // 3 stations × 2 parts/s × 1.2 hours
+    const r = await runHistoryBench({ url, days: 0.05, rate: 2, stations: 3, dataDir: dir, log: pino({ level: 'silent' }), runs: 2, sampleParts: 60 });
+    expect(r.inspections).toBe(25_920);
+    expect(r.paths.length).toBeGreaterThan(10);
+    for (const p of r.paths) expect(p.p95, p.path).toBeGreaterThanOrEqual(p.p50);
+    expect(r.bytesPerInspection).toBeGreaterThan(100);
+    const db = await openDatabase(url);
+    try {
+      const repo = new Repository(db);
+      const to = new Date(Date.now() + 3600_000);
+      for (const [from, scope] of [
+        [new Date(to.getTime() - 3 * 3600_000), {}],
+        [new Date(to.getTime() - 2.3 * 3600_000), { line: 'L1' }],
+        [new Date(to.getTime() - 1.7 * 3600_000), { station: 'station-3' }],
+      ] as [Date, Scope][]) {
+        const rows = await direct(db, from, to, scope);
+        expect(rows.length).toBeGreaterThan(0);
+        expect(await repo.yieldStats('hour', from, to, scope)).toEqual(expectedYield(rows, 'hour'));
+        expect((await repo.scoreHistograms(from, to, 10, scope)).classes).toEqual(expectedHistograms(rows, 10));
+      }
+    } finally {
+      await db.$disconnect();
+    }
+  }, 120_000);
+});

@@ -7,6 +7,7 @@ import { InvalidArgumentError } from 'commander';
 import { type Logger, pino } from 'pino';
 import type { InspectionResult } from '../line/index.js';
 import { redact } from '../store/url.js';
+import { allocator } from '../station/allocator.js';
 
 /** Secrets never reach the log: passwords, tokens, keys and credentials are censored wherever they appear. */
 export const REDACT = [
@@ -156,4 +157,16 @@ export class TruthTally {
       falseRejectRate: this.good ? round(this.falseRejects / this.good, 4) : null,
     };
   }
+}
+
+/**
+ * A long-running station on glibc's allocator (node started without bin/station, or no
+ * libjemalloc2) says so once: its native memory grows with the parts made (issue #18).
+ */
+export function warnIfGlibcAllocator(log: Logger): void {
+  if (allocator === 'glibc')
+    log.warn(
+      { allocator },
+      "running on glibc's memory allocator (libjemalloc2 not installed, or node started without bin/station): native memory grows with the parts made; install libjemalloc2 and start bin/station",
+    );
 }

@@ -1,21 +1,9 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { CandidateModel } from '../api/whatif.js';
 import { serializeError } from '../errors/index.js';
 import { loadModel } from '../inference/index.js';
-
-/**
- * Which C allocator this process runs on: `bin/station` preloads jemalloc when it is installed
- * (glibc's allocator lets the native memory of a many-threaded station grow for hours; see
- * docs/performance.md#memory). Read once from the process's own mappings.
- */
-export const allocator: 'jemalloc' | 'glibc' | 'other' = (() => {
-  try {
-    return /libjemalloc\.so/.test(readFileSync('/proc/self/maps', 'utf8')) ? 'jemalloc' : process.platform === 'linux' ? 'glibc' : 'other';
-  } catch {
-    return 'other';
-  }
-})();
+import { allocator } from './allocator.js';
 
 /** Memory and handles of this process, for health and the soak test. */
 export function processFacts() {

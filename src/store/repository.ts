@@ -212,11 +212,14 @@ export class Repository {
     }
     const confirmedIds = [...reviews].filter(([, r]) => r.label === 'confirmed' && !r.class).map(([id]) => id);
     const rejecting = new Map<number, string[]>();
-    for (const d of await this.db.defect.findMany({
-      where: { inspectionId: { in: confirmedIds }, rejecting: true },
-      select: { inspectionId: true, class: true },
-    })) {
-      rejecting.set(d.inspectionId, [...(rejecting.get(d.inspectionId) ?? []), d.class]);
+    // In slices: one bound parameter per id, and SQLite takes a few hundred per statement.
+    for (let i = 0; i < confirmedIds.length; i += IN_SLICE) {
+      for (const d of await this.db.defect.findMany({
+        where: { inspectionId: { in: confirmedIds.slice(i, i + IN_SLICE) }, rejecting: true },
+        select: { inspectionId: true, class: true },
+      })) {
+        rejecting.set(d.inspectionId, [...(rejecting.get(d.inspectionId) ?? []), d.class]);
+      }
     }
     let after = 0;
     for (;;) {
@@ -440,26 +443,44 @@ export class Repository {
 
   // --- reviews and statistics ---------------------------------------------------------------
 
-  /** A review, and the hourly aggregates moved to its label (only a part's latest review counts). */
+  /**
+   * A review, and the hourly aggregates moved to its label (only a part's latest review counts).
+   * Serializable: two reviews of one part at once (two reviewers, a form sent twice) would both
+   * read the same previous label and move it twice; PostgreSQL refuses one (P2034) and it is
+   * retried. SQLite's transactions run one at a time anyway.
+   */
   async addReview(inspectionId: number, userId: number, r: { label: string; class?: string; box?: number[]; note?: string }) {
-    return this.db.$transaction(async (tx) => {
-      const part = await tx.inspection.findUniqueOrThrow({
-        where: { id: inspectionId },
-        select: {
-          capturedAt: true,
-          stationId: true,
-          recipeName: true,
-          recipeVersionId: true,
-          reviews: { select: { label: true }, orderBy: { id: 'desc' }, take: 1 },
-        },
-      });
-      const review = await tx.review.create({
-        data: { inspectionId, userId, label: r.label, class: r.class ?? null, box: r.box ? r.box : undefined, note: r.note ?? '' },
-        select: { id: true, label: true, class: true, note: true, createdAt: true },
-      });
-      await moveReviewLabel(tx, part, part.reviews[0]?.label, r.label);
-      return review;
+    return pRetry(() => this.reviewOnce(inspectionId, userId, r), {
+      retries: 5,
+      minTimeout: 10,
+      maxTimeout: 200,
+      randomize: true,
+      shouldRetry: ({ error }) => (error as { code?: string }).code === 'P2034',
     });
+  }
+
+  private reviewOnce(inspectionId: number, userId: number, r: { label: string; class?: string; box?: number[]; note?: string }) {
+    return this.db.$transaction(
+      async (tx) => {
+        const part = await tx.inspection.findUniqueOrThrow({
+          where: { id: inspectionId },
+          select: {
+            capturedAt: true,
+            stationId: true,
+            recipeName: true,
+            recipeVersionId: true,
+            reviews: { select: { label: true }, orderBy: { id: 'desc' }, take: 1 },
+          },
+        });
+        const review = await tx.review.create({
+          data: { inspectionId, userId, label: r.label, class: r.class ?? null, box: r.box ? r.box : undefined, note: r.note ?? '' },
+          select: { id: true, label: true, class: true, note: true, createdAt: true },
+        });
+        await moveReviewLabel(tx, part, part.reviews[0]?.label, r.label);
+        return review;
+      },
+      { isolationLevel: 'Serializable' },
+    );
   }
 
   async reviewsOf(inspectionId: number) {
@@ -525,6 +546,12 @@ export class Repository {
 }
 
 const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
+
+/**
+ * Ids per `in: [...]` list. Each id is a bound parameter and Prisma does not split long lists on
+ * SQLite: past about a thousand the query fails ("query parameter limit exceeded", issue #17).
+ */
+const IN_SLICE = 500;
 
 /** Retries a write that lost a race on a unique key (P2002) to another station or process. */
 function onConflictRetry<T>(fn: () => Promise<T>): Promise<T> {

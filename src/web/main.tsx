@@ -447,16 +447,23 @@ function Detail({ id, me, prev, next, onReviewed }: { id: number; me: Me; prev: 
   );
 }
 
+/** The Statistics page's windows: the last day, week or month (read from the hourly aggregates). */
+const WINDOWS = { '24 h': 1, '7 days': 7, '30 days': 30 } as const;
+
 function Stats() {
   const [bucket, setBucket] = useState('hour');
   const [scope, setScope] = useState('');
+  const [days, setDays] = useState<number>(7);
   const [stations, setStations] = useState<StationInfo[]>([]);
   const [perStation, setPerStation] = useState<
     { station: string; line: string; parts: number; pass: number; fail: number; uninspected: number; rejectRate: number | null }[]
   >([]);
   useEffect(() => void api<{ items: StationInfo[] }>('GET', '/api/stations').then((r) => setStations(r.items)), []);
   // Scope: "" all, "station:ID" or "line:NAME".
-  const scopeQuery = scope ? `&${scope.startsWith('line:') ? 'line' : 'station'}=${encodeURIComponent(scope.slice(scope.indexOf(':') + 1))}` : '';
+  const from = new Date(Date.now() - days * 24 * 3600 * 1000).toISOString();
+  const scopeQuery =
+    `&from=${encodeURIComponent(from)}` +
+    (scope ? `&${scope.startsWith('line:') ? 'line' : 'station'}=${encodeURIComponent(scope.slice(scope.indexOf(':') + 1))}` : '');
   const [yieldData, setYield] = useState<
     { start: string; parts: number; yield: number | null; reviewedYield: number | null; falseRejects: number; escapes: number }[]
   >([]);
@@ -465,7 +472,7 @@ function Stats() {
     void api<{ buckets: typeof yieldData }>('GET', `/api/stats/yield?bucket=${bucket}${scopeQuery}`).then((r) => setYield(r.buckets));
     void api<{ classes: typeof pareto }>('GET', `/api/stats/pareto?${scopeQuery.slice(1)}`).then((r) => setPareto(r.classes));
     void api<{ stations: typeof perStation }>('GET', `/api/stats/stations?${scopeQuery.slice(1)}`).then((r) => setPerStation(r.stations));
-  }, [bucket, scope]);
+  }, [bucket, scope, days]);
   const totals = useMemo(
     () => yieldData.reduce((a, b) => ({ parts: a.parts + b.parts, fr: a.fr + b.falseRejects, esc: a.esc + b.escapes }), { parts: 0, fr: 0, esc: 0 }),
     [yieldData],
@@ -473,6 +480,14 @@ function Stats() {
   return (
     <section class="stats">
       <div class="filters">
+        <label>
+          Last{' '}
+          <select data-testid="window" value={String(days)} onChange={(e) => setDays(Number((e.target as HTMLSelectElement).value))}>
+            {Object.entries(WINDOWS).map(([name, d]) => (
+              <option value={String(d)}>{name}</option>
+            ))}
+          </select>
+        </label>
         <label>
           Per{' '}
           <select value={bucket} onChange={(e) => setBucket((e.target as HTMLSelectElement).value)}>

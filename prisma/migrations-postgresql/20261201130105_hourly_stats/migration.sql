@@ -31,7 +31,7 @@ CREATE TABLE "StatScoreHour" (
 
 -- AlterTable
 ALTER TABLE "Defect" ADD COLUMN     "scoreBin" INTEGER NOT NULL DEFAULT 0;
-UPDATE "Defect" SET "scoreBin" = LEAST(99, GREATEST(0, FLOOR("score" * 100)::INTEGER));
+UPDATE "Defect" SET "scoreBin" = LEAST(99, GREATEST(0, FLOOR("score" * 100)))::INTEGER;
 
 -- CreateIndex
 CREATE INDEX "StatHour_stationId_hour_idx" ON "StatHour"("stationId", "hour");

@@ -12,11 +12,17 @@ export function register(program: Command): void {
   program
     .command('bench')
     .description(
-      'benchmarks: "all" (default) the whole station in one run beside a bare onnxruntime loop and a Python/OpenCV peer; "plc" trigger → verdict written over SignAndEncrypt; "whatif" what-if over 100 000 stored inspections',
+      'benchmarks: "all" (default) the whole station in one run beside a bare onnxruntime loop and a Python/OpenCV peer; "plc" trigger → verdict written over SignAndEncrypt; "whatif" what-if over 100 000 stored inspections; "history" a month of production seeded into SQLite and PostgreSQL, every statistics and gallery read path timed on it',
     )
-    .argument('[suite]', 'all | plc | whatif', 'all')
+    .argument('[suite]', 'all | plc | whatif | history', 'all')
     .option('--parts <n>', 'plc: parts to run', int('parts', 1), 1000)
-    .option('--rate <partsPerS>', 'plc: line rate', num('rate', 0.1), 10)
+    .option('--rate <partsPerS>', 'plc, history: line rate (history: per station)', num('rate', 0.1), 10)
+    .option('--days <n>', 'history: days of production', num('days', 0.01), 30)
+    .option('--stations <n>', 'history: stations sharing the database', int('stations', 1), 1)
+    .option(
+      '--database <url...>',
+      'history: where to seed (each must be empty; default a temporary SQLite file and a new database on PG_BENCH_URL, else postgresql://postgres@127.0.0.1:5432/test)',
+    )
     .option('--travel-ms <ms>', 'plc: camera → gate travel', int('travel-ms', 1), 800)
     .option('--inspections <n>', 'whatif: stored inspections', int('inspections', 1), 100_000)
     .option('--runs <n>', 'whatif: timed runs', int('runs', 1), 7)
@@ -29,8 +35,8 @@ export function register(program: Command): void {
         import('../bench-station.js'),
         import('pino'),
       ]);
-      if (!['all', 'plc', 'whatif'].includes(suite))
-        throw new StationError('STN_ERR_CONFIG_INVALID', `unknown benchmark suite "${suite}" (known: all, plc, whatif)`);
+      if (!['all', 'plc', 'whatif', 'history'].includes(suite))
+        throw new StationError('STN_ERR_CONFIG_INVALID', `unknown benchmark suite "${suite}" (known: all, plc, whatif, history)`);
       const dataDir = mkdtempSync(path.join(os.tmpdir(), 'station-bench-'));
       const quiet = pino({ level: 'warn' }, pino.destination(2));
       try {
@@ -38,6 +44,28 @@ export function register(program: Command): void {
           const r = await runStationBench({ dataDir, log: quiet, quick: o.quick, onProgress: (s) => process.stderr.write(`${s}\n`) });
           if (!o.json) process.stderr.write(benchTable(r));
           process.stdout.write(JSON.stringify(r) + '\n');
+          return;
+        }
+        if (suite === 'history') {
+          const { runHistoryBench, defaultHistoryDatabases } = await import('../bench-history.js');
+          const urls: string[] = o.database ?? (await defaultHistoryDatabases(dataDir, (s) => process.stderr.write(`${s}\n`)));
+          const runs = [];
+          for (const url of urls) {
+            runs.push(
+              await runHistoryBench({
+                url,
+                days: o.days,
+                rate: o.rate,
+                stations: o.stations,
+                dataDir,
+                log: quiet,
+                runs: o.runs === 7 ? 20 : o.runs,
+                onProgress: (s) => process.stderr.write(`${s}\n`),
+              }),
+            );
+          }
+          if (!o.json) process.stderr.write(historyTable(runs));
+          process.stdout.write(JSON.stringify(runs) + '\n');
           return;
         }
         if (suite === 'whatif') {
@@ -74,6 +102,19 @@ export function register(program: Command): void {
         rmSync(dataDir, { recursive: true, force: true });
       }
     });
+}
+
+/** The history bench for people: read paths × databases, p50 / p95 in ms, and what a part costs on disk. */
+function historyTable(
+  runs: { provider: string; inspections: number; seedSeconds: number; bytesPerInspection: number; paths: { path: string; p50: number; p95: number }[] }[],
+): string {
+  const head = `| read path | ${runs.map((r) => `${r.provider} p50 / p95 ms`).join(' | ')} |`;
+  const lines = [head, `| --- | ${runs.map(() => '---').join(' | ')} |`];
+  for (const [i, p] of runs[0].paths.entries()) lines.push(`| ${p.path} | ${runs.map((r) => `${r.paths[i].p50} / ${r.paths[i].p95}`).join(' | ')} |`);
+  lines.push(`| inspections | ${runs.map((r) => r.inspections.toLocaleString('en')).join(' | ')} |`);
+  lines.push(`| seeded in | ${runs.map((r) => `${r.seedSeconds} s`).join(' | ')} |`);
+  lines.push(`| database bytes per inspection | ${runs.map((r) => r.bytesPerInspection).join(' | ')} |`);
+  return lines.join('\n') + '\n';
 }
 
 /** The bench for people: one table on stderr. */

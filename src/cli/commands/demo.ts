@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { InspectionResult } from '../../line/index.js';
-import { createLogger, int, num, resolveDatabase, TruthTally, untilStopped } from '../shared.js';
+import { createLogger, int, num, resolveDatabase, TruthTally, untilStopped, warnIfGlibcAllocator } from '../shared.js';
 
 /** `station demo`: the synthetic line under the simulated PLC, the shipped model, SQLite and HTTP. */
 export function register(program: Command): void {
@@ -72,6 +72,7 @@ export function register(program: Command): void {
         await sim?.stop();
         throw err;
       });
+      warnIfGlibcAllocator(log);
       process.stderr.write(`station demo: ${station.url}  (line ${o.rate} parts/s${sim ? `, PLC ${sim.endpointUrl}` : ''}, data in ${station.dataDir})\n`);
       process.stderr.write(
         given ? 'log in as admin with STATION_ADMIN_PASSWORD\n' : `log in as admin with password ${adminPassword}  (set STATION_ADMIN_PASSWORD to choose it)\n`,

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { SerializedError } from '../../errors/index.js';
-import { createLogger, resolveDatabase, untilStopped } from '../shared.js';
+import { createLogger, resolveDatabase, untilStopped, warnIfGlibcAllocator } from '../shared.js';
 
 /**
  * `station run --config FILE`: the station for a real line.
@@ -26,6 +26,7 @@ export function register(program: Command): void {
       const config = loadConfigFile(o.config);
       const database = await resolveDatabase({ config: o.config });
       const station = await startStation({ config, configFile: path.resolve(o.config), databaseUrl: database.url, log, env: process.env });
+      warnIfGlibcAllocator(log);
       const failed: { source: string; error: SerializedError }[] = [];
       station.line.on('source-error', (source, error) => failed.push({ source, error }));
       log.info({ url: station.url, sources: config.sources.map((s) => s.name) }, 'station running');
