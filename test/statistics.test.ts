@@ -265,12 +265,13 @@ describe('station bench history', () => {
     const db = await openDatabase(url);
     try {
       const repo = new Repository(db);
-      const to = new Date(Date.now() + 3600_000);
-      for (const [from, scope] of [
-        [new Date(to.getTime() - 3 * 3600_000), {}],
-        [new Date(to.getTime() - 2.3 * 3600_000), { line: 'L1' }],
-        [new Date(to.getTime() - 1.7 * 3600_000), { station: 'station-3' }],
-      ] as [Date, Scope][]) {
+      // The history ends on the last full hour and covers the 1.2 hours before it.
+      const end = Math.floor(Date.now() / 3600_000) * 3600_000;
+      for (const [from, to, scope] of [
+        [new Date(end - 3 * 3600_000), new Date(end + 3600_000), {}],
+        [new Date(end - 0.9 * 3600_000 - 7 * 60_000), new Date(end), { line: 'L1' }],
+        [new Date(end - 1.1 * 3600_000), new Date(end - 0.3 * 3600_000), { station: 'station-3' }],
+      ] as [Date, Date, Scope][]) {
         const rows = await direct(db, from, to, scope);
         expect(rows.length).toBeGreaterThan(0);
         expect(await repo.yieldStats('hour', from, to, scope)).toEqual(expectedYield(rows, 'hour'));

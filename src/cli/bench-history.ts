@@ -514,20 +514,28 @@ export async function runHistoryBench(o: HistoryOptions) {
  * Where to seed by default: a SQLite file in the bench's folder and, when a PostgreSQL server
  * answers on PG_BENCH_URL (default the machine's, database test), a new database beside it.
  */
-export async function defaultHistoryDatabases(dataDir: string, say: (s: string) => void): Promise<string[]> {
+export async function defaultHistoryDatabases(dataDir: string, say: (s: string) => void): Promise<{ urls: string[]; drop: () => Promise<void> }> {
   const urls = [`file:${path.join(dataDir, 'history.db')}`];
   const admin = process.env.PG_BENCH_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
+  const name = `station_history_${process.pid}`;
   const c = new pg.Client({ connectionString: admin, connectionTimeoutMillis: 3000 });
+  let created = false;
   try {
     await c.connect();
-    const name = `station_history_${process.pid}`;
     await c.query(`CREATE DATABASE ${name}`);
+    created = true;
     urls.push(admin.replace(/\/[^/?]+(\?|$)/, `/${name}$1`));
-    say(`PostgreSQL: seeding the new database ${name} (drop it with: DROP DATABASE ${name})`);
+    say(`PostgreSQL: seeding the new database ${name} (dropped at the end)`);
   } catch (err) {
     say(`PostgreSQL skipped: ${(err as Error).message} (set PG_BENCH_URL, or pass --database)`);
   } finally {
     await c.end().catch(() => undefined);
   }
-  return urls;
+  const drop = async () => {
+    if (!created) return;
+    const d = new pg.Client({ connectionString: admin, connectionTimeoutMillis: 3000 });
+    await d.connect();
+    await d.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).finally(() => d.end());
+  };
+  return { urls, drop };
 }

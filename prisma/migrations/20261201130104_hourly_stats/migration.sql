@@ -42,6 +42,9 @@ CREATE INDEX "StatScoreHour_stationId_hour_idx" ON "StatScoreHour"("stationId", 
 -- CreateIndex
 CREATE INDEX "Inspection_stationId_capturedAt_idx" ON "Inspection"("stationId", "capturedAt");
 
+-- CreateIndex
+CREATE INDEX "Inspection_verdict_id_idx" ON "Inspection"("verdict", "id");
+
 
 -- Backfill: the aggregates of what is recorded already (hours as Prisma writes DateTime on SQLite).
 INSERT INTO "StatHour" ("hour", "stationId", "recipeName", "recipeVersionId", "parts", "pass", "fail", "uninspected", "confirmed", "falseRejects", "escapes")

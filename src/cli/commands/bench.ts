@@ -48,21 +48,26 @@ export function register(program: Command): void {
         }
         if (suite === 'history') {
           const { runHistoryBench, defaultHistoryDatabases } = await import('../bench-history.js');
-          const urls: string[] = o.database ?? (await defaultHistoryDatabases(dataDir, (s) => process.stderr.write(`${s}\n`)));
+          const defaults = o.database ? null : await defaultHistoryDatabases(dataDir, (s) => process.stderr.write(`${s}\n`));
+          const urls: string[] = o.database ?? defaults!.urls;
           const runs = [];
-          for (const url of urls) {
-            runs.push(
-              await runHistoryBench({
-                url,
-                days: o.days,
-                rate: o.rate,
-                stations: o.stations,
-                dataDir,
-                log: quiet,
-                runs: o.runs === 7 ? 20 : o.runs,
-                onProgress: (s) => process.stderr.write(`${s}\n`),
-              }),
-            );
+          try {
+            for (const url of urls) {
+              runs.push(
+                await runHistoryBench({
+                  url,
+                  days: o.days,
+                  rate: o.rate,
+                  stations: o.stations,
+                  dataDir,
+                  log: quiet,
+                  runs: o.runs,
+                  onProgress: (s) => process.stderr.write(`${s}\n`),
+                }),
+              );
+            }
+          } finally {
+            await defaults?.drop();
           }
           if (!o.json) process.stderr.write(historyTable(runs));
           process.stdout.write(JSON.stringify(runs) + '\n');
