@@ -16,6 +16,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { plateRecipe, validateConfig } from '../config/index.js';
 import type { InspectionResult } from '../line/index.js';
+import { LatencyWindow } from '../line/stats.js';
 import { startStation } from '../main.js';
 import { SHIPPED_MODEL } from '../paths.js';
 import { openDatabase, parseDatabaseUrl, Repository, scoreBin, type Db } from '../store/index.js';
@@ -373,14 +374,13 @@ async function deepPage(repo: Repository) {
 /** p50 and p95 of `runs` timed calls (after one untimed call that warms caches and plans). */
 async function timed(runs: number, fn: () => Promise<unknown>): Promise<{ p50: number; p95: number }> {
   await fn();
-  const t: number[] = [];
+  const t = new LatencyWindow(runs);
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
     await fn();
-    t.push(performance.now() - t0);
+    t.add(performance.now() - t0);
   }
-  t.sort((a, b) => a - b);
-  const at = (p: number) => Math.round(t[Math.min(t.length - 1, Math.ceil((p / 100) * t.length) - 1)] * 10) / 10;
+  const at = (p: number) => Math.round(t.percentile(p) * 10) / 10;
   return { p50: at(50), p95: at(95) };
 }
 

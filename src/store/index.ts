@@ -12,7 +12,7 @@ export {
   type WhatIfRow,
   type Scope,
 } from './repository.js';
-export { ALLOWED_BINS, SCORE_BINS, scoreBin, floorHour } from './stats.js';
+export { ALLOWED_BINS, scoreBin } from './stats.js';
 export { DiskImageStore, IMAGE_VARIANTS, type ImageStore, type ImageVariant, type StoredImage } from './images.js';
 export { Recorder, type RecorderCounters, type RecorderOptions } from './recorder.js';
 export { Retention, type RetentionOptions, type RetentionCounters, type DiskStatus } from './retention.js';

@@ -6,7 +6,7 @@ import type { Db } from './db.js';
 import type { StoredImage, ImageVariant } from './images.js';
 import { labelOf, type CompactOutputs, type PartLabel, type Verdict } from '../decision/index.js';
 import { StationError } from '../errors/index.js';
-import { ALLOWED_BINS, applyDeltas, deltasOf, hourlyCounts, moveReviewLabel, SCORE_BINS, scoreBin, scoreCounts } from './stats.js';
+import { ALLOWED_BINS, type Scope, applyDeltas, deltasOf, hourlyCounts, moveReviewLabel, SCORE_BINS, scoreBin, scoreCounts } from './stats.js';
 
 export interface StationInfo {
   id: string;
@@ -34,11 +34,7 @@ export interface InspectionFilter {
   cursor?: number;
 }
 
-/** Which stations' records: one station, or every station of a line. */
-export interface Scope {
-  station?: string;
-  line?: string;
-}
+export type { Scope } from './stats.js';
 
 function scopeWhere(s: Scope) {
   return { stationId: s.station, station: s.line !== undefined ? { line: s.line } : undefined };
@@ -450,12 +446,14 @@ export class Repository {
    * retried. SQLite's transactions run one at a time anyway.
    */
   async addReview(inspectionId: number, userId: number, r: { label: string; class?: string; box?: number[]; note?: string }) {
+    // Several reviewers at once on one part each refuse the others' transaction in turn: enough
+    // retries, spread at random, for a handful of them to all get through.
     return pRetry(() => this.reviewOnce(inspectionId, userId, r), {
-      retries: 5,
+      retries: 12,
       minTimeout: 10,
-      maxTimeout: 200,
+      maxTimeout: 500,
       randomize: true,
-      shouldRetry: ({ error }) => (error as { code?: string }).code === 'P2034',
+      shouldRetry: ({ error }) => writeConflict(error),
     });
   }
 
@@ -552,6 +550,15 @@ const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
  * SQLite: past about a thousand the query fails ("query parameter limit exceeded", issue #17).
  */
 const IN_SLICE = 500;
+
+/**
+ * A serializable transaction another one refused: Prisma's P2034, or, when the pg adapter
+ * raises it while committing, its DriverAdapterError of kind TransactionWriteConflict.
+ */
+function writeConflict(err: unknown): boolean {
+  const e = err as { code?: string; cause?: { kind?: string }; message?: string } | null;
+  return e?.code === 'P2034' || e?.cause?.kind === 'TransactionWriteConflict' || /TransactionWriteConflict/.test(e?.message ?? '');
+}
 
 /** Retries a write that lost a race on a unique key (P2002) to another station or process. */
 function onConflictRetry<T>(fn: () => Promise<T>): Promise<T> {
