@@ -3,7 +3,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
 import sharp from 'sharp';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PartGenerator } from '../src/capture/index.js';
 import { plateRecipe, validateConfig } from '../src/config/index.js';
 import { Line, type InspectionResult } from '../src/line/index.js';
@@ -224,5 +224,35 @@ describe('line worker lifecycle', () => {
     await line.stop();
     await expect(started).resolves.toHaveLength(1);
     expect(results.length).toBeLessThanOrEqual(5);
+  });
+
+  // Regression (issue #18): the watchdog measured the worker's silence on the wall clock, so an
+  // hour's forward step now and then looked like an hour of silence and restarted a healthy worker.
+  it("counts the worker's silence on the monotonic clock: a wall clock jumping forward an hour at every reading restarts nothing", async () => {
+    const dir = tmpDir();
+    const config = validateConfig(
+      {
+        station: { id: 'test-1' },
+        storage: { dataDir: dir },
+        line: { watchdogMs: 400 },
+        sources: [{ name: 'line', uri: 'synthetic:?seed=1&count=3', recipe: 'plate' }],
+        recipes: { plate: plateRecipe(SHIPPED_MODEL) },
+      },
+      dir,
+    );
+    const line = new Line({ config, recipeVersions: {} });
+    await line.start();
+    const realNow = Date.now.bind(Date);
+    let readings = 0;
+    const clock = vi.spyOn(Date, 'now').mockImplementation(() => realNow() + 3_600_000 * ++readings);
+    try {
+      expect(Date.now() - realNow()).toBeGreaterThan(3_000_000);
+      await new Promise((r) => setTimeout(r, 1500)); // a dozen watchdog checks, six heartbeats
+    } finally {
+      clock.mockRestore();
+    }
+    expect(line.restarts).toBe(0);
+    expect(line.state).toBe('running');
+    await line.stop();
   });
 });

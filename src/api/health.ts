@@ -2,12 +2,13 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { StationError } from '../errors/index.js';
+import { monotonicMs } from '../line/stats.js';
 import type { Line } from '../line/index.js';
 import { roleAtLeast } from '../store/index.js';
 import { actorOf, need } from './auth.js';
 
 export interface HealthDeps {
-  line: Pick<Line, 'startedAt' | 'summary' | 'cameras' | 'models'>;
+  line: Pick<Line, 'startedMono' | 'summary' | 'cameras' | 'models'>;
   health: () => { status: string; problems: string[] } & Record<string, unknown>;
   ready: () => { ready: boolean; problems: string[] } & Record<string, unknown>;
   metrics: { text(): Promise<string>; contentType: string };
@@ -51,7 +52,7 @@ export async function healthRoutes(app: FastifyInstance, deps: HealthDeps): Prom
       if (!req.principal) return { status: h.status, problems: h.problems };
       return {
         ...h,
-        uptimeS: Math.round((Date.now() - deps.line.startedAt) / 1000),
+        uptimeS: Math.round((monotonicMs() - deps.line.startedMono) / 1000),
         line: deps.line.summary(),
         cameras: Object.fromEntries(deps.line.cameras),
         models: deps.line.models.map((m) => ({ name: m.name, family: m.family, sha256: m.sha256 })),

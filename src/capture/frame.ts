@@ -54,3 +54,16 @@ export function channelsOf(format: PixelFormat): 1 | 3 {
 export function monotonicMs(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }
+
+/** The wall clock and the monotonic clock read together when this module loaded. */
+const anchor = { wall: Date.now(), mono: monotonicMs() };
+
+/**
+ * "Now" for deciding what is old enough to delete: the earlier of the wall clock and the wall
+ * clock at start plus the monotonic time since. A wall clock stepped forward (an hour, a wrong
+ * RTC corrected by NTP) then makes nothing older than it is; stepped back, the wall clock itself
+ * is the earlier one. Either way a deletion waits rather than comes early.
+ */
+export function cautiousNowMs(): number {
+  return Math.min(Date.now(), anchor.wall + (monotonicMs() - anchor.mono));
+}

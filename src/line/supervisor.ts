@@ -81,7 +81,8 @@ export class Line extends EventEmitter<LineEvents> {
   private stopped: Promise<void> | null = null;
   private lastSeen = 0;
   private watchdog: NodeJS.Timeout | null = null;
-  readonly startedAt = Date.now();
+  /** The start on the monotonic clock: uptime, whatever the wall clock did since. */
+  readonly startedMono = monotonicMs();
   /** Every source has ended and every part is decided. */
   drained = false;
   /** The last reported state of each camera source. */
@@ -121,11 +122,11 @@ export class Line extends EventEmitter<LineEvents> {
     const init: WorkerInit = { ...this.init, thresholds: this.thresholds, selectedRecipe: this.selectedRecipe, running: this.runningMode };
     const worker = spawnWorker('worker/main', init);
     this.worker = worker;
-    this.lastSeen = Date.now();
+    this.lastSeen = monotonicMs();
     return new Promise<ModelSummary[]>((resolve, reject) => {
       worker.on('message', (msg: FromWorker) => {
         if (this.worker !== worker) return; // a worker being replaced no longer speaks for the line
-        this.lastSeen = Date.now();
+        this.lastSeen = monotonicMs();
         switch (msg.type) {
           case 'heartbeat':
             if (msg.heapUsedBytes !== undefined) this.workerHeapBytes = msg.heapUsedBytes;
@@ -209,7 +210,8 @@ export class Line extends EventEmitter<LineEvents> {
 
   private checkAlive(): void {
     if (this.state !== 'running' || this.stopped || !this.worker) return;
-    const silent = Date.now() - this.lastSeen;
+    // Monotonic: a wall clock stepped forward is no silence, and one stepped back hides none.
+    const silent = Math.round(monotonicMs() - this.lastSeen);
     if (silent > this.supervision.watchdogMs) this.recover(`no heartbeat from the line worker for ${silent} ms`);
   }
 
@@ -225,7 +227,7 @@ export class Line extends EventEmitter<LineEvents> {
     this.setState('restarting', why);
     this.answerOwed('STN_ERR_LINE_WORKER');
     this.failPending('STN_ERR_LINE_WORKER');
-    const now = Date.now();
+    const now = monotonicMs();
     while (this.restartTimes.length && now - this.restartTimes[0] > this.supervision.restartWindowMs) this.restartTimes.shift();
     if (this.restartTimes.length >= this.supervision.maxRestarts) {
       this.setState('failed', `${why}; restart budget spent (${this.supervision.maxRestarts} in ${Math.round(this.supervision.restartWindowMs / 1000)} s)`);
@@ -270,7 +272,7 @@ export class Line extends EventEmitter<LineEvents> {
 
   /** Parts decided per second over the last 10 s. */
   get partsPerS(): number {
-    this.pruneRecent(Date.now());
+    this.pruneRecent(monotonicMs());
     return this.recent.length / 10;
   }
 
@@ -280,7 +282,7 @@ export class Line extends EventEmitter<LineEvents> {
 
   private onResult(r: InspectionResult): void {
     this.owed.delete(keyOf(r.source, r.seq, r.timestamp));
-    const now = Date.now();
+    const now = monotonicMs();
     this.recent.push(now);
     this.pruneRecent(now);
     const c = this.counters;

@@ -24,6 +24,7 @@ import { type ErrorCode, StationError } from '../errors/index.js';
 import { LatencyWindow, monotonicMs } from '../line/stats.js';
 import type { InspectionResult } from '../line/protocol.js';
 import { PlcClock, sourceMs } from './clock.js';
+import { keepSecureTokensOnMonotonicClock } from './secure-token-clock.js';
 import { certificateManager } from './pki.js';
 import { TAG_NAMES, TAG_TYPES, seqAfter, verdictCodeOf, type TagName } from './tags.js';
 
@@ -169,6 +170,9 @@ export class RejectGate extends EventEmitter<GateEvents> {
 
   constructor(readonly o: GateOptions) {
     super();
+    // A wall clock stepped forward must not expire the secure channel's keys (and drop the link).
+    if (!keepSecureTokensOnMonotonicClock())
+      o.log?.warn({ code: 'STN_ERR_PLC_CONNECT' }, 'node-opcua changed its token stack: a wall clock stepped forward may drop the PLC link once');
     if (o.securityMode === 'None' || o.securityPolicy === 'None') {
       if (o.securityMode !== 'None' || o.securityPolicy !== 'None') {
         throw new StationError('STN_ERR_PLC_SECURITY', 'securityMode None and securityPolicy None go together');

@@ -21,6 +21,7 @@ import type { InspectionResult } from '../line/protocol.js';
 import { processingMs } from '../line/stats.js';
 import { LoginThrottle } from '../api/login-throttle.js';
 import { certificateManager } from './pki.js';
+import { keepSecureTokensOnMonotonicClock } from './secure-token-clock.js';
 
 const MV_URI = 'http://opcfoundation.org/UA/MachineVision';
 export const STATION_NAMESPACE_URI = 'urn:inspection-station:station';
@@ -89,6 +90,7 @@ export class StationServer {
   }
 
   async start(): Promise<void> {
+    keepSecureTokensOnMonotonicClock();
     const o = this.o;
     const server = new OPCUAServer({
       port: o.port,

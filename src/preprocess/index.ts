@@ -163,6 +163,25 @@ export class Preprocessor {
     return { srcWidth, srcHeight, roiX: rx, roiY: ry, roiWidth: rw, roiHeight: rh, scaleX, scaleY, padX, padY };
   }
 
+  /**
+   * Runs a grey and a colour frame, raw and JPEG-encoded, through this preprocessor: libvips
+   * starts its worker threads and loads its decoders now, not on the first real part (the first
+   * frame otherwise took 180–330 ms here, past a 400 ms deadline with the queue behind it).
+   */
+  async warmUp(): Promise<void> {
+    const { width, height } = this.spec;
+    const colour = new Uint8Array(width * height * 3).fill(128);
+    const jpeg = await sharp(colour, { raw: { width, height, channels: 3 } })
+      .jpeg()
+      .toBuffer();
+    const frames: FrameImage[] = [
+      { kind: 'raw', format: 'Mono8', width, height, data: new Uint8Array(width * height).fill(128) },
+      { kind: 'raw', format: 'RGB8', width, height, data: colour },
+      { kind: 'encoded', data: jpeg },
+    ];
+    for (const f of frames) await this.run(f);
+  }
+
   /** The letterbox border (or the whole tensor) set to the pad value. */
   private padAll(): void {
     const n = this.spec.width * this.spec.height;

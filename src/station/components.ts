@@ -244,6 +244,8 @@ export const imageStore = (s: StationParts): Component => ({
     const disk = new DiskImageStore(dir);
     s.encoder = c.storage.encodeInChildProcess ? new EncoderImageStore(disk) : null;
     s.images = s.encoder ?? disk;
+    // Started before the line is, so its start-up does not compete with the first parts.
+    await s.encoder?.start();
   },
   stop: () => s.encoder?.close(),
 });
@@ -360,7 +362,7 @@ function firstConnection(gate: RejectGate, endpoint: string, timeoutMs: number):
   if (gate.state === 'ready') return Promise.resolve();
   return new Promise((resolve, reject) => {
     const failures = gate.counters.connectFailures;
-    const started = Date.now();
+    const started = performance.now();
     const finish = (err?: StationError) => {
       clearInterval(poll);
       gate.off('state', onState);
@@ -374,7 +376,7 @@ function firstConnection(gate: RejectGate, endpoint: string, timeoutMs: number):
     const poll = setInterval(() => {
       if (gate.counters.connectFailures !== failures)
         finish(new StationError('STN_ERR_PLC_CONNECT', `plc.required: the PLC at ${endpoint} cannot be reached: ${gate.lastError ?? 'no answer'}`));
-      else if (Date.now() - started > timeoutMs)
+      else if (performance.now() - started > timeoutMs)
         finish(
           new StationError('STN_ERR_PLC_CONNECT', `plc.required: the PLC at ${endpoint} is not ready after ${timeoutMs} ms: ${gate.lastError ?? 'no answer'}`),
         );

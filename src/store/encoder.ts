@@ -16,7 +16,7 @@ interface Job {
   stationId: string;
   r: InspectionResult;
 }
-type Reply = { id: number; images: StoredImage[] } | { id: number; error: { code?: string; message: string } };
+type Reply = { id: number; images: StoredImage[] } | { id: number; error: { code?: string; message: string } } | { ready: true };
 
 /** The child's side: write what it is sent, answer with the stored images or the error (with its code). */
 function serve(root: string): void {
@@ -32,6 +32,7 @@ function serve(root: string): void {
   });
   // The station went away: so does its encoder.
   process.on('disconnect', () => process.exit(0));
+  process.send!({ ready: true } satisfies Reply);
 }
 
 if (process.env.STATION_IMAGE_ENCODER && process.send) serve(process.env.STATION_IMAGE_ENCODER);
@@ -66,6 +67,10 @@ export class EncoderImageStore implements ImageStore {
       /* not allowed to lower it: it still runs, at normal priority */
     }
     child.on('message', (m: Reply) => {
+      if ('ready' in m) {
+        for (const w of this.readyWaiters.splice(0)) w();
+        return;
+      }
       const p = this.pending.get(m.id);
       this.pending.delete(m.id);
       if (!p) return;
@@ -87,6 +92,29 @@ export class EncoderImageStore implements ImageStore {
       this.restarts++;
     });
     return child;
+  }
+
+  private readonly readyWaiters: (() => void)[] = [];
+
+  /**
+   * Starts the child now and waits (up to `timeoutMs`) until it takes work: its start-up (a Node
+   * process loading libvips) is CPU the line's first parts must not share. It starts on the first
+   * write anyway when this is not called, or after it exits.
+   */
+  async start(timeoutMs = 15_000): Promise<void> {
+    if (this.child) return;
+    const ready = new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, timeoutMs);
+      this.readyWaiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    this.child = this.spawn();
+    this.child.once('exit', () => {
+      for (const w of this.readyWaiters.splice(0)) w();
+    });
+    await ready;
   }
 
   write(stationId: string, r: InspectionResult): Promise<StoredImage[]> {
@@ -127,8 +155,8 @@ export class EncoderImageStore implements ImageStore {
   /** Ends the encoder once its writes are done. */
   async close(timeoutMs = 30_000): Promise<void> {
     // Writes in flight finish first; a child that hangs is killed after `timeoutMs` (its writes fail).
-    const until = Date.now() + timeoutMs;
-    while (this.pending.size && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    const until = performance.now() + timeoutMs;
+    while (this.pending.size && performance.now() < until) await new Promise((r) => setTimeout(r, 20));
     if (this.pending.size) this.child?.kill('SIGKILL');
     const c = this.child;
     this.child = null;

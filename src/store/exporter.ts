@@ -4,6 +4,7 @@ import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { create as createTar } from 'tar';
 import { stringify as yamlStringify } from 'yaml';
+import { cautiousNowMs } from '../capture/index.js';
 import { StationError } from '../errors/index.js';
 import type { Db } from './db.js';
 import type { ImageStore } from './images.js';
@@ -79,7 +80,7 @@ export class Exporter {
    */
   sweep(startUp = false): number {
     let removed = 0;
-    const cutoff = Date.now() - this.ttlMs;
+    const cutoff = cautiousNowMs() - this.ttlMs;
     let entries: string[];
     try {
       entries = readdirSync(this.dir);

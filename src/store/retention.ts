@@ -1,5 +1,6 @@
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { cautiousNowMs } from '../capture/index.js';
 import type { ImageStore } from './images.js';
 import type { Repository } from './repository.js';
 
@@ -111,7 +112,8 @@ export class Retention {
   private async sweepOnce(): Promise<void> {
     this.counters.sweeps++;
     await this.finishPending();
-    const now = Date.now();
+    // A wall clock stepped forward deletes nothing early (the monotonic time since start bounds it).
+    const now = cautiousNowMs();
     await this.purgeAll({ reviewed: false, before: new Date(now - this.o.maxAgeDays * 86400_000) });
     await this.purgeAll({ reviewed: true, before: new Date(now - this.o.keepReviewedDays * 86400_000) });
     for (const reviewed of [false, true]) {

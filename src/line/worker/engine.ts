@@ -158,7 +158,9 @@ export class LineEngine {
     const spec = { ...runner.model.input, resize: recipe.resize ?? runner.model.input.resize };
     const pre = new Preprocessor(spec, { roi: recipe.roi, maxPixels: cfg.line.maxPixels });
     const pre2 = new Preprocessor(spec, { roi: recipe.roi, maxPixels: cfg.line.maxPixels });
-    // Warm-up: the first run allocates and optimises; it must not land on a real part.
+    // Warm-up: libvips' first pipelines and the model's first run allocate and optimise; none of it may land on a real part.
+    await pre.warmUp();
+    await pre2.warmUp();
     await runner.run(pre);
     await runner.run(pre2);
     const runtime: RecipeRuntime = { name, recipe, thresholds: Object.freeze(structuredClone(thresholds)), version, runner, pre, pre2 };
