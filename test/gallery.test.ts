@@ -21,6 +21,13 @@ async function logIn(page: import('playwright-core').Page) {
   await page.getByRole('button', { name: 'Log in' }).click();
 }
 let browser: Browser | null = null;
+
+/** A time as a datetime-local input takes it: the local minute (the browser runs in this process's time zone). */
+function localMinute(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+}
 let station: Station | null = null;
 
 describe.skipIf(!haveBrowser)('the quality gallery in a real browser', () => {
@@ -170,6 +177,31 @@ describe.skipIf(!haveBrowser)('the quality gallery in a real browser', () => {
     await page.screenshot({ path: path.join(PACKAGE_ROOT, 'test-results', 'gallery-whatif.png'), fullPage: true });
   });
 
+  it('what-if over a window too large to answer at once runs as a job with a progress bar, then shows its result (issue #17)', async () => {
+    const big = await startTestStation({
+      sources: [{ name: 'line', uri: 'synthetic:?seed=3&defectRate=0.5&rate=0&count=12' }],
+      adminPassword: PASSWORD,
+      http: { whatIfSyncMaxParts: 5 },
+    });
+    try {
+      await big.line.whenIdle();
+      await big.recorder.flush();
+      const page = await browser!.newPage({ viewport: { width: 1280, height: 1000 } });
+      await page.goto(big.url!);
+      await page.getByLabel('User').fill('admin');
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.getByRole('link', { name: 'What-if' }).click();
+      await expect.poll(() => page.getByRole('status').textContent()).toContain('start it as a job');
+      await page.getByTestId('run-job').click();
+      await page.getByTestId('whatif-result').waitFor();
+      await expect.poll(() => page.getByRole('status').textContent()).toContain('12 parts re-decided');
+      expect(await page.getByTestId('flips').textContent()).toBe('0');
+    } finally {
+      await big.stop();
+    }
+  });
+
   it('works under its Content-Security-Policy without a violation, refuses to be framed by another origin, and serves /docs (issue #15, finding 3)', async () => {
     const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
     const violations: string[] = [];
@@ -247,5 +279,22 @@ describe.skipIf(!haveBrowser)('the quality gallery in a real browser', () => {
     await expect.poll(() => page.getByTestId('totals').textContent()).toContain(`parts ${recent} `);
     await page.getByTestId('window').selectOption({ label: '30 days' });
     await expect.poll(() => page.getByTestId('totals').textContent()).toContain(`parts ${recent + 3} `);
+
+    // The gallery's time range finds the same three parts, and its CSV link downloads them.
+    await page.getByRole('link', { name: 'Gallery' }).click();
+    await page.getByLabel('Verdict').selectOption({ label: 'all' });
+    await page.getByTestId('from').fill(localMinute(old - 60_000));
+    await page.getByTestId('to').fill(localMinute(old + 3_600_000));
+    await expect.poll(() => page.getByTestId('card').count()).toBe(3);
+    const href = await page.getByTestId('csv').getAttribute('href');
+    expect(href).toMatch(/from=.*&to=/);
+    const csv = await page.evaluate(async (h) => (await fetch(h!)).text(), href);
+    expect(
+      csv
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split(',')[2]),
+    ).toEqual(['900002', '900001', '900000']);
   });
 });

@@ -6,7 +6,7 @@ import { PartGenerator } from '../src/capture/index.js';
 import type { Thresholds } from '../src/config/index.js';
 import type { CompactOutputs, Verdict } from '../src/decision/index.js';
 import type { Station } from '../src/main.js';
-import { compareRun, reDecide, suggestThresholds, WhatIfTally, type WhatIfRow } from '../src/whatif/index.js';
+import { compareRun, reDecide, suggestThresholds, WhatIfJobs, WhatIfTally, type WhatIfRow } from '../src/whatif/index.js';
 import { station as cli } from './helpers/cli.js';
 import { push, startTestStation, userWithRole } from './helpers/station.js';
 import { tmpDir } from './helpers/tmp.js';
@@ -275,6 +275,52 @@ describe('what-if against the line itself', () => {
     let escapes = 0;
     for (const [i, png] of images.entries()) if (defects[i] && (await push(s, integrator, png)).verdict === 'pass') escapes++;
     expect(escapes).toBe(body.result.escapesCandidate);
+  });
+
+  it('runs as a job with progress: the same answer as the request, counted against the window, cancellable by its starter', async () => {
+    const thresholds = { default: { minScore: 0.5 } };
+    const direct = (await s.api!.inject({ method: 'POST', url: '/api/whatif', headers: integrator, payload: { thresholds } })).json();
+    const started = await s.api!.inject({ method: 'POST', url: '/api/whatif/jobs', headers: integrator, payload: { thresholds } });
+    expect(started.statusCode).toBe(202);
+    const job = started.json();
+    expect(started.headers.location).toBe(`/api/whatif/jobs/${job.id}`);
+    // The window's size comes from the hourly aggregates: every stored part of the recipe.
+    expect(job.total).toBe(await s.db.inspection.count({ where: { recipeName: 'plate' } }));
+    let seen = job;
+    while (seen.state === 'running') seen = (await s.api!.inject({ method: 'GET', url: `/api/whatif/jobs/${job.id}`, headers: quality })).json();
+    expect(seen).toMatchObject({ state: 'done', done: job.total, share: 1, etaMs: null, startedBy: 'integrator' });
+    const { elapsedMs: _a, ...fromJob } = seen.result;
+    const { elapsedMs: _b, ...fromRequest } = direct;
+    expect(fromJob).toEqual(fromRequest);
+    // Someone else may read it, not cancel it; its starter may (an ended job stays as it ended).
+    const other = await s.api!.inject({ method: 'POST', url: `/api/whatif/jobs/${job.id}/cancel`, headers: quality });
+    expect([other.statusCode, other.json().code]).toEqual([403, 'STN_ERR_HTTP_FORBIDDEN']);
+    expect((await s.api!.inject({ method: 'POST', url: `/api/whatif/jobs/${job.id}/cancel`, headers: integrator })).json().state).toBe('done');
+    const unknown = await s.api!.inject({ method: 'GET', url: '/api/whatif/jobs/6f1c2a8e-0d7b-4c1e-9a5f-2b3c4d5e6f70', headers: quality });
+    expect([unknown.statusCode, unknown.json().code]).toEqual([404, 'STN_ERR_WHATIF_JOB']);
+    // Cancelled before its first chunk: stopped, with its code.
+    const jobs = new WhatIfJobs(s.repo);
+    const running = await jobs.start({ recipe: 'plate', thresholds }, 'tester');
+    const cancelled = await jobs.cancel(running.id);
+    expect([cancelled.state, cancelled.error?.code, cancelled.done]).toEqual(['cancelled', 'STN_ERR_WHATIF_CANCELLED', 0]);
+  });
+
+  it('answers a window larger than http.whatIfSyncMaxParts only as a job (413 with the way out)', async () => {
+    const small = await startTestStation({ sources: [{ name: 'push', uri: 'http:' }], http: { whatIfSyncMaxParts: 3 } });
+    try {
+      const key = await userWithRole(small, 'viewer');
+      const pusher = await userWithRole(small, 'integrator');
+      const thresholds = { default: { minScore: 0.5 } };
+      for (const png of images.slice(0, 4)) await push(small, pusher, png);
+      await small.recorder.flush();
+      const refused = await small.api!.inject({ method: 'POST', url: '/api/whatif', headers: key, payload: { thresholds } });
+      expect([refused.statusCode, refused.json().code]).toEqual([413, 'STN_ERR_WHATIF_LARGE']);
+      expect(refused.json().message).toMatch(/POST \/api\/whatif\/jobs/);
+      const job = await small.api!.inject({ method: 'POST', url: '/api/whatif/jobs', headers: key, payload: { thresholds } });
+      expect([job.statusCode, job.json().total]).toEqual([202, 4]);
+    } finally {
+      await small.stop();
+    }
   });
 
   it('refuses what it cannot answer: thresholds below the kept floor, unknown classes, no login', async () => {

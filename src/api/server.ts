@@ -25,6 +25,7 @@ import { sessionRoutes } from './session.js';
 import { statisticsRoutes } from './statistics.js';
 import { userRoutes } from './users.js';
 import { whatIfRoutes } from './whatif.js';
+import type { WhatIfJobs } from '../whatif/index.js';
 
 /** What the composition root hands the API; each plugin takes only its part of it. */
 export interface ApiDeps extends Omit<RecipeDeps, 'repo' | 'accounts' | 'line'>, Omit<ReinferenceDeps, 'repo' | 'accounts'> {
@@ -38,6 +39,8 @@ export interface ApiDeps extends Omit<RecipeDeps, 'repo' | 'accounts' | 'line'>,
   webDir: string;
   exporter: Exporter;
   images: ImageStore;
+  /** What-if over windows too large for one request. */
+  whatIfJobs: WhatIfJobs;
   line: Line;
   /** sha256 (hex) of API keys allowed to push frames. */
   pushKeySha256: readonly string[];
@@ -51,6 +54,8 @@ export interface ApiDeps extends Omit<RecipeDeps, 'repo' | 'accounts' | 'line'>,
   /** HTTPS key and certificate (PEM); null: plain HTTP. */
   tls: { cert: Buffer; key: Buffer } | null;
   rateLimitPerMinute: number;
+  /** `POST /api/whatif` answers windows up to this many parts; larger ones run as jobs. */
+  whatIfSyncMaxParts: number;
   version: string;
   /** sha256 (hex) of Prometheus scrape tokens for `GET /metrics` (default: none, a login is needed). */
   metricsTokenSha256?: readonly string[];
@@ -191,7 +196,13 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     recipeModelDocs: deps.recipeModelDocs,
     recipeVersionIds: deps.recipeVersionIds,
   });
-  await app.register(whatIfRoutes, { repo, recipeNames: deps.recipeNames, recipeLabels: deps.recipeLabels });
+  await app.register(whatIfRoutes, {
+    repo,
+    recipeNames: deps.recipeNames,
+    recipeLabels: deps.recipeLabels,
+    jobs: deps.whatIfJobs,
+    syncMaxParts: deps.whatIfSyncMaxParts,
+  });
   await app.register(reinferenceRoutes, {
     repo,
     accounts,

@@ -168,6 +168,8 @@ export const StationConfig = Type.Object(
         tls: Type.Optional(Type.Object({ cert: Type.String({ minLength: 1 }), key: Type.String({ minLength: 1 }) }, Strict)),
         /** Requests per minute per client address on the API (login has its own, stricter limit). */
         rateLimitPerMinute: Type.Integer({ minimum: 1, default: 1200 }),
+        /** `POST /api/whatif` answers windows up to this many parts at once; larger ones run as jobs (`/api/whatif/jobs`). */
+        whatIfSyncMaxParts: Type.Integer({ minimum: 1, default: 1_000_000 }),
         /** sha256 (hex) of bearer tokens a Prometheus scraper may send to `GET /metrics` (otherwise a viewer login). */
         metricsTokenSha256: Type.Array(Type.String({ pattern: '^[0-9a-f]{64}$' }), { default: [] }),
       },

@@ -34,7 +34,7 @@ import {
   redact,
 } from '../store/index.js';
 import { StationError } from '../errors/index.js';
-import { Reinferrer } from '../whatif/index.js';
+import { Reinferrer, WhatIfJobs } from '../whatif/index.js';
 import { candidateModels, processFacts } from './facts.js';
 import type { Component } from './lifecycle.js';
 import { errorFields, onceEach } from './log.js';
@@ -98,6 +98,7 @@ export class StationParts {
   metrics!: StationMetrics;
   health!: StationHealth;
   reinferrer!: Reinferrer;
+  whatIfJobs!: WhatIfJobs;
   api: FastifyInstance | null = null;
   url: string | null = null;
   /** Re-reads the station file and applies what can change (src/station/reload.ts; set by the composition root). */
@@ -494,8 +495,12 @@ export const reinference = (s: StationParts): Component => ({
   name: 're-inference',
   start() {
     s.reinferrer = new Reinferrer(s.repo, s.images, { baseDir: s.config.baseDir, log: s.log });
+    s.whatIfJobs = new WhatIfJobs(s.repo);
   },
-  stop: () => s.reinferrer.stop(),
+  stop: async () => {
+    await s.whatIfJobs.stop();
+    await s.reinferrer.stop();
+  },
 });
 
 /** The API and the gallery. */
@@ -519,9 +524,11 @@ export const http = (s: StationParts): Component => ({
       live: s.live,
       recipeNames: Object.keys(c.recipes),
       reinferrer: s.reinferrer,
+      whatIfJobs: s.whatIfJobs,
       recipeModel,
       tls,
       rateLimitPerMinute: c.http.rateLimitPerMinute,
+      whatIfSyncMaxParts: c.http.whatIfSyncMaxParts,
       candidateModels: () => {
         const names = Object.keys(s.config.recipes);
         return candidateModels(

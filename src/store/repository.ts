@@ -58,6 +58,9 @@ export interface WhatIfRow {
   label: PartLabel | null;
 }
 
+/** An open window's end: the last hour of the year 9999 (SQLite compares times as text: four-digit years only). */
+const FAR_FUTURE_MS = Date.UTC(9999, 11, 31, 23);
+
 export interface WhatIfScan {
   recipe: string;
   station?: string;
@@ -191,7 +194,23 @@ export class Repository {
    * (memory stays bounded however long the range), each with its label: the latest review, else
    * the source's ground truth.
    */
-  async scanForWhatIf(f: WhatIfScan, onRows: (rows: WhatIfRow[]) => void, chunk = 10_000): Promise<void> {
+  /**
+   * How many parts a what-if window holds: whole hours from the hourly aggregates, the window's
+   * ends from the records (a few thousand rows read however long the window).
+   */
+  async countForWhatIf(f: WhatIfScan): Promise<number> {
+    const from = f.from ?? new Date(0);
+    const to = f.to ?? new Date(FAR_FUTURE_MS);
+    let n = 0;
+    for (const h of await hourlyCounts(this.db, from, to, { station: f.station, line: f.line, recipe: f.recipe })) n += h.parts;
+    return n;
+  }
+
+  /**
+   * The window's inspections in id order, `chunk` at a time (memory stays bounded however long
+   * the window). `signal` stops it between chunks with STN_ERR_WHATIF_CANCELLED.
+   */
+  async scanForWhatIf(f: WhatIfScan, onRows: (rows: WhatIfRow[]) => void, chunk = 10_000, signal?: AbortSignal): Promise<void> {
     const where = {
       recipeName: f.recipe,
       ...scopeWhere(f),
@@ -219,6 +238,7 @@ export class Repository {
     }
     let after = 0;
     for (;;) {
+      if (signal?.aborted) throw new StationError('STN_ERR_WHATIF_CANCELLED');
       const rows = await this.db.inspection.findMany({
         where: { ...where, id: { gt: after } },
         orderBy: { id: 'asc' },

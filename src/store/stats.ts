@@ -107,6 +107,8 @@ export async function moveReviewLabel(
 export interface Scope {
   station?: string;
   line?: string;
+  /** Only this recipe's parts (what-if's window; the aggregates are kept per recipe too). */
+  recipe?: string;
 }
 
 /** The window split into whole hours (from the aggregates) and its partial ends (from the records). */
@@ -158,7 +160,7 @@ export async function hourlyCounts(db: Tx, from: Date, to: Date, scope: Scope, b
   if (whole) {
     const rows = await db.statHour.groupBy({
       by: byStation ? ['hour', 'stationId'] : ['hour'],
-      where: { hour: whole, stationId: ids ? { in: ids } : undefined },
+      where: { hour: whole, stationId: ids ? { in: ids } : undefined, recipeName: scope.recipe },
       _sum: { parts: true, pass: true, fail: true, uninspected: true, confirmed: true, falseRejects: true, escapes: true },
     });
     for (const r of rows as unknown as { hour: Date; stationId?: string; _sum: Record<keyof Omit<HourCounts, 'hour'>, number | null> }[]) {
@@ -167,7 +169,7 @@ export async function hourlyCounts(db: Tx, from: Date, to: Date, scope: Scope, b
     }
   }
   for (const e of edges) {
-    const where = { capturedAt: e, stationId: ids ? { in: ids } : undefined };
+    const where = { capturedAt: e, stationId: ids ? { in: ids } : undefined, recipeName: scope.recipe };
     const hour = floorHour(e.gte);
     const verdicts = await db.inspection.groupBy({ by: ['stationId', 'verdict'], where, _count: { _all: true } });
     for (const v of verdicts) {

@@ -106,6 +106,16 @@ interface Filters {
   class: string;
   reviewed: string;
   station: string;
+  /** The browser's local time, as a datetime-local input gives it ('' for no bound). */
+  from: string;
+  to: string;
+}
+
+/** A datetime-local value (the browser's local time) as the API's ISO time, or null when empty or invalid. */
+function isoOfLocal(v: string): string | null {
+  if (!v) return null;
+  const t = new Date(v);
+  return Number.isNaN(t.getTime()) ? null : t.toISOString();
 }
 interface StationInfo {
   id: string;
@@ -116,7 +126,7 @@ interface StationInfo {
 }
 
 function Gallery({ me, openId }: { me: Me; openId: number | null }) {
-  const [filters, setFilters] = useState<Filters>({ verdict: 'fail', class: '', reviewed: '', station: '' });
+  const [filters, setFilters] = useState<Filters>({ verdict: 'fail', class: '', reviewed: '', station: '', from: '', to: '' });
   const [stations, setStations] = useState<StationInfo[]>([]);
   useEffect(() => void api<{ items: StationInfo[] }>('GET', '/api/stations').then((r) => setStations(r.items)), []);
   const [items, setItems] = useState<Inspection[]>([]);
@@ -127,12 +137,22 @@ function Gallery({ me, openId }: { me: Me; openId: number | null }) {
   const sentinel = useRef<HTMLDivElement>(null);
   const loading = useRef(false);
 
-  const query = (c?: number | null) => {
-    const q = new URLSearchParams({ limit: '48' });
+  /** The filters as the API's query (the listing and the CSV download take the same). */
+  const filterQuery = () => {
+    const q = new URLSearchParams();
     if (filters.verdict) q.set('verdict', filters.verdict);
     if (filters.class) q.set('class', filters.class);
     if (filters.reviewed) q.set('reviewed', filters.reviewed);
     if (filters.station) q.set('station', filters.station);
+    const from = isoOfLocal(filters.from);
+    const to = isoOfLocal(filters.to);
+    if (from) q.set('from', from);
+    if (to) q.set('to', to);
+    return q;
+  };
+  const query = (c?: number | null) => {
+    const q = filterQuery();
+    q.set('limit', '48');
     if (c) q.set('cursor', String(c));
     return `/api/inspections?${q}`;
   };
@@ -147,7 +167,7 @@ function Gallery({ me, openId }: { me: Me; openId: number | null }) {
       loading.current = false;
     }
   };
-  useEffect(() => void loadMore(true), [filters.verdict, filters.class, filters.reviewed, filters.station]);
+  useEffect(() => void loadMore(true), [filters.verdict, filters.class, filters.reviewed, filters.station, filters.from, filters.to]);
   useEffect(
     () =>
       void api<{ items: { labels?: string[]; name: string }[] }>('GET', '/api/recipes').then(async (r) => {
@@ -170,11 +190,12 @@ function Gallery({ me, openId }: { me: Me; openId: number | null }) {
     es.addEventListener('inspection', (e) => {
       const it = JSON.parse((e as MessageEvent).data) as Inspection;
       if (filters.verdict && it.verdict !== filters.verdict) return;
+      if (filters.to) return; // a window that ends in the past takes no new parts
       setItems((prev) => [it, ...prev].slice(0, 500));
     });
     es.addEventListener('counters', (e) => setCounters(JSON.parse((e as MessageEvent).data)));
     return () => es.close();
-  }, [live, filters.verdict]);
+  }, [live, filters.verdict, filters.to]);
 
   const index = openId === null ? -1 : items.findIndex((x) => x.id === openId);
   return (
@@ -220,6 +241,27 @@ function Gallery({ me, openId }: { me: Me; openId: number | null }) {
             </select>
           </label>
         )}
+        <label>
+          From{' '}
+          <input
+            type="datetime-local"
+            data-testid="from"
+            value={filters.from}
+            onChange={(e) => setFilters({ ...filters, from: (e.target as HTMLInputElement).value })}
+          />
+        </label>
+        <label>
+          To{' '}
+          <input
+            type="datetime-local"
+            data-testid="to"
+            value={filters.to}
+            onChange={(e) => setFilters({ ...filters, to: (e.target as HTMLInputElement).value })}
+          />
+        </label>
+        <a class="csv" data-testid="csv" href={`/api/inspections.csv?${filterQuery()}`} download>
+          CSV
+        </a>
         <label class="live">
           <input type="checkbox" checked={live} onChange={(e) => setLive((e.target as HTMLInputElement).checked)} /> Live
         </label>

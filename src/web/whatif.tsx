@@ -4,7 +4,7 @@
  * and compare a candidate model on the stored images (re-inference).
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, can, type Me } from './api.js';
+import { api, ApiError, can, type Me } from './api.js';
 import { ChartBox } from './chart.js';
 
 interface Rule {
@@ -61,6 +61,17 @@ interface ClassSuggestion {
   kept: boolean;
   curve: { threshold: number; caught: number; goodRejected: number }[];
 }
+interface JobView {
+  id: string;
+  state: 'running' | 'done' | 'failed' | 'cancelled';
+  total: number;
+  done: number;
+  share: number;
+  elapsedMs: number;
+  etaMs: number | null;
+  result?: Result;
+  error?: { code: string; message: string };
+}
 interface Suggestion {
   thresholds: Thresholds;
   classes: ClassSuggestion[];
@@ -95,6 +106,9 @@ export function WhatIf({ me }: { me: Me }) {
   const [result, setResult] = useState<Result | null>(null);
   const [suggestion, setSuggestion] = useState<Suggestion | null>(null);
   const [msg, setMsg] = useState('');
+  /** A window too large to answer at once: its request, to run as a job, and the job's progress. */
+  const [large, setLarge] = useState<object | null>(null);
+  const [job, setJob] = useState<JobView | null>(null);
   const seq = useRef(0);
   const anomaly = family.startsWith('anomalib');
 
@@ -131,21 +145,51 @@ export function WhatIf({ me }: { me: Me }) {
     const n = ++seq.current;
     const timer = setTimeout(async () => {
       const days = RANGES[range];
+      const body = {
+        recipe: recipe.name,
+        thresholds: candidateOf(recipe.definition.thresholds, anomaly, values),
+        flips: 60,
+        ...scoped(),
+        ...(days ? { from: new Date(Date.now() - days * 86400_000).toISOString() } : {}),
+      };
       try {
-        const r = await api<Result>('POST', '/api/whatif', {
-          recipe: recipe.name,
-          thresholds: candidateOf(recipe.definition.thresholds, anomaly, values),
-          flips: 60,
-          ...scoped(),
-          ...(days ? { from: new Date(Date.now() - days * 86400_000).toISOString() } : {}),
-        });
-        if (n === seq.current) setResult(r);
+        const r = await api<Result>('POST', '/api/whatif', body);
+        if (n === seq.current) {
+          setResult(r);
+          setLarge(null);
+        }
       } catch (err) {
-        if (n === seq.current) setMsg((err as Error).message);
+        if (n !== seq.current) return;
+        setMsg((err as Error).message);
+        setLarge(err instanceof ApiError && err.code === 'STN_ERR_WHATIF_LARGE' ? body : null);
       }
     }, 250);
     return () => clearTimeout(timer);
   }, [recipe, values, range, scope]);
+
+  /** Runs the large window as a job, polling its progress once a second until it ends. */
+  const runJob = async () => {
+    if (!large) return;
+    try {
+      let j = await api<JobView>('POST', '/api/whatif/jobs', large);
+      setJob(j);
+      while (j.state === 'running') {
+        await new Promise((r) => setTimeout(r, 1000));
+        j = await api<JobView>('GET', `/api/whatif/jobs/${j.id}`);
+        setJob(j);
+      }
+      if (j.result) {
+        setResult(j.result);
+        setMsg(`${j.total} parts re-decided in ${(j.elapsedMs / 1000).toFixed(1)} s`);
+        setLarge(null);
+      } else setMsg(j.error?.message ?? j.state);
+    } catch (err) {
+      setMsg((err as Error).message);
+    }
+  };
+  const cancelJob = async () => {
+    if (job) setJob(await api<JobView>('POST', `/api/whatif/jobs/${job.id}/cancel`));
+  };
 
   const suggest = async (target: object) => {
     try {
@@ -224,6 +268,20 @@ export function WhatIf({ me }: { me: Me }) {
       {msg && (
         <p class="note" role="status">
           {msg}
+        </p>
+      )}
+      {large && job?.state !== 'running' && (
+        <button type="button" data-testid="run-job" onClick={() => void runJob()}>
+          Run it as a job
+        </button>
+      )}
+      {job?.state === 'running' && (
+        <p class="job" data-testid="whatif-job">
+          <progress max={1} value={job.share} /> {job.done} of {job.total} parts
+          {job.etaMs !== null ? ` · ${Math.ceil(job.etaMs / 1000)} s left` : ''}{' '}
+          <button type="button" onClick={() => void cancelJob()}>
+            Cancel
+          </button>
         </p>
       )}
       <div class="sliders">

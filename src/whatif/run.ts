@@ -21,13 +21,28 @@ export interface WhatIfResult extends WhatIfSummary {
   elapsedMs: number;
 }
 
-export async function runWhatIf(repo: Repository, q: WhatIfQuery & { thresholds: Thresholds; keepFlips?: number }): Promise<WhatIfResult> {
+/** How far a run has got: parts re-decided so far, of the window's `total` (from the aggregates). */
+export type WhatIfProgress = (done: number) => void;
+
+export async function runWhatIf(
+  repo: Repository,
+  q: WhatIfQuery & { thresholds: Thresholds; keepFlips?: number },
+  run: { onProgress?: WhatIfProgress; signal?: AbortSignal } = {},
+): Promise<WhatIfResult> {
   checkReplayable(q.thresholds);
   const t0 = performance.now();
   const tally = new WhatIfTally(q.thresholds, q.keepFlips ?? 100);
-  await repo.scanForWhatIf(q, (rows) => {
-    for (const r of rows) tally.add(r);
-  });
+  let done = 0;
+  await repo.scanForWhatIf(
+    q,
+    (rows) => {
+      for (const r of rows) tally.add(r);
+      done += rows.length;
+      run.onProgress?.(done);
+    },
+    undefined,
+    run.signal,
+  );
   const flipped = tally.flipped();
   const thumbs = await repo.withImage(
     flipped.map((f) => f.id),

@@ -59,7 +59,23 @@ export function register(program: Command): void {
           );
           return;
         }
-        const r = await runWhatIf(repo, { ...q, thresholds: candidate!.thresholds, keepFlips: o.flips });
+        // A progress bar on stderr (a month is minutes of work); --json keeps stderr quiet.
+        const total = await repo.countForWhatIf(q);
+        const { Presets, SingleBar } = await import('cli-progress');
+        const bar = o.json
+          ? null
+          : new SingleBar(
+              { format: 'what-if [{bar}] {percentage} % {value}/{total} parts  {eta}s left', stream: process.stderr, hideCursor: true, notTTYSchedule: 10_000 },
+              Presets.legacy,
+            );
+        bar?.start(total, 0);
+        const r = await runWhatIf(
+          repo,
+          { ...q, thresholds: candidate!.thresholds, keepFlips: o.flips },
+          { onProgress: (done) => bar?.update(Math.min(done, total)) },
+        );
+        bar?.update(total);
+        bar?.stop();
         if (!o.json) {
           process.stderr.write(
             `${r.inspections} inspections of ${recipe}: reject rate ${pctOf(r.rejectRateNow)} → ${pctOf(r.rejectRateCandidate)}, ${r.flips} flip (${r.flipsToFail} pass→fail, ${r.flipsToPass} fail→pass)\n`,
