@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { InspectionResult } from '../src/line/index.js';
 import { readdirSync } from 'node:fs';
-import { migrate, migrationsDir, openDatabase, Repository } from '../src/store/index.js';
+import { DiskImageStore, migrate, migrationsDir, openDatabase, Repository, Retention } from '../src/store/index.js';
 import { freshPostgres, pgAvailable } from './helpers/pg.js';
 import { tmpDir } from './helpers/tmp.js';
 
@@ -129,6 +129,48 @@ describe.each(DATABASES)('the repository on $name', ({ url, skip }) => {
     expect(await repo.getInspection(9999)).toBeNull();
     await db.$disconnect();
   });
+
+  it.skipIf(skip)(
+    'records retention deletes old records with their findings and reviews, only its own station, and the statistics still count them',
+    async () => {
+      const db = await openDatabase(await url());
+      const repo = new Repository(db);
+      await repo.ensureStation({ id: 's1', name: '', line: '', site: '' });
+      await repo.ensureStation({ id: 's2', name: '', line: '', site: '' });
+      const day = 86_400_000;
+      const now = Date.now();
+      const at = (seq: number, ageDays: number, verdict: InspectionResult['verdict'], cls?: string) => ({
+        ...result(seq, verdict, cls),
+        timestamp: now - ageDays * day,
+        decidedAt: now - ageDays * day + 12,
+      });
+      const refs = { modelId: null, recipeVersionId: null };
+      const old = [await repo.insertInspection('s1', at(1, 40, 'fail', 'scratch'), refs, []), await repo.insertInspection('s1', at(2, 35, 'pass'), refs, [])];
+      await repo.insertInspection('s1', at(3, 2, 'pass'), refs, []);
+      await repo.insertInspection('s2', at(4, 40, 'pass'), refs, []);
+      const user = await db.user.create({ data: { username: 'q', role: 'quality', passwordHash: 'x' } });
+      await repo.addReview(old[0], user.id, { label: 'false_reject' });
+      const before = await repo.yieldStats('day', new Date(now - 60 * day), new Date(now + 60_000), { station: 's1' });
+
+      const images = new DiskImageStore(tmpDir());
+      const retention = new Retention(repo, images, {
+        stationId: 's1',
+        maxAgeDays: 90,
+        keepReviewedDays: 730,
+        recordsDays: 30,
+        minFreeBytes: 0,
+        intervalMs: 3_600_000,
+      });
+      await retention.sweep();
+      expect(retention.counters).toMatchObject({ recordsDeleted: 2, errors: 0 });
+      expect((await db.inspection.findMany({ orderBy: { partSeq: 'asc' }, select: { partSeq: true } })).map((r) => Number(r.partSeq))).toEqual([3, 4]);
+      expect(await db.defect.count({ where: { inspectionId: { in: old } } })).toBe(0);
+      expect(await db.review.count()).toBe(0);
+      // The hourly aggregates keep the deleted parts: last month's yield is what it was.
+      expect(await repo.yieldStats('day', new Date(now - 60 * day), new Date(now + 60_000), { station: 's1' })).toEqual(before);
+      await db.$disconnect();
+    },
+  );
 
   it.skipIf(skip)('batches, statistics, what-if scans, reviews and image retention queries work the same', async () => {
     const db = await openDatabase(await url());

@@ -191,11 +191,13 @@ export const StationConfig = Type.Object(
         exportTtlHours: Type.Integer({ minimum: 1, maximum: 8760, default: 24 }),
         /** Where rows wait while the database cannot take them (default `<dataDir>/spool`). */
         spoolDir: Type.Optional(Type.String({ minLength: 1 })),
-        /** Image retention; inspection rows are never deleted. */
+        /** Image retention, and optionally records retention (recordsDays); the hourly statistics are kept for ever. */
         retention: Type.Object(
           {
             maxAgeDays: Type.Number({ exclusiveMinimum: 0, default: 90 }),
             keepReviewedDays: Type.Number({ exclusiveMinimum: 0, default: 730 }),
+            /** Inspection records (findings, compact outputs, reviews, images) older than this are deleted; the hourly statistics stay. Unset: kept for ever. */
+            recordsDays: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
             maxBytes: Type.Optional(Type.Integer({ minimum: 1 })),
             minFreeBytes: Type.Integer({ minimum: 0, default: 1024 ** 3 }),
             intervalS: Type.Number({ exclusiveMinimum: 0, default: 300 }),

@@ -295,6 +295,7 @@ export const retention = (s: StationParts): Component => ({
         stationId: c.station.id,
         maxAgeDays: ret.maxAgeDays,
         keepReviewedDays: ret.keepReviewedDays,
+        recordsDays: ret.recordsDays,
         maxBytes: ret.maxBytes,
         minFreeBytes: ret.minFreeBytes,
         intervalMs: ret.intervalS * 1000,

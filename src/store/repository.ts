@@ -315,6 +315,25 @@ export class Repository {
     await this.db.image.deleteMany({ where: { path: { in: paths }, inspection: { stationId } } });
   }
 
+  /**
+   * Deletes up to `limit` of this station's oldest records captured before `before`, with their
+   * findings, reviews and image rows (cascade); the hourly aggregates keep counting them.
+   * Returns how many went. Records with image files left are skipped (retention deletes those
+   * files first).
+   */
+  async deleteRecordsBefore(stationId: string, before: Date, limit: number): Promise<number> {
+    const ids = (
+      await this.db.inspection.findMany({
+        where: { stationId, capturedAt: { lt: before }, images: { none: {} } },
+        orderBy: { id: 'asc' },
+        take: limit,
+        select: { id: true },
+      })
+    ).map((r) => r.id);
+    if (ids.length === 0) return 0;
+    return (await this.db.inspection.deleteMany({ where: { id: { in: ids } } })).count;
+  }
+
   /** Forgets the image rows of these parts (their files are gone); the inspections stay. */
   async deleteImagesOf(inspectionIds: number[]): Promise<void> {
     await this.db.image.deleteMany({ where: { inspectionId: { in: inspectionIds } } });

@@ -11,6 +11,11 @@ export interface RetentionOptions {
   maxAgeDays: number;
   /** ... except parts someone reviewed, kept this long (days). */
   keepReviewedDays: number;
+  /**
+   * Whole records (findings, compact outputs, reviews and their images) older than this (days)
+   * are deleted; the hourly aggregates stay, so statistics still cover them. Unset: for ever.
+   */
+  recordsDays?: number;
   /** Total image bytes allowed; the oldest go first beyond it. */
   maxBytes?: number;
   /** Free space to keep on the image disk; the oldest images go first below it. */
@@ -27,6 +32,8 @@ export interface RetentionCounters {
   sweeps: number;
   /** Inspections whose images were deleted (the inspection rows stay). */
   inspectionsPurged: number;
+  /** Inspection records deleted past `recordsDays`. */
+  recordsDeleted: number;
   bytesFreed: number;
   errors: number;
 }
@@ -48,7 +55,7 @@ export interface DiskStatus {
  *                oldest unreviewed parts' images, then (still short) oldest reviewed ones
  */
 export class Retention {
-  readonly counters: RetentionCounters = { sweeps: 0, inspectionsPurged: 0, bytesFreed: 0, errors: 0 };
+  readonly counters: RetentionCounters = { sweeps: 0, inspectionsPurged: 0, recordsDeleted: 0, bytesFreed: 0, errors: 0 };
   disk: DiskStatus | null = null;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
@@ -116,6 +123,13 @@ export class Retention {
     const now = cautiousNowMs();
     await this.purgeAll({ reviewed: false, before: new Date(now - this.o.maxAgeDays * 86400_000) });
     await this.purgeAll({ reviewed: true, before: new Date(now - this.o.keepReviewedDays * 86400_000) });
+    if (this.o.recordsDays !== undefined) {
+      // Images first (durably, as above), then the rows that no longer name any file.
+      const before = new Date(now - this.o.recordsDays * 86400_000);
+      await this.purgeAll({ reviewed: false, before });
+      await this.purgeAll({ reviewed: true, before });
+      for (let n; (n = await this.repo.deleteRecordsBefore(this.o.stationId, before, 500)) > 0; ) this.counters.recordsDeleted += n;
+    }
     for (const reviewed of [false, true]) {
       for (;;) {
         const d = await this.diskStatus();
