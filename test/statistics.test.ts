@@ -262,6 +262,8 @@ describe('station bench history', () => {
     expect(r.paths.length).toBeGreaterThan(10);
     for (const p of r.paths) expect(p.p95, p.path).toBeGreaterThanOrEqual(p.p50);
     expect(r.bytesPerInspection).toBeGreaterThan(100);
+    expect(r.recorder.withAggregatesPerS).toBeGreaterThan(0);
+    expect(r.recorder.withoutPerS).toBeGreaterThan(0);
     const db = await openDatabase(url);
     try {
       const repo = new Repository(db);

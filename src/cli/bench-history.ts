@@ -20,6 +20,7 @@ import { LatencyWindow } from '../line/stats.js';
 import { startStation } from '../main.js';
 import { SHIPPED_MODEL } from '../paths.js';
 import { openDatabase, parseDatabaseUrl, Repository, scoreBin, type Db } from '../store/index.js';
+import { inspectionData } from '../store/repository.js';
 import { deltasOf, type StatDeltas } from '../store/stats.js';
 import { runWhatIf } from '../whatif/index.js';
 
@@ -386,6 +387,43 @@ async function timed(runs: number, fn: () => Promise<unknown>): Promise<{ p50: n
 
 let sampled: InspectionResult[] | null = null;
 
+/**
+ * The recorder's database write, timed in the same run with and without the hourly aggregates:
+ * batches of 32 records (the recorder's batch) through `insertInspections` — the records and
+ * their aggregate upserts in one transaction — against the same creates in a transaction alone,
+ * alternated batch by batch so that drift hits both alike. Rows per second of each, and the ratio.
+ */
+async function recorderWritePath(db: Db, repo: Repository, outcomes: InspectionResult[], recipeVersionId: number, batches = 60, size = 32) {
+  let seq = 0;
+  const batch = (source: string) =>
+    Array.from({ length: size }, () => {
+      const r = outcomes[seq % outcomes.length];
+      seq++;
+      const t = Date.now() + seq;
+      return { r: { ...r, seq, source, timestamp: t, decidedAt: t + 5 }, refs: { modelId: null, recipeVersionId }, images: [] };
+    });
+  const withAgg = new LatencyWindow(batches);
+  const without = new LatencyWindow(batches);
+  for (let b = 0; b < batches; b++) {
+    const a = batch('recorder-bench');
+    let t0 = performance.now();
+    await repo.insertInspections('station-1', a);
+    withAgg.add(performance.now() - t0);
+    const c = batch('recorder-bench-raw');
+    t0 = performance.now();
+    await db.$transaction(async (tx) => {
+      for (const i of c) await tx.inspection.create({ data: inspectionData('station-1', i.r, i.refs, i.images), select: { id: true } });
+    });
+    without.add(performance.now() - t0);
+  }
+  // The baseline's rows have no aggregates: they go again (the others are records like any).
+  await db.inspection.deleteMany({ where: { source: 'recorder-bench-raw' } });
+  const perS = (w: LatencyWindow) => Math.round((size * 1000) / w.percentile(50));
+  const withPerS = perS(withAgg);
+  const withoutPerS = perS(without);
+  return { batch: size, withAggregatesPerS: withPerS, withoutPerS, ratio: Math.round((withPerS / withoutPerS) * 1000) / 1000 };
+}
+
 export async function runHistoryBench(o: HistoryOptions) {
   const provider = parseDatabaseUrl(o.url).provider;
   const n = o.sampleParts ?? 2000;
@@ -493,6 +531,8 @@ export async function runHistoryBench(o: HistoryOptions) {
     const results: { path: string; p50: number; p95: number }[] = [];
     for (const [name, fn] of paths) results.push({ path: name, ...(await timed(o.runs, fn)) });
     for (const [name, fn] of slow) results.push({ path: name, ...(await timed(Math.min(3, o.runs), fn)) });
+    o.onProgress?.(`${provider}: the recorder's write path with and without the aggregates`);
+    const recorder = await recorderWritePath(db, repo, outcomes, versions[0]);
     return {
       provider,
       days: o.days,
@@ -504,6 +544,7 @@ export async function runHistoryBench(o: HistoryOptions) {
       databaseBytes: bytes,
       bytesPerInspection: Math.round(bytes / parts),
       paths: results,
+      recorder,
     };
   } finally {
     await db.$disconnect();

@@ -610,7 +610,8 @@ function onConflictRetry<T>(fn: () => Promise<T>): Promise<T> {
   });
 }
 
-function inspectionData(stationId: string, r: InspectionResult, refs: RowRefs, images: StoredImage[]) {
+/** The row the recorder writes for a result (exported for the history bench's write-path baseline). */
+export function inspectionData(stationId: string, r: InspectionResult, refs: RowRefs, images: StoredImage[]) {
   return {
     stationId,
     partSeq: BigInt(r.seq),

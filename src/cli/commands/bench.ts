@@ -111,7 +111,14 @@ export function register(program: Command): void {
 
 /** The history bench for people: read paths × databases, p50 / p95 in ms, and what a part costs on disk. */
 function historyTable(
-  runs: { provider: string; inspections: number; seedSeconds: number; bytesPerInspection: number; paths: { path: string; p50: number; p95: number }[] }[],
+  runs: {
+    provider: string;
+    inspections: number;
+    seedSeconds: number;
+    bytesPerInspection: number;
+    paths: { path: string; p50: number; p95: number }[];
+    recorder: { withAggregatesPerS: number; withoutPerS: number; ratio: number };
+  }[],
 ): string {
   const head = `| read path | ${runs.map((r) => `${r.provider} p50 / p95 ms`).join(' | ')} |`;
   const lines = [head, `| --- | ${runs.map(() => '---').join(' | ')} |`];
@@ -119,6 +126,9 @@ function historyTable(
   lines.push(`| inspections | ${runs.map((r) => r.inspections.toLocaleString('en')).join(' | ')} |`);
   lines.push(`| seeded in | ${runs.map((r) => `${r.seedSeconds} s`).join(' | ')} |`);
   lines.push(`| database bytes per inspection | ${runs.map((r) => r.bytesPerInspection).join(' | ')} |`);
+  lines.push(
+    `| recorder writes/s with aggregates · without (ratio) | ${runs.map((r) => `${r.recorder.withAggregatesPerS} · ${r.recorder.withoutPerS} (${r.recorder.ratio})`).join(' | ')} |`,
+  );
   return lines.join('\n') + '\n';
 }
 
