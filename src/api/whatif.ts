@@ -108,7 +108,7 @@ export async function whatIfRoutes(app: FastifyInstance, deps: WhatIfDeps): Prom
       config: { rateLimit: { max: 30, timeWindow: '1 minute' } },
       schema: {
         description:
-          "Starts a what-if over any window (a month is fine) in the background: 202 with the job, whose `GET` shows its progress (parts done of the window's total, elapsed, remaining) and, once done, the same result as `POST /api/whatif`. At most two run at once.",
+          "Starts a what-if over any window (a month is fine) in the background: 202 with the job, whose `GET` shows its progress (parts done of the window's total, elapsed, remaining) and, once done, the same result as `POST /api/whatif`. One runs at a time (the line needs the other core).",
         body: WhatIfBody,
       },
     },

@@ -55,15 +55,30 @@ export function monotonicMs(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }
 
-/** The wall clock and the monotonic clock read together when this module loaded. */
-const anchor = { wall: Date.now(), mono: monotonicMs() };
+/** The wall clock and the monotonic clock read together: at load, and again once a forward step has held. */
+const anchor = { wall: Date.now(), mono: monotonicMs(), aheadSince: null as number | null };
+/** A wall clock ahead of the anchored one for this long (monotonic) is believed: a corrected RTC, not a glitch. */
+const TRUST_FORWARD_MS = 3_600_000;
 
 /**
  * "Now" for deciding what is old enough to delete: the earlier of the wall clock and the wall
- * clock at start plus the monotonic time since. A wall clock stepped forward (an hour, a wrong
- * RTC corrected by NTP) then makes nothing older than it is; stepped back, the wall clock itself
- * is the earlier one. Either way a deletion waits rather than comes early.
+ * clock at the anchor plus the monotonic time since. A wall clock stepped forward (an hour, a
+ * wrong RTC corrected by NTP) makes nothing older than it is until the step has held for an hour
+ * of monotonic time; then it is believed and becomes the new anchor, so deletions by age are
+ * late by at most an hour, never early. Stepped back, the wall clock itself is the earlier one.
  */
 export function cautiousNowMs(): number {
-  return Math.min(Date.now(), anchor.wall + (monotonicMs() - anchor.mono));
+  const wall = Date.now();
+  const mono = monotonicMs();
+  const anchored = anchor.wall + (mono - anchor.mono);
+  if (wall <= anchored + 1000) {
+    anchor.aheadSince = null;
+    return Math.min(wall, anchored);
+  }
+  anchor.aheadSince ??= mono;
+  if (mono - anchor.aheadSince >= TRUST_FORWARD_MS) {
+    Object.assign(anchor, { wall, mono, aheadSince: null });
+    return wall;
+  }
+  return anchored;
 }

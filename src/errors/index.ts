@@ -77,7 +77,7 @@ export const ErrorCodes = {
   STN_ERR_WHATIF_FLOOR: { status: 400, message: 'a candidate threshold is below the score from which the line keeps detections' },
   STN_ERR_WHATIF_RECIPE: { status: 400, message: 'name the recipe: the station runs more than one' },
   STN_ERR_WHATIF_LARGE: { status: 413, message: 'the window holds too many parts to answer at once: start it as a job (POST /api/whatif/jobs)' },
-  STN_ERR_WHATIF_BUSY: { status: 429, message: 'as many what-if jobs are running as the station allows; wait for one or cancel it' },
+  STN_ERR_WHATIF_BUSY: { status: 429, message: 'a what-if job is running already (one at a time); wait for it or cancel it' },
   STN_ERR_WHATIF_JOB: { status: 404, message: 'no what-if job with this id (jobs are kept in memory for an hour after they end)' },
   STN_ERR_WHATIF_CANCELLED: { status: 409, message: 'the what-if job was cancelled' },
 } as const satisfies Record<`STN_ERR_${string}`, ErrorDefinition>;

@@ -170,7 +170,14 @@ export class StationMetrics {
         this.set({ kind: 'images' }, d.imageBytes);
       },
     });
-    mirrored(r, 'station_retention_total', 'Retention: sweeps, inspectionsPurged (images deleted), recordsDeleted (past recordsDays), bytesFreed, errors', ['event'], () => src.retention(), 'event');
+    mirrored(
+      r,
+      'station_retention_total',
+      'Retention: sweeps, inspectionsPurged (images deleted), recordsDeleted (past recordsDays), bytesFreed, errors',
+      ['event'],
+      () => src.retention(),
+      'event',
+    );
     mirrored(r, 'station_config_reloads_total', 'Configuration reloads: applied, refused, modelSwapFailed', ['result'], () => src.config(), 'result');
     new Gauge({
       name: 'station_mqtt_up',

@@ -11,30 +11,47 @@ import { monotonicMs } from '../capture/index.js';
  * that moment left to the PLC's fail-safe reject.
  *
  * Installed once per process, this keeps node-opcua's token stacks on the monotonic clock: each
- * token's keys are noted when the channel installs them and stay usable for exactly 1.25 × its
- * granted lifetime of monotonic time, as the protocol intends (the lifetime is a duration) and as
+ * token and its keys are noted when the channel installs them and stay usable — for decrypting,
+ * for signing, as the server's newest-token fallback — for exactly 1.25 × its granted lifetime
+ * of monotonic time, as the protocol intends (the lifetime is a duration) and as
  * node-opcua's server side already counts with its timers. Keys are never kept longer than that.
  * Should a node-opcua release change these methods, nothing is patched and `false` is returned
  * (test/clock-step.test.ts notices the difference).
  */
 export function keepSecureTokensOnMonotonicClock(): boolean {
   const proto = TokenStack?.prototype as unknown as Partial<Stack> & { [PATCHED]?: true };
-  if (!proto || typeof proto.pushNewToken !== 'function' || typeof proto.getTokenDerivedKeys !== 'function') return false;
+  const methods = ['pushNewToken', 'getTokenDerivedKeys', 'getToken', 'getLatestTokenDerivedKeys', 'removeOldTokens'] as const;
+  if (!proto || methods.some((m) => typeof proto[m] !== 'function')) return false;
   if (proto[PATCHED]) return true;
-  const push = proto.pushNewToken;
-  const keysOf = proto.getTokenDerivedKeys;
+  const { pushNewToken: push, getTokenDerivedKeys: keysOf, getToken: tokenOf, getLatestTokenDerivedKeys: latestOf } = proto as Stack;
   proto.pushNewToken = function (this: Stack, token: Token, derivedKeys: unknown): void {
     push.call(this, token, derivedKeys);
     let kept = tokens.get(this);
     if (!kept) tokens.set(this, (kept = new Map()));
     const now = monotonicMs();
     for (const [id, k] of kept) if (expired(k, now)) kept.delete(id);
-    kept.set(token.tokenId, { installedMono: now, lifetimeMs: token.revisedLifetime, derivedKeys });
+    kept.set(token.tokenId, { token, installedMono: now, lifetimeMs: token.revisedLifetime, derivedKeys });
   };
+  // Every lookup node-opcua makes (the client's keys, the server's keys and tokens, the server's
+  // fallback to its newest token) answers from the monotonic record; its own array, still pruned
+  // on the wall clock by removeOldTokens, is then no longer consulted for these tokens.
   proto.getTokenDerivedKeys = function (this: Stack, tokenId: number): unknown {
     const k = tokens.get(this)?.get(tokenId);
     if (!k) return keysOf.call(this, tokenId);
     return expired(k, monotonicMs()) ? null : k.derivedKeys;
+  };
+  proto.getToken = function (this: Stack, tokenId: number): unknown {
+    const k = tokens.get(this)?.get(tokenId);
+    if (!k) return tokenOf.call(this, tokenId);
+    return expired(k, monotonicMs()) ? null : k.token;
+  };
+  proto.getLatestTokenDerivedKeys = function (this: Stack): unknown {
+    const kept = tokens.get(this);
+    if (!kept) return latestOf.call(this);
+    const now = monotonicMs();
+    const live = [...kept.values()].filter((k) => !expired(k, now) && k.derivedKeys);
+    const newest = live.sort((a, b) => b.installedMono - a.installedMono)[0];
+    return newest ? { tokenId: newest.token.tokenId, derivedKeys: newest.derivedKeys } : null;
   };
   proto[PATCHED] = true;
   return true;
@@ -50,9 +67,13 @@ interface Token {
 interface Stack {
   pushNewToken(token: Token, derivedKeys: unknown): void;
   getTokenDerivedKeys(tokenId: number): unknown;
+  getToken(tokenId: number): unknown;
+  getLatestTokenDerivedKeys(): unknown;
+  removeOldTokens(): void;
 }
 
 interface Kept {
+  token: Token;
   installedMono: number;
   lifetimeMs: number;
   derivedKeys: unknown;

@@ -496,7 +496,7 @@ export const reinference = (s: StationParts): Component => ({
   name: 're-inference',
   start() {
     s.reinferrer = new Reinferrer(s.repo, s.images, { baseDir: s.config.baseDir, log: s.log });
-    s.whatIfJobs = new WhatIfJobs(s.repo);
+    s.whatIfJobs = new WhatIfJobs(s.repo, { maxRunning: 1, keepMs: 3_600_000, keepEnded: 50, log: s.log });
   },
   stop: async () => {
     await s.whatIfJobs.stop();

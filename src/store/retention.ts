@@ -128,7 +128,13 @@ export class Retention {
       const before = new Date(now - this.o.recordsDays * 86400_000);
       await this.purgeAll({ reviewed: false, before });
       await this.purgeAll({ reviewed: true, before });
-      for (let n; (n = await this.repo.deleteRecordsBefore(this.o.stationId, before, 500)) > 0; ) this.counters.recordsDeleted += n;
+      // At most 40 batches (20 000 records) per sweep, so that a long backlog never holds back the
+      // free-space pass below or a sweep a full disk asks for; the next sweep goes on.
+      for (let b = 0; b < 40; b++) {
+        const n = await this.repo.deleteRecordsBefore(this.o.stationId, before, 500);
+        this.counters.recordsDeleted += n;
+        if (n === 0) break;
+      }
     }
     for (const reviewed of [false, true]) {
       for (;;) {

@@ -110,6 +110,13 @@ export function WhatIf({ me }: { me: Me }) {
   const [large, setLarge] = useState<object | null>(null);
   const [job, setJob] = useState<JobView | null>(null);
   const seq = useRef(0);
+  const mounted = useRef(true);
+  useEffect(
+    () => () => {
+      mounted.current = false;
+    },
+    [],
+  );
   const anomaly = family.startsWith('anomalib');
 
   useEffect(
@@ -170,14 +177,24 @@ export function WhatIf({ me }: { me: Me }) {
   /** Runs the large window as a job, polling its progress once a second until it ends. */
   const runJob = async () => {
     if (!large) return;
+    // A slider moved, another window chosen or the page left while it ran: its answer is not for
+    // what is shown any more, so it is cancelled and dropped.
+    const n = seq.current;
+    const stale = () => seq.current !== n || !mounted.current;
     try {
       let j = await api<JobView>('POST', '/api/whatif/jobs', large);
       setJob(j);
       while (j.state === 'running') {
         await new Promise((r) => setTimeout(r, 1000));
+        if (stale()) {
+          await api('POST', `/api/whatif/jobs/${j.id}/cancel`).catch(() => undefined);
+          if (mounted.current) setJob(null);
+          return;
+        }
         j = await api<JobView>('GET', `/api/whatif/jobs/${j.id}`);
         setJob(j);
       }
+      if (stale()) return;
       if (j.result) {
         setResult(j.result);
         setMsg(`${j.total} parts re-decided in ${(j.elapsedMs / 1000).toFixed(1)} s`);

@@ -39,10 +39,14 @@ interface Job {
 }
 
 export interface WhatIfJobOptions {
-  /** Jobs running at once (each takes about one core while it reads and re-decides). */
+  /** Jobs running at once (each takes up to one core while it reads and re-decides: the line needs the other). */
   maxRunning: number;
   /** How long an ended job stays to be read (ms). */
   keepMs: number;
+  /** Ended jobs kept at most (the oldest go first): each holds its result. */
+  keepEnded: number;
+  /** Where an unexpected failure is logged (its details never reach the API). */
+  log?: { error(details: object, message: string): void };
 }
 
 /**
@@ -62,15 +66,25 @@ export class WhatIfJobs {
 
   constructor(
     private readonly repo: Pick<Repository, 'countForWhatIf' | 'scanForWhatIf' | 'withImage'>,
-    private readonly o: WhatIfJobOptions = { maxRunning: 2, keepMs: 3_600_000 },
+    private readonly o: WhatIfJobOptions = { maxRunning: 1, keepMs: 3_600_000, keepEnded: 50 },
   ) {}
+
+  /** Starts still counting their window: they hold a slot of `maxRunning` too. */
+  private starting = 0;
 
   async start(q: WhatIfQuery & { thresholds: Thresholds; keepFlips?: number }, startedBy: string): Promise<WhatIfJobView> {
     this.prune();
-    const running = [...this.jobs.values()].filter((j) => j.view.state === 'running').length;
+    // The slot is taken before the first await: requests arriving together cannot all pass.
+    const running = [...this.jobs.values()].filter((j) => j.view.state === 'running').length + this.starting;
     if (running >= this.o.maxRunning)
-      throw new StationError('STN_ERR_WHATIF_BUSY', `${running} what-if jobs are running (at most ${this.o.maxRunning}): wait for one or cancel it`);
-    const total = await this.repo.countForWhatIf(q);
+      throw new StationError('STN_ERR_WHATIF_BUSY', `${running} what-if job(s) running (at most ${this.o.maxRunning}): wait for it or cancel it`);
+    this.starting++;
+    let total: number;
+    try {
+      total = await this.repo.countForWhatIf(q);
+    } finally {
+      this.starting--;
+    }
     const abort = new AbortController();
     const view: WhatIfJobView = {
       id: randomUUID(),
@@ -90,7 +104,9 @@ export class WhatIfJobs {
     job.settled = runWhatIf(this.repo as Repository, q, { signal: abort.signal, onProgress: (done) => (view.done = done) }).then(
       (result) => this.end(job, 'done', { result }),
       (err: unknown) => {
-        const e = err instanceof StationError ? err : new StationError('STN_ERR_INTERNAL', (err as Error)?.message ?? String(err));
+        // A database or driver error's text stays in the log; the job says only that it failed.
+        if (!(err instanceof StationError)) this.o.log?.error({ err, job: view.id }, 'what-if job failed');
+        const e = err instanceof StationError ? err : new StationError('STN_ERR_INTERNAL');
         this.end(job, e.code === 'STN_ERR_WHATIF_CANCELLED' ? 'cancelled' : 'failed', { error: { code: e.code, message: e.message } });
       },
     );
@@ -99,6 +115,7 @@ export class WhatIfJobs {
   }
 
   get(id: string): WhatIfJobView {
+    this.prune();
     const job = this.jobs.get(id);
     if (!job) throw new StationError('STN_ERR_WHATIF_JOB');
     return this.view(job);
@@ -106,6 +123,7 @@ export class WhatIfJobs {
 
   /** Stops a running job between chunks; an ended one stays as it ended. */
   async cancel(id: string): Promise<WhatIfJobView> {
+    this.prune();
     const job = this.jobs.get(id);
     if (!job) throw new StationError('STN_ERR_WHATIF_JOB');
     job.abort.abort();
@@ -136,6 +154,8 @@ export class WhatIfJobs {
 
   private prune(): void {
     const now = performance.now();
-    for (const [id, j] of this.jobs) if (j.endedAt !== null && now - j.endedAt > this.o.keepMs) this.jobs.delete(id);
+    const ended = [...this.jobs].filter(([, j]) => j.endedAt !== null);
+    // Oldest first (a Map keeps insertion order): past their time, or beyond the number kept.
+    for (const [i, [id, j]] of ended.entries()) if (now - (j.endedAt ?? now) > this.o.keepMs || i < ended.length - this.o.keepEnded) this.jobs.delete(id);
   }
 }
