@@ -303,6 +303,11 @@ describe('what-if against the line itself', () => {
     const running = await jobs.start({ recipe: 'plate', thresholds }, 'tester');
     const cancelled = await jobs.cancel(running.id);
     expect([cancelled.state, cancelled.error?.code, cancelled.done]).toEqual(['cancelled', 'STN_ERR_WHATIF_CANCELLED', 0]);
+    // One at a time, even for two requests that arrive together.
+    const both = await Promise.allSettled([jobs.start({ recipe: 'plate', thresholds }, 'a'), jobs.start({ recipe: 'plate', thresholds }, 'b')]);
+    expect(both.map((b) => b.status)).toEqual(['fulfilled', 'rejected']);
+    expect((both[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'STN_ERR_WHATIF_BUSY' });
+    await jobs.stop();
   });
 
   it('answers a window larger than http.whatIfSyncMaxParts only as a job (413 with the way out)', async () => {

@@ -140,7 +140,7 @@ export async function whatIfRoutes(app: FastifyInstance, deps: WhatIfDeps): Prom
       const job = deps.jobs.get(req.params.id);
       const p = req.principal!;
       if (job.startedBy !== p.username && p.role !== 'admin')
-        throw new StationError('STN_ERR_HTTP_FORBIDDEN', `only ${job.startedBy}, who started it, or an admin may cancel this job`);
+        throw new StationError('STN_ERR_HTTP_FORBIDDEN', `only the user who started this job (${job.startedBy}) or an admin may cancel it`);
       return deps.jobs.cancel(req.params.id);
     },
   );
