@@ -179,6 +179,11 @@ const ORIGINAL_MIME: Record<string, string> = {
   bin: 'application/octet-stream',
 };
 
+/** The folder under the image root that holds a station's images (every stored path starts with it and a slash). */
+export function stationFolder(stationId: string): string {
+  return sanitize(stationId);
+}
+
 function sanitize(s: string): string {
   return s.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64) || '_';
 }

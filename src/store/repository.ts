@@ -3,7 +3,7 @@ import pRetry from 'p-retry';
 import type { InspectionResult, ModelSummary, Timings } from '../line/protocol.js';
 import { processingMs } from '../line/stats.js';
 import type { Db } from './db.js';
-import type { StoredImage, ImageVariant } from './images.js';
+import { stationFolder, type StoredImage, type ImageVariant } from './images.js';
 import { labelOf, type CompactOutputs, type PartLabel, type Verdict } from '../decision/index.js';
 import { StationError } from '../errors/index.js';
 import { ALLOWED_BINS, type Scope, applyDeltas, deltasOf, hourlyCounts, moveReviewLabel, SCORE_BINS, scoreBin, scoreCounts } from './stats.js';
@@ -203,48 +203,56 @@ export class Repository {
 
   /**
    * Every inspection of a recipe in a time range, as what-if needs it, each with its label (the
-   * latest review, else the source's ground truth): in id order, `chunk` at a time (memory stays bounded however long
+   * latest review, else the source's ground truth): oldest first, `chunk` at a time (memory stays bounded however long
    * the window), yielding to the event loop between chunks: the PLC's verdict writes run on the
-   * same thread, and a chunk of 2 000 rows holds it for about 20 ms. `signal` stops it between
+   * same thread, and a chunk of 1 000 rows holds it for tens of ms. `signal` stops it between
    * chunks with STN_ERR_WHATIF_CANCELLED.
    */
-  async scanForWhatIf(f: WhatIfScan, onRows: (rows: WhatIfRow[]) => void, chunk = 2_000, signal?: AbortSignal): Promise<void> {
+  async scanForWhatIf(f: WhatIfScan, onRows: (rows: WhatIfRow[]) => void, chunk = 1_000, signal?: AbortSignal): Promise<void> {
     const where = {
       recipeName: f.recipe,
       ...scopeWhere(f),
       capturedAt: rangeWhere(f.from, f.to),
     };
-    // Reviews are few next to inspections: read them once, the latest per part wins.
-    const reviews = new Map<number, { label: string; class: string | null }>();
-    for (const r of await this.db.review.findMany({
-      where: { inspection: where },
-      orderBy: { id: 'asc' },
-      select: { inspectionId: true, label: true, class: true },
-    })) {
-      reviews.set(r.inspectionId, r);
-    }
-    const confirmedIds = [...reviews].filter(([, r]) => r.label === 'confirmed' && !r.class).map(([id]) => id);
-    const rejecting = new Map<number, string[]>();
-    // In slices: one bound parameter per id, and SQLite takes a few hundred per statement.
-    for (let i = 0; i < confirmedIds.length; i += IN_SLICE) {
-      for (const d of await this.db.defect.findMany({
-        where: { inspectionId: { in: confirmedIds.slice(i, i + IN_SLICE) }, rejecting: true },
-        select: { inspectionId: true, class: true },
-      })) {
-        rejecting.set(d.inspectionId, [...(rejecting.get(d.inspectionId) ?? []), d.class]);
-      }
-    }
-    let after = 0;
+    // Keyset on (capturedAt, id) along the (recipeName, capturedAt) index: every query reads one
+    // chunk of the window, wherever the window lies in the table (an id keyset read the table
+    // from its first row up to the window, and SQLite runs queries on this thread: a month's
+    // history held the PLC's writes for minutes).
+    let at: Date | null = null;
+    let lastId = 0;
     for (;;) {
       if (signal?.aborted) throw new StationError('STN_ERR_WHATIF_CANCELLED');
-      const rows = await this.db.inspection.findMany({
-        where: { ...where, id: { gt: after } },
-        orderBy: { id: 'asc' },
+      const rows: { id: number; capturedAt: Date; verdict: string; outputs: unknown; maxScore: number; truth: unknown }[] = await this.db.inspection.findMany({
+        where: at ? { ...where, AND: [{ capturedAt: { gte: at } }, { NOT: { capturedAt: at, id: { lte: lastId } } }] } : where,
+        orderBy: [{ capturedAt: 'asc' }, { id: 'asc' }],
         take: chunk,
         select: { id: true, capturedAt: true, verdict: true, outputs: true, maxScore: true, truth: true },
       });
+      if (signal?.aborted) throw new StationError('STN_ERR_WHATIF_CANCELLED');
       if (rows.length === 0) return;
-      after = rows[rows.length - 1].id;
+      at = rows[rows.length - 1].capturedAt;
+      lastId = rows[rows.length - 1].id;
+      // The chunk's reviews (the latest per part wins) and, for parts confirmed without a class,
+      // the classes that rejected them: a few indexed lookups per chunk, never the window's.
+      const ids = rows.map((r) => r.id);
+      const reviews = new Map<number, { label: string; class: string | null }>();
+      const rejecting = new Map<number, string[]>();
+      for (let i = 0; i < ids.length; i += IN_SLICE) {
+        for (const r of await this.db.review.findMany({
+          where: { inspectionId: { in: ids.slice(i, i + IN_SLICE) } },
+          orderBy: { id: 'asc' },
+          select: { inspectionId: true, label: true, class: true },
+        }))
+          reviews.set(r.inspectionId, r);
+      }
+      const confirmed = [...reviews].filter(([, r]) => r.label === 'confirmed' && !r.class).map(([id]) => id);
+      for (let i = 0; i < confirmed.length; i += IN_SLICE) {
+        for (const d of await this.db.defect.findMany({
+          where: { inspectionId: { in: confirmed.slice(i, i + IN_SLICE) }, rejecting: true },
+          select: { inspectionId: true, class: true },
+        }))
+          rejecting.set(d.inspectionId, [...(rejecting.get(d.inspectionId) ?? []), d.class]);
+      }
       onRows(
         rows.map((r) => ({
           id: r.id,
@@ -294,24 +302,70 @@ export class Repository {
 
   /** Bytes of the images this station stored (a shared database holds other stations' too). */
   async imageBytes(stationId: string): Promise<number> {
-    const a = await this.db.image.aggregate({ _sum: { bytes: true }, where: { inspection: { stationId } } });
+    // By the station's folder in the path, not through the records: a relation filter makes
+    // SQLite list every record of the station first (34 s on a month, on this thread).
+    const a = await this.db.image.aggregate({ _sum: { bytes: true }, where: { path: { startsWith: `${stationFolder(stationId)}/` } } });
     return a._sum.bytes ?? 0;
   }
 
   /** This station's oldest parts that still have images, reviewed or not, captured before `before`. */
   async oldestImageSets(stationId: string, limit: number, f: { reviewed: boolean; before?: Date }) {
-    const rows = await this.db.inspection.findMany({
-      where: { stationId, images: { some: {} }, reviews: f.reviewed ? { some: {} } : { none: {} }, capturedAt: f.before ? { lt: f.before } : undefined },
-      orderBy: { id: 'asc' },
-      take: limit,
-      select: { id: true, images: { select: { path: true, bytes: true } } },
-    });
-    return rows.map((r) => ({ inspectionId: r.id, images: r.images }));
+    // Driven from the images, which are few and go as they are deleted, never from the records
+    // (a year is hundreds of millions, and a scan of them on SQLite holds this thread — the PLC's
+    // writes — for minutes). With an age, only images of parts up to the station's last part
+    // captured before it are read (one indexed lookup finds that part).
+    let bound: number | undefined;
+    if (f.before) {
+      const last = await this.db.inspection.findFirst({
+        where: { stationId, capturedAt: { lt: f.before } },
+        orderBy: { capturedAt: 'desc' },
+        select: { id: true },
+      });
+      if (!last) return [];
+      bound = last.id;
+    }
+    const out: { inspectionId: number; images: { path: string; bytes: number }[] }[] = [];
+    const PAGE = 999;
+    let after = 0;
+    while (out.length < limit) {
+      const page = await this.db.image.findMany({
+        where: { inspectionId: { gt: after, lte: bound } },
+        orderBy: [{ inspectionId: 'asc' }, { variant: 'asc' }],
+        take: PAGE,
+        select: { inspectionId: true, path: true, bytes: true },
+      });
+      if (page.length === 0) break;
+      // A full page may end inside one part's images: that part starts the next page.
+      const full = page.length === PAGE;
+      const lastId = page[page.length - 1].inspectionId;
+      const rows = full ? page.filter((i) => i.inspectionId !== lastId) : page;
+      after = full ? rows[rows.length - 1].inspectionId : lastId;
+      const sets = new Map<number, { path: string; bytes: number }[]>();
+      for (const i of rows) sets.set(i.inspectionId, [...(sets.get(i.inspectionId) ?? []), { path: i.path, bytes: i.bytes }]);
+      const ids = [...sets.keys()];
+      const mine = new Set<number>();
+      for (let k = 0; k < ids.length; k += IN_SLICE) {
+        for (const r of await this.db.inspection.findMany({
+          where: {
+            id: { in: ids.slice(k, k + IN_SLICE) },
+            stationId,
+            capturedAt: f.before ? { lt: f.before } : undefined,
+            reviews: f.reviewed ? { some: {} } : { none: {} },
+          },
+          select: { id: true },
+        }))
+          mine.add(r.id);
+      }
+      for (const id of ids) if (mine.has(id) && out.length < limit) out.push({ inspectionId: id, images: sets.get(id)! });
+      if (!full) break;
+    }
+    return out;
   }
 
   /** Forgets this station's image rows at these paths (a purge that was cut short); the inspections stay. */
   async deleteImageRowsAt(stationId: string, paths: string[]): Promise<void> {
-    await this.db.image.deleteMany({ where: { path: { in: paths }, inspection: { stationId } } });
+    const mine = paths.filter((p) => p.startsWith(`${stationFolder(stationId)}/`));
+    for (let i = 0; i < mine.length; i += IN_SLICE) await this.db.image.deleteMany({ where: { path: { in: mine.slice(i, i + IN_SLICE) } } });
   }
 
   /**
