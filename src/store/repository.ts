@@ -139,11 +139,21 @@ export class Repository {
   }
 
   async listInspections(f: InspectionFilter) {
+    // A line's stations as a list of ids: a line with none answers at once (PostgreSQL, given the
+    // relation filter, walked the whole table backwards for rows that cannot exist: 12 s on a month).
+    let stationId: string | { in: string[] } | undefined = f.station;
+    if (f.line !== undefined) {
+      const ids = (await this.db.station.findMany({ where: { line: f.line }, select: { id: true } }))
+        .map((s) => s.id)
+        .filter((id) => f.station === undefined || id === f.station);
+      if (ids.length === 0) return { items: [], nextCursor: null };
+      stationId = { in: ids };
+    }
     const rows = await this.db.inspection.findMany({
       where: {
         verdict: f.verdict,
         recipeName: f.recipe,
-        ...scopeWhere(f),
+        stationId,
         capturedAt: rangeWhere(f.from, f.to),
         defects: f.class ? { some: { class: f.class, rejecting: true } } : undefined,
         id: f.cursor !== undefined ? { lt: f.cursor } : undefined,
