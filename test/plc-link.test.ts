@@ -130,9 +130,13 @@ describe('the PLC link against a PLC that revises the subscription and keeps its
     expect(st.clockOffsetMs).toBeLessThan(5200);
     // Trigger times are the photo-eye, not the arrival: what the PLC received it received in time.
     expect(sim.received.length).toBeGreaterThan(0);
-    // (Allowed beyond the deadline: the estimate's own error, the least delay seen, and the write.)
+    // Allowed beyond the deadline: the estimate's own error and the write itself — the station
+    // checks the deadline before it writes, and a write on this shared machine took up to 60 ms
+    // (the longest the gate measured is the allowance, plus 5 ms of the PLC's own bookkeeping).
     const estimateError = st.clockOffsetMs! - 5000;
-    for (const r of sim.received) expect(r.delayMs, `part ${r.seq}`).toBeLessThanOrEqual(250 + estimateError + 40);
+    const longestWrite = s.gate!.writeDuration.percentile(100);
+    expect(longestWrite).toBeGreaterThan(0);
+    for (const r of sim.received) expect(r.delayMs, `part ${r.seq}`).toBeLessThanOrEqual(250 + estimateError + longestWrite + 5);
     // Parts heard too late were answered fail-safe (uninspected), counted, never written.
     const late = results.filter((r) => r.errorCode === 'STN_ERR_LINE_DEADLINE').length;
     expect(late).toBeGreaterThan(0);
