@@ -313,44 +313,34 @@ async function postgresSink(url: string, userId: number): Promise<Sink> {
     async aggregates(d, labels) {
       await c.query('BEGIN');
       const hours = [...d.hours].map(([k, v]) => ({ ...v, l: labels.get(k) ?? {} }));
-      for (let i = 0; i < hours.length; i += 5000) {
-        const part = hours.slice(i, i + 5000);
-        await c.query(
-          `INSERT INTO "StatHour" ("hour","stationId","recipeName","recipeVersionId","parts","pass","fail","uninspected","confirmed","falseRejects","escapes")
-           SELECT * FROM unnest($1::timestamp[], $2::text[], $3::text[], $4::int[], $5::int[], $6::int[], $7::int[], $8::int[], $9::int[], $10::int[], $11::int[])`,
-          [
-            part.map((h) => ts(h.hour.getTime())),
-            part.map((h) => h.stationId),
-            part.map((h) => h.recipeName),
-            part.map((h) => h.recipeVersionId),
-            part.map((h) => h.parts),
-            part.map((h) => h.pass),
-            part.map((h) => h.fail),
-            part.map((h) => h.uninspected),
-            part.map((h) => h.l.confirmed ?? 0),
-            part.map((h) => h.l.false_reject ?? 0),
-            part.map((h) => h.l.escape ?? 0),
-          ],
-        );
-      }
-      const scores = [...d.scores.values()];
-      for (let i = 0; i < scores.length; i += 5000) {
-        const part = scores.slice(i, i + 5000);
-        await c.query(
-          `INSERT INTO "StatScoreHour" ("hour","stationId","recipeName","recipeVersionId","class","bin","findings","rejecting")
-           SELECT * FROM unnest($1::timestamp[], $2::text[], $3::text[], $4::int[], $5::text[], $6::int[], $7::int[], $8::int[])`,
-          [
-            part.map((s) => ts(s.hour.getTime())),
-            part.map((s) => s.stationId),
-            part.map((s) => s.recipeName),
-            part.map((s) => s.recipeVersionId),
-            part.map((s) => s.class),
-            part.map((s) => s.bin),
-            part.map((s) => s.findings),
-            part.map((s) => s.rejecting),
-          ],
-        );
-      }
+      await unnestInsert(c, 'StatHour', hours, [
+        ['hour', 'timestamp', (h) => ts(h.hour.getTime())],
+        ['stationId', 'text', (h) => h.stationId],
+        ['recipeName', 'text', (h) => h.recipeName],
+        ['recipeVersionId', 'int', (h) => h.recipeVersionId],
+        ['parts', 'int', (h) => h.parts],
+        ['pass', 'int', (h) => h.pass],
+        ['fail', 'int', (h) => h.fail],
+        ['uninspected', 'int', (h) => h.uninspected],
+        ['confirmed', 'int', (h) => h.l.confirmed ?? 0],
+        ['falseRejects', 'int', (h) => h.l.false_reject ?? 0],
+        ['escapes', 'int', (h) => h.l.escape ?? 0],
+      ]);
+      await unnestInsert(
+        c,
+        'StatScoreHour',
+        [...d.scores.values()],
+        [
+          ['hour', 'timestamp', (x) => ts(x.hour.getTime())],
+          ['stationId', 'text', (x) => x.stationId],
+          ['recipeName', 'text', (x) => x.recipeName],
+          ['recipeVersionId', 'int', (x) => x.recipeVersionId],
+          ['class', 'text', (x) => x.class],
+          ['bin', 'int', (x) => x.bin],
+          ['findings', 'int', (x) => x.findings],
+          ['rejecting', 'int', (x) => x.rejecting],
+        ],
+      );
       await c.query('COMMIT');
       await c.query('VACUUM ANALYZE');
     },
@@ -386,6 +376,19 @@ async function timed(runs: number, fn: () => Promise<unknown>): Promise<{ p50: n
 }
 
 let sampled: InspectionResult[] | null = null;
+
+/** Rows into a PostgreSQL table through unnest: one array parameter per column, 5 000 rows a statement. */
+async function unnestInsert<T>(c: pg.Client, table: string, rows: T[], columns: [name: string, type: string, value: (r: T) => unknown][]) {
+  const names = columns.map(([n]) => `"${n}"`).join(',');
+  const arrays = columns.map(([, type], k) => `$${k + 1}::${type}[]`).join(', ');
+  for (let i = 0; i < rows.length; i += 5000) {
+    const part = rows.slice(i, i + 5000);
+    await c.query(
+      `INSERT INTO "${table}" (${names}) SELECT * FROM unnest(${arrays})`,
+      columns.map(([, , value]) => part.map(value)),
+    );
+  }
+}
 
 /**
  * The recorder's database write, timed in the same run with and without the hourly aggregates:

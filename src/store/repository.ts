@@ -6,7 +6,7 @@ import type { Db } from './db.js';
 import { stationFolder, type StoredImage, type ImageVariant } from './images.js';
 import { labelOf, type CompactOutputs, type PartLabel, type Verdict } from '../decision/index.js';
 import { StationError } from '../errors/index.js';
-import { ALLOWED_BINS, type Scope, applyDeltas, deltasOf, hourlyCounts, moveReviewLabel, SCORE_BINS, scoreBin, scoreCounts } from './stats.js';
+import { ALLOWED_BINS, type Scope, applyDeltas, deltasOf, hourlyCounts, moveReviewLabel, SCORE_BINS, scoreBin, scoreCounts, stationIds } from './stats.js';
 
 export interface StationInfo {
   id: string;
@@ -141,14 +141,9 @@ export class Repository {
   async listInspections(f: InspectionFilter) {
     // A line's stations as a list of ids: a line with none answers at once (PostgreSQL, given the
     // relation filter, walked the whole table backwards for rows that cannot exist: 12 s on a month).
-    let stationId: string | { in: string[] } | undefined = f.station;
-    if (f.line !== undefined) {
-      const ids = (await this.db.station.findMany({ where: { line: f.line }, select: { id: true } }))
-        .map((s) => s.id)
-        .filter((id) => f.station === undefined || id === f.station);
-      if (ids.length === 0) return { items: [], nextCursor: null };
-      stationId = { in: ids };
-    }
+    const ids = await stationIds(this.db, f);
+    if (ids?.length === 0) return { items: [], nextCursor: null };
+    const stationId = ids ? { in: ids } : undefined;
     const rows = await this.db.inspection.findMany({
       where: {
         verdict: f.verdict,

@@ -123,7 +123,8 @@ function split(from: Date, to: Date): { whole: { gte: Date; lt: Date } | null; e
   return { whole: h0 < h1 ? { gte: h0, lt: h1 } : null, edges };
 }
 
-async function stationIds(db: Tx, s: Scope): Promise<string[] | undefined> {
+/** The stations a scope names (a line's, one of them, or one), or undefined for every station. */
+export async function stationIds(db: Pick<Tx, 'station'>, s: Scope): Promise<string[] | undefined> {
   if (s.line === undefined) return s.station !== undefined ? [s.station] : undefined;
   const ids = (await db.station.findMany({ where: { line: s.line }, select: { id: true } })).map((x) => x.id);
   return s.station !== undefined ? ids.filter((id) => id === s.station) : ids;

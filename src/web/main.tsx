@@ -111,6 +111,15 @@ interface Filters {
   to: string;
 }
 
+/** One end of the gallery's time range, in the browser's local time. */
+function TimeBound(p: { label: string; testId: string; value: string; onChange: (v: string) => void }) {
+  return (
+    <label>
+      {p.label} <input type="datetime-local" data-testid={p.testId} value={p.value} onChange={(e) => p.onChange((e.target as HTMLInputElement).value)} />
+    </label>
+  );
+}
+
 /** A datetime-local value (the browser's local time) as the API's ISO time, or null when empty or invalid. */
 function isoOfLocal(v: string): string | null {
   if (!v) return null;
@@ -241,24 +250,8 @@ function Gallery({ me, openId }: { me: Me; openId: number | null }) {
             </select>
           </label>
         )}
-        <label>
-          From{' '}
-          <input
-            type="datetime-local"
-            data-testid="from"
-            value={filters.from}
-            onChange={(e) => setFilters({ ...filters, from: (e.target as HTMLInputElement).value })}
-          />
-        </label>
-        <label>
-          To{' '}
-          <input
-            type="datetime-local"
-            data-testid="to"
-            value={filters.to}
-            onChange={(e) => setFilters({ ...filters, to: (e.target as HTMLInputElement).value })}
-          />
-        </label>
+        <TimeBound label="From" testId="from" value={filters.from} onChange={(from) => setFilters({ ...filters, from })} />
+        <TimeBound label="To" testId="to" value={filters.to} onChange={(to) => setFilters({ ...filters, to })} />
         <a class="csv" data-testid="csv" href={`/api/inspections.csv?${filterQuery()}`} download>
           CSV
         </a>
