@@ -74,8 +74,10 @@ async function closedPort(): Promise<number> {
 
 /**
  * Runs `station run --config FILE` expecting a failed start: exit code 2, `station: CODE:` on
- * stderr, the process gone within 5 s of the failure by itself (a leaked timer or socket would
- * keep it alive: the command's own guard ends it only after 10 s), no child process left.
+ * stderr, the process gone by itself (a leaked timer or socket would keep it alive until the
+ * command's own guard ends it after 10 s and says so), no child process left. How soon it goes is
+ * not timed beyond that: a loaded machine stretches it, and node-opcua's import-time RSA
+ * self-check (seconds on a busy core) may still be running when a PLC component fails.
  */
 async function expectRefusedStart(file: string, code: string, env: Record<string, string> = {}, args = ['run', '--config', file]) {
   let failedAt = 0;
@@ -91,10 +93,10 @@ async function expectRefusedStart(file: string, code: string, env: Record<string
   });
   expect(r.code, r.stderr.slice(-2000)).toBe(2);
   expect(r.stderr).toMatch(new RegExp(`station: ${code}: `));
-  expect(r.stderr).not.toMatch(/still running .* after the error/);
+  expect(r.stderr).not.toMatch(/still running .* after the command ended/);
   expect(failedAt).toBeGreaterThan(0);
   const stopMs = spawnedAt + r.exitMs - failedAt;
-  expect(stopMs).toBeLessThan(5000);
+  expect(stopMs).toBeLessThan(10_000);
   expect(leftInGroup(r.pid)).toEqual([]);
   return { ...r, stopMs };
 }

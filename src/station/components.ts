@@ -18,7 +18,7 @@ import { StationMetrics } from '../ops/metrics.js';
 import { UnsPublisher } from '../ops/mqtt.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import { defectCode } from '../plc/defect-codes.js';
-import { RejectGate, StationServer } from '../plc/index.js';
+import type { RejectGate, StationServer } from '../plc/index.js';
 import { EncoderImageStore } from '../store/encoder.js';
 import {
   Accounts,
@@ -309,6 +309,13 @@ export const retention = (s: StationParts): Component => ({
   stop: () => s.retention.stop(),
 });
 
+/**
+ * node-opcua, loaded by the components that speak OPC UA: on Node 20 its import runs a 4096-bit
+ * RSA key generation as a self-check (1–3 s of a core), which a station without a PLC, and a
+ * station refused before its PLC components, should not pay for or wait on at exit.
+ */
+const loadPlc = () => import('../plc/index.js');
+
 /** The reject gate: the PLC hears the verdict first; the record follows through its queue. */
 export const plcGate = (s: StationParts): Component => ({
   name: 'PLC gate',
@@ -316,6 +323,7 @@ export const plcGate = (s: StationParts): Component => ({
   async start() {
     const c = s.config;
     const plc = c.plc!;
+    const { RejectGate } = await loadPlc();
     const gate = new RejectGate({
       endpoint: plc.endpoint,
       securityMode: plc.securityMode,
@@ -393,6 +401,7 @@ export const opcuaServer = (s: StationParts): Component => ({
   async start() {
     const c = s.config;
     const o = c.opcua!;
+    const { StationServer } = await loadPlc();
     s.opcua = new StationServer({
       port: o.port,
       host: o.host,
