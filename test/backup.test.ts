@@ -99,7 +99,7 @@ describe('station db backup and verify', () => {
       const r = await stationOn(restored);
       live = r;
       const found: { id: number; verdict: string }[] = [];
-      for (let cursor: number | undefined; ; ) {
+      for (let cursor: string | undefined; ; ) {
         const page = await r.repo.listInspections({ limit: 100, cursor });
         found.push(...page.items.map((i: { id: number; verdict: string }) => ({ id: i.id, verdict: i.verdict })));
         if (page.nextCursor === null) break;

@@ -119,6 +119,8 @@ describe.each(DATABASES)('the repository on $name', ({ url, skip }) => {
     const window = await repo.listInspections({ limit: 10, from: new Date(Date.UTC(2026, 10, 25, 8, 0, 3)), to: new Date(Date.UTC(2026, 10, 25, 8, 0, 5)) });
     expect(window.items.map((i) => i.partSeq)).toEqual([4, 3]);
 
+    await expect(repo.listInspections({ limit: 3, cursor: '12' })).rejects.toMatchObject({ code: 'STN_ERR_HTTP_BAD_REQUEST' });
+
     const one = await repo.getInspection(failed.items[0].id);
     expect(one).toMatchObject({
       verdict: 'fail',
@@ -129,6 +131,44 @@ describe.each(DATABASES)('the repository on $name', ({ url, skip }) => {
     expect(await repo.getInspection(9999)).toBeNull();
     await db.$disconnect();
   });
+
+  it.skipIf(skip)(
+    'pages by capture time: a record written late (a replayed spool) sits where it was captured, and parts captured in the same millisecond are neither lost nor repeated',
+    async () => {
+      const db = await openDatabase(await url());
+      const repo = new Repository(db);
+      await repo.ensureStation({ id: 's1', name: '', line: '', site: '' });
+      const refs = { modelId: null, recipeVersionId: null };
+      const at = (seq: number, ms: number) => ({ ...result(seq, seq % 2 ? 'fail' : 'pass', seq % 2 ? 'scratch' : undefined), timestamp: ms });
+      const t0 = Date.UTC(2026, 10, 25, 9);
+      // Seconds 0..9, three parts in each of seconds 4 and 7; then a part captured at 2.5 s written last.
+      const parts = [0, 1, 2, 3, 4, 4, 4, 5, 6, 7, 7, 7, 8, 9].map((s, i) => at(i + 1, t0 + s * 1000));
+      for (const p of parts) await repo.insertInspection('s1', p, refs, []);
+      await repo.insertInspection('s1', at(99, t0 + 2500), refs, []);
+
+      const walk = async (f: { limit: number; from?: Date; to?: Date; verdict?: 'fail' }) => {
+        const seen: { seq: number; at: string }[] = [];
+        for (let cursor: string | undefined; ; ) {
+          const page = await repo.listInspections({ ...f, cursor });
+          seen.push(...page.items.map((i) => ({ seq: i.partSeq, at: i.capturedAt })));
+          if (page.nextCursor === null) return seen;
+          cursor = page.nextCursor;
+        }
+      };
+      const all = await walk({ limit: 2 });
+      expect(all).toHaveLength(15);
+      expect(new Set(all.map((r) => r.seq)).size).toBe(15);
+      expect(all.map((r) => r.at)).toEqual([...all.map((r) => r.at)].sort().reverse());
+      // The late part is listed between seconds 3 and 2, not first.
+      expect(all.findIndex((r) => r.seq === 99)).toBe(all.findIndex((r) => r.seq === 3) - 1);
+      // A range and a verdict, one part a page: the same rows as one big page.
+      const range = { from: new Date(t0 + 2000), to: new Date(t0 + 8000) };
+      const onePerPage = await walk({ limit: 1, ...range, verdict: 'fail' });
+      expect(onePerPage).toEqual(await walk({ limit: 100, ...range, verdict: 'fail' }));
+      expect(onePerPage.map((r) => r.seq).sort((a, b) => a - b)).toEqual([3, 5, 7, 9, 11, 99]);
+      await db.$disconnect();
+    },
+  );
 
   it.skipIf(skip)(
     'records retention deletes old records with their findings and reviews, only its own station, and the statistics still count them',
@@ -171,6 +211,31 @@ describe.each(DATABASES)('the repository on $name', ({ url, skip }) => {
       await db.$disconnect();
     },
   );
+
+  it.skipIf(skip)('adds batch after batch into one aggregate row per hour and score bin, which a review then finds', async () => {
+    const db = await openDatabase(await url());
+    const repo = new Repository(db);
+    await repo.ensureStation({ id: 's1', name: '', line: '', site: '' });
+    const refs = { modelId: null, recipeVersionId: null };
+    const batch = (seqs: number[]) => seqs.map((i) => ({ r: result(i, i % 2 ? 'fail' : 'pass', i % 2 ? 'scratch' : undefined), refs, images: [] }));
+    const ids = await repo.insertInspections('s1', batch([1, 2, 3]));
+    await repo.insertInspections('s1', batch([4, 5]));
+    await repo.insertInspection('s1', result(6, 'uninspected'), refs, []);
+    const hours = await db.statHour.findMany({ where: { stationId: 's1' } });
+    expect(hours).toHaveLength(1);
+    expect(hours[0]).toMatchObject({ hour: new Date(Date.UTC(2026, 10, 25, 8)), parts: 6, pass: 2, fail: 3, uninspected: 1 });
+    // Each fail has a rejecting scratch at 0.9 and a spot at 0.2: one row per class and bin, counts summed.
+    const bins = await db.statScoreHour.findMany({ where: { stationId: 's1' }, orderBy: { class: 'asc' } });
+    expect(bins.map((b) => [b.class, b.bin, b.findings, b.rejecting])).toEqual([
+      ['scratch', 90, 3, 3],
+      ['spot', 20, 3, 0],
+    ]);
+    // A review's correction lands on the row the upserts wrote (the keys are spelt alike).
+    const user = await db.user.create({ data: { username: 'q', role: 'quality', passwordHash: 'x' } });
+    await repo.addReview(ids[0], user.id, { label: 'false_reject' });
+    expect(await db.statHour.findMany({ where: { stationId: 's1' } })).toMatchObject([{ parts: 6, falseRejects: 1 }]);
+    await db.$disconnect();
+  });
 
   it.skipIf(skip)('batches, statistics, what-if scans, reviews and image retention queries work the same', async () => {
     const db = await openDatabase(await url());

@@ -3,9 +3,9 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { stringify as csvStringify } from 'csv-stringify';
 import { StationError } from '../errors/index.js';
-import type { InspectionFilter, Repository } from '../store/index.js';
+import { CURSOR_PATTERN, type InspectionFilter, type Repository } from '../store/index.js';
 import { need } from './auth.js';
-import { DbInt, ErrorBody, hidePaths, IdParams, idOf, Verdict } from './schemas.js';
+import { ErrorBody, hidePaths, IdParams, idOf, Verdict } from './schemas.js';
 
 export interface InspectionDeps {
   repo: Pick<Repository, 'listInspections' | 'getInspection' | 'reviewsOf'>;
@@ -87,11 +87,11 @@ export async function inspectionRoutes(app: FastifyInstance, deps: InspectionDep
           {
             ...Filters,
             limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
-            cursor: Type.Optional(DbInt({ description: 'nextCursor of the previous page' })),
+            cursor: Type.Optional(Type.String({ pattern: CURSOR_PATTERN, description: 'nextCursor of the previous page (opaque)' })),
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ items: Type.Array(InspectionOut), nextCursor: Type.Union([Type.Integer(), Type.Null()]) }), 400: ErrorBody },
+        response: { 200: Type.Object({ items: Type.Array(InspectionOut), nextCursor: Type.Union([Type.String(), Type.Null()]) }), 400: ErrorBody },
       },
     },
     async (req) => deps.repo.listInspections({ ...filterOf(req.query), limit: req.query.limit, cursor: req.query.cursor }) as never,
@@ -121,37 +121,44 @@ export async function inspectionRoutes(app: FastifyInstance, deps: InspectionDep
       },
     },
     async (req, reply) => {
-      const filter = filterOf(req.query);
-      const repo = deps.repo;
-      async function* rows() {
-        let cursor: number | undefined;
-        for (;;) {
-          const page = await repo.listInspections({ ...filter, limit: CSV_PAGE, cursor });
-          for (const i of page.items)
-            yield [
-              i.id,
-              i.station,
-              i.partSeq,
-              i.capturedAt,
-              i.verdict,
-              i.errorCode ?? '',
-              i.recipe,
-              i.maxScore,
-              i.defectCount,
-              [...new Set(i.defects.map((d) => d.class))].join(' '),
-              i.latencyMs,
-            ];
-          if (page.nextCursor === null) return;
-          cursor = page.nextCursor;
-        }
-      }
-      // Readable.from waits while the stringifier (and so the socket) is full: one page in memory at a time.
-      // escape_formulas: a cell that starts with = + - @ is not a formula when a spreadsheet opens it.
-      const csv = csvStringify({ header: true, columns: CSV_COLUMNS, escape_formulas: true });
-      pipeline(Readable.from(rows()), csv, (err) => {
-        if (err) req.log.error({ err }, 'CSV download ended early');
-      });
+      const csv = inspectionsCsv(deps.repo, filterOf(req.query), (err) => req.log.error({ err }, 'CSV download ended early'));
       return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="inspections.csv"').send(csv);
     },
   );
+}
+
+/**
+ * Every inspection `filter` matches as CSV, newest first, read in keyset pages as the stream is
+ * consumed: Readable.from waits while the stringifier (and so the socket) is full, so one page is
+ * in memory at a time. A cell that starts with = + - @ is escaped, not a formula when a
+ * spreadsheet opens it. `onError` hears a read that failed mid-stream (the stream then ends).
+ */
+export function inspectionsCsv(repo: Pick<Repository, 'listInspections'>, filter: Omit<InspectionFilter, 'limit' | 'cursor'>, onError: (err: Error) => void) {
+  async function* rows() {
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await repo.listInspections({ ...filter, limit: CSV_PAGE, cursor });
+      for (const i of page.items)
+        yield [
+          i.id,
+          i.station,
+          i.partSeq,
+          i.capturedAt,
+          i.verdict,
+          i.errorCode ?? '',
+          i.recipe,
+          i.maxScore,
+          i.defectCount,
+          [...new Set(i.defects.map((d) => d.class))].join(' '),
+          i.latencyMs,
+        ];
+      if (page.nextCursor === null) return;
+      cursor = page.nextCursor;
+    }
+  }
+  const csv = csvStringify({ header: true, columns: CSV_COLUMNS, escape_formulas: true });
+  pipeline(Readable.from(rows()), csv, (err) => {
+    if (err) onError(err);
+  });
+  return csv;
 }

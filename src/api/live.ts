@@ -6,7 +6,7 @@ import type { Repository } from '../store/index.js';
 import { need } from './auth.js';
 
 export interface LiveDeps {
-  repo: Pick<Repository, 'listInspections'>;
+  repo: Pick<Repository, 'listedInspection'>;
   line: Pick<Line, 'counters'>;
   live: EventEmitter<{ inspection: [number] }>;
   /** Open streams one user may hold (each holds a socket, a timer and a listener). */
@@ -35,10 +35,9 @@ export async function liveRoutes(app: FastifyInstance, deps: LiveDeps): Promise<
       const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
       // A database hiccup while a gallery watches live: that card is skipped, never an unhandled rejection.
       const onInspection = (id: number) => {
-        deps.repo.listInspections({ limit: 1, cursor: id + 1 }).then(
-          (r) => {
-            const row = r.items[0];
-            if (row && row.id === id) send('inspection', row);
+        deps.repo.listedInspection(id).then(
+          (row) => {
+            if (row) send('inspection', row);
           },
           () => undefined,
         );

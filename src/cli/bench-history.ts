@@ -359,7 +359,8 @@ async function postgresSink(url: string, userId: number): Promise<Sink> {
 /** The 200th page of 50 of the unfiltered gallery: keyset pagination's cursor, 10 000 parts back. */
 async function deepPage(repo: Repository) {
   const first = await repo.listInspections({ limit: 1 });
-  return repo.listInspections({ limit: 50, cursor: first.items[0] ? first.items[0].id - 200 * 50 : undefined });
+  const back = first.items[0] ? await repo.listedInspection(first.items[0].id - 200 * 50) : null;
+  return repo.listInspections({ limit: 50, cursor: back ? `${Date.parse(back.capturedAt)}_${back.id}` : undefined });
 }
 
 /** p50 and p95 of `runs` timed calls (after one untimed call that warms caches and plans). */

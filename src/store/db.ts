@@ -9,6 +9,15 @@ import { parseDatabaseUrl } from './url.js';
 
 export type Db = InstanceType<typeof PrismaClient>;
 
+const PROVIDERS = new WeakMap<object, 'sqlite' | 'postgresql'>();
+
+/** Which database a client opened by `openDatabase` talks to (for the few statements written as SQL). */
+export function providerOf(db: Db): 'sqlite' | 'postgresql' {
+  const p = PROVIDERS.get(db);
+  if (!p) throw new Error('providerOf: a client not opened by openDatabase');
+  return p;
+}
+
 /**
  * Opens the station database: applies pending migrations (offline, WebAssembly engine), then
  * returns a Prisma client on the driver adapter — better-sqlite3 for `file:` (WAL mode with a
@@ -20,7 +29,9 @@ export async function openDatabase(url: string): Promise<Db> {
   if (target.provider === 'postgresql') {
     await migrate(url);
     // Same models, same API: the PostgreSQL client is generated from the same definition.
-    return new PgClient({ adapter: new PrismaPg({ connectionString: target.url }), queryPlanCacheMaxSize: 64 }) as unknown as Db;
+    const pg = new PgClient({ adapter: new PrismaPg({ connectionString: target.url }), queryPlanCacheMaxSize: 64 }) as unknown as Db;
+    PROVIDERS.set(pg, 'postgresql');
+    return pg;
   }
   mkdirSync(path.dirname(target.file), { recursive: true });
   await migrate(url);
@@ -28,6 +39,7 @@ export async function openDatabase(url: string): Promise<Db> {
   // Prisma caches compiled query plans keyed by query shape; inserts with JSON columns make many
   // shapes, so a small cache keeps memory flat (the default of 1000 plans grew the heap for minutes).
   const db = new PrismaClient({ adapter, queryPlanCacheMaxSize: 64 });
+  PROVIDERS.set(db, 'sqlite');
   await db.$queryRawUnsafe('PRAGMA journal_mode = WAL');
   await db.$queryRawUnsafe('PRAGMA busy_timeout = 5000');
   await db.$queryRawUnsafe('PRAGMA synchronous = NORMAL');

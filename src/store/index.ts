@@ -6,6 +6,7 @@ export {
   Repository,
   canonicalJson,
   canonicalSha256,
+  CURSOR_PATTERN,
   type InspectionFilter,
   type StationInfo,
   type WhatIfScan,

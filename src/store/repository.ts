@@ -2,11 +2,25 @@ import { createHash } from 'node:crypto';
 import pRetry from 'p-retry';
 import type { InspectionResult, ModelSummary, Timings } from '../line/protocol.js';
 import { processingMs } from '../line/stats.js';
-import type { Db } from './db.js';
+import { type Db, providerOf } from './db.js';
 import { stationFolder, type StoredImage, type ImageVariant } from './images.js';
 import { labelOf, type CompactOutputs, type PartLabel, type Verdict } from '../decision/index.js';
 import { StationError } from '../errors/index.js';
-import { ALLOWED_BINS, type Scope, applyDeltas, deltasOf, hourlyCounts, moveReviewLabel, SCORE_BINS, scoreBin, scoreCounts, stationIds } from './stats.js';
+import {
+  ALLOWED_BINS,
+  type Scope,
+  applyDeltas,
+  POSTGRESQL,
+  type SqlDialect,
+  SQLITE,
+  deltasOf,
+  hourlyCounts,
+  moveReviewLabel,
+  SCORE_BINS,
+  scoreBin,
+  scoreCounts,
+  stationIds,
+} from './stats.js';
 
 export interface StationInfo {
   id: string;
@@ -30,8 +44,29 @@ export interface InspectionFilter {
   from?: Date;
   to?: Date;
   limit: number;
-  /** Id of the last item of the previous page (items are newest first). */
-  cursor?: number;
+  /** The previous page's `nextCursor` (items are newest first). */
+  cursor?: string;
+}
+
+/** What a listing row carries besides the inspection: its rejecting findings and which images exist. */
+const LISTED = {
+  defects: { where: { rejecting: true }, orderBy: { score: 'desc' } },
+  images: { select: { variant: true } },
+} as const;
+
+/** A cursor as the API hands it out: `<capture time in ms>_<id>`, opaque to its users. */
+export const CURSOR_PATTERN = '^[0-9]{1,15}_[0-9]{1,10}$';
+
+function formatCursor(r: { capturedAt: Date; id: number }): string {
+  return `${r.capturedAt.getTime()}_${r.id}`;
+}
+
+/** The position a `nextCursor` names: the capture time and id of the last item of a page. */
+function parseCursor(s: string): { capturedAt: Date; id: number } {
+  if (!new RegExp(CURSOR_PATTERN).test(s))
+    throw new StationError('STN_ERR_HTTP_BAD_REQUEST', `cursor: not a cursor this listing gave out: ${JSON.stringify(s.slice(0, 40))}`);
+  const [ms, id] = s.split('_').map(Number);
+  return { capturedAt: new Date(ms), id };
 }
 
 export type { Scope } from './stats.js';
@@ -89,7 +124,11 @@ export function canonicalSha256(v: unknown): string {
 
 /** The station's records; the only code that talks to the Prisma client. */
 export class Repository {
-  constructor(readonly db: Db) {}
+  /** How this database's statements written as SQL (the aggregates' upserts) are spelled. */
+  private readonly sql: SqlDialect;
+  constructor(readonly db: Db) {
+    this.sql = providerOf(db) === 'postgresql' ? POSTGRESQL : SQLITE;
+  }
 
   async ensureStation(s: StationInfo): Promise<void> {
     const row = { id: s.id, name: s.name, line: s.line, area: s.area ?? '', site: s.site };
@@ -133,7 +172,7 @@ export class Repository {
     return this.db.$transaction(async (tx) => {
       const ids: number[] = [];
       for (const i of items) ids.push((await tx.inspection.create({ data: inspectionData(stationId, i.r, i.refs, i.images), select: { id: true } })).id);
-      await applyDeltas(tx, deltas);
+      await applyDeltas(tx, deltas, this.sql);
       return ids;
     });
   }
@@ -144,24 +183,33 @@ export class Repository {
     const ids = await stationIds(this.db, f);
     if (ids?.length === 0) return { items: [], nextCursor: null };
     const stationId = ids ? { in: ids } : undefined;
+    const c = f.cursor === undefined ? undefined : parseCursor(f.cursor);
+    // Newest first by capture time, ties by id: the order the (…, capturedAt) indexes hold, so a page
+    // deep in a time range reads its rows from the index instead of sorting the range each time.
     const rows = await this.db.inspection.findMany({
       where: {
         verdict: f.verdict,
         recipeName: f.recipe,
         stationId,
-        capturedAt: rangeWhere(f.from, f.to),
+        capturedAt: f.from || f.to || c ? { gte: f.from, lt: f.to, lte: c?.capturedAt } : undefined,
+        NOT: c ? { capturedAt: c.capturedAt, id: { gte: c.id } } : undefined,
         defects: f.class ? { some: { class: f.class, rejecting: true } } : undefined,
-        id: f.cursor !== undefined ? { lt: f.cursor } : undefined,
         reviews: f.reviewed === undefined ? undefined : f.reviewed ? { some: {} } : { none: {} },
         maxScore: f.minScore !== undefined ? { gte: f.minScore } : undefined,
       },
-      orderBy: { id: 'desc' },
+      orderBy: [{ capturedAt: 'desc' }, { id: 'desc' }],
       take: f.limit + 1,
-      include: { defects: { where: { rejecting: true }, orderBy: { score: 'desc' } }, images: { select: { variant: true } } },
+      include: LISTED,
     });
     const more = rows.length > f.limit;
-    const items = rows.slice(0, f.limit).map(toApi);
-    return { items, nextCursor: more ? items[items.length - 1].id : null };
+    const last = rows[f.limit - 1];
+    return { items: rows.slice(0, f.limit).map(toApi), nextCursor: more ? formatCursor(last) : null };
+  }
+
+  /** One inspection as the listing shows it (the live feed's card), or null. */
+  async listedInspection(id: number) {
+    const row = await this.db.inspection.findUnique({ where: { id }, include: LISTED });
+    return row ? toApi(row) : null;
   }
 
   async getInspection(id: number) {

@@ -63,22 +63,53 @@ export function deltasOf(stationId: string, items: { r: InspectionResult; recipe
   return out;
 }
 
-/** Adds a batch's deltas (inside the transaction that writes its records). */
-export async function applyDeltas(tx: Tx, d: StatDeltas): Promise<void> {
-  for (const { parts, pass, fail, uninspected, ...key } of d.hours.values()) {
-    await tx.statHour.upsert({
-      where: { hour_stationId_recipeName_recipeVersionId: key },
-      create: { ...key, parts, pass, fail, uninspected },
-      update: { parts: { increment: parts }, pass: { increment: pass }, fail: { increment: fail }, uninspected: { increment: uninspected } },
-    });
+/** What the few statements written as SQL need to know of their database. */
+export interface SqlDialect {
+  /** An hour of an aggregate key exactly as Prisma writes it (keys must match to conflict). */
+  hour(h: Date): string | Date;
+  /** The n-th (1-based) parameter's placeholder. */
+  param(n: number): string;
+}
+/** SQLite: Prisma's DateTime text, `2026-11-25T08:00:00.000+00:00` (keys compare as text); `?` parameters. */
+export const SQLITE: SqlDialect = { hour: (h) => h.toISOString().replace('Z', '+00:00'), param: () => '?' };
+/** PostgreSQL: a timestamp(3) parameter; `$n` parameters. */
+export const POSTGRESQL: SqlDialect = { hour: (h) => h, param: (n) => `$${n}` };
+
+/** Rows per upsert statement (8 parameters a row: well under either database's limit). */
+const UPSERT_ROWS = 200;
+
+/**
+ * Adds a batch's deltas (inside the transaction that writes its records): one
+ * `INSERT … ON CONFLICT DO UPDATE` per table (the same SQL on SQLite and PostgreSQL), not one
+ * Prisma upsert per key — a batch of 32 parts touches a few dozen score bins, and the upserts cost
+ * the recorder a quarter of its throughput.
+ */
+export async function applyDeltas(tx: Pick<Db, '$executeRawUnsafe'>, d: StatDeltas, sql: SqlDialect): Promise<void> {
+  const hours = [...d.hours.values()];
+  for (let i = 0; i < hours.length; i += UPSERT_ROWS) {
+    const rows = hours.slice(i, i + UPSERT_ROWS);
+    await tx.$executeRawUnsafe(
+      `INSERT INTO "StatHour" ("hour","stationId","recipeName","recipeVersionId","parts","pass","fail","uninspected") VALUES ${placeholders(sql, rows.length, 8)}
+       ON CONFLICT ("hour","stationId","recipeName","recipeVersionId") DO UPDATE SET "parts" = "StatHour"."parts" + excluded."parts",
+         "pass" = "StatHour"."pass" + excluded."pass", "fail" = "StatHour"."fail" + excluded."fail", "uninspected" = "StatHour"."uninspected" + excluded."uninspected"`,
+      ...rows.flatMap((h) => [sql.hour(h.hour), h.stationId, h.recipeName, h.recipeVersionId, h.parts, h.pass, h.fail, h.uninspected]),
+    );
   }
-  for (const { findings, rejecting, ...key } of d.scores.values()) {
-    await tx.statScoreHour.upsert({
-      where: { hour_stationId_recipeName_recipeVersionId_class_bin: key },
-      create: { ...key, findings, rejecting },
-      update: { findings: { increment: findings }, rejecting: { increment: rejecting } },
-    });
+  const scores = [...d.scores.values()];
+  for (let i = 0; i < scores.length; i += UPSERT_ROWS) {
+    const rows = scores.slice(i, i + UPSERT_ROWS);
+    await tx.$executeRawUnsafe(
+      `INSERT INTO "StatScoreHour" ("hour","stationId","recipeName","recipeVersionId","class","bin","findings","rejecting") VALUES ${placeholders(sql, rows.length, 8)}
+       ON CONFLICT ("hour","stationId","recipeName","recipeVersionId","class","bin") DO UPDATE SET
+         "findings" = "StatScoreHour"."findings" + excluded."findings", "rejecting" = "StatScoreHour"."rejecting" + excluded."rejecting"`,
+      ...rows.flatMap((s) => [sql.hour(s.hour), s.stationId, s.recipeName, s.recipeVersionId, s.class, s.bin, s.findings, s.rejecting]),
+    );
   }
+}
+
+/** `(…),(…)`: `rows` rows of `cols` parameters. */
+function placeholders(sql: SqlDialect, rows: number, cols: number): string {
+  return Array.from({ length: rows }, (_, r) => `(${Array.from({ length: cols }, (_, c) => sql.param(r * cols + c + 1)).join(',')})`).join(',');
 }
 
 /**

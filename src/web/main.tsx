@@ -139,7 +139,7 @@ function Gallery({ me, openId }: { me: Me; openId: number | null }) {
   const [stations, setStations] = useState<StationInfo[]>([]);
   useEffect(() => void api<{ items: StationInfo[] }>('GET', '/api/stations').then((r) => setStations(r.items)), []);
   const [items, setItems] = useState<Inspection[]>([]);
-  const [cursor, setCursor] = useState<number | null | undefined>(undefined);
+  const [cursor, setCursor] = useState<string | null | undefined>(undefined);
   const [live, setLive] = useState(false);
   const [counters, setCounters] = useState<{ parts: number; pass: number; fail: number; uninspected: number } | null>(null);
   const [labels, setLabels] = useState<string[]>([]);
@@ -159,17 +159,17 @@ function Gallery({ me, openId }: { me: Me; openId: number | null }) {
     if (to) q.set('to', to);
     return q;
   };
-  const query = (c?: number | null) => {
+  const query = (c?: string | null) => {
     const q = filterQuery();
     q.set('limit', '48');
-    if (c) q.set('cursor', String(c));
+    if (c) q.set('cursor', c);
     return `/api/inspections?${q}`;
   };
   const loadMore = async (reset = false) => {
     if (loading.current || (!reset && cursor === null)) return;
     loading.current = true;
     try {
-      const r = await api<{ items: Inspection[]; nextCursor: number | null }>('GET', query(reset ? undefined : cursor));
+      const r = await api<{ items: Inspection[]; nextCursor: string | null }>('GET', query(reset ? undefined : cursor));
       setItems((prev) => (reset ? r.items : [...prev, ...r.items]));
       setCursor(r.nextCursor);
     } finally {
