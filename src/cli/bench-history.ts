@@ -11,9 +11,12 @@
  */
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { inspectionsCsv } from '../api/inspections.js';
 import { plateRecipe, validateConfig } from '../config/index.js';
 import type { InspectionResult } from '../line/index.js';
 import { LatencyWindow } from '../line/stats.js';
@@ -392,12 +395,62 @@ async function unnestInsert<T>(c: pg.Client, table: string, rows: T[], columns: 
 }
 
 /**
+ * The CSV download's own stream (the route's code, without the socket) drained as fast as it
+ * comes, up to `maxRows` rows: rows, bytes, seconds, first row after, the process's RSS before and
+ * its peak, and the event loop's longest stall while it ran (SQLite runs on this thread).
+ */
+async function csvDownload(repo: Repository, filter: { from?: Date; to?: Date }, maxRows = Number.POSITIVE_INFINITY) {
+  const rssBefore = process.memoryUsage().rss;
+  let peakRss = rssBefore;
+  let stallMs = 0;
+  let tick = performance.now();
+  const sampler = setInterval(() => {
+    const now = performance.now();
+    stallMs = Math.max(stallMs, now - tick - 20);
+    tick = now;
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  }, 20);
+  const t0 = performance.now();
+  let firstMs = 0;
+  let lines = 0;
+  let bytes = 0;
+  const ac = new AbortController();
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      if (!firstMs) firstMs = performance.now() - t0;
+      bytes += chunk.length;
+      for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
+      if (lines > maxRows) ac.abort();
+      done();
+    },
+  });
+  await pipeline(
+    inspectionsCsv(repo, filter, () => undefined),
+    sink,
+    { signal: ac.signal },
+  ).catch((err: Error) => {
+    if (err.name !== 'AbortError') throw err;
+  });
+  clearInterval(sampler);
+  const mb = (x: number) => Math.round(x / 1024 / 1024);
+  return {
+    rows: Math.min(lines - 1, maxRows),
+    megabytes: Math.round(bytes / 1024 / 1024),
+    seconds: Math.round(performance.now() - t0) / 1000,
+    firstRowMs: Math.round(firstMs),
+    rssBeforeMB: mb(rssBefore),
+    rssPeakMB: mb(peakRss),
+    longestStallMs: Math.round(stallMs),
+  };
+}
+
+/**
  * The recorder's database write, timed in the same run with and without the hourly aggregates:
  * batches of 32 records (the recorder's batch) through `insertInspections` — the records and
  * their aggregate upserts in one transaction — against the same creates in a transaction alone,
- * alternated batch by batch so that drift hits both alike. Rows per second of each, and the ratio.
+ * alternated batch by batch (each first in half the pairs) so that drift hits both alike. Rows per second of each (from the median batch), and the ratio.
  */
-async function recorderWritePath(db: Db, repo: Repository, outcomes: InspectionResult[], recipeVersionId: number, batches = 60, size = 32) {
+async function recorderWritePath(db: Db, repo: Repository, outcomes: InspectionResult[], recipeVersionId: number, batches = 200, size = 32) {
   let seq = 0;
   const batch = (source: string) =>
     Array.from({ length: size }, () => {
@@ -408,17 +461,29 @@ async function recorderWritePath(db: Db, repo: Repository, outcomes: InspectionR
     });
   const withAgg = new LatencyWindow(batches);
   const without = new LatencyWindow(batches);
-  for (let b = 0; b < batches; b++) {
+  const withAggregates = async () => {
     const a = batch('recorder-bench');
-    let t0 = performance.now();
+    const t0 = performance.now();
     await repo.insertInspections('station-1', a);
     withAgg.add(performance.now() - t0);
+  };
+  const recordsAlone = async () => {
     const c = batch('recorder-bench-raw');
-    t0 = performance.now();
+    const t0 = performance.now();
     await db.$transaction(async (tx) => {
       for (const i of c) await tx.inspection.create({ data: inspectionData('station-1', i.r, i.refs, i.images), select: { id: true } });
     });
     without.add(performance.now() - t0);
+  };
+  // Each goes first in half the pairs: a checkpoint or a cache the first one warms favours neither.
+  for (let b = 0; b < batches; b++) {
+    if (b % 2) {
+      await withAggregates();
+      await recordsAlone();
+    } else {
+      await recordsAlone();
+      await withAggregates();
+    }
   }
   // The baseline's rows have no aggregates: they go again (the others are records like any).
   await db.inspection.deleteMany({ where: { source: 'recorder-bench-raw' } });
@@ -535,6 +600,11 @@ export async function runHistoryBench(o: HistoryOptions) {
     const results: { path: string; p50: number; p95: number }[] = [];
     for (const [name, fn] of paths) results.push({ path: name, ...(await timed(o.runs, fn)) });
     for (const [name, fn] of slow) results.push({ path: name, ...(await timed(Math.min(3, o.runs), fn)) });
+    o.onProgress?.(`${provider}: CSV downloads`);
+    const csv = [
+      { name: 'CSV, 1 day 10 days back', ...(await csvDownload(repo, { from: ago(Math.min(11, o.days)), to: ago(Math.min(10, o.days - 1)) })) },
+      { name: `CSV, ${o.days} days (every part)`, ...(await csvDownload(repo, {}, 1_000_000)) },
+    ];
     o.onProgress?.(`${provider}: the recorder's write path with and without the aggregates`);
     const recorder = await recorderWritePath(db, repo, outcomes, versions[0]);
     return {
@@ -548,6 +618,7 @@ export async function runHistoryBench(o: HistoryOptions) {
       databaseBytes: bytes,
       bytesPerInspection: Math.round(bytes / parts),
       paths: results,
+      csv,
       recorder,
     };
   } finally {

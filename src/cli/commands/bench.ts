@@ -117,12 +117,29 @@ function historyTable(
     seedSeconds: number;
     bytesPerInspection: number;
     paths: { path: string; p50: number; p95: number }[];
+    csv: {
+      name: string;
+      rows: number;
+      megabytes: number;
+      seconds: number;
+      firstRowMs: number;
+      rssBeforeMB: number;
+      rssPeakMB: number;
+      longestStallMs: number;
+    }[];
     recorder: { withAggregatesPerS: number; withoutPerS: number; ratio: number };
   }[],
 ): string {
   const head = `| read path | ${runs.map((r) => `${r.provider} p50 / p95 ms`).join(' | ')} |`;
   const lines = [head, `| --- | ${runs.map(() => '---').join(' | ')} |`];
   for (const [i, p] of runs[0].paths.entries()) lines.push(`| ${p.path} | ${runs.map((r) => `${r.paths[i].p50} / ${r.paths[i].p95}`).join(' | ')} |`);
+  for (const [i, c] of runs[0].csv.entries())
+    lines.push(
+      `| ${c.name}: rows, s, RSS before → peak, longest stall | ${runs
+        .map((r) => r.csv[i])
+        .map((x) => `${x.rows.toLocaleString('en')} rows (${x.megabytes} MB) in ${x.seconds} s, ${x.rssBeforeMB} → ${x.rssPeakMB} MB, ${x.longestStallMs} ms`)
+        .join(' | ')} |`,
+    );
   lines.push(`| inspections | ${runs.map((r) => r.inspections.toLocaleString('en')).join(' | ')} |`);
   lines.push(`| seeded in | ${runs.map((r) => `${r.seedSeconds} s`).join(' | ')} |`);
   lines.push(`| database bytes per inspection | ${runs.map((r) => r.bytesPerInspection).join(' | ')} |`);
