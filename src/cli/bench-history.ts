@@ -586,7 +586,10 @@ export async function runHistoryBench(o: HistoryOptions) {
       ['gallery page, fail', () => repo.listInspections({ limit: 50, verdict: 'fail' })],
       [`gallery page, class ${someClass}`, () => repo.listInspections({ limit: 50, class: someClass })],
       ['gallery page, reviewed', () => repo.listInspections({ limit: 50, reviewed: true })],
-      ['gallery page, station + fail + 1 day', () => repo.listInspections({ limit: 50, station: 'station-2', verdict: 'fail', from: ago(1), to: end })],
+      [
+        'gallery page, station + fail + 1 day',
+        () => repo.listInspections({ limit: 50, station: `station-${o.stations}`, verdict: 'fail', from: ago(1), to: end }),
+      ],
       ['gallery page, line + 3 days ago', () => repo.listInspections({ limit: 50, line: 'L2', from: ago(4), to: ago(3) })],
       ['gallery page, recipe + uninspected', () => repo.listInspections({ limit: 50, recipe: 'plate', verdict: 'uninspected' })],
       ['gallery page, min score 0.9 + unreviewed', () => repo.listInspections({ limit: 50, minScore: 0.9, reviewed: false })],

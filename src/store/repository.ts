@@ -71,8 +71,16 @@ function parseCursor(s: string): { capturedAt: Date; id: number } {
 
 export type { Scope } from './stats.js';
 
-function scopeWhere(s: Scope) {
-  return { stationId: s.station, station: s.line !== undefined ? { line: s.line } : undefined };
+/**
+ * The stationId condition of a scope: its stations' ids (a line resolved to them first), undefined
+ * for every station, or null for a line without stations (nothing matches). A relation filter on
+ * the line instead made PostgreSQL walk the whole table backwards for rows that cannot exist (12 s
+ * on a month).
+ */
+async function stationCondition(db: Db, s: Scope): Promise<{ in: string[] } | undefined | null> {
+  const ids = await stationIds(db, s);
+  if (ids?.length === 0) return null;
+  return ids ? { in: ids } : undefined;
 }
 
 /** A capture-time range, either end open; no condition when both are. */
@@ -178,11 +186,8 @@ export class Repository {
   }
 
   async listInspections(f: InspectionFilter) {
-    // A line's stations as a list of ids: a line with none answers at once (PostgreSQL, given the
-    // relation filter, walked the whole table backwards for rows that cannot exist: 12 s on a month).
-    const ids = await stationIds(this.db, f);
-    if (ids?.length === 0) return { items: [], nextCursor: null };
-    const stationId = ids ? { in: ids } : undefined;
+    const stationId = await stationCondition(this.db, f);
+    if (stationId === null) return { items: [], nextCursor: null };
     const c = f.cursor === undefined ? undefined : parseCursor(f.cursor);
     // Newest first by capture time, ties by id: the order the (…, capturedAt) indexes hold, so a page
     // deep in a time range reads its rows from the index instead of sorting the range each time.
@@ -262,11 +267,9 @@ export class Repository {
    * chunks with STN_ERR_WHATIF_CANCELLED.
    */
   async scanForWhatIf(f: WhatIfScan, onRows: (rows: WhatIfRow[]) => void, chunk = 1_000, signal?: AbortSignal): Promise<void> {
-    const where = {
-      recipeName: f.recipe,
-      ...scopeWhere(f),
-      capturedAt: rangeWhere(f.from, f.to),
-    };
+    const stationId = await stationCondition(this.db, f);
+    if (stationId === null) return;
+    const where = { recipeName: f.recipe, stationId, capturedAt: rangeWhere(f.from, f.to) };
     // Keyset on (capturedAt, id) along the (recipeName, capturedAt) index: every query reads one
     // chunk of the window, wherever the window lies in the table (an id keyset read the table
     // from its first row up to the window, and SQLite runs queries on this thread: a month's
@@ -449,8 +452,10 @@ export class Repository {
 
   /** Inspections of a recipe with a stored original, newest first: what re-inference can run on. */
   async storedOriginals(f: WhatIfScan, limit: number): Promise<{ inspectionId: number; path: string }[]> {
+    const stationId = await stationCondition(this.db, f);
+    if (stationId === null) return [];
     const rows = await this.db.image.findMany({
-      where: { variant: 'original', inspection: { recipeName: f.recipe, ...scopeWhere(f), capturedAt: rangeWhere(f.from, f.to) } },
+      where: { variant: 'original', inspection: { recipeName: f.recipe, stationId, capturedAt: rangeWhere(f.from, f.to) } },
       orderBy: { inspectionId: 'desc' },
       take: limit,
       select: { inspectionId: true, path: true },
