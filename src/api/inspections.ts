@@ -1,4 +1,5 @@
 import { Readable, pipeline } from 'node:stream';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { stringify as csvStringify } from 'csv-stringify';
@@ -154,6 +155,10 @@ export function inspectionsCsv(repo: Pick<Repository, 'listInspections'>, filter
         ];
       if (page.nextCursor === null) return;
       cursor = page.nextCursor;
+      // A turn of the event loop between pages: a client that reads as fast as the rows come never
+      // fills the socket, and without a turn the pages would follow each other in microtasks
+      // (SQLite answers on this thread), holding the PLC's writes and every request until the end.
+      await nextTurn();
     }
   }
   const csv = csvStringify({ header: true, columns: CSV_COLUMNS, escape_formulas: true });

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { closeSync, fdatasync, ftruncateSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { appendFile, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
@@ -304,6 +305,10 @@ export class Recorder {
       } catch {
         for (let i = 0; i < batch.length; i++) await this.writeRow(batch[i].r, stored[i], batch[i].journal);
       }
+      // A backlog (a spool replayed, a database back after an outage) is written batch after batch;
+      // parts without images do no I/O, and SQLite answers on this thread: without a turn of the
+      // event loop between batches the PLC's verdicts would wait for the whole backlog.
+      if (this.queue.length) await nextTurn();
     }
     this.running = null;
     for (const w of this.idleWaiters.splice(0)) w();
@@ -436,6 +441,8 @@ export class Recorder {
             }
             if (id !== null) this.o.onRecorded?.(id, e.r);
             this.spoolPending = Math.max(0, this.spoolPending - 1);
+            // The line runs while a spool replays: its verdicts get a turn between rows (see drain).
+            await nextTurn();
           }
           await rm(file, { force: true });
         }

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
 import pRetry from 'p-retry';
 import type { InspectionResult, ModelSummary, Timings } from '../line/protocol.js';
@@ -320,7 +321,7 @@ export class Repository {
         })),
       );
       if (rows.length < chunk) return;
-      await new Promise((r) => setImmediate(r));
+      await nextTurn();
     }
   }
 

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { cautiousNowMs } from '../capture/index.js';
@@ -134,6 +135,7 @@ export class Retention {
         const n = await this.repo.deleteRecordsBefore(this.o.stationId, before, 500);
         this.counters.recordsDeleted += n;
         if (n === 0) break;
+        await nextTurn(); // the PLC's writes between batches (SQLite deletes on this thread)
       }
     }
     for (const reviewed of [false, true]) {
