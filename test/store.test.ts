@@ -265,6 +265,14 @@ describe.each(DATABASES)('the repository on $name', ({ url, skip }) => {
     expect(rows.map((r) => r.id)).toEqual(ids);
     expect(rows[1].label).toEqual({ defective: true, classes: ['scratch'], source: 'review' });
     expect(rows[0].label).toMatchObject({ defective: true, source: 'truth' });
+    // A window includes its start and excludes its end, to the millisecond; a line is its stations.
+    const ranged: number[] = [];
+    const window = { recipe: 'plate', line: 'l1', from: new Date(Date.UTC(2026, 10, 25, 8, 0, 2)), to: new Date(Date.UTC(2026, 10, 25, 8, 0, 4)) };
+    await repo.scanForWhatIf(window, (chunk) => ranged.push(...chunk.map((r) => r.id)), 1);
+    expect(ranged).toEqual([ids[1], ids[2]]);
+    const none: number[] = [];
+    await repo.scanForWhatIf({ ...window, line: 'no such line' }, (chunk) => none.push(...chunk.map((r) => r.id)));
+    expect(none).toEqual([]);
 
     expect((await repo.yieldStats('hour', new Date(0), new Date(Date.UTC(2030, 0)))).reduce((a, b) => a + b.parts, 0)).toBe(5);
     expect(await repo.pareto(new Date(0), new Date(Date.UTC(2030, 0)))).toEqual([

@@ -399,7 +399,7 @@ async function unnestInsert<T>(c: pg.Client, table: string, rows: T[], columns: 
  * comes, up to `maxRows` rows: rows, bytes, seconds, first row after, the process's RSS before and
  * its peak, and the event loop's longest stall while it ran (SQLite runs on this thread).
  */
-async function csvDownload(repo: Repository, filter: { from?: Date; to?: Date }, maxRows = Number.POSITIVE_INFINITY) {
+export async function csvDownload(repo: Repository, filter: { from?: Date; to?: Date }, maxRows = Number.POSITIVE_INFINITY) {
   const rssBefore = process.memoryUsage().rss;
   let peakRss = rssBefore;
   let stallMs = 0;

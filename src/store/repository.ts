@@ -270,21 +270,32 @@ export class Repository {
   async scanForWhatIf(f: WhatIfScan, onRows: (rows: WhatIfRow[]) => void, chunk = 1_000, signal?: AbortSignal): Promise<void> {
     const stationId = await stationCondition(this.db, f);
     if (stationId === null) return;
-    const where = { recipeName: f.recipe, stationId, capturedAt: rangeWhere(f.from, f.to) };
     // Keyset on (capturedAt, id) along the (recipeName, capturedAt) index: every query reads one
     // chunk of the window, wherever the window lies in the table (an id keyset read the table
     // from its first row up to the window, and SQLite runs queries on this thread: a month's
-    // history held the PLC's writes for minutes).
-    let at: Date | null = null;
+    // history held the PLC's writes for minutes). Written as SQL: the same rows through the
+    // model API cost 4.5 times as long (12.6 s against 2.8 s for a day on the month, SQLite).
+    const sql = this.sql;
+    const fixed: unknown[] = [f.recipe, ...(stationId?.in ?? [])];
+    const stations = stationId ? ` AND "stationId" IN (${stationId.in.map(() => '?').join(',')})` : '';
+    let at = f.from ?? new Date(0);
     let lastId = 0;
-    for (;;) {
+    const to = f.to ?? new Date(FAR_FUTURE_MS);
+    for (let first = true; ; first = false) {
       if (signal?.aborted) throw new StationError('STN_ERR_WHATIF_CANCELLED');
-      const rows: { id: number; capturedAt: Date; verdict: string; outputs: unknown; maxScore: number; truth: unknown }[] = await this.db.inspection.findMany({
-        where: at ? { ...where, AND: [{ capturedAt: { gte: at } }, { NOT: { capturedAt: at, id: { lte: lastId } } }] } : where,
-        orderBy: [{ capturedAt: 'asc' }, { id: 'asc' }],
-        take: chunk,
-        select: { id: true, capturedAt: true, verdict: true, outputs: true, maxScore: true, truth: true },
-      });
+      const args = [...fixed, sql.time(at), sql.time(to), sql.time(at), first ? -1 : lastId, chunk];
+      let n = 0;
+      const text = `SELECT "id", "capturedAt", "verdict", "outputs", "maxScore", "truth" FROM "Inspection"
+        WHERE "recipeName" = ?${stations} AND "capturedAt" >= ? AND "capturedAt" < ? AND NOT ("capturedAt" = ? AND "id" <= ?)
+        ORDER BY "capturedAt", "id" LIMIT ?`.replace(/\?/g, () => sql.param(++n));
+      const rows = (await this.db.$queryRawUnsafe(text, ...args)) as {
+        id: number;
+        capturedAt: Date;
+        verdict: string;
+        outputs: unknown;
+        maxScore: number;
+        truth: unknown;
+      }[];
       if (signal?.aborted) throw new StationError('STN_ERR_WHATIF_CANCELLED');
       if (rows.length === 0) return;
       at = rows[rows.length - 1].capturedAt;
@@ -295,12 +306,12 @@ export class Repository {
       const reviews = new Map<number, { label: string; class: string | null }>();
       const rejecting = new Map<number, string[]>();
       for (let i = 0; i < ids.length; i += IN_SLICE) {
-        for (const r of await this.db.review.findMany({
-          where: { inspectionId: { in: ids.slice(i, i + IN_SLICE) } },
-          orderBy: { id: 'asc' },
-          select: { inspectionId: true, label: true, class: true },
-        }))
-          reviews.set(r.inspectionId, r);
+        const slice = ids.slice(i, i + IN_SLICE);
+        const found = (await this.db.$queryRawUnsafe(
+          `SELECT "inspectionId", "label", "class" FROM "Review" WHERE "inspectionId" IN (${slice.map((_, k) => sql.param(k + 1)).join(',')}) ORDER BY "id"`,
+          ...slice,
+        )) as { inspectionId: number; label: string; class: string | null }[];
+        for (const r of found) reviews.set(r.inspectionId, r);
       }
       const confirmed = [...reviews].filter(([, r]) => r.label === 'confirmed' && !r.class).map(([id]) => id);
       for (let i = 0; i < confirmed.length; i += IN_SLICE) {

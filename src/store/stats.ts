@@ -65,15 +65,15 @@ export function deltasOf(stationId: string, items: { r: InspectionResult; recipe
 
 /** What the few statements written as SQL need to know of their database. */
 export interface SqlDialect {
-  /** An hour of an aggregate key exactly as Prisma writes it (keys must match to conflict). */
-  hour(h: Date): string | Date;
+  /** A time exactly as Prisma writes it (aggregate keys must match to conflict; SQLite compares text). */
+  time(t: Date): string | Date;
   /** The n-th (1-based) parameter's placeholder. */
   param(n: number): string;
 }
 /** SQLite: Prisma's DateTime text, `2026-11-25T08:00:00.000+00:00` (keys compare as text); `?` parameters. */
-export const SQLITE: SqlDialect = { hour: (h) => h.toISOString().replace('Z', '+00:00'), param: () => '?' };
+export const SQLITE: SqlDialect = { time: (t) => t.toISOString().replace('Z', '+00:00'), param: () => '?' };
 /** PostgreSQL: a timestamp(3) parameter; `$n` parameters. */
-export const POSTGRESQL: SqlDialect = { hour: (h) => h, param: (n) => `$${n}` };
+export const POSTGRESQL: SqlDialect = { time: (t) => t, param: (n) => `$${n}` };
 
 /** Rows per upsert statement (8 parameters a row: well under either database's limit). */
 const UPSERT_ROWS = 200;
@@ -92,7 +92,7 @@ export async function applyDeltas(tx: Pick<Db, '$executeRawUnsafe'>, d: StatDelt
       `INSERT INTO "StatHour" ("hour","stationId","recipeName","recipeVersionId","parts","pass","fail","uninspected") VALUES ${placeholders(sql, rows.length, 8)}
        ON CONFLICT ("hour","stationId","recipeName","recipeVersionId") DO UPDATE SET "parts" = "StatHour"."parts" + excluded."parts",
          "pass" = "StatHour"."pass" + excluded."pass", "fail" = "StatHour"."fail" + excluded."fail", "uninspected" = "StatHour"."uninspected" + excluded."uninspected"`,
-      ...rows.flatMap((h) => [sql.hour(h.hour), h.stationId, h.recipeName, h.recipeVersionId, h.parts, h.pass, h.fail, h.uninspected]),
+      ...rows.flatMap((h) => [sql.time(h.hour), h.stationId, h.recipeName, h.recipeVersionId, h.parts, h.pass, h.fail, h.uninspected]),
     );
   }
   const scores = [...d.scores.values()];
@@ -102,7 +102,7 @@ export async function applyDeltas(tx: Pick<Db, '$executeRawUnsafe'>, d: StatDelt
       `INSERT INTO "StatScoreHour" ("hour","stationId","recipeName","recipeVersionId","class","bin","findings","rejecting") VALUES ${placeholders(sql, rows.length, 8)}
        ON CONFLICT ("hour","stationId","recipeName","recipeVersionId","class","bin") DO UPDATE SET
          "findings" = "StatScoreHour"."findings" + excluded."findings", "rejecting" = "StatScoreHour"."rejecting" + excluded."rejecting"`,
-      ...rows.flatMap((s) => [sql.hour(s.hour), s.stationId, s.recipeName, s.recipeVersionId, s.class, s.bin, s.findings, s.rejecting]),
+      ...rows.flatMap((s) => [sql.time(s.hour), s.stationId, s.recipeName, s.recipeVersionId, s.class, s.bin, s.findings, s.rejecting]),
     );
   }
 }
