@@ -11,6 +11,7 @@ import {
   ALLOWED_BINS,
   type Scope,
   applyDeltas,
+  IN_SLICE,
   POSTGRESQL,
   type SqlDialect,
   SQLITE,
@@ -706,12 +707,6 @@ export class Repository {
 }
 
 const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
-
-/**
- * Ids per `in: [...]` list. Each id is a bound parameter and Prisma does not split long lists on
- * SQLite: past about a thousand the query fails ("query parameter limit exceeded", issue #17).
- */
-const IN_SLICE = 500;
 
 /**
  * A serializable transaction another one refused: Prisma's P2034, or, when the pg adapter

@@ -75,6 +75,12 @@ export const SQLITE: SqlDialect = { time: (t) => t.toISOString().replace('Z', '+
 /** PostgreSQL: a timestamp(3) parameter; `$n` parameters. */
 export const POSTGRESQL: SqlDialect = { time: (t) => t, param: (n) => `$${n}` };
 
+/**
+ * Ids per `in: [...]` list. Each id is a bound parameter and Prisma does not split long lists on
+ * SQLite: past about a thousand the query fails ("query parameter limit exceeded", issue #17).
+ */
+export const IN_SLICE = 500;
+
 /** Rows per upsert statement (8 parameters a row: well under either database's limit). */
 const UPSERT_ROWS = 200;
 
@@ -209,14 +215,20 @@ export async function hourlyCounts(db: Tx, from: Date, to: Date, scope: Scope, b
       c.parts += v._count._all;
       c[v.verdict as Verdict] += v._count._all;
     }
-    // Reviews are people's work, a few per hour: the latest per part is picked here.
+    // Reviews are people's work, a few per hour: the edge's reviewed parts first (an index probe
+    // per part of the edge), then their reviews, the latest per part picked here. Filtering the
+    // reviews by their part's time instead walked every review ever made (130 ms on a month's
+    // 52 000; 4 s with a cold cache), growing with the history.
+    const reviewed = await db.inspection.findMany({ where: { ...where, reviews: { some: {} } }, select: { id: true, stationId: true } });
+    const stationOf = new Map(reviewed.map((r) => [r.id, r.stationId]));
     const latest = new Map<number, { label: string; stationId: string }>();
-    for (const r of await db.review.findMany({
-      where: { inspection: where },
-      orderBy: { id: 'asc' },
-      select: { inspectionId: true, label: true, inspection: { select: { stationId: true } } },
-    })) {
-      latest.set(r.inspectionId, { label: r.label, stationId: r.inspection.stationId });
+    for (let i = 0; i < reviewed.length; i += IN_SLICE) {
+      for (const r of await db.review.findMany({
+        where: { inspectionId: { in: reviewed.slice(i, i + IN_SLICE).map((x) => x.id) } },
+        orderBy: { id: 'asc' },
+        select: { inspectionId: true, label: true },
+      }))
+        latest.set(r.inspectionId, { label: r.label, stationId: stationOf.get(r.inspectionId)! });
     }
     for (const { label, stationId } of latest.values()) {
       if (label in LABEL_COLUMN) at(hour, stationId)[LABEL_COLUMN[label as Label]]++;
