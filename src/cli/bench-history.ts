@@ -366,6 +366,18 @@ async function deepPage(repo: Repository) {
   return repo.listInspections({ limit: 50, cursor: back ? `${Date.parse(back.capturedAt)}_${back.id}` : undefined });
 }
 
+/** Walks `pages` pages of 50 of a filtered listing from the first, by their cursors (the caller times the whole walk). */
+async function pageInto(repo: Repository, f: { from: Date; to: Date }, pages: number) {
+  let cursor: string | undefined;
+  let page: Awaited<ReturnType<Repository['listInspections']>> | undefined;
+  for (let p = 0; p < pages; p++) {
+    page = await repo.listInspections({ ...f, limit: 50, cursor });
+    if (page.nextCursor === null) break;
+    cursor = page.nextCursor;
+  }
+  return page;
+}
+
 /** p50 and p95 of `runs` timed calls (after one untimed call that warms caches and plans). */
 async function timed(runs: number, fn: () => Promise<unknown>): Promise<{ p50: number; p95: number }> {
   await fn();
@@ -590,7 +602,12 @@ export async function runHistoryBench(o: HistoryOptions) {
         'gallery page, station + fail + 1 day',
         () => repo.listInspections({ limit: 50, station: `station-${o.stations}`, verdict: 'fail', from: ago(1), to: end }),
       ],
-      ['gallery page, line + 3 days ago', () => repo.listInspections({ limit: 50, line: 'L2', from: ago(4), to: ago(3) })],
+      ['gallery page, line + a day 3 days back', () => repo.listInspections({ limit: 50, line: 'L1', from: ago(4), to: ago(3) })],
+      ['gallery page, a line without stations + a day', () => repo.listInspections({ limit: 50, line: 'L9', from: ago(4), to: ago(3) })],
+      [
+        'gallery, 200 pages walked through a day 20 days back (all 200)',
+        () => pageInto(repo, { from: ago(Math.min(21, o.days)), to: ago(Math.min(20, o.days - 1)) }, 200),
+      ],
       ['gallery page, recipe + uninspected', () => repo.listInspections({ limit: 50, recipe: 'plate', verdict: 'uninspected' })],
       ['gallery page, min score 0.9 + unreviewed', () => repo.listInspections({ limit: 50, minScore: 0.9, reviewed: false })],
       ['gallery page 200 (cursor deep in the history)', () => deepPage(repo)],
