@@ -119,7 +119,8 @@ describe.each(DATABASES)('the repository on $name', ({ url, skip }) => {
     const window = await repo.listInspections({ limit: 10, from: new Date(Date.UTC(2026, 10, 25, 8, 0, 3)), to: new Date(Date.UTC(2026, 10, 25, 8, 0, 5)) });
     expect(window.items.map((i) => i.partSeq)).toEqual([4, 3]);
 
-    await expect(repo.listInspections({ limit: 3, cursor: '12' })).rejects.toMatchObject({ code: 'STN_ERR_HTTP_BAD_REQUEST' });
+    for (const cursor of ['12', '1764057600000_3000000000', '999999999999999_1'])
+      await expect(repo.listInspections({ limit: 3, cursor })).rejects.toMatchObject({ code: 'STN_ERR_HTTP_BAD_REQUEST' });
 
     const one = await repo.getInspection(failed.items[0].id);
     expect(one).toMatchObject({

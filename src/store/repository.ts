@@ -65,9 +65,10 @@ function formatCursor(r: { capturedAt: Date; id: number }): string {
 
 /** The position a `nextCursor` names: the capture time and id of the last item of a page. */
 function parseCursor(s: string): { capturedAt: Date; id: number } {
-  if (!new RegExp(CURSOR_PATTERN).test(s))
+  const [ms, id] = new RegExp(CURSOR_PATTERN).test(s) ? s.split('_').map(Number) : [Number.NaN, Number.NaN];
+  // Within what the columns hold: an id past int4 fails on PostgreSQL, a time past year 9999 compares wrongly as SQLite text.
+  if (!(ms <= FAR_FUTURE_MS && id <= 2_147_483_647))
     throw new StationError('STN_ERR_HTTP_BAD_REQUEST', `cursor: not a cursor this listing gave out: ${JSON.stringify(s.slice(0, 40))}`);
-  const [ms, id] = s.split('_').map(Number);
   return { capturedAt: new Date(ms), id };
 }
 

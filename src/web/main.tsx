@@ -170,7 +170,12 @@ function Gallery({ me, openId }: { me: Me; openId: number | null }) {
     loading.current = true;
     try {
       const r = await api<{ items: Inspection[]; nextCursor: string | null }>('GET', query(reset ? undefined : cursor));
-      setItems((prev) => (reset ? r.items : [...prev, ...r.items]));
+      // A card the live feed put on top already (a spool replayed: captured long ago) is not shown twice.
+      setItems((prev) => {
+        if (reset) return r.items;
+        const shown = new Set(prev.map((x) => x.id));
+        return [...prev, ...r.items.filter((x) => !shown.has(x.id))];
+      });
       setCursor(r.nextCursor);
     } finally {
       loading.current = false;
