@@ -23,7 +23,7 @@ import { LatencyWindow } from '../line/stats.js';
 import { startStation } from '../main.js';
 import { SHIPPED_MODEL } from '../paths.js';
 import { openDatabase, parseDatabaseUrl, Repository, scoreBin, type Db } from '../store/index.js';
-import { inspectionData } from '../store/repository.js';
+import { cursorAfter, inspectionData } from '../store/repository.js';
 import { deltasOf, type StatDeltas } from '../store/stats.js';
 import { runWhatIf } from '../whatif/index.js';
 
@@ -363,7 +363,7 @@ async function postgresSink(url: string, userId: number): Promise<Sink> {
 async function deepPage(repo: Repository) {
   const first = await repo.listInspections({ limit: 1 });
   const back = first.items[0] ? await repo.listedInspection(first.items[0].id - 200 * 50) : null;
-  return repo.listInspections({ limit: 50, cursor: back ? `${Date.parse(back.capturedAt)}_${back.id}` : undefined });
+  return repo.listInspections({ limit: 50, cursor: back ? cursorAfter(back) : undefined });
 }
 
 /** Walks `pages` pages of 50 of a filtered listing from the first, by their cursors (the caller times the whole walk). */

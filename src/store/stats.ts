@@ -67,13 +67,22 @@ export function deltasOf(stationId: string, items: { r: InspectionResult; recipe
 export interface SqlDialect {
   /** A time exactly as Prisma writes it (aggregate keys must match to conflict; SQLite compares text). */
   time(t: Date): string | Date;
-  /** The n-th (1-based) parameter's placeholder. */
-  param(n: number): string;
+  /** A statement written with `?` parameters, in this database's spelling (the text holds no other `?`). */
+  text(q: string): string;
 }
 /** SQLite: Prisma's DateTime text, `2026-11-25T08:00:00.000+00:00` (keys compare as text); `?` parameters. */
-export const SQLITE: SqlDialect = { time: (t) => t.toISOString().replace('Z', '+00:00'), param: () => '?' };
-/** PostgreSQL: a timestamp(3) parameter; `$n` parameters. */
-export const POSTGRESQL: SqlDialect = { time: (t) => t, param: (n) => `$${n}` };
+export const SQLITE: SqlDialect = { time: (t) => t.toISOString().replace('Z', '+00:00'), text: (q) => q };
+/** PostgreSQL: a timestamp(3) parameter; `$1`, `$2`, … parameters. */
+export const POSTGRESQL: SqlDialect = {
+  time: (t) => t,
+  text: (q) => {
+    let n = 0;
+    return q.replace(/\?/g, () => `$${++n}`);
+  },
+};
+
+/** `?,?,…`: `n` parameters, for a VALUES row or an IN list. */
+export const params = (n: number) => Array(n).fill('?').join(',');
 
 /**
  * Ids per `in: [...]` list. Each id is a bound parameter and Prisma does not split long lists on
@@ -95,9 +104,9 @@ export async function applyDeltas(tx: Pick<Db, '$executeRawUnsafe'>, d: StatDelt
   for (let i = 0; i < hours.length; i += UPSERT_ROWS) {
     const rows = hours.slice(i, i + UPSERT_ROWS);
     await tx.$executeRawUnsafe(
-      `INSERT INTO "StatHour" ("hour","stationId","recipeName","recipeVersionId","parts","pass","fail","uninspected") VALUES ${placeholders(sql, rows.length, 8)}
+      sql.text(`INSERT INTO "StatHour" ("hour","stationId","recipeName","recipeVersionId","parts","pass","fail","uninspected") VALUES ${rowsOf(rows.length, 8)}
        ON CONFLICT ("hour","stationId","recipeName","recipeVersionId") DO UPDATE SET "parts" = "StatHour"."parts" + excluded."parts",
-         "pass" = "StatHour"."pass" + excluded."pass", "fail" = "StatHour"."fail" + excluded."fail", "uninspected" = "StatHour"."uninspected" + excluded."uninspected"`,
+         "pass" = "StatHour"."pass" + excluded."pass", "fail" = "StatHour"."fail" + excluded."fail", "uninspected" = "StatHour"."uninspected" + excluded."uninspected"`),
       ...rows.flatMap((h) => [sql.time(h.hour), h.stationId, h.recipeName, h.recipeVersionId, h.parts, h.pass, h.fail, h.uninspected]),
     );
   }
@@ -105,18 +114,19 @@ export async function applyDeltas(tx: Pick<Db, '$executeRawUnsafe'>, d: StatDelt
   for (let i = 0; i < scores.length; i += UPSERT_ROWS) {
     const rows = scores.slice(i, i + UPSERT_ROWS);
     await tx.$executeRawUnsafe(
-      `INSERT INTO "StatScoreHour" ("hour","stationId","recipeName","recipeVersionId","class","bin","findings","rejecting") VALUES ${placeholders(sql, rows.length, 8)}
+      sql.text(`INSERT INTO "StatScoreHour" ("hour","stationId","recipeName","recipeVersionId","class","bin","findings","rejecting") VALUES ${rowsOf(rows.length, 8)}
        ON CONFLICT ("hour","stationId","recipeName","recipeVersionId","class","bin") DO UPDATE SET
-         "findings" = "StatScoreHour"."findings" + excluded."findings", "rejecting" = "StatScoreHour"."rejecting" + excluded."rejecting"`,
+         "findings" = "StatScoreHour"."findings" + excluded."findings", "rejecting" = "StatScoreHour"."rejecting" + excluded."rejecting"`),
       ...rows.flatMap((s) => [sql.time(s.hour), s.stationId, s.recipeName, s.recipeVersionId, s.class, s.bin, s.findings, s.rejecting]),
     );
   }
 }
 
-/** `(…),(…)`: `rows` rows of `cols` parameters. */
-function placeholders(sql: SqlDialect, rows: number, cols: number): string {
-  return Array.from({ length: rows }, (_, r) => `(${Array.from({ length: cols }, (_, c) => sql.param(r * cols + c + 1)).join(',')})`).join(',');
-}
+/** `(?,…),(?,…)`: `rows` rows of `cols` parameters. */
+const rowsOf = (rows: number, cols: number) =>
+  Array(rows)
+    .fill(`(${params(cols)})`)
+    .join(',');
 
 /**
  * A review changes which label counts for its part (only the latest review of a part counts):
