@@ -160,7 +160,9 @@ describe('station db backup and verify', () => {
     // When a defect row is made to point at no inspection, and a newer release's migration is recorded
     const db = new Database(file);
     db.pragma('foreign_keys = OFF');
-    db.prepare("INSERT INTO Defect (inspectionId, class, score, rejecting) VALUES (999999, 'scratch', 0.9, 1)").run();
+    db.prepare(
+      "INSERT INTO Defect (inspectionId, capturedAt, class, score, rejecting) VALUES (999999, '2026-11-20T08:00:00.000+00:00', 'scratch', 0.9, 1)",
+    ).run();
     db.prepare(
       "INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at, finished_at, applied_steps_count) VALUES ('x', 'x', '29991231000000_from_the_future', 0, 1, 1)",
     ).run();

@@ -27,6 +27,7 @@ let viewer: { authorization: string };
 /** Inspection ids with stored originals: a defective part and a good one. */
 let failId: number;
 let passId: number;
+let passAt: Date;
 
 const inject = (method: string, url: string, headers: Record<string, string> = {}, payload?: unknown) =>
   s.api!.inject({ method: method as 'GET', url, headers, payload: payload as string });
@@ -79,9 +80,11 @@ beforeAll(async () => {
     expect(r.statusCode).toBe(200);
   }
   await s.recorder.flush();
-  const items = (await inject('GET', '/api/inspections', viewer)).json().items as { id: number; verdict: string }[];
+  const items = (await inject('GET', '/api/inspections', viewer)).json().items as { id: number; verdict: string; capturedAt: string }[];
   failId = items.find((i) => i.verdict === 'fail')!.id;
-  passId = items.find((i) => i.verdict === 'pass')!.id;
+  const pass = items.find((i) => i.verdict === 'pass')!;
+  passId = pass.id;
+  passAt = new Date(pass.capturedAt);
 }, 120_000);
 afterAll(async () => s?.stop());
 
@@ -100,7 +103,7 @@ describe('finding 1: files written anywhere through the review class', () => {
     const exportsDir = path.join(s.dataDir, 'exports');
     // Exactly the tester's row: a class that climbs from <exports>/<job>.work/defect/ to `outside`.
     const climb = path.relative(path.join(exportsDir, 'job.work', 'defect'), outside);
-    const review = await s.db.review.create({ data: { inspectionId: passId, userId: 1, label: 'escape', class: climb } });
+    const review = await s.db.review.create({ data: { inspectionId: passId, capturedAt: passAt, userId: 1, label: 'escape', class: climb } });
     try {
       const job = await exportJob('folders');
       expect(job).toMatchObject({ state: 'failed', errorCode: 'STN_ERR_EXPORT_PATH' });
@@ -134,7 +137,9 @@ describe('finding 2: injection into the Ultralytics data.yaml', () => {
   });
 
   it('a class with a newline stored before the check stops the export instead of reaching the YAML', async () => {
-    const review = await s.db.review.create({ data: { inspectionId: passId, userId: 1, label: 'escape', class: 'x\n  99: injected\nval: /etc' } });
+    const review = await s.db.review.create({
+      data: { inspectionId: passId, capturedAt: passAt, userId: 1, label: 'escape', class: 'x\n  99: injected\nval: /etc' },
+    });
     try {
       expect(await exportJob('ultralytics')).toMatchObject({ state: 'failed', errorCode: 'STN_ERR_EXPORT_PATH' });
     } finally {

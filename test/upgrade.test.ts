@@ -39,7 +39,9 @@ function previousMigrations(provider: 'sqlite' | 'postgresql'): { dir: string; n
 }
 
 /** New columns an upgrade fills from the old rows instead of their default. */
-const COMPUTED = ['Defect.scoreBin'];
+const COMPUTED = ['Defect.scoreBin', 'Defect.capturedAt', 'Image.capturedAt', 'Review.capturedAt', 'ReinferenceResult.capturedAt'];
+/** The tables that carry their inspection's capture time since records_partition_key / records_by_month. */
+const CHILDREN = ['Defect', 'Image', 'Review', 'ReinferenceResult'];
 /** The hourly aggregates the upgrade counts from the old rows: three parts, one reviewed confirmed. */
 const OLD_HOUR = {
   stationId: 'old-1',
@@ -256,6 +258,11 @@ describe('upgrading a database of the previous release', () => {
       expect(after.prepare('SELECT expiresAt FROM ApiKey').all()).toEqual([{ expiresAt: null }]);
       // the fine score bin of every old finding, and the hourly aggregates of the old records (issue #17)
       expect(after.prepare('SELECT scoreBin FROM Defect ORDER BY id').all()).toEqual([{ scoreBin: 91 }, { scoreBin: 20 }]);
+      // every finding, image, review and re-inference result took its inspection's capture time
+      for (const t of CHILDREN)
+        expect(after.prepare(`SELECT x.capturedAt AS a, i.capturedAt AS b FROM "${t}" x JOIN Inspection i ON i.id = x.inspectionId`).all(), t).toEqual([
+          ...(t === 'Defect' ? [0, 1] : t === 'Image' ? [0, 1, 2] : [0]).map(() => ({ a: at(12), b: at(12) })),
+        ]);
       expect(after.prepare('SELECT * FROM StatHour').all()).toEqual([{ ...OLD_HOUR, hour: '2026-11-20T08:00:00.000+00:00' }]);
       expect(after.prepare('SELECT * FROM StatScoreHour ORDER BY class').all()).toEqual(
         OLD_SCORES.map((r) => ({ ...r, hour: '2026-11-20T08:00:00.000+00:00' })),
@@ -329,6 +336,16 @@ describe.skipIf(!pgAvailable)('upgrading a PostgreSQL database of the previous r
       }
       expect((await c.query('SELECT "expiresAt" FROM "ApiKey"')).rows).toEqual([{ expiresAt: null }]);
       expect((await c.query('SELECT "scoreBin" FROM "Defect" ORDER BY id')).rows).toEqual([{ scoreBin: 91 }, { scoreBin: 20 }]);
+      // the records are partitioned by month now, each row in its capture month's partition with its inspection's capture time
+      for (const t of ['Inspection', ...CHILDREN]) {
+        const where = (await c.query(`SELECT tableoid::regclass::text AS p, count(*)::int AS n FROM "${t}" GROUP BY 1`)).rows;
+        expect(where, t).toEqual([{ p: `"${t}_2026_11"`, n: before[t].rows.length }]);
+      }
+      for (const t of CHILDREN)
+        expect(
+          (await c.query(`SELECT count(*)::int AS n FROM "${t}" x JOIN "Inspection" i ON i.id = x."inspectionId" AND i."capturedAt" = x."capturedAt"`)).rows,
+          t,
+        ).toEqual([{ n: before[t].rows.length }]);
       const hour = new Date('2026-11-20T08:00:00.000Z');
       expect((await c.query('SELECT * FROM "StatHour"')).rows).toEqual([{ ...OLD_HOUR, hour }]);
       expect((await c.query('SELECT * FROM "StatScoreHour" ORDER BY class')).rows).toEqual(OLD_SCORES.map((r) => ({ ...r, hour })));

@@ -174,18 +174,20 @@ function sqliteSink(file: string, userId: number): Sink {
      VALUES (@stationId,@partSeq,@source,@capturedAt,@decidedAt,@verdict,@errorCode,@reasons,@outputs,@maxScore,@defectCount,@timings,@latencyMs,@recipeName,@recipeVersionId,@truth,@decidedAt)`,
   );
   const def = db.prepare(
-    `INSERT INTO "Defect" ("inspectionId","class","score","scoreBin","rejecting","area","x1","y1","x2","y2") VALUES (?,?,?,?,?,?,?,?,?,?)`,
+    `INSERT INTO "Defect" ("inspectionId","capturedAt","class","score","scoreBin","rejecting","area","x1","y1","x2","y2") VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
   );
-  const rev = db.prepare(`INSERT INTO "Review" ("inspectionId","label","note","userId","createdAt") VALUES (?,?,'',?,?)`);
+  const rev = db.prepare(`INSERT INTO "Review" ("inspectionId","capturedAt","label","note","userId","createdAt") VALUES (?,?,?,'',?,?)`);
   const insertAll = db.transaction((rows: Row[], reviewed: { index: number; label: string }[]) => {
     const ids: number[] = [];
     for (const row of rows) {
       const v = inspectionValues(row);
-      const id = Number(ins.run({ ...v, capturedAt: isoSqlite(v.capturedAt), decidedAt: isoSqlite(v.decidedAt) }).lastInsertRowid);
+      const capturedAt = isoSqlite(v.capturedAt);
+      const id = Number(ins.run({ ...v, capturedAt, decidedAt: isoSqlite(v.decidedAt) }).lastInsertRowid);
       ids.push(id);
       for (const d of row.r.defects)
         def.run(
           id,
+          capturedAt,
           d.class,
           d.score,
           scoreBin(d.score),
@@ -197,7 +199,7 @@ function sqliteSink(file: string, userId: number): Sink {
           d.box?.[3] ?? null,
         );
     }
-    for (const r of reviewed) rev.run(ids[r.index], r.label, userId, isoSqlite(rows[r.index].capturedAt + 3_600_000));
+    for (const r of reviewed) rev.run(ids[r.index], isoSqlite(rows[r.index].capturedAt), r.label, userId, isoSqlite(rows[r.index].capturedAt + 3_600_000));
   });
   return {
     async insert(rows, reviewed) {
@@ -284,8 +286,9 @@ async function postgresSink(url: string, userId: number): Promise<Sink> {
       // By key, not position: PostgreSQL does not promise RETURNING in the input's order.
       const idOf = new Map(returned.map((r) => [`${r.stationId}|${r.partSeq}`, r.id]));
       const ids = rows.map((row) => idOf.get(`${row.stationId}|${row.partSeq}`)!);
-      const d: { id: number[]; cls: string[]; score: number[]; bin: number[]; rej: boolean[]; area: (number | null)[] } = {
+      const d: { id: number[]; at: string[]; cls: string[]; score: number[]; bin: number[]; rej: boolean[]; area: (number | null)[] } = {
         id: [],
+        at: [],
         cls: [],
         score: [],
         bin: [],
@@ -295,6 +298,7 @@ async function postgresSink(url: string, userId: number): Promise<Sink> {
       rows.forEach((row, i) => {
         for (const f of row.r.defects) {
           d.id.push(ids[i]);
+          d.at.push(ts(row.capturedAt));
           d.cls.push(f.class);
           d.score.push(f.score);
           d.bin.push(scoreBin(f.score));
@@ -303,13 +307,19 @@ async function postgresSink(url: string, userId: number): Promise<Sink> {
         }
       });
       await c.query(
-        `INSERT INTO "Defect" ("inspectionId","class","score","scoreBin","rejecting","area") SELECT * FROM unnest($1::int[], $2::text[], $3::float8[], $4::int[], $5::bool[], $6::float8[])`,
-        [d.id, d.cls, d.score, d.bin, d.rej, d.area],
+        `INSERT INTO "Defect" ("inspectionId","capturedAt","class","score","scoreBin","rejecting","area") SELECT * FROM unnest($1::int[], $2::timestamp[], $3::text[], $4::float8[], $5::int[], $6::bool[], $7::float8[])`,
+        [d.id, d.at, d.cls, d.score, d.bin, d.rej, d.area],
       );
       if (reviewed.length)
         await c.query(
-          `INSERT INTO "Review" ("inspectionId","label","note","userId","createdAt") SELECT i, l, '', $3, c FROM unnest($1::int[], $2::text[], $4::timestamp[]) AS t(i, l, c)`,
-          [reviewed.map((r) => ids[r.index]), reviewed.map((r) => r.label), userId, reviewed.map((r) => ts(rows[r.index].capturedAt + 3_600_000))],
+          `INSERT INTO "Review" ("inspectionId","capturedAt","label","note","userId","createdAt") SELECT i, a, l, '', $3, c FROM unnest($1::int[], $2::text[], $4::timestamp[], $5::timestamp[]) AS t(i, l, c, a)`,
+          [
+            reviewed.map((r) => ids[r.index]),
+            reviewed.map((r) => r.label),
+            userId,
+            reviewed.map((r) => ts(rows[r.index].capturedAt + 3_600_000)),
+            reviewed.map((r) => ts(rows[r.index].capturedAt)),
+          ],
         );
       await c.query('COMMIT');
     },
@@ -522,6 +532,7 @@ export async function runHistoryBench(o: HistoryOptions) {
     if ((await db.inspection.count()) > 0) throw new Error(`${o.url} is not empty: the history bench fills a new database`);
     for (let s = 0; s < o.stations; s++)
       await repo.ensureStation({ id: `station-${s + 1}`, name: `station-${s + 1}`, line: s < 2 ? 'L1' : 'L2', site: 'plant' });
+    await repo.coverMonths(new Date(Date.now() - (o.days + 1) * 24 * HOUR), new Date());
     const recipe = await db.recipe.create({ data: { name: 'plate' } });
     const versions: number[] = [];
     for (let v = 1; v <= Math.max(1, Math.ceil(o.days / 10)); v++)

@@ -152,13 +152,13 @@ export async function runWhatIfBench(o: WhatIfBenchOptions) {
     }
     const some = await db.inspection.findMany({
       where: { source: 'line', partSeq: { gte: 1_000_000 } },
-      select: { id: true, verdict: true },
+      select: { id: true, capturedAt: true, verdict: true },
       take: Math.ceil(o.inspections / 50),
     });
     await db.review.createMany({
       data: some
         .filter((_, i) => i % 50 === 0)
-        .map((s) => ({ inspectionId: s.id, userId: user.id, label: s.verdict === 'pass' ? 'confirmed' : 'false_reject' })),
+        .map((s) => ({ inspectionId: s.id, capturedAt: s.capturedAt, userId: user.id, label: s.verdict === 'pass' ? 'confirmed' : 'false_reject' })),
     });
     const repo = new Repository(db);
     const stored = await db.inspection.count({ where: { recipeName: 'plate' } });

@@ -173,7 +173,7 @@ export class StationMetrics {
     mirrored(
       r,
       'station_retention_total',
-      'Retention: sweeps, inspectionsPurged (images deleted), recordsDeleted (past recordsDays), bytesFreed, errors',
+      'Retention: sweeps, inspectionsPurged (images deleted), recordsDeleted (past recordsDays), monthsDropped (PostgreSQL), bytesFreed, errors',
       ['event'],
       () => src.retention(),
       'event',

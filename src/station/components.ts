@@ -166,7 +166,7 @@ export const database = (s: StationParts): Component => {
       s.log.info({ database: redact(url) }, 'database ready');
       s.repo = new Repository(s.db);
       s.accounts = new Accounts(s.db);
-      await s.repo.ensureStation(s.config.station).catch(async (err) => {
+      await s.repo.ensureStation({ ...s.config.station, recordsDays: s.config.storage.retention.recordsDays }).catch(async (err) => {
         await s.db.$disconnect();
         throw err;
       });

@@ -243,7 +243,8 @@ export async function verifyPostgres(url: string, o: { migrations?: string[] } =
   try {
     const tables = (
       await c.query<{ name: string }>(
-        "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name",
+        // Tables, a partitioned one once (its month partitions are counted in it).
+        "SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY c.relname",
       )
     ).rows.map((r) => r.name);
     const history = tables.includes('_prisma_migrations')

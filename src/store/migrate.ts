@@ -85,6 +85,30 @@ function schemaText(provider: 'sqlite' | 'postgresql'): string {
   return readFileSync(path.join(PRISMA_DIR, provider === 'sqlite' ? 'schema.prisma' : path.join('postgresql', 'schema.prisma')), 'utf8');
 }
 
+/** What a connection of @prisma/adapter-pg holds: its pool and its error translation. */
+interface PgScriptRunner {
+  client: pg.Pool;
+  onError(err: unknown): never;
+  executeScript(script: string): Promise<void>;
+}
+
+/**
+ * A migration's script sent to PostgreSQL whole, as one simple query: the server runs it in one
+ * implicit transaction, so a migration applies entirely or not at all, and a function body's
+ * semicolons stay inside it. (The adapter splits scripts at every ";" and runs the pieces one by
+ * one, each on whichever pooled connection is free.)
+ */
+function wholeScripts(a: PgScriptRunner): void {
+  if (typeof a.client?.query !== 'function' || typeof a.onError !== 'function') throw new Error('@prisma/adapter-pg: unexpected connection shape');
+  a.executeScript = async (script: string) => {
+    try {
+      await a.client.query(script);
+    } catch (err) {
+      a.onError(err);
+    }
+  };
+}
+
 async function withEngine<T>(url: string, fn: (engine: WasmSchemaEngine) => Promise<T>): Promise<T> {
   const db = parseDatabaseUrl(url);
   const bg = await loadSchemaEngine();
@@ -102,6 +126,7 @@ async function withEngine<T>(url: string, fn: (engine: WasmSchemaEngine) => Prom
     connect: async () => {
       const a = await inner.connect();
       opened.push(a);
+      if (db.provider === 'postgresql') wholeScripts(a as unknown as PgScriptRunner);
       return a;
     },
     connectToShadowDb: async () => {

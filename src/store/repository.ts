@@ -4,6 +4,7 @@ import pRetry from 'p-retry';
 import type { InspectionResult, ModelSummary, Timings } from '../line/protocol.js';
 import { processingMs } from '../line/stats.js';
 import { type Db, providerOf } from './db.js';
+import { MonthPartitions, noPartition, type RecordMonth } from './partitions.js';
 import { stationFolder, type StoredImage, type ImageVariant } from './images.js';
 import { labelOf, type CompactOutputs, type PartLabel, type Verdict } from '../decision/index.js';
 import { StationError } from '../errors/index.js';
@@ -31,6 +32,8 @@ export interface StationInfo {
   line: string;
   area?: string;
   site: string;
+  /** `storage.retention.recordsDays`: how long this station keeps its records (unset: for ever). */
+  recordsDays?: number;
 }
 
 export interface InspectionFilter {
@@ -139,13 +142,43 @@ export function canonicalSha256(v: unknown): string {
 export class Repository {
   /** How this database's statements written as SQL (the aggregates' upserts) are spelled. */
   private readonly sql: SqlDialect;
+  /** PostgreSQL's month partitions of the records (null on SQLite). */
+  private readonly months: MonthPartitions | null;
   constructor(readonly db: Db) {
-    this.sql = providerOf(db) === 'postgresql' ? POSTGRESQL : SQLITE;
+    const pg = providerOf(db) === 'postgresql';
+    this.sql = pg ? POSTGRESQL : SQLITE;
+    this.months = pg ? new MonthPartitions(db) : null;
   }
 
   async ensureStation(s: StationInfo): Promise<void> {
-    const row = { id: s.id, name: s.name, line: s.line, area: s.area ?? '', site: s.site };
-    await this.db.station.upsert({ where: { id: s.id }, create: row, update: { name: row.name, line: row.line, area: row.area, site: row.site } });
+    const row = { id: s.id, name: s.name, line: s.line, area: s.area ?? '', site: s.site, recordsDays: s.recordsDays ?? null };
+    await this.db.station.upsert({ where: { id: s.id }, create: row, update: { ...row, id: undefined } });
+    // The month partitions of now and the next month, made ahead of the records that need them.
+    const now = new Date();
+    await this.months?.cover(now, new Date(now.getTime() + 31 * 86_400_000));
+  }
+
+  /** PostgreSQL: makes sure records captured from `from` to `to` have their month partitions (the history bench). */
+  async coverMonths(from: Date, to: Date): Promise<void> {
+    await this.months?.cover(from, to);
+  }
+
+  /** Whether the records are partitioned by month (PostgreSQL). */
+  get partitionedByMonth(): boolean {
+    return this.months !== null;
+  }
+
+  /** PostgreSQL: the months of records that have partitions, oldest first (SQLite: none). */
+  async recordMonths(): Promise<RecordMonth[]> {
+    return (await this.months?.list()) ?? [];
+  }
+
+  /**
+   * PostgreSQL: drops a month of records whole when it is past every station's `recordsDays` and
+   * its images are gone; the inspections dropped, or null when the month is not free to go.
+   */
+  async dropRecordMonth(m: RecordMonth, nowMs: number): Promise<number | null> {
+    return this.months ? this.months.drop(m, nowMs) : null;
   }
 
   async ensureModel(m: ModelSummary): Promise<number> {
@@ -182,12 +215,25 @@ export class Repository {
       items.map((i) => ({ r: i.r, recipeVersionId: i.refs.recipeVersionId })),
     );
     // An interactive transaction of single creates: a batch would be planned (and cached) per composition.
-    return this.db.$transaction(async (tx) => {
-      const ids: number[] = [];
-      for (const i of items) ids.push((await tx.inspection.create({ data: inspectionData(stationId, i.r, i.refs, i.images), select: { id: true } })).id);
-      await applyDeltas(tx, deltas, this.sql);
-      return ids;
-    });
+    const write = () =>
+      this.db.$transaction(async (tx) => {
+        const ids: number[] = [];
+        for (const i of items) ids.push((await tx.inspection.create({ data: inspectionData(stationId, i.r, i.refs, i.images), select: { id: true } })).id);
+        await applyDeltas(tx, deltas, this.sql);
+        return ids;
+      });
+    if (!this.months) return write();
+    const times = items.map((i) => new Date(i.r.timestamp));
+    await this.months.forRecords(times);
+    try {
+      return await write();
+    } catch (err) {
+      // A month dropped since (a record replayed long after its capture): made again, written again.
+      if (!noPartition(err)) throw err;
+      this.months.forget();
+      await this.months.forRecords(times);
+      return write();
+    }
   }
 
   async listInspections(f: InspectionFilter) {
@@ -492,10 +538,14 @@ export class Repository {
     rows: { inspectionId: number; verdict: string; errorCode: string | null; outputs: object; defects: object[]; maxScore: number; latencyMs: number }[],
     done: number,
   ): Promise<void> {
-    await this.db.$transaction([
-      this.db.reinferenceResult.createMany({ data: rows.map((r) => ({ ...r, runId })) }),
-      this.db.reinference.update({ where: { id: runId }, data: { done } }),
-    ]);
+    // Each result carries its inspection's capture time (the partition key on PostgreSQL).
+    const parts = await this.db.inspection.findMany({ where: { id: { in: rows.map((r) => r.inspectionId) } }, select: { id: true, capturedAt: true } });
+    const capturedAt = new Map(parts.map((p) => [p.id, p.capturedAt]));
+    const kept = rows.flatMap((r) => {
+      const at = capturedAt.get(r.inspectionId);
+      return at ? [{ ...r, runId, capturedAt: at }] : []; // a record deleted meanwhile has no result to keep
+    });
+    await this.db.$transaction([this.db.reinferenceResult.createMany({ data: kept }), this.db.reinference.update({ where: { id: runId }, data: { done } })]);
   }
 
   async getReinference(id: number) {
@@ -636,7 +686,15 @@ export class Repository {
           },
         });
         const review = await tx.review.create({
-          data: { inspectionId, userId, label: r.label, class: r.class ?? null, box: r.box ? r.box : undefined, note: r.note ?? '' },
+          data: {
+            inspectionId,
+            capturedAt: part.capturedAt,
+            userId,
+            label: r.label,
+            class: r.class ?? null,
+            box: r.box ? r.box : undefined,
+            note: r.note ?? '',
+          },
           select: { id: true, label: true, class: true, note: true, createdAt: true },
         });
         await moveReviewLabel(tx, part, part.reviews[0]?.label, r.label);
@@ -732,11 +790,13 @@ function onConflictRetry<T>(fn: () => Promise<T>): Promise<T> {
 
 /** The row the recorder writes for a result (exported for the history bench's write-path baseline). */
 export function inspectionData(stationId: string, r: InspectionResult, refs: RowRefs, images: StoredImage[]) {
+  // Its findings and image rows carry its capture time (PostgreSQL partitions them by it).
+  const capturedAt = new Date(r.timestamp);
   return {
     stationId,
     partSeq: BigInt(r.seq),
     source: r.source,
-    capturedAt: new Date(r.timestamp),
+    capturedAt,
     decidedAt: new Date(r.decidedAt),
     verdict: r.verdict,
     errorCode: r.errorCode ?? null,
@@ -752,6 +812,7 @@ export function inspectionData(stationId: string, r: InspectionResult, refs: Row
     truth: r.truth ? (r.truth as object) : undefined,
     defects: {
       create: r.defects.map((d) => ({
+        capturedAt,
         class: d.class,
         score: d.score,
         scoreBin: scoreBin(d.score),
@@ -763,7 +824,7 @@ export function inspectionData(stationId: string, r: InspectionResult, refs: Row
         y2: d.box?.[3] ?? null,
       })),
     },
-    images: { create: images.map((i) => ({ variant: i.variant, path: i.path, mime: i.mime, width: i.width, height: i.height, bytes: i.bytes })) },
+    images: { create: images.map((i) => ({ capturedAt, variant: i.variant, path: i.path, mime: i.mime, width: i.width, height: i.height, bytes: i.bytes })) },
   };
 }
 

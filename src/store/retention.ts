@@ -35,6 +35,8 @@ export interface RetentionCounters {
   inspectionsPurged: number;
   /** Inspection records deleted past `recordsDays`. */
   recordsDeleted: number;
+  /** PostgreSQL: months of records dropped whole past every station's `recordsDays`. */
+  monthsDropped: number;
   bytesFreed: number;
   errors: number;
 }
@@ -56,7 +58,7 @@ export interface DiskStatus {
  *                oldest unreviewed parts' images, then (still short) oldest reviewed ones
  */
 export class Retention {
-  readonly counters: RetentionCounters = { sweeps: 0, inspectionsPurged: 0, recordsDeleted: 0, bytesFreed: 0, errors: 0 };
+  readonly counters: RetentionCounters = { sweeps: 0, inspectionsPurged: 0, recordsDeleted: 0, monthsDropped: 0, bytesFreed: 0, errors: 0 };
   disk: DiskStatus | null = null;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
@@ -129,14 +131,7 @@ export class Retention {
       const before = new Date(now - this.o.recordsDays * 86400_000);
       await this.purgeAll({ reviewed: false, before });
       await this.purgeAll({ reviewed: true, before });
-      // At most 40 batches (20 000 records) per sweep, so that a long backlog never holds back the
-      // free-space pass below or a sweep a full disk asks for; the next sweep goes on.
-      for (let b = 0; b < 40; b++) {
-        const n = await this.repo.deleteRecordsBefore(this.o.stationId, before, 500);
-        this.counters.recordsDeleted += n;
-        if (n === 0) break;
-        await nextTurn(); // the PLC's writes between batches (SQLite deletes on this thread)
-      }
+      await this.deleteRecords(before, now);
     }
     for (const reviewed of [false, true]) {
       for (;;) {
@@ -147,6 +142,34 @@ export class Retention {
       }
     }
     await this.diskStatus();
+  }
+
+  /**
+   * Records captured before `before` go. SQLite: in batches of 500. PostgreSQL: a month at a time,
+   * once the whole month is past `before` — dropped at once when it is past every station's
+   * `recordsDays` too, otherwise this station's records of it in batches.
+   */
+  private async deleteRecords(before: Date, nowMs: number): Promise<void> {
+    // At most 40 batches (20 000 records) per sweep, so that a long backlog never holds back the
+    // free-space pass below or a sweep a full disk asks for; the next sweep goes on.
+    let batches = 40;
+    const batched = async (upTo: Date) => {
+      for (; batches > 0; batches--) {
+        const n = await this.repo.deleteRecordsBefore(this.o.stationId, upTo, 500);
+        this.counters.recordsDeleted += n;
+        if (n === 0) return;
+        await nextTurn(); // the PLC's writes between batches (SQLite deletes on this thread)
+      }
+    };
+    if (!this.repo.partitionedByMonth) return batched(before);
+    for (const m of await this.repo.recordMonths()) {
+      if (m.to > before || batches === 0) return;
+      const dropped = await this.repo.dropRecordMonth(m, nowMs);
+      if (dropped !== null) {
+        this.counters.recordsDeleted += dropped;
+        this.counters.monthsDropped++;
+      } else await batched(m.to);
+    }
   }
 
   private async purgeAll(f: { reviewed: boolean; before: Date }): Promise<void> {
