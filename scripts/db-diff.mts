@@ -3,6 +3,10 @@
 //   node --import tsx scripts/db-diff.mts NAME                 (SQLite, a temporary file)
 //   node --import tsx scripts/db-diff.mts NAME postgresql      (PostgreSQL: a temporary database on
 //                                                                PG_ADMIN_URL, default postgresql://postgres@127.0.0.1:5432/test)
+// The PostgreSQL route works only for the first migration: reading an existing PostgreSQL schema
+// through the pg adapter fails in the engine ("Column type 'char' could not be deserialized").
+// Write later PostgreSQL migrations by hand from the SQLite one; the record tables there are
+// partitioned by month (prisma/migrations-postgresql/*_records_by_month), which a diff cannot say.
 import { mkdirSync, writeFileSync, rmSync, mkdtempSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
