@@ -153,9 +153,16 @@ export class Repository {
   async ensureStation(s: StationInfo): Promise<void> {
     const row = { id: s.id, name: s.name, line: s.line, area: s.area ?? '', site: s.site, recordsDays: s.recordsDays ?? null };
     await this.db.station.upsert({ where: { id: s.id }, create: row, update: { ...row, id: undefined } });
-    // The month partitions of now and the next month, made ahead of the records that need them.
-    const now = new Date();
-    await this.months?.cover(now, new Date(now.getTime() + 31 * 86_400_000));
+    await this.monthsAhead(Date.now());
+  }
+
+  /**
+   * PostgreSQL: the month partitions of now and of the next month, made ahead of the records that
+   * need them (at start and at every retention sweep), so that no write at a month's turn waits
+   * for the new tables behind a long read.
+   */
+  async monthsAhead(nowMs: number): Promise<void> {
+    await this.months?.forRecords([new Date(nowMs), new Date(nowMs + 31 * 86_400_000)]);
   }
 
   /** PostgreSQL: makes sure records captured from `from` to `to` have their month partitions (the history bench). */

@@ -124,6 +124,7 @@ export class Retention {
     await this.finishPending();
     // A wall clock stepped forward deletes nothing early (the monotonic time since start bounds it).
     const now = cautiousNowMs();
+    await this.repo.monthsAhead(now);
     await this.purgeAll({ reviewed: false, before: new Date(now - this.o.maxAgeDays * 86400_000) });
     await this.purgeAll({ reviewed: true, before: new Date(now - this.o.keepReviewedDays * 86400_000) });
     if (this.o.recordsDays !== undefined) {
