@@ -109,7 +109,7 @@ describe.skipIf(!pgAvailable)('records by month on PostgreSQL', () => {
       const old = Date.UTC(2020, 5, 10);
       await ra.insertInspection('s1', part(1, old, 'pass'), refs, []);
       const month = (await rb.recordMonths()).find((m) => m.month === '2020-06')!;
-      expect(await rb.dropRecordMonth(month, Date.now())).toBe(1);
+      expect(await rb.dropRecordMonth(month, Date.now(), 'test')).toEqual({ dropped: 1 });
       expect(await partitionsOf(a, 'Inspection')).not.toContain('Inspection_2020_06');
       // station a still believes June 2020 exists: its write finds out, makes the month again, and lands
       const id = await ra.insertInspection('s1', part(2, old, 'fail'), refs, []);
@@ -151,8 +151,17 @@ describe.skipIf(!pgAvailable)('records by month on PostgreSQL', () => {
       const statsBefore = await repo.yieldStats('day', new Date(t - 5 * DAY), new Date(now + 60_000), { station: 's1' });
       const month = `Inspection_${suffix(t)}`;
 
+      const told: unknown[] = [];
       const retention = (s: string) =>
-        new Retention(repo, images, { stationId: s, maxAgeDays: 90, keepReviewedDays: 730, recordsDays: 30, minFreeBytes: 0, intervalMs: 3_600_000 });
+        new Retention(repo, images, {
+          stationId: s,
+          maxAgeDays: 90,
+          keepReviewedDays: 730,
+          recordsDays: 30,
+          minFreeBytes: 0,
+          intervalMs: 3_600_000,
+          onMonth: (m) => told.push(m),
+        });
       // s1's sweep: its images go, then its own records of the month in batches; s2's record and the month stay
       const r1 = retention('s1');
       await r1.sweep();
@@ -160,11 +169,31 @@ describe.skipIf(!pgAvailable)('records by month on PostgreSQL', () => {
       for (const s of stored) expect(existsSync(path.join(root, s.path))).toBe(false);
       expect(await partitionsOf(db, 'Inspection')).toContain(month);
       expect(await whereRows(db, 'Inspection')).toMatchObject({ [month]: 1 });
+      // and it says which station holds the month, once
+      const m = new Date(t).toISOString().slice(0, 7);
+      expect(told).toEqual([{ month: m, heldBy: [{ station: 's2', recordsDays: null }] }]);
+      await r1.sweep();
+      expect(told).toHaveLength(1);
 
       // Once s2 keeps its records 30 days too, the next sweep drops the month, all five tables of it, at once
       await repo.ensureStation({ id: 's2', name: '', line: '', site: '', recordsDays: 30 });
       await r1.sweep();
       expect(r1.counters).toMatchObject({ recordsDeleted: 3, monthsDropped: 1, errors: 0 });
+      expect(told.at(-1)).toEqual({ month: m, dropped: 1 });
+      // the drop of traceability records is in the audit log: by whom, which month, how many, under which settings
+      expect(await db.auditLog.findMany({ where: { action: 'records.month.drop' }, select: { actor: true, target: true, details: true } })).toEqual([
+        {
+          actor: 'retention:s1',
+          target: m,
+          details: {
+            inspections: 1,
+            stations: [
+              { id: 's1', recordsDays: 30 },
+              { id: 's2', recordsDays: 30 },
+            ],
+          },
+        },
+      ]);
       for (const table of ['Inspection', 'Defect', 'Image', 'Review', 'ReinferenceResult'])
         expect(await partitionsOf(db, table)).not.toContain(`${table}_${suffix(t)}`);
       // the recent record stays, and the statistics still count the dropped month's parts

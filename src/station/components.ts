@@ -299,6 +299,15 @@ export const retention = (s: StationParts): Component => ({
         maxBytes: ret.maxBytes,
         minFreeBytes: ret.minFreeBytes,
         intervalMs: ret.intervalS * 1000,
+        onMonth: (m) => {
+          if ('dropped' in m) s.log.info(m, `records retention: month ${m.month} dropped, ${m.dropped} inspections`);
+          else if ('heldBy' in m)
+            s.log.warn(
+              m,
+              `records retention: month ${m.month} kept for station(s) ${m.heldBy.map((h) => `${h.station} (recordsDays ${h.recordsDays ?? 'unset: for ever'})`).join(', ')}; this station deletes its own records of it in batches`,
+            );
+          else s.log.info(m, `records retention: month ${m.month} kept until every station has deleted its images of it`);
+        },
       },
       onceEach((err: unknown) => s.log.error(errorFields(err), 'image retention failed')),
     );

@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { StationError, type ErrorCode } from '../errors/index.js';
 import { migrationsDir } from './migrate.js';
+import { MONTH_PARTITIONS_SQL, partitionMonth } from './partitions.js';
 import { parseDatabaseUrl, redact } from './url.js';
 
 /** What `station db backup` prints. */
@@ -92,6 +93,8 @@ export interface VerifyReport {
   tables: Record<string, number>;
   /** What each record check found (see RecordCheck). */
   records: Record<string, unknown>;
+  /** PostgreSQL: the months the records are partitioned into (`YYYY-MM`, oldest first). */
+  months?: string[];
 }
 
 /**
@@ -255,6 +258,8 @@ export async function verifyPostgres(url: string, o: { migrations?: string[] } =
       report.tables[t] = Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM "${t.replaceAll('"', '""')}"`)).rows[0].n);
     }
     report.inspections = report.tables.Inspection ?? 0;
+    if (tables.includes('Inspection'))
+      report.months = (await c.query<{ name: string }>(MONTH_PARTITIONS_SQL)).rows.flatMap((r) => partitionMonth(r.name) ?? []);
     return finish(report);
   } finally {
     await c.end().catch(() => undefined);

@@ -7,6 +7,16 @@ import type { Db } from './db.js';
  * `station_month_partitions` (all five tables, with the foreign keys that tie the month's
  * findings, images, reviews and results to its inspections) and dropped together.
  */
+/** What became of a month retention asked to drop. */
+export type MonthDrop =
+  | { dropped: number }
+  /** Stations whose `recordsDays` the month is not past yet (null: keeps its records for ever). */
+  | { heldBy: { station: string; recordsDays: number | null }[] }
+  /** Image rows left in it: a station has not deleted its images of the month yet. */
+  | { images: true }
+  /** Gone already, or its locks not had within 2 s: asked again at the next sweep. */
+  | { busy: true };
+
 export interface RecordMonth {
   /** `YYYY-MM` (UTC). */
   month: string;
@@ -26,6 +36,15 @@ const nextMonth = (d: Date) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMon
 const suffixOf = (month: string) => month.replace('-', '_');
 /** A UTC instant as PostgreSQL's "timestamp without time zone", as Prisma stores capture times. */
 const UTC = (p: string) => `(${p}::timestamptz AT TIME ZONE 'UTC')::timestamp(3)`;
+
+/** The partitions of "Inspection", one row (`name`) each: a month of records each. */
+export const MONTH_PARTITIONS_SQL = `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = '"Inspection"'::regclass ORDER BY 1`;
+
+/** The month (`YYYY-MM`) of a partition of "Inspection" by its name, or null for another table. */
+export function partitionMonth(name: string): string | null {
+  const m = /^Inspection_(\d{4})_(\d{2})$/.exec(name);
+  return m ? `${m[1]}-${m[2]}` : null;
+}
 
 export class MonthPartitions {
   /** Months this process has made sure of (a month another station dropped is found again below). */
@@ -56,14 +75,12 @@ export class MonthPartitions {
 
   /** The months that have partitions, oldest first. */
   async list(): Promise<RecordMonth[]> {
-    const rows = await this.db.$queryRawUnsafe<{ name: string }[]>(
-      `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = '"Inspection"'::regclass ORDER BY 1`,
-    );
+    const rows = await this.db.$queryRawUnsafe<{ name: string }[]>(MONTH_PARTITIONS_SQL);
     return rows.flatMap(({ name }) => {
-      const m = /^Inspection_(\d{4})_(\d{2})$/.exec(name);
-      if (!m) return [];
-      const from = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, 1));
-      return [{ month: `${m[1]}-${m[2]}`, from, to: nextMonth(from) }];
+      const month = partitionMonth(name);
+      if (!month) return [];
+      const from = new Date(`${month}-01T00:00:00.000Z`);
+      return [{ month, from, to: nextMonth(from) }];
     });
   }
 
@@ -71,35 +88,40 @@ export class MonthPartitions {
    * Drops a month of records at once, with its findings, images, reviews and re-inference results:
    * only when the month is past every station's `recordsDays` (a station that keeps its records
    * for ever, or has not said, keeps the month) and no image row is left in it (each station
-   * deletes its own images' files first). Returns the inspections dropped, or null when the month
-   * may not go yet.
+   * deletes its own images' files first). The drop is written to the audit log by `actor`.
    */
-  async drop(m: RecordMonth, nowMs: number): Promise<number | null> {
+  async drop(m: RecordMonth, nowMs: number, actor: string): Promise<MonthDrop> {
     const s = suffixOf(m.month);
-    return this.dropping(s, m, nowMs).catch((err: unknown) => {
-      if (String((err as Error)?.message).includes('lock timeout')) return null;
+    return this.dropping(s, m, nowMs, actor).catch((err: unknown): MonthDrop => {
+      if (String((err as Error)?.message).includes('lock timeout')) return { busy: true };
       throw err;
     });
   }
 
-  private dropping(s: string, m: RecordMonth, nowMs: number): Promise<number | null> {
+  private dropping(s: string, m: RecordMonth, nowMs: number, actor: string): Promise<MonthDrop> {
     return this.db.$transaction(
-      async (tx) => {
+      async (tx): Promise<MonthDrop> => {
         await tx.$executeRawUnsafe('SELECT pg_advisory_xact_lock($1)', DROP_LOCK);
         const there = await tx.$queryRawUnsafe<{ t: string | null }[]>(`SELECT to_regclass($1)::text AS t`, `"Inspection_${s}"`);
-        if (!there[0]?.t) return null;
-        const stations = await tx.station.findMany({ select: { recordsDays: true } });
-        const past = stations.every((st) => st.recordsDays !== null && m.to.getTime() <= nowMs - st.recordsDays * 86_400_000);
-        if (!past) return null;
-        if ((await tx.$queryRawUnsafe<unknown[]>(`SELECT 1 FROM "Image_${s}" LIMIT 1`)).length > 0) return null;
+        if (!there[0]?.t) return { busy: true };
+        const stations = await tx.station.findMany({ select: { id: true, recordsDays: true }, orderBy: { id: 'asc' } });
+        const heldBy = stations
+          .filter((st) => st.recordsDays === null || m.to.getTime() > nowMs - st.recordsDays * 86_400_000)
+          .map((st) => ({ station: st.id, recordsDays: st.recordsDays }));
+        if (heldBy.length) return { heldBy };
+        if ((await tx.$queryRawUnsafe<unknown[]>(`SELECT 1 FROM "Image_${s}" LIMIT 1`)).length > 0) return { images: true };
         const [{ n }] = await tx.$queryRawUnsafe<{ n: bigint | number }[]>(`SELECT count(*) AS n FROM "Inspection_${s}"`);
         // Dropping waits for every query on the tables to finish, and every later query (the
         // recorder's writes) would wait behind it: a long read in progress makes it give up and
         // try again at the next sweep instead.
         await tx.$executeRawUnsafe(`SET LOCAL lock_timeout = '2s'`);
         await tx.$executeRawUnsafe(`DROP TABLE ${TABLES.map((t) => `"${t}_${s}"`).join(', ')}`);
+        // Traceability records deleted for good: who, which month, how many, under which settings.
+        await tx.auditLog.create({
+          data: { actor, action: 'records.month.drop', target: m.month, details: { inspections: Number(n), stations: stations.map((st) => ({ ...st })) } },
+        });
         this.known.delete(m.month);
-        return Number(n);
+        return { dropped: Number(n) };
       },
       { timeout: 600_000 },
     );

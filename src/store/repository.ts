@@ -4,7 +4,7 @@ import pRetry from 'p-retry';
 import type { InspectionResult, ModelSummary, Timings } from '../line/protocol.js';
 import { processingMs } from '../line/stats.js';
 import { type Db, providerOf } from './db.js';
-import { MonthPartitions, noPartition, type RecordMonth } from './partitions.js';
+import { type MonthDrop, MonthPartitions, noPartition, type RecordMonth } from './partitions.js';
 import { stationFolder, type StoredImage, type ImageVariant } from './images.js';
 import { labelOf, type CompactOutputs, type PartLabel, type Verdict } from '../decision/index.js';
 import { StationError } from '../errors/index.js';
@@ -182,10 +182,10 @@ export class Repository {
 
   /**
    * PostgreSQL: drops a month of records whole when it is past every station's `recordsDays` and
-   * its images are gone; the inspections dropped, or null when the month is not free to go.
+   * its images are gone (audited as `actor`); else what holds it back.
    */
-  async dropRecordMonth(m: RecordMonth, nowMs: number): Promise<number | null> {
-    return this.months ? this.months.drop(m, nowMs) : null;
+  async dropRecordMonth(m: RecordMonth, nowMs: number, actor: string): Promise<MonthDrop> {
+    return this.months ? this.months.drop(m, nowMs, actor) : { busy: true };
   }
 
   async ensureModel(m: ModelSummary): Promise<number> {

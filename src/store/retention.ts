@@ -3,6 +3,7 @@ import { open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { cautiousNowMs } from '../capture/index.js';
 import type { ImageStore } from './images.js';
+import type { MonthDrop } from './partitions.js';
 import type { Repository } from './repository.js';
 
 export interface RetentionOptions {
@@ -27,6 +28,8 @@ export interface RetentionOptions {
    * `.retention-pending-<station>.json`), so a process killed mid-purge finishes it at start.
    */
   pendingFile?: string;
+  /** Told of each month of records dropped, and once per month of each month held back (PostgreSQL). */
+  onMonth?: (m: { month: string } & MonthDrop) => void;
 }
 
 export interface RetentionCounters {
@@ -63,6 +66,8 @@ export class Retention {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private again = false;
+  /** Months held back that were reported already, with why (reported again when the reason changes). */
+  private readonly held = new Map<string, string>();
 
   constructor(
     private readonly repo: Repository,
@@ -165,11 +170,20 @@ export class Retention {
     if (!this.repo.partitionedByMonth) return batched(before);
     for (const m of await this.repo.recordMonths()) {
       if (m.to > before || batches === 0) return;
-      const dropped = await this.repo.dropRecordMonth(m, nowMs);
-      if (dropped !== null) {
-        this.counters.recordsDeleted += dropped;
+      const r = await this.repo.dropRecordMonth(m, nowMs, `retention:${this.o.stationId}`);
+      if ('dropped' in r) {
+        this.counters.recordsDeleted += r.dropped;
         this.counters.monthsDropped++;
-      } else await batched(m.to);
+        this.held.delete(m.month);
+        this.o.onMonth?.({ month: m.month, ...r });
+        continue;
+      }
+      const why = JSON.stringify(r);
+      if (!('busy' in r) && this.held.get(m.month) !== why) {
+        this.held.set(m.month, why);
+        this.o.onMonth?.({ month: m.month, ...r });
+      }
+      await batched(m.to);
     }
   }
 
