@@ -108,8 +108,8 @@ describe.skipIf(!pgAvailable)('records by month on PostgreSQL', () => {
       await ra.ensureStation({ id: 's1', name: '', line: '', site: '', recordsDays: 30 });
       const old = Date.UTC(2020, 5, 10);
       await ra.insertInspection('s1', part(1, old, 'pass'), refs, []);
-      const month = (await rb.recordMonths()).find((m) => m.month === '2020-06')!;
-      expect(await rb.dropRecordMonth(month, Date.now(), 'test')).toEqual({ dropped: 1 });
+      const month = (await rb.months!.list()).find((m) => m.month === '2020-06')!;
+      expect(await rb.months!.drop(month, Date.now(), 'test')).toEqual({ dropped: 1 });
       expect(await partitionsOf(a, 'Inspection')).not.toContain('Inspection_2020_06');
       // station a still believes June 2020 exists: its write finds out, makes the month again, and lands
       const id = await ra.insertInspection('s1', part(2, old, 'fail'), refs, []);

@@ -532,7 +532,7 @@ export async function runHistoryBench(o: HistoryOptions) {
     if ((await db.inspection.count()) > 0) throw new Error(`${o.url} is not empty: the history bench fills a new database`);
     for (let s = 0; s < o.stations; s++)
       await repo.ensureStation({ id: `station-${s + 1}`, name: `station-${s + 1}`, line: s < 2 ? 'L1' : 'L2', site: 'plant' });
-    await repo.coverMonths(new Date(Date.now() - (o.days + 1) * 24 * HOUR), new Date());
+    await repo.months?.cover(new Date(Date.now() - (o.days + 1) * 24 * HOUR), new Date()); // PostgreSQL: the seeded months
     const recipe = await db.recipe.create({ data: { name: 'plate' } });
     const versions: number[] = [];
     for (let v = 1; v <= Math.max(1, Math.ceil(o.days / 10)); v++)

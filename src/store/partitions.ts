@@ -68,6 +68,15 @@ export class MonthPartitions {
     for (const t of times) if (!this.known.has(monthKey(t))) await this.cover(t, t);
   }
 
+  /**
+   * The partitions of now's month and the next, made ahead of the records that need them (at start
+   * and at every retention sweep), so that no write at a month's turn waits for new tables behind a
+   * long read.
+   */
+  async ahead(nowMs: number): Promise<void> {
+    await this.forRecords([new Date(nowMs), new Date(nowMs + 31 * 86_400_000)]);
+  }
+
   /** Forgets what it made sure of: a write found a month missing (dropped by another station). */
   forget(): void {
     this.known.clear();
@@ -118,7 +127,7 @@ export class MonthPartitions {
         await tx.$executeRawUnsafe(`DROP TABLE ${TABLES.map((t) => `"${t}_${s}"`).join(', ')}`);
         // Traceability records deleted for good: who, which month, how many, under which settings.
         await tx.auditLog.create({
-          data: { actor, action: 'records.month.drop', target: m.month, details: { inspections: Number(n), stations: stations.map((st) => ({ ...st })) } },
+          data: { actor, action: 'records.month.drop', target: m.month, details: { inspections: Number(n), stations } },
         });
         this.known.delete(m.month);
         return { dropped: Number(n) };

@@ -4,7 +4,7 @@ import pRetry from 'p-retry';
 import type { InspectionResult, ModelSummary, Timings } from '../line/protocol.js';
 import { processingMs } from '../line/stats.js';
 import { type Db, providerOf } from './db.js';
-import { type MonthDrop, MonthPartitions, noPartition, type RecordMonth } from './partitions.js';
+import { MonthPartitions, noPartition } from './partitions.js';
 import { stationFolder, type StoredImage, type ImageVariant } from './images.js';
 import { labelOf, type CompactOutputs, type PartLabel, type Verdict } from '../decision/index.js';
 import { StationError } from '../errors/index.js';
@@ -142,8 +142,8 @@ export function canonicalSha256(v: unknown): string {
 export class Repository {
   /** How this database's statements written as SQL (the aggregates' upserts) are spelled. */
   private readonly sql: SqlDialect;
-  /** PostgreSQL's month partitions of the records (null on SQLite). */
-  private readonly months: MonthPartitions | null;
+  /** PostgreSQL's month partitions of the records (null on SQLite: one table per kind). */
+  readonly months: MonthPartitions | null;
   constructor(readonly db: Db) {
     const pg = providerOf(db) === 'postgresql';
     this.sql = pg ? POSTGRESQL : SQLITE;
@@ -153,39 +153,7 @@ export class Repository {
   async ensureStation(s: StationInfo): Promise<void> {
     const row = { id: s.id, name: s.name, line: s.line, area: s.area ?? '', site: s.site, recordsDays: s.recordsDays ?? null };
     await this.db.station.upsert({ where: { id: s.id }, create: row, update: { ...row, id: undefined } });
-    await this.monthsAhead(Date.now());
-  }
-
-  /**
-   * PostgreSQL: the month partitions of now and of the next month, made ahead of the records that
-   * need them (at start and at every retention sweep), so that no write at a month's turn waits
-   * for the new tables behind a long read.
-   */
-  async monthsAhead(nowMs: number): Promise<void> {
-    await this.months?.forRecords([new Date(nowMs), new Date(nowMs + 31 * 86_400_000)]);
-  }
-
-  /** PostgreSQL: makes sure records captured from `from` to `to` have their month partitions (the history bench). */
-  async coverMonths(from: Date, to: Date): Promise<void> {
-    await this.months?.cover(from, to);
-  }
-
-  /** Whether the records are partitioned by month (PostgreSQL). */
-  get partitionedByMonth(): boolean {
-    return this.months !== null;
-  }
-
-  /** PostgreSQL: the months of records that have partitions, oldest first (SQLite: none). */
-  async recordMonths(): Promise<RecordMonth[]> {
-    return (await this.months?.list()) ?? [];
-  }
-
-  /**
-   * PostgreSQL: drops a month of records whole when it is past every station's `recordsDays` and
-   * its images are gone (audited as `actor`); else what holds it back.
-   */
-  async dropRecordMonth(m: RecordMonth, nowMs: number, actor: string): Promise<MonthDrop> {
-    return this.months ? this.months.drop(m, nowMs, actor) : { busy: true };
+    await this.months?.ahead(Date.now());
   }
 
   async ensureModel(m: ModelSummary): Promise<number> {

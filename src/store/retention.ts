@@ -129,7 +129,7 @@ export class Retention {
     await this.finishPending();
     // A wall clock stepped forward deletes nothing early (the monotonic time since start bounds it).
     const now = cautiousNowMs();
-    await this.repo.monthsAhead(now);
+    await this.repo.months?.ahead(now);
     await this.purgeAll({ reviewed: false, before: new Date(now - this.o.maxAgeDays * 86400_000) });
     await this.purgeAll({ reviewed: true, before: new Date(now - this.o.keepReviewedDays * 86400_000) });
     if (this.o.recordsDays !== undefined) {
@@ -167,10 +167,11 @@ export class Retention {
         await nextTurn(); // the PLC's writes between batches (SQLite deletes on this thread)
       }
     };
-    if (!this.repo.partitionedByMonth) return batched(before);
-    for (const m of await this.repo.recordMonths()) {
+    const months = this.repo.months;
+    if (!months) return batched(before);
+    for (const m of await months.list()) {
       if (m.to > before || batches === 0) return;
-      const r = await this.repo.dropRecordMonth(m, nowMs, `retention:${this.o.stationId}`);
+      const r = await months.drop(m, nowMs, `retention:${this.o.stationId}`);
       if ('dropped' in r) {
         this.counters.recordsDeleted += r.dropped;
         this.counters.monthsDropped++;
