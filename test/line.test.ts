@@ -226,6 +226,42 @@ describe('line worker lifecycle', () => {
     expect(results.length).toBeLessThanOrEqual(5);
   });
 
+  // Regression (power-cut test in CI): a PLC trigger arriving while the line stopped answered
+  // every part still in the worker as STN_ERR_LINE_STOPPED; the worker then decided them too, so
+  // the PLC heard two verdicts for one part and the second record's images had no row.
+  it('answers each part once when a trigger arrives during a graceful stop: the parts in the worker keep their own verdicts', async () => {
+    const dir = tmpDir();
+    const config = validateConfig(
+      {
+        station: { id: 'test-1' },
+        storage: { dataDir: dir },
+        line: { deadlineMs: 30_000 },
+        sources: [{ name: 'cam', uri: 'synthetic:?seed=5&trigger=plc', recipe: 'plate' }],
+        recipes: { plate: plateRecipe(SHIPPED_MODEL) },
+      },
+      dir,
+    );
+    const line = new Line({ config, recipeVersions: {} });
+    const results: InspectionResult[] = [];
+    const first = new Promise<void>((resolve) => line.once('result', () => resolve()));
+    line.on('result', (r) => results.push(r));
+    await line.start();
+    line.begin();
+    for (let seq = 1; seq <= 6; seq++) line.trigger(seq, Date.now());
+    await first;
+    // Parts 2…6 are in the worker or its camera now; the stop begins, and the photo-eye sees part 7.
+    const stopped = line.stop();
+    line.trigger(7, Date.now());
+    await stopped;
+    const answers = new Map<number, InspectionResult[]>();
+    for (const r of results) answers.set(r.seq, [...(answers.get(r.seq) ?? []), r]);
+    expect([...answers.keys()].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect([...answers].filter(([, rs]) => rs.length > 1).map(([seq]) => seq)).toEqual([]);
+    expect(answers.get(7)![0].errorCode).toBe('STN_ERR_LINE_STOPPED');
+    // The worker had taken part 2 in before the stop: it is decided, not answered for.
+    expect(answers.get(2)![0].errorCode).not.toBe('STN_ERR_LINE_STOPPED');
+  });
+
   // Regression (issue #18): the watchdog measured the worker's silence on the wall clock, so an
   // hour's forward step now and then looked like an hour of silence and restarted a healthy worker.
   it("counts the worker's silence on the monotonic clock: a wall clock jumping forward an hour at every reading restarts nothing", async () => {

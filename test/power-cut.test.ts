@@ -65,6 +65,8 @@ describe('power cuts while recording', () => {
       const env = { POWER_PLC_PASSWORD: PLC_PASSWORD, LOG_LEVEL: 'info' };
 
       /** One life of the station: until killed (or, for the last, stopped gracefully once it has worked a while). */
+      /** Each life's stderr (the station's log), kept to explain a failure. */
+      const logs: string[] = [];
       const life = (k: number, last: boolean) =>
         new Promise<{ ready: boolean; readyz: number | null }>((resolve, reject) => {
           let ready = false;
@@ -78,6 +80,7 @@ describe('power cuts while recording', () => {
             env,
             timeoutMs: 60_000,
             onStderr: (s) => {
+              logs[k] = (logs[k] ?? '') + s;
               url ??= /"url":"(http:[^"]+)"/.exec(s)?.[1] ?? null;
               if (ready || !/"plc":"ready"/.test(s)) return;
               ready = true;
@@ -137,6 +140,21 @@ describe('power cuts while recording', () => {
         const named = new Set((db.prepare('SELECT path FROM Image').all() as { path: string }[]).map((r) => r.path));
         const missing = [...named].filter((p) => !existsSync(path.join(images, p)));
         const orphans = filesUnder(images).filter((f) => !f.startsWith('.retention-pending') && !named.has(f));
+        if (orphans.length) {
+          // What the record of each orphan's part holds, and what the lives logged about it.
+          const seqs = [...new Set(orphans.map((f) => Number(/-cam-(\d+)-/.exec(f)?.[1])))];
+          const about = seqs.map((seq) => ({
+            seq,
+            plc: sim.received.filter((r) => r.seq === seq).length,
+            records: db
+              .prepare(
+                'SELECT i.id, i.capturedAt, i.verdict, (SELECT COUNT(*) FROM Image m WHERE m.inspectionId = i.id) AS images FROM Inspection i WHERE partSeq = ?',
+              )
+              .all(seq),
+          }));
+          const lives = logs.map((l, k) => ({ k, l })).slice(-3);
+          console.log(`orphans: ${JSON.stringify(about)}\n${lives.map(({ k, l }) => `life ${k}:\n${l.slice(-6000)}`).join('\n')}`);
+        }
         expect({ missing: missing.length, orphans: orphans.slice(0, 5) }).toEqual({ missing: 0, orphans: [] });
         console.log(
           `power cuts: ${KILLS} kills, ${received.length} verdicts at the PLC, ${records.size} records, lost 0, duplicated 0, ${named.size} image files kept`,

@@ -353,11 +353,15 @@ export class Line extends EventEmitter<LineEvents> {
       recipe: this.recipeOf(source),
       recipeVersion: this.versionOf(this.recipeOf(source)),
     }));
-    for (const o of owed) this.owed.set(keyOf(o.source, o.seq, o.timestamp), o);
     if (!this.worker || this.state !== 'running' || this.stopped) {
-      this.answerOwed(this.stopped ? 'STN_ERR_LINE_STOPPED' : 'STN_ERR_LINE_WORKER');
+      // This part only: the parts the worker already has are still being decided (a graceful
+      // stop finishes them), and a second answer would give the PLC two verdicts for one part.
+      const code = this.stopped ? 'STN_ERR_LINE_STOPPED' : 'STN_ERR_LINE_WORKER';
+      const now = Date.now();
+      for (const o of owed) this.onResult(uninspectedResult(o, code, waitedTimings(o.mono), now));
       return;
     }
+    for (const o of owed) this.owed.set(keyOf(o.source, o.seq, o.timestamp), o);
     this.worker.postMessage({ type: 'trigger', seq, at, mono } satisfies ToWorker);
   }
 
