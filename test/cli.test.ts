@@ -52,6 +52,21 @@ describe('the station command', () => {
     expect(summary.verdicts.pass + summary.verdicts.fail + summary.verdicts.uninspected).toBe(summary.parts);
     expect(summary.verdicts.fail).toBeGreaterThan(0);
     expect(summary.recorded).toBe(summary.parts);
+    // The simulated PLC names every part: each record has its serial and lot, and the summary counts them.
+    expect(summary.identity).toEqual({ withSerial: summary.parts, withLot: summary.parts, unusable: 0 });
+    const db = new Database(path.join(data, 'station.db'), { readonly: true });
+    try {
+      const rows = db.prepare('SELECT partSeq, partId, lot FROM Inspection').all() as { partSeq: number; partId: string | null; lot: string | null }[];
+      expect(rows).toHaveLength(summary.parts);
+      for (const row of rows)
+        expect(row).toEqual({
+          partSeq: row.partSeq,
+          partId: `SN-${String(row.partSeq).padStart(8, '0')}`,
+          lot: `LOT-${Math.floor((Number(row.partSeq) - 1) / 50) + 1}`,
+        });
+    } finally {
+      db.close();
+    }
   });
 
   it('SIGTERM stops the demo gracefully: the parts in flight get their verdicts at the gate, every record is written, the last stdout line is one JSON object without --json, and no secret reaches the log', async () => {

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { stringify as csvStringify } from 'csv-stringify';
 import { StationError } from '../errors/index.js';
+import { LOT_MAX, PART_ID_MAX } from '../plc/tags.js';
 import { CURSOR_PATTERN, type InspectionFilter, type Repository } from '../store/index.js';
 import { need } from './auth.js';
 import { ErrorBody, hidePaths, IdParams, idOf, Verdict } from './schemas.js';
@@ -26,6 +27,8 @@ const InspectionOut = Type.Object(
     station: Type.String(),
     partSeq: Type.Integer(),
     source: Type.String(),
+    partId: Type.Union([Type.String(), Type.Null()]),
+    lot: Type.Union([Type.String(), Type.Null()]),
     capturedAt: Type.String(),
     decidedAt: Type.String(),
     verdict: Verdict,
@@ -53,6 +56,8 @@ const Filters = {
   to: Type.Optional(Type.String({ format: 'date-time' })),
   reviewed: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
   minScore: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  partId: Type.Optional(Type.String({ minLength: 1, maxLength: PART_ID_MAX, description: "the part's serial from the PLC (exact)" })),
+  lot: Type.Optional(Type.String({ minLength: 1, maxLength: LOT_MAX, description: 'the lot or production order from the PLC (exact)' })),
 };
 const FilterQuery = Type.Object(Filters, { additionalProperties: false });
 
@@ -67,10 +72,26 @@ function filterOf(q: Static<typeof FilterQuery>): Omit<InspectionFilter, 'limit'
     to: q.to ? new Date(q.to) : undefined,
     reviewed: q.reviewed === undefined ? undefined : q.reviewed === 'true',
     minScore: q.minScore,
+    partId: q.partId,
+    lot: q.lot,
   };
 }
 
-const CSV_COLUMNS = ['id', 'station', 'partSeq', 'capturedAt', 'verdict', 'errorCode', 'recipe', 'maxScore', 'defectCount', 'classes', 'latencyMs'];
+const CSV_COLUMNS = [
+  'id',
+  'station',
+  'partSeq',
+  'capturedAt',
+  'verdict',
+  'errorCode',
+  'recipe',
+  'maxScore',
+  'defectCount',
+  'classes',
+  'latencyMs',
+  'partId',
+  'lot',
+];
 /** Rows read per database round trip while streaming a CSV download (the includes bind one parameter per row: SQLite allows 999). */
 const CSV_PAGE = 500;
 
@@ -152,6 +173,8 @@ export function inspectionsCsv(repo: Pick<Repository, 'listInspections'>, filter
           i.defectCount,
           [...new Set(i.defects.map((d) => d.class))].join(' '),
           i.latencyMs,
+          i.partId ?? '',
+          i.lot ?? '',
         ];
       if (page.nextCursor === null) return;
       cursor = page.nextCursor;

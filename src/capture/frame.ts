@@ -38,8 +38,11 @@ export interface Frame {
   image: FrameImage;
   /** File name for replays, for reports. */
   file?: string;
-  /** The part was triggered but no image came (camera down, frame late): it is uninspected with this code. */
+  /** The part cannot be inspected (no image came, its identity from the PLC is unusable): it is uninspected with this code. */
   error?: ErrorCode;
+  /** The part's serial and lot from the PLC (set by the line from its trigger). */
+  partId?: string;
+  lot?: string;
   truth?: GroundTruth;
 }
 

@@ -28,7 +28,16 @@ export function demoConfig(o: DemoOptions): LoadedConfig {
       storage: { dataDir: o.dataDir },
       line: {},
       ...(o.mqtt ? { mqtt: { url: o.mqtt } } : {}),
-      ...(o.plc ? { plc: { endpoint: o.plc.endpoint, user: { username: o.plc.username, password: o.plc.password } } } : {}),
+      // The simulated PLC gives each part its serial, lot and recipe number (written before PartSeq).
+      ...(o.plc
+        ? {
+            plc: {
+              endpoint: o.plc.endpoint,
+              user: { username: o.plc.username, password: o.plc.password },
+              tags: { PartId: 'Line/PartId', Lot: 'Line/Lot', RecipeSelect: 'Line/RecipeSelect' },
+            },
+          }
+        : {}),
       sources: [
         {
           name: 'line',
@@ -40,7 +49,7 @@ export function demoConfig(o: DemoOptions): LoadedConfig {
           recipe: 'plate',
         },
       ],
-      recipes: { plate: plateRecipe(SHIPPED_MODEL) },
+      recipes: { plate: { ...plateRecipe(SHIPPED_MODEL), number: 1 } },
     },
     process.cwd(),
   );

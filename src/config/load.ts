@@ -130,6 +130,24 @@ export function validateConfig(input: unknown, baseDir: string, file?: string, l
         issues.push({ path: `sources.${i}.name`, message: `duplicate source name "${s.name}"`, line: lineOf(['sources', String(i), 'name']) });
       names.add(s.name);
     });
+    const numbers = new Map<number, string>();
+    for (const [name, r] of Object.entries(cfg.recipes)) {
+      if (r.number === undefined) continue;
+      const other = numbers.get(r.number);
+      if (other !== undefined)
+        issues.push({
+          path: `recipes.${name}.number`,
+          message: `recipe number ${r.number} is also recipe "${other}"'s`,
+          line: lineOf(['recipes', name, 'number']),
+        });
+      numbers.set(r.number, name);
+    }
+    if (cfg.plc?.tags.RecipeSelect !== undefined && numbers.size === 0)
+      issues.push({
+        path: 'plc.tags.RecipeSelect',
+        message: 'RecipeSelect is read, but no recipe has a number for it to select',
+        line: lineOf(['plc', 'tags', 'RecipeSelect']),
+      });
     issues.push(...sourceIssues(cfg, baseDir, lineOf), ...classIssues(cfg, baseDir, lineOf));
   }
   if (issues.length > 0) throw new ConfigError(dedupe(issues), file);

@@ -50,6 +50,8 @@ export const Recipe = Type.Object(
     keepGood: Type.Number({ minimum: 0, maximum: 1, default: 0.05 }),
     /** Non-maximum suppression IoU for detection models. */
     nmsIou: Type.Number({ minimum: 0, maximum: 1, default: 0.5 }),
+    /** The PLC's RecipeSelect value that chooses this recipe for a part (unique among recipes). */
+    number: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
   },
   Strict,
 );
@@ -100,6 +102,11 @@ export const PlcConfig = Type.Object(
         Verdict: TagSpec('Line/Verdict'),
         DefectCode: TagSpec('Line/DefectCode'),
         ResultSeq: TagSpec('Line/ResultSeq'),
+        /** The part's identity, read as of its trigger (the PLC writes them before PartSeq); unset: not read. */
+        PartId: Type.Optional(Type.String({ minLength: 1 })),
+        Lot: Type.Optional(Type.String({ minLength: 1 })),
+        /** The recipe number for this part (a recipe's `number`), like a vision system's job load. */
+        RecipeSelect: Type.Optional(Type.String({ minLength: 1 })),
       },
       { ...Strict, default: {} },
     ),

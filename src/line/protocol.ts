@@ -20,9 +20,24 @@ export interface Timings {
 
 export type { CompactOutputs } from '../decision/index.js';
 
+/** Who the part is, from the PLC as of its trigger (plc.tags PartId, Lot, RecipeSelect). */
+export interface PartIdentity {
+  /** The serial (printable, at most PART_ID_MAX characters). */
+  partId?: string;
+  /** Lot or production order (printable, at most LOT_MAX characters). */
+  lot?: string;
+  /** RecipeSelect: the number of the recipe this part is inspected with (0: none the PLC could say). */
+  recipeNumber?: number;
+  /** The identity is not usable (empty, too long, not valid text): the part is uninspected with this code. */
+  error?: 'STN_ERR_PART_ID' | 'STN_ERR_PART_LOT';
+}
+
 export interface InspectionResult {
   seq: number;
   source: string;
+  /** The part's serial and lot from the PLC, when it sends them. */
+  partId?: string;
+  lot?: string;
   recipe: string;
   recipeVersion: number;
   modelSha256: string | null;
@@ -78,7 +93,7 @@ export type ToWorker =
   | { type: 'push'; requestId: number; source: string; image: FrameImage; timestamp: number }
   | { type: 'thresholds'; recipe: string; thresholds: Thresholds; version: number }
   /** The PLC's PartSeq changed: triggered sources acquire that part's frame. */
-  | { type: 'trigger'; seq: number; at: number; mono: number }
+  | { type: 'trigger'; seq: number; at: number; mono: number; part?: PartIdentity }
   /** Every source switches to this recipe from its next frame on. */
   | { type: 'select-recipe'; recipe: string }
   /** Automatic mode: when not running, frames are not inspected (uninspected, a fail-safe reject). */
@@ -92,7 +107,7 @@ export type FromWorker =
   /** The worker is alive (sent on a timer; a blocked worker stops sending it), with its heap now and then. */
   | { type: 'heartbeat'; heapUsedBytes?: number }
   /** A frame entered the line: it now owes a result (the main thread answers for it if the worker dies). */
-  | { type: 'accepted'; source: string; seq: number; timestamp: number; mono: number; recipe: string; recipeVersion: number }
+  | { type: 'accepted'; source: string; seq: number; timestamp: number; mono: number; recipe: string; recipeVersion: number; partId?: string; lot?: string }
   | { type: 'fatal'; error: SerializedError }
   | { type: 'result'; result: InspectionResult }
   | { type: 'push-rejected'; requestId: number; error: SerializedError }

@@ -4,7 +4,7 @@ import { monotonicMs } from './stats.js';
 
 /** What is known of a part that gets no verdict: which part, under which recipe, and what was captured of it. */
 export type UninspectedPart = Pick<InspectionResult, 'seq' | 'source' | 'recipe' | 'recipeVersion' | 'timestamp'> &
-  Partial<Pick<InspectionResult, 'mono' | 'modelSha256' | 'image' | 'file' | 'truth' | 'requestId'>>;
+  Partial<Pick<InspectionResult, 'mono' | 'modelSha256' | 'image' | 'file' | 'truth' | 'requestId' | 'partId' | 'lot'>>;
 
 /**
  * The one shape of a part answered without a verdict: uninspected with `code` (dropped, late,
@@ -16,6 +16,8 @@ export function uninspectedResult(part: UninspectedPart, code: string, timings: 
   return {
     seq: part.seq,
     source: part.source,
+    partId: part.partId,
+    lot: part.lot,
     recipe: part.recipe,
     recipeVersion: part.recipeVersion,
     modelSha256: part.modelSha256 ?? null,

@@ -6,7 +6,7 @@ import { deepFreeze } from '../config/load.js';
 import { StationError, type ErrorCode, type SerializedError } from '../errors/index.js';
 import { uninspectedResult, waitedTimings } from './results.js';
 import { LatencyWindow, monotonicMs, newCounters, type LineCounters } from './stats.js';
-import type { FromWorker, InspectionResult, ModelSummary, ToWorker, WorkerInit } from './protocol.js';
+import type { FromWorker, InspectionResult, ModelSummary, PartIdentity, ToWorker, WorkerInit } from './protocol.js';
 
 /** `starting` → `running` ⇄ `restarting`; `failed` when the restart budget is spent; `stopped`. */
 export type LineState = 'starting' | 'running' | 'restarting' | 'failed' | 'stopped';
@@ -40,6 +40,8 @@ interface Owed {
   mono: number;
   recipe: string;
   recipeVersion: number;
+  partId?: string;
+  lot?: string;
 }
 
 /**
@@ -344,7 +346,7 @@ export class Line extends EventEmitter<LineEvents> {
    * The PLC's photo-eye saw part `seq`: each triggered source owes a result for it from now on.
    * While the worker is down the part is answered at once: uninspected, a fail-safe reject.
    */
-  trigger(seq: number, at: number, mono = monotonicMs() - Math.max(0, Date.now() - at)): void {
+  trigger(seq: number, at: number, mono = monotonicMs() - Math.max(0, Date.now() - at), part?: PartIdentity): void {
     const owed = this.triggeredSources.map((source) => ({
       source,
       seq,
@@ -352,6 +354,8 @@ export class Line extends EventEmitter<LineEvents> {
       mono,
       recipe: this.recipeOf(source),
       recipeVersion: this.versionOf(this.recipeOf(source)),
+      partId: part?.partId,
+      lot: part?.lot,
     }));
     if (!this.worker || this.state !== 'running' || this.stopped) {
       // This part only: the parts the worker already has are still being decided (a graceful
@@ -362,7 +366,7 @@ export class Line extends EventEmitter<LineEvents> {
       return;
     }
     for (const o of owed) this.owed.set(keyOf(o.source, o.seq, o.timestamp), o);
-    this.worker.postMessage({ type: 'trigger', seq, at, mono } satisfies ToWorker);
+    this.worker.postMessage({ type: 'trigger', seq, at, mono, part } satisfies ToWorker);
   }
 
   private recipeOf(source: string): string {

@@ -44,6 +44,9 @@ export interface InspectionMessage {
   line: string;
   source: string;
   partSeq: number;
+  /** The part's serial and lot from the PLC (null when it sends none). */
+  partId: string | null;
+  lot: string | null;
   capturedAt: string;
   decidedAt: string;
   verdict: 'pass' | 'fail' | 'uninspected';
@@ -111,6 +114,8 @@ export class UnsPublisher {
       line: s.line,
       source: r.source,
       partSeq: r.seq,
+      partId: r.partId ?? null,
+      lot: r.lot ?? null,
       capturedAt: new Date(r.timestamp).toISOString(),
       decidedAt: new Date(r.decidedAt).toISOString(),
       verdict: r.verdict,

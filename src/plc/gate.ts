@@ -22,11 +22,12 @@ import {
 import pRetry from 'p-retry';
 import { type ErrorCode, StationError } from '../errors/index.js';
 import { LatencyWindow, monotonicMs } from '../line/stats.js';
-import type { InspectionResult } from '../line/protocol.js';
+import type { InspectionResult, PartIdentity } from '../line/protocol.js';
 import { PlcClock, sourceMs } from './clock.js';
 import { keepSecureTokensOnMonotonicClock } from './secure-token-clock.js';
 import { certificateManager } from './pki.js';
-import { TAG_NAMES, TAG_TYPES, seqAfter, verdictCodeOf, type TagName } from './tags.js';
+import { partIdentity } from './identity.js';
+import { IDENTITY_TAGS, type IdentityTag, TAG_NAMES, TAG_TYPES, seqAfter, verdictCodeOf, type TagName } from './tags.js';
 
 export type SecurityModeName = 'SignAndEncrypt' | 'Sign' | 'None';
 export type SecurityPolicyName = 'Basic256Sha256' | 'Aes128_Sha256_RsaOaep' | 'None';
@@ -44,7 +45,7 @@ export interface GateOptions {
   /** The station's client PKI folder (own certificate, trusted and rejected peers). */
   pkiDir: string;
   /** Each tag: a NodeId (`ns=2;s=…` or `nsu=URI;s=…`) or a browse path from Objects (`Line/PartSeq`). */
-  tags: Record<TagName, string>;
+  tags: Record<TagName, string> & Partial<Record<IdentityTag, string>>;
   /** Namespace of browse-path segments without their own `nsu=` prefix. */
   namespaceUri?: string;
   /** Trigger → verdict budget; a result later than this is not written. */
@@ -92,7 +93,7 @@ export interface GateEvents {
    * (the PLC's source timestamp of the PartSeq change, corrected by the estimated clock offset),
    * or when the station heard of it when the PLC sends no source timestamp.
    */
-  trigger: [seq: number, at: number, mono: number];
+  trigger: [seq: number, at: number, mono: number, part?: PartIdentity];
   state: [GateState];
   error: [Error];
 }
@@ -101,8 +102,11 @@ interface Link {
   client: OPCUAClient;
   session: ClientSession;
   subscription: ClientSubscription;
-  nodes: Record<TagName, string>;
+  nodes: Record<TagName, string> & Partial<Record<IdentityTag, string>>;
 }
+
+/** How many of an identity tag's latest values are kept to find the one a trigger goes with. */
+const IDENTITY_HISTORY = 32;
 
 /**
  * The reject gate's link to the line PLC over OPC UA (standard services only: Read, Write,
@@ -159,6 +163,8 @@ export class RejectGate extends EventEmitter<GateEvents> {
   private link: Link | null = null;
   private cm: OPCUACertificateManager | null = null;
   private lastPartSeq: number | null = null;
+  /** Each configured identity tag's latest values, oldest first, with their PLC source times. */
+  private identity = new Map<IdentityTag, { value: unknown; src: number | null }[]>();
   private resultSeq = 0;
   private heartbeat = 0;
   private heartbeatTimer: NodeJS.Timeout | null = null;
@@ -308,6 +314,17 @@ export class RejectGate extends EventEmitter<GateEvents> {
         const src = sourceMs(dv.sourceTimestamp);
         if (fresh && src !== null) this.clock.sample(src, monotonicMs());
       });
+      this.identity = new Map();
+      for (const tag of IDENTITY_TAGS) {
+        const nodeId = nodes[tag];
+        if (!nodeId) continue;
+        const history: { value: unknown; src: number | null }[] = [];
+        this.identity.set(tag, history);
+        this.monitor(subscription, nodeId, (dv) => {
+          history.push({ value: dv.statusCode.isGood() ? dv.value.value : null, src: sourceMs(dv.sourceTimestamp) });
+          if (history.length > IDENTITY_HISTORY) history.shift();
+        });
+      }
       await this.noteRevision(subscription, partSeq);
       await this.writeTags({ Ready: this.stationReady });
       this.startHeartbeat();
@@ -382,7 +399,36 @@ export class RejectGate extends EventEmitter<GateEvents> {
     // The part's deadline runs from the photo-eye, not from when the station heard of it.
     const mono = this.clock.toStation(src, arrival);
     this.triggerDelay.add(arrival - mono);
-    this.emit('trigger', seq, Date.now() - (arrival - mono), mono);
+    const at = Date.now() - (arrival - mono);
+    if (this.identity.size === 0) {
+      this.emit('trigger', seq, at, mono);
+      return;
+    }
+    // The identity tags' changes may come after PartSeq's in the same notification message (the
+    // server lists monitored items in its own order): the part's identity is read once they are in.
+    const identity = this.identity;
+    setImmediate(() => this.emit('trigger', seq, at, mono, this.identityAt(identity, src)));
+  }
+
+  /**
+   * The identity a part had at its trigger: each tag's latest value written no later than the
+   * PartSeq change (by the PLC's source timestamps; the PLC writes them before PartSeq), or its
+   * latest value when the server sends no timestamps.
+   */
+  private identityAt(identity: Map<IdentityTag, { value: unknown; src: number | null }[]>, partSeqSrc: number | null): PartIdentity {
+    const values: Partial<Record<IdentityTag, unknown>> = {};
+    for (const [tag, history] of identity) {
+      let pick = history.at(-1);
+      if (partSeqSrc !== null) {
+        for (let i = history.length - 1; i >= 0; i--) {
+          const h = history[i];
+          pick = h;
+          if (h.src === null || h.src <= partSeqSrc) break;
+        }
+      }
+      values[tag] = pick?.value ?? null;
+    }
+    return partIdentity(values);
   }
 
   /** What a failed connection attempt means, with what to do about it. */
@@ -424,16 +470,17 @@ export class RejectGate extends EventEmitter<GateEvents> {
   }
 
   /** Resolves the configured tags to NodeIds with standard services (Read NamespaceArray, TranslateBrowsePaths). */
-  private async resolveTags(session: ClientSession): Promise<Record<TagName, string>> {
+  private async resolveTags(session: ClientSession): Promise<Link['nodes']> {
     const nsArray = (await session.read({ nodeId: 'ns=0;i=2255', attributeId: AttributeIds.Value })).value.value as string[];
     const nsIndex = (uri: string) => {
       const i = nsArray.indexOf(uri);
       if (i < 0) throw new StationError('STN_ERR_PLC_TAG', `the server has no namespace ${uri}`);
       return i;
     };
-    const out = {} as Record<TagName, string>;
-    for (const tag of TAG_NAMES) {
+    const out = {} as Link['nodes'];
+    for (const tag of [...TAG_NAMES, ...IDENTITY_TAGS]) {
       const spec = this.o.tags[tag];
+      if (spec === undefined) continue;
       const nsu = /^nsu=([^;]+);(.*)$/.exec(spec);
       if (nsu) {
         out[tag] = `ns=${nsIndex(nsu[1])};${nsu[2]}`;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DataType, MessageSecurityMode, OPCUAServer, SecurityPolicy, StatusCodes, Subscription, Variant, type UAObject, type UAVariable } from 'node-opcua';
 import { PartGenerator } from '../capture/index.js';
 import { certificateManager } from './pki.js';
-import { SIM_FOLDER, SIM_NAMESPACE_URI, TAG_TYPES, VerdictCode, type TagName } from './tags.js';
+import { IDENTITY_TYPES, type IdentityTag, SIM_FOLDER, SIM_NAMESPACE_URI, TAG_TYPES, VerdictCode, type TagName } from './tags.js';
 
 export interface SimulatorOptions {
   /** 0 picks a free port. */
@@ -30,6 +30,23 @@ export interface SimulatorOptions {
   minimumPublishingIntervalMs?: number;
   /** The PLC's clock minus the real one (ms): source timestamps of PLC-owned tags carry it. */
   clockOffsetMs?: number;
+  /**
+   * Each part's identity, written to PartId, Lot and RecipeSelect before its PartSeq (the write
+   * order a PLC must keep). Default: serials `SN-<seq>` in lots of 50 (`LOT-<n>`), RecipeSelect 1.
+   */
+  identity?: (seq: number) => SimulatedIdentity;
+}
+
+/** What the simulated PLC writes for a part (a tag left out keeps its value). */
+export interface SimulatedIdentity {
+  partId?: string;
+  lot?: string;
+  recipeSelect?: number;
+}
+
+/** The simulator's default identities: serial SN-<8 digits>, lots of 50 parts, RecipeSelect 1. */
+export function defaultIdentity(seq: number): SimulatedIdentity {
+  return { partId: `SN-${String(seq).padStart(8, '0')}`, lot: `LOT-${Math.floor((seq - 1) / 50) + 1}`, recipeSelect: 1 };
 }
 
 export interface GateCounters {
@@ -94,6 +111,9 @@ export class LineSimulator {
   private gateTimers = new Set<NodeJS.Timeout>();
   private lastStationHeartbeat = { value: -1, at: 0 };
   private variables: Partial<Record<TagName, UAVariable>> = {};
+  private identityVariables: Partial<Record<IdentityTag, UAVariable>> = {};
+  /** The identity written for each part still in flight (tests compare it with the records). */
+  readonly identities = new Map<number, SimulatedIdentity>();
   /** The last results received, with the time from photo-eye to result (for tests and reports). */
   readonly received: { seq: number; verdict: number; defectCode: number; delayMs: number }[] = [];
   endpointUrl = '';
@@ -179,6 +199,13 @@ export class LineSimulator {
     const seq = ((this.values.PartSeq as number) + 1) >>> 0;
     const part: Part = { seq, at: Date.now(), defective: this.truth.isDefective(seq) };
     this.inFlight.set(seq, part);
+    // The part's identity first, PartSeq last: a station reading them as of PartSeq's change gets this part's.
+    const id = (this.options.identity ?? defaultIdentity)(seq);
+    this.identities.set(seq, id);
+    if (this.identities.size > 10_000) this.identities.delete(this.identities.keys().next().value!);
+    if (id.partId !== undefined) this.setIdentity('PartId', id.partId);
+    if (id.lot !== undefined) this.setIdentity('Lot', id.lot);
+    if (id.recipeSelect !== undefined) this.setIdentity('RecipeSelect', id.recipeSelect);
     this.set('PartSeq', seq);
     const t = setTimeout(() => {
       this.gateTimers.delete(t);
@@ -237,6 +264,14 @@ export class LineSimulator {
     );
   }
 
+  private setIdentity(tag: IdentityTag, value: string | number): void {
+    this.identityVariables[tag]?.setValueFromSource(
+      new Variant({ dataType: DataType[IDENTITY_TYPES[tag]], value }),
+      StatusCodes.Good,
+      new Date(Date.now() + (this.options.clockOffsetMs ?? 0)),
+    );
+  }
+
   private buildAddressSpace(server: OPCUAServer): void {
     const addressSpace = server.engine.addressSpace!;
     const ns = addressSpace.registerNamespace(SIM_NAMESPACE_URI);
@@ -266,6 +301,19 @@ export class LineSimulator {
               },
             }
           : new Variant({ dataType, value: this.values[tag] }),
+      });
+    }
+    for (const tag of Object.keys(IDENTITY_TYPES) as IdentityTag[]) {
+      const dataType = IDENTITY_TYPES[tag];
+      this.identityVariables[tag] = ns.addVariable({
+        componentOf: folder,
+        browseName: tag,
+        nodeId: `s=${SIM_FOLDER}.${tag}`,
+        dataType,
+        accessLevel: 'CurrentRead',
+        userAccessLevel: 'CurrentRead',
+        minimumSamplingInterval: 0,
+        value: new Variant({ dataType: DataType[dataType], value: dataType === 'String' ? '' : 0 }),
       });
     }
   }

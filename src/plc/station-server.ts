@@ -233,7 +233,10 @@ export class StationServer {
     const t = r.timings;
     this.visionSystem.raiseEvent(eventType, {
       resultId: { dataType: DataType.ExtensionObject, value: construct('ResultIdDataType', { id: `${r.source}-${r.seq}-${r.timestamp}` }) },
-      partId: { dataType: DataType.ExtensionObject, value: construct('PartIdDataType', { id: String(r.seq) }) },
+      partId: {
+        dataType: DataType.ExtensionObject,
+        value: construct('PartIdDataType', { id: r.partId ?? String(r.seq), description: r.lot ? { text: `lot ${r.lot}` } : undefined }),
+      },
       internalRecipeId: { dataType: DataType.ExtensionObject, value: construct('RecipeIdInternalDataType', { id: `${r.recipe}@${r.recipeVersion}` }) },
       resultState: { dataType: DataType.Int32, value: r.verdict === 'pass' ? 1 : r.verdict === 'fail' ? 2 : 0 },
       isSimulated: { dataType: DataType.Boolean, value: false },

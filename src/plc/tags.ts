@@ -3,6 +3,9 @@
  *
  *   PLC → station   PartSeq (UInt32, +1 at the photo-eye; a change triggers that part's frame)
  *                   PlcHeartbeat (UInt32, +1 every cycle of the PLC's watchdog)
+ *                   optional, the part's identity, written BEFORE its PartSeq: PartId (String,
+ *                   the serial), Lot (String, lot or production order), RecipeSelect (UInt16, the
+ *                   recipe number for this part)
  *   station → PLC   StationHeartbeat (UInt32), Ready (Boolean)
  *                   per result: ResultPartSeq (UInt32), Verdict (UInt16), DefectCode (UInt16),
  *                   then ResultSeq (UInt32) last, in a separate write, so a PLC that reacts to
@@ -19,6 +22,13 @@ export const PLC_INPUTS = ['PartSeq', 'PlcHeartbeat'] as const;
 export const PLC_OUTPUTS = ['StationHeartbeat', 'Ready', 'ResultPartSeq', 'Verdict', 'DefectCode', 'ResultSeq'] as const;
 export const TAG_NAMES = [...PLC_INPUTS, ...PLC_OUTPUTS] as const;
 export type TagName = (typeof TAG_NAMES)[number];
+/** The part's identity, read as of its trigger when configured (plc.tags). */
+export const IDENTITY_TAGS = ['PartId', 'Lot', 'RecipeSelect'] as const;
+export type IdentityTag = (typeof IDENTITY_TAGS)[number];
+export const IDENTITY_TYPES: Record<IdentityTag, 'String' | 'UInt16'> = { PartId: 'String', Lot: 'String', RecipeSelect: 'UInt16' };
+/** Longest serial and lot stored (characters); a longer value is a bad part identity. */
+export const PART_ID_MAX = 128;
+export const LOT_MAX = 64;
 
 /** OPC UA built-in data type of each tag. */
 export const TAG_TYPES: Record<TagName, 'UInt32' | 'UInt16' | 'Boolean'> = {

@@ -351,7 +351,7 @@ export const plcGate = (s: StationParts): Component => ({
       log: s.log.child({ component: 'plc' }),
     });
     s.gate = gate;
-    gate.on('trigger', (seq, at, mono) => s.line.trigger(seq, at, mono));
+    gate.on('trigger', (seq, at, mono, part) => s.line.trigger(seq, at, mono, part));
     gate.on('state', (state) => {
       if (state === 'ready') s.selfTest.plc = 'ok';
       s.log.info({ plc: state, lastError: gate.lastError }, 'PLC link');

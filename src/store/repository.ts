@@ -47,6 +47,9 @@ export interface InspectionFilter {
   reviewed?: boolean;
   /** Only inspections whose highest finding scored at least this. */
   minScore?: number;
+  /** The part's serial, or its lot, from the PLC (exact). */
+  partId?: string;
+  lot?: string;
   from?: Date;
   to?: Date;
   limit: number;
@@ -222,6 +225,8 @@ export class Repository {
         verdict: f.verdict,
         recipeName: f.recipe,
         stationId,
+        partId: f.partId,
+        lot: f.lot,
         capturedAt: f.from || f.to || c ? { gte: f.from, lt: f.to, lte: c?.capturedAt } : undefined,
         NOT: c ? { capturedAt: c.capturedAt, id: { gte: c.id } } : undefined,
         defects: f.class ? { some: { class: f.class, rejecting: true } } : undefined,
@@ -771,6 +776,8 @@ export function inspectionData(stationId: string, r: InspectionResult, refs: Row
     stationId,
     partSeq: BigInt(r.seq),
     source: r.source,
+    partId: r.partId ?? null,
+    lot: r.lot ?? null,
     capturedAt,
     decidedAt: new Date(r.decidedAt),
     verdict: r.verdict,
@@ -855,6 +862,8 @@ type Row = {
   stationId: string;
   partSeq: bigint;
   source: string;
+  partId: string | null;
+  lot: string | null;
   capturedAt: Date;
   decidedAt: Date;
   verdict: string;
@@ -884,6 +893,8 @@ function toApi(r: Row) {
     station: r.stationId,
     partSeq: Number(r.partSeq),
     source: r.source,
+    partId: r.partId,
+    lot: r.lot,
     capturedAt: r.capturedAt.toISOString(),
     decidedAt: r.decidedAt.toISOString(),
     verdict: r.verdict,

@@ -102,6 +102,7 @@ export function register(program: Command): void {
           failSafeRejects: g?.failSafeRejects ?? 0,
         },
         truth: live.truth(),
+        identity: live.identity,
         recorded: station.recorder.counters.recorded,
       };
       // The last stdout line is one JSON object, with or without --json, also after SIGTERM.
@@ -114,8 +115,13 @@ export function register(program: Command): void {
 class LiveLine {
   private readonly tally = new TruthTally();
   private last = { t: Date.now(), parts: 0 };
+  /** Parts that came with a serial and a lot from the PLC, and those whose identity was unusable. */
+  readonly identity = { withSerial: 0, withLot: 0, unusable: 0 };
   add(r: InspectionResult): void {
     this.tally.add(r);
+    if (r.partId) this.identity.withSerial++;
+    if (r.lot) this.identity.withLot++;
+    if (r.errorCode === 'STN_ERR_PART_ID' || r.errorCode === 'STN_ERR_PART_LOT' || r.errorCode === 'STN_ERR_RECIPE_SELECT') this.identity.unusable++;
   }
   truth() {
     return this.tally.summary();

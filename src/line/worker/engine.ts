@@ -6,7 +6,7 @@ import { compactOutputs, decide, DETECTION_FLOOR, type CompactOutputs, type Deci
 import { serializeError, StationError, type ErrorCode } from '../../errors/index.js';
 import { loadModel, ModelRunner, type ModelOutput } from '../../inference/index.js';
 import { Preprocessor, type Transform } from '../../preprocess/index.js';
-import type { FromWorker, InspectionResult, ModelSummary, ToWorker, WorkerInit } from '../protocol.js';
+import type { FromWorker, InspectionResult, ModelSummary, PartIdentity, ToWorker, WorkerInit } from '../protocol.js';
 import { uninspectedResult, waitedTimings } from '../results.js';
 import { monotonicMs } from '../stats.js';
 
@@ -57,6 +57,8 @@ export class LineEngine {
   private readonly recipes = new Map<string, RecipeRuntime>();
   private readonly sources: { source: FrameSource; recipe: RecipeRuntime; wait: boolean }[] = [];
   private readonly queue: Queued[] = [];
+  /** The identity the PLC gave each recent trigger, by PartSeq (its frames take it when they come). */
+  private readonly parts = new Map<number, PartIdentity>();
   private readonly capacity: number;
   private readonly deadlineMs: number;
   private readonly abort = new AbortController();
@@ -233,11 +235,19 @@ export class LineEngine {
         return;
       }
       case 'trigger': {
+        if (msg.part) {
+          this.parts.set(msg.seq, msg.part);
+          // Bounded: a camera that never delivers a triggered frame leaves its part's entry behind.
+          if (this.parts.size > 1024) this.parts.delete(this.parts.keys().next().value!);
+        }
         for (const s of this.sources) {
           if (isTriggered(s.source) && !s.source.trigger(msg.seq, msg.at, msg.mono)) {
             // Triggers piling up beyond the camera's queue: that part gets no frame, loudly.
             this.emitUninspected(
-              { frame: { seq: msg.seq, timestamp: msg.at, mono: msg.mono, source: s.source.name }, recipe: s.recipe },
+              {
+                frame: { seq: msg.seq, timestamp: msg.at, mono: msg.mono, source: s.source.name, partId: msg.part?.partId, lot: msg.part?.lot },
+                recipe: s.recipe,
+              },
               'STN_ERR_LINE_DROPPED',
               waitedTimings(msg.mono),
             );
@@ -277,6 +287,7 @@ export class LineEngine {
       for await (const frame of s.source.frames(this.abort.signal)) {
         // Deadlines count on the monotonic clock; a source that only knows the wall time made the frame just now.
         frame.mono ??= monotonicMs() - Math.max(0, Date.now() - frame.timestamp);
+        const recipe = isTriggered(s.source) ? this.identify(frame, s.recipe) : s.recipe;
         if (s.wait) {
           while (this.queue.length >= this.capacity && !this.stopping) await new Promise<void>((r) => this.spaceWaiters.push(r));
         } else if (this.queue.length >= this.capacity) {
@@ -284,15 +295,17 @@ export class LineEngine {
           const dropped = this.queue.shift()!;
           this.emitUninspected(dropped, 'STN_ERR_LINE_DROPPED', waitedTimings(dropped.frame.mono!));
         }
-        this.queue.push({ frame, recipe: s.recipe });
+        this.queue.push({ frame, recipe });
         this.emit({
           type: 'accepted',
           source: frame.source,
           seq: frame.seq,
           timestamp: frame.timestamp,
           mono: frame.mono,
-          recipe: s.recipe.name,
-          recipeVersion: s.recipe.version,
+          recipe: recipe.name,
+          recipeVersion: recipe.version,
+          partId: frame.partId,
+          lot: frame.lot,
         });
         this.wakeLoop?.();
       }
@@ -303,6 +316,23 @@ export class LineEngine {
       this.emit({ type: 'source-ended', source: s.source.name });
       this.wakeLoop?.();
     }
+  }
+
+  /**
+   * A triggered frame takes its part's identity from the PLC, and the recipe its RecipeSelect
+   * names (the source's own without one). An unusable identity or a number no recipe has makes
+   * the part uninspected with that code, under the source's recipe: captured, recorded, rejected.
+   */
+  private identify(frame: Frame, fallback: RecipeRuntime): RecipeRuntime {
+    const part = this.parts.get(frame.seq);
+    if (!part) return fallback;
+    frame.partId = part.partId;
+    frame.lot = part.lot;
+    if (part.error) frame.error ??= part.error;
+    if (part.recipeNumber === undefined) return fallback;
+    for (const r of this.recipes.values()) if (r.recipe.number === part.recipeNumber) return r;
+    frame.error ??= 'STN_ERR_RECIPE_SELECT';
+    return fallback;
   }
 
   /**
@@ -436,6 +466,8 @@ export class LineEngine {
     const result: InspectionResult = {
       seq: frame.seq,
       source: frame.source,
+      partId: frame.partId,
+      lot: frame.lot,
       recipe: recipe.name,
       recipeVersion: recipe.version,
       modelSha256: recipe.runner.model.manifest.sha256,
