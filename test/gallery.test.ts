@@ -297,4 +297,43 @@ describe.skipIf(!haveBrowser)('the quality gallery in a real browser', () => {
         .map((l) => l.split(',')[2]),
     ).toEqual(['900002', '900001', '900000']);
   });
+  it("finds a part by its serial whatever its verdict, and a lot's parts (issue #19)", async () => {
+    const at = Date.now() - 3600_000;
+    const r = (k: number, partId: string, lot: string, verdict: 'pass' | 'fail') => ({
+      seq: 910_000 + k,
+      source: 'line',
+      partId,
+      lot,
+      recipe: 'plate',
+      recipeVersion: 1,
+      modelSha256: null,
+      timestamp: at + k * 1000,
+      decidedAt: at + k * 1000 + 10,
+      verdict,
+      reasons: [],
+      defects: [],
+      maxScore: 0,
+      outputs: { kind: 'detections', n: 0 } as never,
+      timings: { queue: 1, preprocess: 1, inference: 1, decode: 0, decision: 0, total: 3 },
+    });
+    const parts = [r(0, 'SN-GAL-1', 'LOT-GAL-1', 'pass'), r(1, 'SN-GAL-2', 'LOT-GAL-9', 'fail'), r(2, 'SN-GAL-3', 'LOT-GAL-9', 'pass')];
+    await station!.repo.insertInspections(
+      station!.config.station.id,
+      parts.map((p) => ({ r: p, refs: { modelId: null, recipeVersionId: null }, images: [] })),
+    );
+    const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
+    await logIn(page);
+    // The gallery opens on failed parts; a passed part's serial still finds it.
+    await page.getByTestId('serial').fill('SN-GAL-1');
+    await page.getByTestId('serial').press('Enter');
+    await expect.poll(() => page.getByTestId('card').allTextContents()).toEqual([expect.stringContaining('SN-GAL-1 pass')]);
+    await page.getByTestId('serial').fill('');
+    await page.getByTestId('serial').press('Enter');
+    await page.getByTestId('lot').fill('LOT-GAL-9');
+    await page.getByTestId('lot').press('Enter');
+    await expect.poll(async () => (await page.getByTestId('card').allTextContents()).map((t) => /SN-GAL-\d/.exec(t)?.[0])).toEqual(['SN-GAL-3', 'SN-GAL-2']);
+    await page.getByTestId('card').first().click();
+    await expect.poll(() => page.locator('aside h2').textContent()).toContain('SN-GAL-3 (#910002)');
+    await expect.poll(() => page.locator('aside').textContent()).toContain('lot LOT-GAL-9');
+  });
 });

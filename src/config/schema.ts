@@ -107,10 +107,14 @@ export const PlcConfig = Type.Object(
         Lot: Type.Optional(Type.String({ minLength: 1 })),
         /** The recipe number for this part (a recipe's `number`), like a vision system's job load. */
         RecipeSelect: Type.Optional(Type.String({ minLength: 1 })),
+        /** PLC → station (UInt32): the ResultSeq the PLC has taken; unset: no acknowledge expected. */
+        ResultAck: Type.Optional(Type.String({ minLength: 1 })),
       },
       { ...Strict, default: {} },
     ),
     heartbeatMs: Type.Integer({ minimum: 50, default: 500 }),
+    /** With tags.ResultAck: a result the PLC has not acknowledged this long after its write is counted unacknowledged. */
+    ackTimeoutMs: Type.Integer({ minimum: 10, default: 1000 }),
     reconnectMinMs: Type.Integer({ minimum: 10, default: 250 }),
     reconnectMaxMs: Type.Integer({ minimum: 10, default: 5000 }),
     /** The station does not start unless the PLC answers (exit 2, STN_ERR_PLC_CONNECT); default: it runs and rejects until it does. */

@@ -17,7 +17,7 @@ export interface HealthInputs {
   lastImageError: () => string | null;
   retention: { disk: { totalBytes: number; freeBytes: number } | null };
   minFreeBytes: number;
-  gate: { state: string; lastError: string | null } | null;
+  gate: { state: string; lastError: string | null; counters: { unacknowledged: number } } | null;
   mqtt: { connected: boolean; buffered: number; lastError: string | null } | null;
 }
 
@@ -51,6 +51,7 @@ export class StationHealth {
   private readonly journalErrors = new Growth();
   private readonly dropped = new Growth();
   private readonly quarantined = new Growth();
+  private readonly unacknowledged = new Growth();
   constructor(
     private readonly s: HealthInputs,
     private readonly now: () => number = Date.now,
@@ -81,6 +82,9 @@ export class StationHealth {
     if (this.quarantined.recent(c.quarantined ?? 0, now))
       p.push(`recorder: ${c.quarantined} spool lines could not be replayed and were set aside (quarantine-*.quarantine in the spool folder)`);
     if (gate && gate.state !== 'ready') p.push(`PLC link ${gate.state}: ${gate.lastError ?? ''}`);
+    // The acknowledge handshake (tags.ResultAck): the PLC stopped confirming the results it takes.
+    if (gate && this.unacknowledged.recent(gate.counters.unacknowledged, now))
+      p.push(`PLC: ${gate.counters.unacknowledged} results not acknowledged (ResultAck) within plc.ackTimeoutMs`);
     if (mqtt && !mqtt.connected) p.push(`MQTT broker unreachable, ${mqtt.buffered} messages waiting: ${mqtt.lastError ?? ''}`);
     return { status: failed ? 'failed' : p.length ? 'degraded' : 'ok', problems: p };
   }

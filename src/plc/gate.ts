@@ -27,7 +27,7 @@ import { PlcClock, sourceMs } from './clock.js';
 import { keepSecureTokensOnMonotonicClock } from './secure-token-clock.js';
 import { certificateManager } from './pki.js';
 import { partIdentity } from './identity.js';
-import { IDENTITY_TAGS, type IdentityTag, TAG_NAMES, TAG_TYPES, seqAfter, verdictCodeOf, type TagName } from './tags.js';
+import { ACK_TAG, IDENTITY_TAGS, type IdentityTag, TAG_NAMES, TAG_TYPES, seqAfter, verdictCodeOf, type TagName } from './tags.js';
 
 export type SecurityModeName = 'SignAndEncrypt' | 'Sign' | 'None';
 export type SecurityPolicyName = 'Basic256Sha256' | 'Aes128_Sha256_RsaOaep' | 'None';
@@ -45,7 +45,9 @@ export interface GateOptions {
   /** The station's client PKI folder (own certificate, trusted and rejected peers). */
   pkiDir: string;
   /** Each tag: a NodeId (`ns=2;s=…` or `nsu=URI;s=…`) or a browse path from Objects (`Line/PartSeq`). */
-  tags: Record<TagName, string> & Partial<Record<IdentityTag, string>>;
+  tags: Record<TagName, string> & Partial<Record<IdentityTag | typeof ACK_TAG, string>>;
+  /** With tags.ResultAck: how long the PLC may take to acknowledge a result (default 1000 ms). */
+  ackTimeoutMs?: number;
   /** Namespace of browse-path segments without their own `nsu=` prefix. */
   namespaceUri?: string;
   /** Trigger → verdict budget; a result later than this is not written. */
@@ -85,6 +87,9 @@ export interface GateCounters {
   writeErrors: number;
   connects: number;
   connectFailures: number;
+  /** With ResultAck: results the PLC acknowledged, and those it did not within ackTimeoutMs (or before the link dropped). */
+  acknowledged: number;
+  unacknowledged: number;
 }
 
 export interface GateEvents {
@@ -102,7 +107,7 @@ interface Link {
   client: OPCUAClient;
   session: ClientSession;
   subscription: ClientSubscription;
-  nodes: Record<TagName, string> & Partial<Record<IdentityTag, string>>;
+  nodes: Record<TagName, string> & Partial<Record<IdentityTag | typeof ACK_TAG, string>>;
 }
 
 /** How many of an identity tag's latest values are kept to find the one a trigger goes with. */
@@ -134,7 +139,13 @@ export class RejectGate extends EventEmitter<GateEvents> {
     writeErrors: 0,
     connects: 0,
     connectFailures: 0,
+    acknowledged: 0,
+    unacknowledged: 0,
   };
+  /** ResultSeq write → the PLC's ResultAck for it. */
+  readonly ackLatency = new LatencyWindow(4096);
+  /** Results written and not yet acknowledged, oldest first (ResultSeq, when written on the monotonic clock). */
+  private awaitingAck: { seq: number; mono: number }[] = [];
   /** Trigger → ResultSeq write acknowledged, per written result. */
   readonly writeLatency = new LatencyWindow(16384);
   /** The result's writes alone (ResultPartSeq/Verdict/DefectCode, then ResultSeq), start to acknowledgement. */
@@ -325,6 +336,13 @@ export class RejectGate extends EventEmitter<GateEvents> {
           if (history.length > IDENTITY_HISTORY) history.shift();
         });
       }
+      this.awaitingAck = [];
+      const ackNode = nodes[ACK_TAG];
+      if (ackNode)
+        this.monitor(subscription, ackNode, (dv) => {
+          // The first value is what the PLC acknowledged before this link (older than any awaited).
+          if (dv.statusCode.isGood()) this.onAck(Number(dv.value.value) >>> 0);
+        });
       await this.noteRevision(subscription, partSeq);
       await this.writeTags({ Ready: this.stationReady });
       this.startHeartbeat();
@@ -478,7 +496,7 @@ export class RejectGate extends EventEmitter<GateEvents> {
       return i;
     };
     const out = {} as Link['nodes'];
-    for (const tag of [...TAG_NAMES, ...IDENTITY_TAGS]) {
+    for (const tag of [...TAG_NAMES, ...IDENTITY_TAGS, ACK_TAG]) {
       const spec = this.o.tags[tag];
       if (spec === undefined) continue;
       const nsu = /^nsu=([^;]+);(.*)$/.exec(spec);
@@ -517,9 +535,28 @@ export class RejectGate extends EventEmitter<GateEvents> {
     if (bad) throw new StationError('STN_ERR_PLC_TAG', `write refused: ${bad.name}`);
   }
 
+  /** The PLC took every result up to ResultSeq `ack`. */
+  private onAck(ack: number): void {
+    const now = monotonicMs();
+    while (this.awaitingAck.length && !seqAfter(this.awaitingAck[0].seq, ack)) {
+      this.ackLatency.add(now - this.awaitingAck.shift()!.mono);
+      this.counters.acknowledged++;
+    }
+  }
+
+  /** Results the PLC has not acknowledged in time are counted (health degrades), and no longer awaited. */
+  private expireAcks(all = false): void {
+    const limit = monotonicMs() - (this.o.ackTimeoutMs ?? 1000);
+    while (this.awaitingAck.length && (all || this.awaitingAck[0].mono < limit)) {
+      this.awaitingAck.shift();
+      this.counters.unacknowledged++;
+    }
+  }
+
   private startHeartbeat(): void {
     this.stopHeartbeat();
     this.heartbeatTimer = setInterval(() => {
+      this.expireAcks();
       if (this.state !== 'ready') return;
       this.heartbeat = (this.heartbeat + 1) >>> 0;
       this.writeTags({ StationHeartbeat: this.heartbeat }).catch((err) => this.lost(this.link?.client, `heartbeat write failed: ${(err as Error).message}`));
@@ -538,6 +575,8 @@ export class RejectGate extends EventEmitter<GateEvents> {
     this.problem('STN_ERR_PLC_LOST', `the link to the PLC was lost (${why}): it stopped, restarted or the network failed; reconnecting`);
     this.link = null;
     this.stopHeartbeat();
+    // A result written on a link that is gone will not be acknowledged on the next one.
+    this.expireAcks(true);
     this.setState('reconnecting');
     void client.disconnect().catch(() => undefined);
     this.running = this.connectLoop();
@@ -575,7 +614,15 @@ export class RejectGate extends EventEmitter<GateEvents> {
         const start = performance.now();
         await this.writeTags({ ResultPartSeq: r.seq >>> 0, Verdict: verdict, DefectCode: code });
         this.resultSeq = (this.resultSeq + 1) >>> 0;
-        await this.writeTags({ ResultSeq: this.resultSeq });
+        // Awaited from before the write: the PLC may acknowledge before the write's response is read.
+        const awaited = this.link?.nodes[ACK_TAG] ? { seq: this.resultSeq, mono: monotonicMs() } : null;
+        if (awaited) this.awaitingAck.push(awaited);
+        try {
+          await this.writeTags({ ResultSeq: this.resultSeq });
+        } catch (err) {
+          if (awaited) this.awaitingAck = this.awaitingAck.filter((a) => a !== awaited);
+          throw err;
+        }
         const done = monotonicMs();
         this.writeDuration.add(performance.now() - start);
         this.counters.written++;
@@ -636,6 +683,9 @@ export class RejectGate extends EventEmitter<GateEvents> {
       clockOffsetMs: this.clock.offsetMs === null ? null : Math.round(this.clock.offsetMs + Date.now() - monotonicMs()),
       /** Photo-eye → the station hearing of the part (ms): the publishing cycle and the network. */
       triggerDelayMs: { p50: this.triggerDelay.percentile(50), p99: this.triggerDelay.percentile(99) },
+      /** With ResultAck: ResultSeq written → acknowledged (ms), and how many wait for it now. */
+      ackLatencyMs: { p50: this.ackLatency.percentile(50), p99: this.ackLatency.percentile(99) },
+      awaitingAck: this.awaitingAck.length,
     };
   }
 }

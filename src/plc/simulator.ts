@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DataType, MessageSecurityMode, OPCUAServer, SecurityPolicy, StatusCodes, Subscription, Variant, type UAObject, type UAVariable } from 'node-opcua';
 import { PartGenerator } from '../capture/index.js';
 import { certificateManager } from './pki.js';
-import { IDENTITY_TYPES, type IdentityTag, SIM_FOLDER, SIM_NAMESPACE_URI, TAG_TYPES, VerdictCode, type TagName } from './tags.js';
+import { ACK_TAG, IDENTITY_TYPES, type IdentityTag, SIM_FOLDER, SIM_NAMESPACE_URI, TAG_TYPES, VerdictCode, type TagName } from './tags.js';
 
 export interface SimulatorOptions {
   /** 0 picks a free port. */
@@ -112,6 +112,9 @@ export class LineSimulator {
   private lastStationHeartbeat = { value: -1, at: 0 };
   private variables: Partial<Record<TagName, UAVariable>> = {};
   private identityVariables: Partial<Record<IdentityTag, UAVariable>> = {};
+  private ackVariable: UAVariable | null = null;
+  /** Whether the PLC acknowledges each result it takes (ResultAck = ResultSeq); tests turn it off. */
+  acknowledging = true;
   /** The identity written for each part still in flight (tests compare it with the records). */
   readonly identities = new Map<number, SimulatedIdentity>();
   /** The last results received, with the time from photo-eye to result (for tests and reports). */
@@ -240,6 +243,12 @@ export class LineSimulator {
 
   /** ResultSeq was written: the other result tags are consistent now. */
   private onResult(): void {
+    if (this.acknowledging)
+      this.ackVariable?.setValueFromSource(
+        new Variant({ dataType: DataType.UInt32, value: this.values.ResultSeq as number }),
+        StatusCodes.Good,
+        new Date(Date.now() + (this.options.clockOffsetMs ?? 0)),
+      );
     const seq = this.values.ResultPartSeq as number;
     const part = this.inFlight.get(seq);
     if (part) {
@@ -316,5 +325,15 @@ export class LineSimulator {
         value: new Variant({ dataType: DataType[dataType], value: dataType === 'String' ? '' : 0 }),
       });
     }
+    this.ackVariable = ns.addVariable({
+      componentOf: folder,
+      browseName: ACK_TAG,
+      nodeId: `s=${SIM_FOLDER}.${ACK_TAG}`,
+      dataType: 'UInt32',
+      accessLevel: 'CurrentRead',
+      userAccessLevel: 'CurrentRead',
+      minimumSamplingInterval: 0,
+      value: new Variant({ dataType: DataType.UInt32, value: 0 }),
+    });
   }
 }

@@ -26,6 +26,12 @@ export type TagName = (typeof TAG_NAMES)[number];
 export const IDENTITY_TAGS = ['PartId', 'Lot', 'RecipeSelect'] as const;
 export type IdentityTag = (typeof IDENTITY_TAGS)[number];
 export const IDENTITY_TYPES: Record<IdentityTag, 'String' | 'UInt16'> = { PartId: 'String', Lot: 'String', RecipeSelect: 'UInt16' };
+/**
+ * Optional acknowledge: the PLC writes ResultAck = the ResultSeq it has taken. Results not
+ * acknowledged within plc.ackTimeoutMs are counted, and health degrades.
+ */
+export const ACK_TAG = 'ResultAck' as const;
+
 /** Longest serial and lot stored (characters); a longer value is a bad part identity. */
 export const PART_ID_MAX = 128;
 export const LOT_MAX = 64;

@@ -343,6 +343,7 @@ export const plcGate = (s: StationParts): Component => ({
       namespaceUri: plc.namespaceUri,
       deadlineMs: c.line.deadlineMs,
       heartbeatMs: plc.heartbeatMs,
+      ackTimeoutMs: plc.ackTimeoutMs,
       reconnectMinMs: plc.reconnectMinMs,
       reconnectMaxMs: plc.reconnectMaxMs,
       applicationUri: `urn:inspection-station:station:${c.station.id}`,

@@ -56,6 +56,9 @@ export interface Defect {
 export interface Inspection {
   id: number;
   partSeq: number;
+  /** The serial and lot from the PLC (null when it sent none). */
+  partId?: string | null;
+  lot?: string | null;
   capturedAt: string;
   verdict: 'pass' | 'fail' | 'uninspected';
   errorCode: string | null;

@@ -106,6 +106,9 @@ interface Filters {
   class: string;
   reviewed: string;
   station: string;
+  /** A serial or a lot from the PLC, matched exactly ('' for any). */
+  partId: string;
+  lot: string;
   /** The browser's local time, as a datetime-local input gives it ('' for no bound). */
   from: string;
   to: string;
@@ -135,7 +138,7 @@ interface StationInfo {
 }
 
 function Gallery({ me, openId }: { me: Me; openId: number | null }) {
-  const [filters, setFilters] = useState<Filters>({ verdict: 'fail', class: '', reviewed: '', station: '', from: '', to: '' });
+  const [filters, setFilters] = useState<Filters>({ verdict: 'fail', class: '', reviewed: '', station: '', partId: '', lot: '', from: '', to: '' });
   const [stations, setStations] = useState<StationInfo[]>([]);
   useEffect(() => void api<{ items: StationInfo[] }>('GET', '/api/stations').then((r) => setStations(r.items)), []);
   const [items, setItems] = useState<Inspection[]>([]);
@@ -145,6 +148,8 @@ function Gallery({ me, openId }: { me: Me; openId: number | null }) {
   const [labels, setLabels] = useState<string[]>([]);
   const sentinel = useRef<HTMLDivElement>(null);
   const loading = useRef(false);
+  /** Bumped by each change of filters: a response to older filters is not shown. */
+  const generation = useRef(0);
 
   /** The filters as the API's query (the listing and the CSV download take the same). */
   const filterQuery = () => {
@@ -153,6 +158,8 @@ function Gallery({ me, openId }: { me: Me; openId: number | null }) {
     if (filters.class) q.set('class', filters.class);
     if (filters.reviewed) q.set('reviewed', filters.reviewed);
     if (filters.station) q.set('station', filters.station);
+    if (filters.partId) q.set('partId', filters.partId);
+    if (filters.lot) q.set('lot', filters.lot);
     const from = isoOfLocal(filters.from);
     const to = isoOfLocal(filters.to);
     if (from) q.set('from', from);
@@ -166,10 +173,14 @@ function Gallery({ me, openId }: { me: Me; openId: number | null }) {
     return `/api/inspections?${q}`;
   };
   const loadMore = async (reset = false) => {
-    if (loading.current || (!reset && cursor === null)) return;
+    // New filters always load (a page of the old ones still on its way is then dropped); the next
+    // page waits for the one in flight.
+    if (!reset && (loading.current || cursor === null)) return;
+    const gen = reset ? ++generation.current : generation.current;
     loading.current = true;
     try {
       const r = await api<{ items: Inspection[]; nextCursor: string | null }>('GET', query(reset ? undefined : cursor));
+      if (gen !== generation.current) return;
       // A card the live feed put on top already (a spool replayed: captured long ago) is not shown twice.
       setItems((prev) => {
         if (reset) return r.items;
@@ -178,10 +189,13 @@ function Gallery({ me, openId }: { me: Me; openId: number | null }) {
       });
       setCursor(r.nextCursor);
     } finally {
-      loading.current = false;
+      if (gen === generation.current) loading.current = false;
     }
   };
-  useEffect(() => void loadMore(true), [filters.verdict, filters.class, filters.reviewed, filters.station, filters.from, filters.to]);
+  useEffect(
+    () => void loadMore(true),
+    [filters.verdict, filters.class, filters.reviewed, filters.station, filters.partId, filters.lot, filters.from, filters.to],
+  );
   useEffect(
     () =>
       void api<{ items: { labels?: string[]; name: string }[] }>('GET', '/api/recipes').then(async (r) => {
@@ -204,12 +218,13 @@ function Gallery({ me, openId }: { me: Me; openId: number | null }) {
     es.addEventListener('inspection', (e) => {
       const it = JSON.parse((e as MessageEvent).data) as Inspection;
       if (filters.verdict && it.verdict !== filters.verdict) return;
+      if ((filters.partId && it.partId !== filters.partId) || (filters.lot && it.lot !== filters.lot)) return;
       if (filters.to) return; // a window that ends in the past takes no new parts
       setItems((prev) => [it, ...prev].slice(0, 500));
     });
     es.addEventListener('counters', (e) => setCounters(JSON.parse((e as MessageEvent).data)));
     return () => es.close();
-  }, [live, filters.verdict, filters.to]);
+  }, [live, filters.verdict, filters.partId, filters.lot, filters.to]);
 
   const index = openId === null ? -1 : items.findIndex((x) => x.id === openId);
   return (
@@ -255,6 +270,33 @@ function Gallery({ me, openId }: { me: Me; openId: number | null }) {
             </select>
           </label>
         )}
+        {/* A serial finds its part whatever its verdict: looking one up clears the verdict filter. */}
+        <label>
+          Serial{' '}
+          <input
+            type="search"
+            data-testid="serial"
+            size={14}
+            value={filters.partId}
+            onChange={(e) => {
+              const partId = (e.target as HTMLInputElement).value.trim();
+              setFilters((f) => ({ ...f, partId, verdict: partId ? '' : f.verdict }));
+            }}
+          />
+        </label>
+        <label>
+          Lot{' '}
+          <input
+            type="search"
+            data-testid="lot"
+            size={10}
+            value={filters.lot}
+            onChange={(e) => {
+              const lot = (e.target as HTMLInputElement).value.trim();
+              setFilters((f) => ({ ...f, lot }));
+            }}
+          />
+        </label>
         <TimeBound label="From" testId="from" value={filters.from} onChange={(from) => setFilters({ ...filters, from })} />
         <TimeBound label="To" testId="to" value={filters.to} onChange={(to) => setFilters({ ...filters, to })} />
         <a class="csv" data-testid="csv" href={`/api/inspections.csv?${filterQuery()}`} download>
@@ -278,7 +320,7 @@ function Gallery({ me, openId }: { me: Me; openId: number | null }) {
               <div class="noimg">no image</div>
             )}
             <span>
-              #{it.partSeq} {it.verdict}
+              {it.partId ?? `#${it.partSeq}`} {it.verdict}
               {it.defects[0] ? ` · ${it.defects[0].class} ${it.defects[0].score.toFixed(2)}` : it.errorCode ? ` · ${it.errorCode}` : ''}
             </span>
           </a>
@@ -409,8 +451,9 @@ function Detail({ id, me, prev, next, onReviewed }: { id: number; me: Me; prev: 
           ×
         </button>
         <h2 class={it.verdict}>
-          Part #{it.partSeq}: {it.verdict}
+          Part {it.partId ? `${it.partId} (#${it.partSeq})` : `#${it.partSeq}`}: {it.verdict}
         </h2>
+        {it.lot && <p class="muted">lot {it.lot}</p>}
         <p class="muted">
           {new Date(it.capturedAt).toLocaleString()} · recipe {it.recipe} v{it.recipeVersion?.version ?? '?'} · {it.model?.name ?? ''} ·{' '}
           {it.latencyMs.toFixed(0)} ms

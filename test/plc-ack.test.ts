@@ -1,0 +1,60 @@
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { plateRecipe, validateConfig } from '../src/config/index.js';
+import { startStation, type Station } from '../src/main.js';
+import { SHIPPED_MODEL } from '../src/paths.js';
+import { lineSimulator, PLC_PASSWORD, until } from './helpers/plc.js';
+import { tmpDir } from './helpers/tmp.js';
+
+const quiet = pino({ level: 'silent' });
+const stations: Station[] = [];
+afterEach(async () => {
+  for (const s of stations.splice(0)) await s.stop();
+});
+
+describe('the result acknowledge handshake (ResultAck)', () => {
+  it('counts the results the PLC acknowledges, and degrades health when it stops acknowledging', async () => {
+    const dir = tmpDir();
+    const sim = await lineSimulator(dir, { travelMs: 1500 }, { dataDir: dir, id: 'ack-1' });
+    const config = validateConfig(
+      {
+        station: { id: 'ack-1' },
+        http: { port: 0 },
+        storage: { dataDir: dir },
+        line: { deadlineMs: 1200 },
+        plc: {
+          endpoint: sim.endpointUrl,
+          user: { username: 'station', password: PLC_PASSWORD },
+          tags: { ResultAck: 'Line/ResultAck' },
+          ackTimeoutMs: 300,
+          heartbeatMs: 100,
+        },
+        sources: [{ name: 'cam', uri: 'synthetic:?seed=42&defectRate=0.3&trigger=plc', recipe: 'plate' }],
+        recipes: { plate: { ...plateRecipe(SHIPPED_MODEL), keepGood: 0 } },
+      },
+      dir,
+    );
+    const s = await startStation({ config, log: quiet });
+    stations.push(s);
+    const gate = s.gate!;
+    await gate.whenReady();
+    sim.startConveyor();
+    await until('10 results written', () => gate.counters.written >= 10, 30_000);
+    // Acknowledged as the PLC takes them; nothing overdue, health clean.
+    await until('10 acknowledged', () => gate.counters.acknowledged >= 10);
+    expect(gate.counters.unacknowledged).toBe(0);
+    const health = async () => (await s.api!.inject({ method: 'GET', url: '/api/health' })).json() as { status: string; problems: string[] };
+    expect((await health()).problems.filter((p) => p.includes('ResultAck'))).toEqual([]);
+
+    // The PLC stops acknowledging: each result written from now on is overdue after 300 ms.
+    sim.acknowledging = false;
+    const acked = gate.counters.acknowledged;
+    await until('5 unacknowledged', () => gate.counters.unacknowledged >= 5, 30_000);
+    // At most the results already on their way when it stopped were still acknowledged.
+    expect(gate.counters.acknowledged - acked).toBeLessThanOrEqual(2);
+    const h = await health();
+    expect(h.status).toBe('degraded');
+    expect(h.problems.some((p) => /results not acknowledged \(ResultAck\)/.test(p))).toBe(true);
+    await sim.drain();
+  }, 90_000);
+});
