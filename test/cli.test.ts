@@ -58,11 +58,14 @@ describe('the station command', () => {
     try {
       const rows = db.prepare('SELECT partSeq, partId, lot FROM Inspection').all() as { partSeq: number; partId: string | null; lot: string | null }[];
       expect(rows).toHaveLength(summary.parts);
+      // Serials and lots carry the simulator's run (its start), so a second demo on this data names other parts.
+      const run = /^SN-(\d{12})-/.exec(rows[0]?.partId ?? '')?.[1];
+      expect(run).toMatch(/^\d{12}$/);
       for (const row of rows)
         expect(row).toEqual({
           partSeq: row.partSeq,
-          partId: `SN-${String(row.partSeq).padStart(8, '0')}`,
-          lot: `LOT-${Math.floor((Number(row.partSeq) - 1) / 50) + 1}`,
+          partId: `SN-${run}-${String(row.partSeq).padStart(8, '0')}`,
+          lot: `LOT-${run}-${Math.floor((Number(row.partSeq) - 1) / 50) + 1}`,
         });
     } finally {
       db.close();

@@ -41,17 +41,17 @@ describe('the result acknowledge handshake (ResultAck)', () => {
     sim.startConveyor();
     await until('10 results written', () => gate.counters.written >= 10, 30_000);
     // Acknowledged as the PLC takes them; nothing overdue, health clean.
-    await until('10 acknowledged', () => gate.counters.acknowledged >= 10);
-    expect(gate.counters.unacknowledged).toBe(0);
+    await until('10 acknowledged', () => gate.ack.acknowledged >= 10);
+    expect(gate.ack.unacknowledged).toBe(0);
     const health = async () => (await s.api!.inject({ method: 'GET', url: '/api/health' })).json() as { status: string; problems: string[] };
     expect((await health()).problems.filter((p) => p.includes('ResultAck'))).toEqual([]);
 
     // The PLC stops acknowledging: each result written from now on is overdue after 300 ms.
     sim.acknowledging = false;
-    const acked = gate.counters.acknowledged;
-    await until('5 unacknowledged', () => gate.counters.unacknowledged >= 5, 30_000);
+    const acked = gate.ack.acknowledged;
+    await until('5 unacknowledged', () => gate.ack.unacknowledged >= 5, 30_000);
     // At most the results already on their way when it stopped were still acknowledged.
-    expect(gate.counters.acknowledged - acked).toBeLessThanOrEqual(2);
+    expect(gate.ack.acknowledged - acked).toBeLessThanOrEqual(2);
     const h = await health();
     expect(h.status).toBe('degraded');
     expect(h.problems.some((p) => /results not acknowledged \(ResultAck\)/.test(p))).toBe(true);

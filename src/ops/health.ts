@@ -17,7 +17,7 @@ export interface HealthInputs {
   lastImageError: () => string | null;
   retention: { disk: { totalBytes: number; freeBytes: number } | null };
   minFreeBytes: number;
-  gate: { state: string; lastError: string | null; counters: { unacknowledged: number } } | null;
+  gate: { state: string; lastError: string | null; ack: { unacknowledged: number } } | null;
   mqtt: { connected: boolean; buffered: number; lastError: string | null } | null;
 }
 
@@ -83,8 +83,8 @@ export class StationHealth {
       p.push(`recorder: ${c.quarantined} spool lines could not be replayed and were set aside (quarantine-*.quarantine in the spool folder)`);
     if (gate && gate.state !== 'ready') p.push(`PLC link ${gate.state}: ${gate.lastError ?? ''}`);
     // The acknowledge handshake (tags.ResultAck): the PLC stopped confirming the results it takes.
-    if (gate && this.unacknowledged.recent(gate.counters.unacknowledged, now))
-      p.push(`PLC: ${gate.counters.unacknowledged} results not acknowledged (ResultAck) within plc.ackTimeoutMs`);
+    if (gate && this.unacknowledged.recent(gate.ack.unacknowledged, now))
+      p.push(`PLC: ${gate.ack.unacknowledged} results not acknowledged (ResultAck) within plc.ackTimeoutMs`);
     if (mqtt && !mqtt.connected) p.push(`MQTT broker unreachable, ${mqtt.buffered} messages waiting: ${mqtt.lastError ?? ''}`);
     return { status: failed ? 'failed' : p.length ? 'degraded' : 'ok', problems: p };
   }

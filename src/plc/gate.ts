@@ -87,7 +87,10 @@ export interface GateCounters {
   writeErrors: number;
   connects: number;
   connectFailures: number;
-  /** With ResultAck: results the PLC acknowledged, and those it did not within ackTimeoutMs (or before the link dropped). */
+}
+
+/** The acknowledge handshake's counts (tags.ResultAck): confirmed results, and those not confirmed within ackTimeoutMs (or before the link dropped). */
+export interface AckCounters {
   acknowledged: number;
   unacknowledged: number;
 }
@@ -139,9 +142,8 @@ export class RejectGate extends EventEmitter<GateEvents> {
     writeErrors: 0,
     connects: 0,
     connectFailures: 0,
-    acknowledged: 0,
-    unacknowledged: 0,
   };
+  readonly ack: AckCounters = { acknowledged: 0, unacknowledged: 0 };
   /** ResultSeq write → the PLC's ResultAck for it. */
   readonly ackLatency = new LatencyWindow(4096);
   /** Results written and not yet acknowledged, oldest first (ResultSeq, when written on the monotonic clock). */
@@ -465,7 +467,7 @@ export class RejectGate extends EventEmitter<GateEvents> {
     if (/BadSecurityChecksFailed|rejected by server|disconnected by third party|BadCertificate|BadSecurityPolicyRejected/.test(m)) {
       return {
         code: 'STN_ERR_PLC_CERTIFICATE',
-        message: `the PLC refused this station's certificate (thumbprint ${this.ownThumbprint() ?? 'unknown'}, file ${path.join(this.o.pkiDir, 'own', 'certs', 'client_certificate.pem')}): trust it on the PLC (${m.split('\n')[0]})`,
+        message: `the PLC refused this station's certificate (thumbprint ${this.ownThumbprint() ?? 'unknown'}, file ${path.join(this.o.pkiDir, 'own', 'certs', 'client_certificate.pem')}): trust it on the PLC — on the line simulator, \`station pki trust ${this.ownThumbprint() ?? 'inspection-station'} --dir <its --pki folder>/server\` (${m.split('\n')[0]})`,
       };
     }
     if (/BadUserAccessDenied|BadIdentityToken|BadUserSignatureInvalid/.test(m)) {
@@ -540,7 +542,7 @@ export class RejectGate extends EventEmitter<GateEvents> {
     const now = monotonicMs();
     while (this.awaitingAck.length && !seqAfter(this.awaitingAck[0].seq, ack)) {
       this.ackLatency.add(now - this.awaitingAck.shift()!.mono);
-      this.counters.acknowledged++;
+      this.ack.acknowledged++;
     }
   }
 
@@ -549,7 +551,7 @@ export class RejectGate extends EventEmitter<GateEvents> {
     const limit = monotonicMs() - (this.o.ackTimeoutMs ?? 1000);
     while (this.awaitingAck.length && (all || this.awaitingAck[0].mono < limit)) {
       this.awaitingAck.shift();
-      this.counters.unacknowledged++;
+      this.ack.unacknowledged++;
     }
   }
 
@@ -683,9 +685,14 @@ export class RejectGate extends EventEmitter<GateEvents> {
       clockOffsetMs: this.clock.offsetMs === null ? null : Math.round(this.clock.offsetMs + Date.now() - monotonicMs()),
       /** Photo-eye → the station hearing of the part (ms): the publishing cycle and the network. */
       triggerDelayMs: { p50: this.triggerDelay.percentile(50), p99: this.triggerDelay.percentile(99) },
-      /** With ResultAck: ResultSeq written → acknowledged (ms), and how many wait for it now. */
-      ackLatencyMs: { p50: this.ackLatency.percentile(50), p99: this.ackLatency.percentile(99) },
-      awaitingAck: this.awaitingAck.length,
+      /** The acknowledge handshake, when tags.ResultAck is configured (null otherwise): counts, ResultSeq written → acknowledged (ms), waiting now. */
+      ack: this.o.tags[ACK_TAG]
+        ? {
+            ...this.ack,
+            awaiting: this.awaitingAck.length,
+            latencyMs: { p50: this.ackLatency.percentile(50), p99: this.ackLatency.percentile(99) },
+          }
+        : null,
     };
   }
 }

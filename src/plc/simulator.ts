@@ -32,7 +32,7 @@ export interface SimulatorOptions {
   clockOffsetMs?: number;
   /**
    * Each part's identity, written to PartId, Lot and RecipeSelect before its PartSeq (the write
-   * order a PLC must keep). Default: serials `SN-<seq>` in lots of 50 (`LOT-<n>`), RecipeSelect 1.
+   * order a PLC must keep). Default: `defaultIdentity` with this run's start as the prefix.
    */
   identity?: (seq: number) => SimulatedIdentity;
 }
@@ -44,9 +44,13 @@ export interface SimulatedIdentity {
   recipeSelect?: number;
 }
 
-/** The simulator's default identities: serial SN-<8 digits>, lots of 50 parts, RecipeSelect 1. */
-export function defaultIdentity(seq: number): SimulatedIdentity {
-  return { partId: `SN-${String(seq).padStart(8, '0')}`, lot: `LOT-${Math.floor((seq - 1) / 50) + 1}`, recipeSelect: 1 };
+/**
+ * The simulator's default identities: serial `SN-<run>-<8 digits>`, lots of 50 parts
+ * (`LOT-<run>-<n>`), RecipeSelect 1. `run` is when the simulator started (UTC, YYMMDDhhmmss), so
+ * a second run on the same database never gives one serial to two parts.
+ */
+export function defaultIdentity(seq: number, run: string): SimulatedIdentity {
+  return { partId: `SN-${run}-${String(seq).padStart(8, '0')}`, lot: `LOT-${run}-${Math.floor((seq - 1) / 50) + 1}`, recipeSelect: 1 };
 }
 
 export interface GateCounters {
@@ -120,6 +124,9 @@ export class LineSimulator {
   /** The last results received, with the time from photo-eye to result (for tests and reports). */
   readonly received: { seq: number; verdict: number; defectCode: number; delayMs: number }[] = [];
   endpointUrl = '';
+
+  /** This run's tag in the default serials and lots: the simulator's start, UTC, YYMMDDhhmmss. */
+  readonly run = new Date().toISOString().replace(/\D/g, '').slice(2, 14);
 
   constructor(readonly options: SimulatorOptions) {
     this.truth = new PartGenerator({ seed: options.seed, defectRate: options.defectRate });
@@ -203,7 +210,7 @@ export class LineSimulator {
     const part: Part = { seq, at: Date.now(), defective: this.truth.isDefective(seq) };
     this.inFlight.set(seq, part);
     // The part's identity first, PartSeq last: a station reading them as of PartSeq's change gets this part's.
-    const id = (this.options.identity ?? defaultIdentity)(seq);
+    const id = this.options.identity ? this.options.identity(seq) : defaultIdentity(seq, this.run);
     this.identities.set(seq, id);
     if (this.identities.size > 10_000) this.identities.delete(this.identities.keys().next().value!);
     if (id.partId !== undefined) this.setIdentity('PartId', id.partId);

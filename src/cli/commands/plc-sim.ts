@@ -34,7 +34,7 @@ export function register(program: Command): void {
         `line simulator: ${sim.endpointUrl} (SignAndEncrypt; user "${o.user}"${process.env.PLC_SIM_PASSWORD ? ', password from PLC_SIM_PASSWORD' : `, password ${password}`})\n`,
       );
       process.stderr.write(
-        `trust the station by moving its certificate from ${path.join(sim.serverCertificateDir, 'rejected')} to trusted/certs (station pki trust --dir ...)\n`,
+        `trust a station once it has tried to connect: station pki trust inspection-station --dir ${sim.serverCertificateDir} (it moves the certificate from rejected/ to trusted/certs; station pki list --dir ${sim.serverCertificateDir} shows them)\n`,
       );
       const ticker = setInterval(() => process.stderr.write(`${JSON.stringify(sim.counters)}\n`), 5000);
       await untilStopped();
