@@ -322,9 +322,16 @@ describe.skipIf(!haveBrowser)('the quality gallery in a real browser', () => {
       parts.map((p) => ({ r: p, refs: { modelId: null, recipeVersionId: null }, images: [] })),
     );
     const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
+    // The recipes (the class filter's labels) arrive while the serial is being typed: the
+    // re-render they cause must not wipe it (CI once: the search went out empty).
+    await page.route('**/api/recipes/*', async (route) => {
+      await new Promise((r) => setTimeout(r, 1500));
+      await route.continue();
+    });
     await logIn(page);
     // The gallery opens on failed parts; a passed part's serial still finds it.
     await page.getByTestId('serial').fill('SN-GAL-1');
+    await new Promise((r) => setTimeout(r, 2500));
     await page.getByTestId('serial').press('Enter');
     await expect.poll(() => page.getByTestId('card').allTextContents()).toEqual([expect.stringContaining('SN-GAL-1 pass')]);
     await page.getByTestId('serial').fill('');

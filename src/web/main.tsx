@@ -123,6 +123,28 @@ function TimeBound(p: { label: string; testId: string; value: string; onChange: 
   );
 }
 
+/**
+ * A text filter, applied on Enter or on leaving the field. What is typed is the field's own until
+ * then: a re-render of the gallery meanwhile (a page or the recipes arriving) must not wipe it.
+ */
+function SearchField(p: { label: string; testId: string; size: number; value: string; onApply: (v: string) => void }) {
+  const [draft, setDraft] = useState(p.value);
+  useEffect(() => setDraft(p.value), [p.value]);
+  return (
+    <label>
+      {p.label}{' '}
+      <input
+        type="search"
+        data-testid={p.testId}
+        size={p.size}
+        value={draft}
+        onInput={(e) => setDraft((e.target as HTMLInputElement).value)}
+        onChange={(e) => p.onApply((e.target as HTMLInputElement).value.trim())}
+      />
+    </label>
+  );
+}
+
 /** A datetime-local value (the browser's local time) as the API's ISO time, or null when empty or invalid. */
 function isoOfLocal(v: string): string | null {
   if (!v) return null;
@@ -271,32 +293,14 @@ function Gallery({ me, openId }: { me: Me; openId: number | null }) {
           </label>
         )}
         {/* A serial finds its part whatever its verdict: looking one up clears the verdict filter. */}
-        <label>
-          Serial{' '}
-          <input
-            type="search"
-            data-testid="serial"
-            size={14}
-            value={filters.partId}
-            onChange={(e) => {
-              const partId = (e.target as HTMLInputElement).value.trim();
-              setFilters((f) => ({ ...f, partId, verdict: partId ? '' : f.verdict }));
-            }}
-          />
-        </label>
-        <label>
-          Lot{' '}
-          <input
-            type="search"
-            data-testid="lot"
-            size={10}
-            value={filters.lot}
-            onChange={(e) => {
-              const lot = (e.target as HTMLInputElement).value.trim();
-              setFilters((f) => ({ ...f, lot }));
-            }}
-          />
-        </label>
+        <SearchField
+          label="Serial"
+          testId="serial"
+          size={14}
+          value={filters.partId}
+          onApply={(partId) => setFilters((f) => ({ ...f, partId, verdict: partId ? '' : f.verdict }))}
+        />
+        <SearchField label="Lot" testId="lot" size={10} value={filters.lot} onApply={(lot) => setFilters((f) => ({ ...f, lot }))} />
         <TimeBound label="From" testId="from" value={filters.from} onChange={(from) => setFilters({ ...filters, from })} />
         <TimeBound label="To" testId="to" value={filters.to} onChange={(to) => setFilters({ ...filters, to })} />
         <a class="csv" data-testid="csv" href={`/api/inspections.csv?${filterQuery()}`} download>
