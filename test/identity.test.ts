@@ -1,11 +1,9 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { plateRecipe, validateConfig } from '../src/config/index.js';
 import type { InspectionResult } from '../src/line/index.js';
 import { startStation, type Station } from '../src/main.js';
-import { SHIPPED_MODEL } from '../src/paths.js';
 import { LOT_MAX, PART_ID_MAX, partIdentity, type SimulatedIdentity, VerdictCode } from '../src/plc/index.js';
-import { lineSimulator, PLC_PASSWORD, until } from './helpers/plc.js';
+import { lineSimulator, plcStationConfig, until } from './helpers/plc.js';
 import { tmpDir } from './helpers/tmp.js';
 
 const quiet = pino({ level: 'silent' });
@@ -61,25 +59,11 @@ describe('part identity and recipe selection over OPC UA', () => {
   it('records each part with the serial, lot and recipe the PLC gave it, rejects unusable identities fail-safe, and finds a part by serial and a lot', async () => {
     const dir = tmpDir();
     const sim = await lineSimulator(dir, { travelMs: 2500, identity }, { dataDir: dir, id: 'ident-1' });
-    const config = validateConfig(
-      {
-        station: { id: 'ident-1' },
-        http: { port: 0 },
-        storage: { dataDir: dir },
-        line: { deadlineMs: 2000 },
-        plc: {
-          endpoint: sim.endpointUrl,
-          user: { username: 'station', password: PLC_PASSWORD },
-          tags: { PartId: 'Line/PartId', Lot: 'Line/Lot', RecipeSelect: 'Line/RecipeSelect' },
-        },
-        sources: [{ name: 'cam', uri: 'synthetic:?seed=42&defectRate=0.3&trigger=plc', recipe: 'odd' }],
-        recipes: {
-          odd: { ...plateRecipe(SHIPPED_MODEL), keepGood: 0, number: 1 },
-          even: { ...plateRecipe(SHIPPED_MODEL), keepGood: 0, number: 2 },
-        },
-      },
-      dir,
-    );
+    const config = plcStationConfig(dir, 'ident-1', sim, {
+      line: { deadlineMs: 2000 },
+      plc: { tags: { PartId: 'Line/PartId', Lot: 'Line/Lot', RecipeSelect: 'Line/RecipeSelect' } },
+      recipes: { odd: { number: 1 }, even: { number: 2 } },
+    });
     const results: InspectionResult[] = [];
     const s = await startStation({ config, log: quiet, onResult: (r) => results.push(r) });
     stations.push(s);

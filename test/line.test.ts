@@ -203,21 +203,21 @@ it('ships its model beside a manifest', () => {
   expect(existsSync(SHIPPED_MODEL.replace(/\.onnx$/, '.manifest.json'))).toBe(true);
 });
 
+/** A line on the shipped model with one source, no station around it. */
+function bareLine(name: string, uri: string, line: Record<string, number> = {}): Line {
+  const dir = tmpDir();
+  const config = validateConfig(
+    { station: { id: 'test-1' }, storage: { dataDir: dir }, line, sources: [{ name, uri, recipe: 'plate' }], recipes: { plate: plateRecipe(SHIPPED_MODEL) } },
+    dir,
+  );
+  return new Line({ config, recipeVersions: {} });
+}
+
 describe('line worker lifecycle', () => {
   // Regression: stopping a line while its model was still warming up released the onnxruntime
   // session under the running warm-up and aborted the whole process (a cancelled re-inference did this).
   it('stops cleanly while the model is still loading', async () => {
-    const dir = tmpDir();
-    const config = validateConfig(
-      {
-        station: { id: 'test-1' },
-        storage: { dataDir: dir },
-        sources: [{ name: 'line', uri: 'synthetic:?seed=1&count=5', recipe: 'plate' }],
-        recipes: { plate: plateRecipe(SHIPPED_MODEL) },
-      },
-      dir,
-    );
-    const line = new Line({ config, recipeVersions: {} });
+    const line = bareLine('line', 'synthetic:?seed=1&count=5');
     const results: InspectionResult[] = [];
     line.on('result', (r) => results.push(r));
     const started = line.start();
@@ -230,18 +230,7 @@ describe('line worker lifecycle', () => {
   // every part still in the worker as STN_ERR_LINE_STOPPED; the worker then decided them too, so
   // the PLC heard two verdicts for one part and the second record's images had no row.
   it('answers each part once when a trigger arrives during a graceful stop: the parts in the worker keep their own verdicts', async () => {
-    const dir = tmpDir();
-    const config = validateConfig(
-      {
-        station: { id: 'test-1' },
-        storage: { dataDir: dir },
-        line: { deadlineMs: 30_000 },
-        sources: [{ name: 'cam', uri: 'synthetic:?seed=5&trigger=plc', recipe: 'plate' }],
-        recipes: { plate: plateRecipe(SHIPPED_MODEL) },
-      },
-      dir,
-    );
-    const line = new Line({ config, recipeVersions: {} });
+    const line = bareLine('cam', 'synthetic:?seed=5&trigger=plc', { deadlineMs: 30_000 });
     const results: InspectionResult[] = [];
     const first = new Promise<void>((resolve) => line.once('result', () => resolve()));
     line.on('result', (r) => results.push(r));
@@ -265,18 +254,7 @@ describe('line worker lifecycle', () => {
   // Regression (issue #18): the watchdog measured the worker's silence on the wall clock, so an
   // hour's forward step now and then looked like an hour of silence and restarted a healthy worker.
   it("counts the worker's silence on the monotonic clock: a wall clock jumping forward an hour at every reading restarts nothing", async () => {
-    const dir = tmpDir();
-    const config = validateConfig(
-      {
-        station: { id: 'test-1' },
-        storage: { dataDir: dir },
-        line: { watchdogMs: 400 },
-        sources: [{ name: 'line', uri: 'synthetic:?seed=1&count=3', recipe: 'plate' }],
-        recipes: { plate: plateRecipe(SHIPPED_MODEL) },
-      },
-      dir,
-    );
-    const line = new Line({ config, recipeVersions: {} });
+    const line = bareLine('line', 'synthetic:?seed=1&count=3', { watchdogMs: 400 });
     await line.start();
     const realNow = Date.now.bind(Date);
     let readings = 0;

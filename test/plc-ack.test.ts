@@ -1,9 +1,7 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { plateRecipe, validateConfig } from '../src/config/index.js';
 import { startStation, type Station } from '../src/main.js';
-import { SHIPPED_MODEL } from '../src/paths.js';
-import { lineSimulator, PLC_PASSWORD, until } from './helpers/plc.js';
+import { lineSimulator, plcStationConfig, until } from './helpers/plc.js';
 import { tmpDir } from './helpers/tmp.js';
 
 const quiet = pino({ level: 'silent' });
@@ -16,24 +14,10 @@ describe('the result acknowledge handshake (ResultAck)', () => {
   it('counts the results the PLC acknowledges, and degrades health when it stops acknowledging', async () => {
     const dir = tmpDir();
     const sim = await lineSimulator(dir, { travelMs: 1500 }, { dataDir: dir, id: 'ack-1' });
-    const config = validateConfig(
-      {
-        station: { id: 'ack-1' },
-        http: { port: 0 },
-        storage: { dataDir: dir },
-        line: { deadlineMs: 1200 },
-        plc: {
-          endpoint: sim.endpointUrl,
-          user: { username: 'station', password: PLC_PASSWORD },
-          tags: { ResultAck: 'Line/ResultAck' },
-          ackTimeoutMs: 300,
-          heartbeatMs: 100,
-        },
-        sources: [{ name: 'cam', uri: 'synthetic:?seed=42&defectRate=0.3&trigger=plc', recipe: 'plate' }],
-        recipes: { plate: { ...plateRecipe(SHIPPED_MODEL), keepGood: 0 } },
-      },
-      dir,
-    );
+    const config = plcStationConfig(dir, 'ack-1', sim, {
+      line: { deadlineMs: 1200 },
+      plc: { tags: { ResultAck: 'Line/ResultAck' }, ackTimeoutMs: 300, heartbeatMs: 100 },
+    });
     const s = await startStation({ config, log: quiet });
     stations.push(s);
     const gate = s.gate!;

@@ -12,7 +12,7 @@ export {
   type SecurityModeName,
   type SecurityPolicyName,
 } from './gate.js';
-export { defaultIdentity, LineSimulator, type SimulatedIdentity, type SimulatorOptions, type GateCounters as SimulatorCounters } from './simulator.js';
+export { LineSimulator, type SimulatedIdentity, type SimulatorOptions, type GateCounters as SimulatorCounters } from './simulator.js';
 export { certificateManager, clientCertificate, trustEachOther, listCertificates, trustCertificate, rejectCertificate, type PkiEntry } from './pki.js';
 export { StationServer, STATION_NAMESPACE_URI, type StationServerOptions } from './station-server.js';
 export { partIdentity } from './identity.js';

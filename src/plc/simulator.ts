@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DataType, MessageSecurityMode, OPCUAServer, SecurityPolicy, StatusCodes, Subscription, Variant, type UAObject, type UAVariable } from 'node-opcua';
 import { PartGenerator } from '../capture/index.js';
 import { certificateManager } from './pki.js';
-import { ACK_TAG, IDENTITY_TYPES, type IdentityTag, SIM_FOLDER, SIM_NAMESPACE_URI, TAG_TYPES, VerdictCode, type TagName } from './tags.js';
+import { ACK_TAG, IDENTITY_TYPES, SIM_FOLDER, SIM_NAMESPACE_URI, TAG_TYPES, VerdictCode, type TagName } from './tags.js';
 
 export interface SimulatorOptions {
   /** 0 picks a free port. */
@@ -36,6 +36,10 @@ export interface SimulatorOptions {
    */
   identity?: (seq: number) => SimulatedIdentity;
 }
+
+/** The optional PLC → station tags the simulator serves, with their types. */
+const OPTIONAL_INPUTS = { ...IDENTITY_TYPES, [ACK_TAG]: 'UInt32' } as const;
+type OptionalInput = keyof typeof OPTIONAL_INPUTS;
 
 /** What the simulated PLC writes for a part (a tag left out keeps its value). */
 export interface SimulatedIdentity {
@@ -115,8 +119,8 @@ export class LineSimulator {
   private gateTimers = new Set<NodeJS.Timeout>();
   private lastStationHeartbeat = { value: -1, at: 0 };
   private variables: Partial<Record<TagName, UAVariable>> = {};
-  private identityVariables: Partial<Record<IdentityTag, UAVariable>> = {};
-  private ackVariable: UAVariable | null = null;
+  /** The optional PLC-owned tags a station may read: the part's identity and ResultAck. */
+  private optionalVariables: Partial<Record<OptionalInput, UAVariable>> = {};
   /** Whether the PLC acknowledges each result it takes (ResultAck = ResultSeq); tests turn it off. */
   acknowledging = true;
   /** The identity written for each part still in flight (tests compare it with the records). */
@@ -213,9 +217,9 @@ export class LineSimulator {
     const id = this.options.identity ? this.options.identity(seq) : defaultIdentity(seq, this.run);
     this.identities.set(seq, id);
     if (this.identities.size > 10_000) this.identities.delete(this.identities.keys().next().value!);
-    if (id.partId !== undefined) this.setIdentity('PartId', id.partId);
-    if (id.lot !== undefined) this.setIdentity('Lot', id.lot);
-    if (id.recipeSelect !== undefined) this.setIdentity('RecipeSelect', id.recipeSelect);
+    if (id.partId !== undefined) this.setOptional('PartId', id.partId);
+    if (id.lot !== undefined) this.setOptional('Lot', id.lot);
+    if (id.recipeSelect !== undefined) this.setOptional('RecipeSelect', id.recipeSelect);
     this.set('PartSeq', seq);
     const t = setTimeout(() => {
       this.gateTimers.delete(t);
@@ -250,12 +254,7 @@ export class LineSimulator {
 
   /** ResultSeq was written: the other result tags are consistent now. */
   private onResult(): void {
-    if (this.acknowledging)
-      this.ackVariable?.setValueFromSource(
-        new Variant({ dataType: DataType.UInt32, value: this.values.ResultSeq as number }),
-        StatusCodes.Good,
-        new Date(Date.now() + (this.options.clockOffsetMs ?? 0)),
-      );
+    if (this.acknowledging) this.setOptional(ACK_TAG, this.values.ResultSeq as number);
     const seq = this.values.ResultPartSeq as number;
     const part = this.inFlight.get(seq);
     if (part) {
@@ -272,17 +271,17 @@ export class LineSimulator {
   /** PLC-owned tags change from the PLC side: subscribers are notified of every change. */
   private set(tag: TagName, value: number | boolean): void {
     this.values[tag] = value;
-    // The source timestamp is the PLC's own clock at the change (the photo-eye, for PartSeq).
-    this.variables[tag]?.setValueFromSource(
-      new Variant({ dataType: DataType[TAG_TYPES[tag]], value }),
-      StatusCodes.Good,
-      new Date(Date.now() + (this.options.clockOffsetMs ?? 0)),
-    );
+    this.fromSource(this.variables[tag], TAG_TYPES[tag], value);
   }
 
-  private setIdentity(tag: IdentityTag, value: string | number): void {
-    this.identityVariables[tag]?.setValueFromSource(
-      new Variant({ dataType: DataType[IDENTITY_TYPES[tag]], value }),
+  private setOptional(tag: OptionalInput, value: string | number): void {
+    this.fromSource(this.optionalVariables[tag], OPTIONAL_INPUTS[tag], value);
+  }
+
+  /** A change made by the PLC: its source timestamp is the PLC's own clock (the photo-eye, for PartSeq). */
+  private fromSource(variable: UAVariable | undefined, dataType: keyof typeof DataType, value: string | number | boolean): void {
+    variable?.setValueFromSource(
+      new Variant({ dataType: DataType[dataType], value }),
       StatusCodes.Good,
       new Date(Date.now() + (this.options.clockOffsetMs ?? 0)),
     );
@@ -319,9 +318,9 @@ export class LineSimulator {
           : new Variant({ dataType, value: this.values[tag] }),
       });
     }
-    for (const tag of Object.keys(IDENTITY_TYPES) as IdentityTag[]) {
-      const dataType = IDENTITY_TYPES[tag];
-      this.identityVariables[tag] = ns.addVariable({
+    for (const tag of Object.keys(OPTIONAL_INPUTS) as OptionalInput[]) {
+      const dataType = OPTIONAL_INPUTS[tag];
+      this.optionalVariables[tag] = ns.addVariable({
         componentOf: folder,
         browseName: tag,
         nodeId: `s=${SIM_FOLDER}.${tag}`,
@@ -332,15 +331,5 @@ export class LineSimulator {
         value: new Variant({ dataType: DataType[dataType], value: dataType === 'String' ? '' : 0 }),
       });
     }
-    this.ackVariable = ns.addVariable({
-      componentOf: folder,
-      browseName: ACK_TAG,
-      nodeId: `s=${SIM_FOLDER}.${ACK_TAG}`,
-      dataType: 'UInt32',
-      accessLevel: 'CurrentRead',
-      userAccessLevel: 'CurrentRead',
-      minimumSamplingInterval: 0,
-      value: new Variant({ dataType: DataType.UInt32, value: 0 }),
-    });
   }
 }

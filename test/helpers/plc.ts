@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll } from 'vitest';
+import { plateRecipe, validateConfig } from '../../src/config/index.js';
+import { SHIPPED_MODEL } from '../../src/paths.js';
 import { LineSimulator, type SimulatorOptions, trustEachOther } from '../../src/plc/index.js';
 
 /** The password of the simulated PLC's one user, `station`. */
@@ -48,4 +50,30 @@ export async function until(what: string, check: () => boolean, timeoutMs = 15_0
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
   }
+}
+
+/**
+ * The configuration of station `id` (data in `dir`) inspecting a PLC-triggered synthetic line
+ * (source `cam`) for the simulator `sim`, logged in as its user; `plc` adds to the PLC section,
+ * `recipes` replaces the one plate recipe (the source runs `recipe`, default the first).
+ */
+export function plcStationConfig(
+  dir: string,
+  id: string,
+  sim: LineSimulator,
+  o: { plc?: Record<string, unknown>; line?: Record<string, number>; recipes?: Record<string, Record<string, unknown>> } = {},
+) {
+  const recipes = o.recipes ?? { plate: {} };
+  return validateConfig(
+    {
+      station: { id },
+      http: { port: 0 },
+      storage: { dataDir: dir },
+      line: o.line ?? {},
+      plc: { endpoint: sim.endpointUrl, user: { username: 'station', password: PLC_PASSWORD }, ...o.plc },
+      sources: [{ name: 'cam', uri: 'synthetic:?seed=42&defectRate=0.3&trigger=plc', recipe: Object.keys(recipes)[0] }],
+      recipes: Object.fromEntries(Object.entries(recipes).map(([name, r]) => [name, { ...plateRecipe(SHIPPED_MODEL), keepGood: 0, ...r }])),
+    },
+    dir,
+  );
 }
