@@ -15,14 +15,13 @@ import {
   makeBrowsePath,
   type ClientSession,
 } from 'node-opcua';
-import pRetry from 'p-retry';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { plateRecipe, validateConfig } from '../src/config/index.js';
 import type { InspectionResult } from '../src/line/index.js';
 import { startStation, type Station } from '../src/main.js';
 import { SHIPPED_MODEL } from '../src/paths.js';
-import { certificateManager, trustEachOther } from '../src/plc/index.js';
+import { certificateManager, listCertificates, rejectCertificate, trustEachOther } from '../src/plc/index.js';
 import { tmpDir } from './helpers/tmp.js';
 
 const MV = 'http://opcfoundation.org/UA/MachineVision';
@@ -68,8 +67,8 @@ async function connect(dir: string, s: Station, user: { userName: string; passwo
     endpointMustExist: false,
     connectionStrategy: { maxRetry: 0 },
   });
-  // The server notices a newly trusted certificate through its folder watcher, a moment later (seconds on a loaded machine: up to 30 s here).
-  await pRetry(() => client!.connect(s.opcua!.endpointUrl), { retries: 60, minTimeout: 200, maxTimeout: 500 });
+  // No retry: the server reads its trusted folder again when it has changed, so the trust decides this first handshake.
+  await client.connect(s.opcua!.endpointUrl);
   return client.createSession(user ? { type: UserTokenType.UserName, ...user } : { type: UserTokenType.Anonymous });
 }
 
@@ -227,6 +226,18 @@ describe('the station as an OPC UA server (Machine Vision, Simple Inline)', () =
     expect(uninspected).toBeLessThanOrEqual(seen.filter((r) => r.verdict === 'uninspected').length);
     expect(s.opcua!.publishErrors).toBe(0);
   });
+
+  it('refuses a client whose certificate was moved back to rejected, at its next connection, without a restart', async () => {
+    const { dir, s } = await start([]);
+    const session = await connect(dir, s, { userName: 'operator', password: 's3cret-pw' });
+    await session.close();
+    await client!.disconnect();
+    const trusted = listCertificates(s.opcua!.serverCertificateDir).filter((e) => e.state === 'trusted');
+    expect(trusted).toHaveLength(1);
+    const revoked = rejectCertificate(s.opcua!.serverCertificateDir, trusted[0].file);
+    expect(revoked).toMatch(/\.(pem|der)$/);
+    await expect(client!.connect(s.opcua!.endpointUrl)).rejects.toThrow();
+  }, 60_000);
 
   it('refuses anonymous sessions by default', async () => {
     const { dir, s } = await start([]);

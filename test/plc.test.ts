@@ -192,7 +192,7 @@ describe('OPC UA security', () => {
     expect(existsSync(rejected) && readdirSync(rejected).length).toBe(1);
     const moved = trustCertificate(sim.serverCertificateDir, readdirSync(rejected)[0]);
     expect(moved).toMatch(/\.(pem|der)$/);
-    // The server notices the move through its folder watcher; on a loaded machine that can take a while.
+    // The PLC reads its trusted folder again at the next handshake; the gate retries on its own reconnect interval.
     await s.gate!.whenReady(60_000);
   }, 90_000);
 

@@ -6,11 +6,52 @@ import { StationError } from '../errors/index.js';
 /**
  * A certificate store that trusts nobody by default: unknown peers are refused and their
  * certificates land in `rejected/`; moving one to `trusted/certs/` (by `station pki trust`, or by
- * hand) trusts it without a restart.
+ * hand) trusts it without a restart, and moving it back revokes it.
+ *
+ * node-opcua-pki keeps an in-memory index of the folders that its file watchers update, seconds
+ * late on a loaded machine (30 s seen), so a trust or a revoke did not take effect at the next
+ * connection. This store runs without those watchers: before each verification it compares the
+ * folders' listing with the one it last read and re-reads them when they differ, so a change on
+ * disk decides the next handshake. Sessions already open are not closed by a revoke.
  */
+class FolderTrustStore extends OPCUACertificateManager {
+  private seen = '';
+  private reading: Promise<void> | null = null;
+
+  /** The file names of the folders a verification reads: trusted and issuer certificates and their CRLs. */
+  listing(): string {
+    const names = (d: string) => (existsSync(d) ? readdirSync(d).sort().join('/') : '');
+    return [this.trustedFolder, this.crlFolder, this.issuersCertFolder, this.issuersCrlFolder].map(names).join('|');
+  }
+
+  override async initialize(): Promise<void> {
+    await super.initialize();
+    this.seen = this.listing();
+  }
+
+  protected override async verifyCertificateAsync(...args: Parameters<OPCUACertificateManager['verifyCertificate']>) {
+    for (let pass = 0; pass < 3 && this.listing() !== this.seen; pass++) {
+      if (!this.reading) {
+        const now = this.listing();
+        this.reading = this.reloadCertificates().finally(() => {
+          this.seen = now;
+          this.reading = null;
+        });
+      }
+      await this.reading;
+    }
+    return super.verifyCertificateAsync(args[0], args[1] ?? {});
+  }
+}
+
 export async function certificateManager(dir: string): Promise<OPCUACertificateManager> {
   mkdirSync(dir, { recursive: true });
-  const cm = new OPCUACertificateManager({ rootFolder: dir, automaticallyAcceptUnknownCertificate: false, keySize: 2048 });
+  const cm = new FolderTrustStore({
+    rootFolder: dir,
+    automaticallyAcceptUnknownCertificate: false,
+    keySize: 2048,
+    disableFileWatchers: true,
+  });
   await cm.initialize();
   return cm;
 }
