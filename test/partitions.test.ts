@@ -191,6 +191,8 @@ describe.skipIf(!pgAvailable)('records by month on PostgreSQL', () => {
               { id: 's1', recordsDays: 30 },
               { id: 's2', recordsDays: 30 },
             ],
+            // where the drop cut the chain: the dropped record the next one links to
+            chainCuts: [expect.stringMatching(/^[0-9a-f]{64}$/)],
           },
         },
       ]);

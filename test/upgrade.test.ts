@@ -229,7 +229,7 @@ describe('upgrading a database of the previous release', () => {
       db.close();
     }
     // verify names what the old database lacks
-    const stale = verifyDatabase(file);
+    const stale = await verifyDatabase(file);
     expect(stale).toMatchObject({ ok: false, code: 'STN_ERR_DB_MIGRATIONS', integrity: 'ok', inspections: 3 });
     expect(stale.migrations.pending).toEqual(shippedMigrations().filter((m) => !old.names.includes(m)));
     const staleCli = await cli(['db', 'verify', file]);
@@ -270,7 +270,7 @@ describe('upgrading a database of the previous release', () => {
     } finally {
       after.close();
     }
-    expect(verifyDatabase(file)).toMatchObject({ ok: true, migrations: { pending: [], unknown: [] }, inspections: 3 });
+    expect(await verifyDatabase(file)).toMatchObject({ ok: true, migrations: { pending: [], unknown: [] }, inspections: 3 });
 
     // And a station started on it lists the old inspections with their findings, and old users and keys still work
     await expectStationReadsOldRecords(await stationOn(data));

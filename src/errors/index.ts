@@ -49,6 +49,7 @@ export const ErrorCodes = {
   STN_ERR_DB_BACKUP_FAILED: { status: 500, message: 'the backup could not be written' },
   STN_ERR_DB_CORRUPT: { status: 500, message: 'the database file is damaged (SQLite integrity check failed)' },
   STN_ERR_DB_FOREIGN_KEY: { status: 500, message: 'rows of the database point at rows that do not exist' },
+  STN_ERR_DB_CHAIN: { status: 500, message: 'a record or an audit entry was changed, deleted or inserted outside the station: its hash chain is broken' },
   STN_ERR_DB_MIGRATIONS: { status: 500, message: "the database's migration history does not match this release's migrations" },
   STN_ERR_PLC_CONNECT: { status: 503, message: 'the PLC cannot be reached over OPC UA' },
   STN_ERR_PLC_TAG: { status: 500, message: 'a configured PLC tag does not exist on the server' },

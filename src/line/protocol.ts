@@ -38,6 +38,8 @@ export interface InspectionResult {
   /** The part's serial and lot from the PLC, when it sends them. */
   partId?: string;
   lot?: string;
+  /** The code read from the part in its recipe's code region, when it was read. */
+  code?: string;
   recipe: string;
   recipeVersion: number;
   modelSha256: string | null;

@@ -2,6 +2,7 @@ import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'no
 import { promisify } from 'node:util';
 import { StationError } from '../errors/index.js';
 import type { Db } from './db.js';
+import { appendAudit } from './audit.js';
 
 const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number, opts: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;
 
@@ -228,7 +229,7 @@ export class Accounts {
   }
 
   async audit(actor: string, action: string, target: string, details: object): Promise<void> {
-    await this.db.auditLog.create({ data: { actor, action, target, details: JSON.parse(JSON.stringify(details)) } });
+    await appendAudit(this.db, { actor, action, target, details });
   }
 
   async auditLog(limit: number) {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { StationError, type ErrorCode } from '../errors/index.js';
+import { type ChainDefect, type ChainSource, type StoredAudit, type StoredRecord, verifyChains } from './chain.js';
 import { migrationsDir } from './migrate.js';
 import { MONTH_PARTITIONS_SQL, partitionMonth } from './partitions.js';
 import { parseDatabaseUrl, redact } from './url.js';
@@ -91,24 +92,11 @@ export interface VerifyReport {
   inspections: number;
   /** Rows per table (the station's tables, not SQLite's or Prisma's own). */
   tables: Record<string, number>;
-  /** What each record check found (see RecordCheck). */
+  /** What the checks over the records found: `chain`, the hash chains' walk. */
   records: Record<string, unknown>;
   /** PostgreSQL: the months the records are partitioned into (`YYYY-MM`, oldest first). */
   months?: string[];
 }
-
-/**
- * A check over the records themselves, run by verify after the file itself proved sound (the
- * hash chains CONTRACTS.md names — verify walks them once records carry them — plug in here:
- * a check returns what it found and, when broken, the problem naming the first broken row).
- */
-export interface RecordCheck {
-  name: string;
-  run(db: Database.Database): { summary: unknown; problem?: { code: ErrorCode; message: string } };
-}
-
-/** The record checks verify runs by default; none yet (records carry no hash chain today). */
-export const RECORD_CHECKS: readonly RecordCheck[] = [];
 
 /** The migrations this release ships, by folder name (prisma/migrations). */
 export function shippedMigrations(dir = migrationsDir('sqlite')): string[] {
@@ -123,7 +111,7 @@ export function shippedMigrations(dir = migrationsDir('sqlite')): string[] {
  * against the shipped migrations, rows per table, then the record checks. Opens the file read
  * only and never changes it. Reports every problem found; `code` is the first one's.
  */
-export function verifyDatabase(file: string, o: { migrations?: string[]; checks?: readonly RecordCheck[] } = {}): VerifyReport {
+export async function verifyDatabase(file: string, o: { migrations?: string[] } = {}): Promise<VerifyReport> {
   const abs = path.resolve(file);
   if (!existsSync(abs)) throw new StationError('STN_ERR_DB_NOT_FOUND', `${abs} does not exist`);
   const report: VerifyReport = {
@@ -183,11 +171,8 @@ export function verifyDatabase(file: string, o: { migrations?: string[]; checks?
       .all() as { name: string }[];
     for (const t of tables) report.tables[t.name] = (db.prepare(`SELECT count(*) AS n FROM "${t.name.replaceAll('"', '""')}"`).get() as { n: number }).n;
     report.inspections = report.tables.Inspection ?? 0;
-    for (const c of o.checks ?? RECORD_CHECKS) {
-      const r = c.run(db);
-      report.records[c.name] = r.summary;
-      if (r.problem) problem(r.problem.code, r.problem.message);
-    }
+    const columns = (t: string) => (db.pragma(`table_info("${t}")`) as { name: string }[]).map((c) => c.name);
+    await checkChains(report, columns('Inspection').includes('hash') && columns('AuditLog').includes('hash') ? sqliteChains(db) : null);
     return finish(report);
   } finally {
     db.close();
@@ -260,10 +245,126 @@ export async function verifyPostgres(url: string, o: { migrations?: string[] } =
     report.inspections = report.tables.Inspection ?? 0;
     if (tables.includes('Inspection'))
       report.months = (await c.query<{ name: string }>(MONTH_PARTITIONS_SQL)).rows.flatMap((r) => partitionMonth(r.name) ?? []);
+    const chained = await c.query(
+      `SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name IN ('Inspection', 'AuditLog') AND column_name = 'hash'`,
+    );
+    await checkChains(report, chained.rowCount === 2 ? postgresChains(c) : null);
     return finish(report);
   } finally {
     await c.end().catch(() => undefined);
   }
+}
+
+/** The hash chains' walk (null: the database predates them): under `records.chain`, a broken link as STN_ERR_DB_CHAIN. */
+async function checkChains(report: VerifyReport, src: ChainSource | null): Promise<void> {
+  if (!src) {
+    report.records.chain = 'not checked: the records predate the hash chain (station db migrate adds it)';
+    return;
+  }
+  const chain = await verifyChains(src);
+  report.records.chain = chain;
+  if (chain.broken > 0) report.problems.push({ code: 'STN_ERR_DB_CHAIN', message: `${chain.broken} broken link(s) in the hash chains; first: ${chain.first}` });
+}
+
+const RECORD_COLUMNS = [
+  'id',
+  'stationId',
+  'partSeq',
+  'source',
+  'partId',
+  'lot',
+  'capturedAt',
+  'decidedAt',
+  'verdict',
+  'errorCode',
+  'reasons',
+  'outputs',
+  'maxScore',
+  'defectCount',
+  'timings',
+  'latencyMs',
+  'recipeName',
+  'recipeVersionId',
+  'modelId',
+  'truth',
+  'code',
+  'imageSha256',
+  'prevHash',
+  'hash',
+] as const;
+const TIMES = new Set(['capturedAt', 'decidedAt', 'at']);
+const DEFECT_COLUMNS = ['inspectionId', 'class', 'score', 'rejecting', 'area', 'x1', 'y1', 'x2', 'y2'] as const;
+const AUDIT_COLUMNS = ['id', 'at', 'actor', 'action', 'target', 'details', 'prevHash', 'hash'] as const;
+
+/** Findings in id order, attached to the page's records. */
+function withDefects(rows: Record<string, unknown>[], defects: Record<string, unknown>[]): StoredRecord[] {
+  const by = new Map<number, ChainDefect[]>();
+  for (const d of defects) {
+    const list = by.get(Number(d.inspectionId)) ?? [];
+    list.push({
+      class: d.class as string,
+      score: Number(d.score),
+      rejecting: d.rejecting === true || d.rejecting === 1,
+      area: d.area as number | null,
+      x1: d.x1 as number | null,
+      y1: d.y1 as number | null,
+      x2: d.x2 as number | null,
+      y2: d.y2 as number | null,
+    });
+    by.set(Number(d.inspectionId), list);
+  }
+  return rows.map((r) => ({ ...(r as unknown as StoredRecord), defects: by.get(Number(r.id)) ?? [] }));
+}
+
+/** SQLite keeps times as ISO text and JSON as text: read back as the station wrote them. */
+function sqliteChains(db: Database.Database): ChainSource {
+  const json = new Set(['reasons', 'outputs', 'timings', 'truth', 'imageSha256', 'details']);
+  const parse = (row: Record<string, unknown>) => {
+    for (const [k, v] of Object.entries(row)) {
+      if (TIMES.has(k)) row[k] = new Date(v as string);
+      else if (json.has(k)) row[k] = v === null ? null : JSON.parse(v as string);
+    }
+    return row;
+  };
+  const records = db.prepare(`SELECT ${RECORD_COLUMNS.map((c) => `"${c}"`).join(', ')} FROM Inspection WHERE id > ? ORDER BY id LIMIT ?`);
+  const defects = db.prepare(`SELECT ${DEFECT_COLUMNS.map((c) => `"${c}"`).join(', ')} FROM Defect WHERE inspectionId BETWEEN ? AND ? ORDER BY id`);
+  const audit = db.prepare(`SELECT ${AUDIT_COLUMNS.map((c) => `"${c}"`).join(', ')} FROM AuditLog WHERE id > ? ORDER BY id LIMIT ?`);
+  return {
+    async records(after, limit) {
+      const rows = (records.all(after, limit) as Record<string, unknown>[]).map(parse);
+      if (rows.length === 0) return [];
+      return withDefects(rows, defects.all(rows[0].id, rows[rows.length - 1].id) as Record<string, unknown>[]);
+    },
+    async audit(after, limit) {
+      return (audit.all(after, limit) as Record<string, unknown>[]).map(parse) as unknown as StoredAudit[];
+    },
+  };
+}
+
+/** PostgreSQL: times as text read as UTC (pg would read a timestamp without time zone in local time), JSON parsed by pg. */
+function postgresChains(c: pg.Client): ChainSource {
+  const cols = (list: readonly string[]) =>
+    list.map((x) => (TIMES.has(x) ? `"${x}"::text AS "${x}"` : x === 'partSeq' ? `"${x}"::text AS "${x}"` : `"${x}"`)).join(', ');
+  const utc = (row: Record<string, unknown>) => {
+    for (const k of TIMES) if (typeof row[k] === 'string') row[k] = new Date(`${(row[k] as string).replace(' ', 'T')}Z`);
+    return row;
+  };
+  return {
+    async records(after, limit) {
+      const rows = (await c.query(`SELECT ${cols(RECORD_COLUMNS)} FROM "Inspection" WHERE id > $1 ORDER BY id LIMIT $2`, [after, limit])).rows.map(utc);
+      if (rows.length === 0) return [];
+      const defects = await c.query(`SELECT ${cols(DEFECT_COLUMNS)} FROM "Defect" WHERE "inspectionId" BETWEEN $1 AND $2 ORDER BY id`, [
+        rows[0].id,
+        rows[rows.length - 1].id,
+      ]);
+      return withDefects(rows, defects.rows);
+    },
+    async audit(after, limit) {
+      return (await c.query(`SELECT ${cols(AUDIT_COLUMNS)} FROM "AuditLog" WHERE id > $1 ORDER BY id LIMIT $2`, [after, limit])).rows.map(
+        utc,
+      ) as unknown as StoredAudit[];
+    },
+  };
 }
 
 function finish(r: VerifyReport): VerifyReport {

@@ -1,11 +1,12 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import { Canvas, drawOverlay } from './overlay.js';
 import { channelsOf, type FrameImage } from '../capture/index.js';
 import { decodeBmp, isBmp } from '../preprocess/index.js';
 import type { InspectionResult } from '../line/protocol.js';
+import { sha256Hex } from './chain.js';
 
 export type ImageVariant = 'original' | 'overlay' | 'thumb';
 export const IMAGE_VARIANTS: readonly ImageVariant[] = ['original', 'overlay', 'thumb'];
@@ -18,6 +19,8 @@ export interface StoredImage {
   width: number;
   height: number;
   bytes: number;
+  /** SHA-256 (hex) of the file's bytes (absent in spool lines from before the records' hash chain). */
+  sha256?: string;
 }
 
 const THUMB_WIDTH = 256;
@@ -115,6 +118,8 @@ export class DiskImageStore implements ImageStore {
       const st = await stat(path.join(this.root, rel)).catch(() => null);
       if (!st) continue;
       const ext = name.slice(name.lastIndexOf('.') + 1);
+      const data = await readFile(path.join(this.root, rel)).catch(() => null);
+      if (!data) continue;
       const meta = await sharp(path.join(this.root, rel), { failOn: 'none' })
         .metadata()
         .catch(() => ({}) as Metadata);
@@ -126,6 +131,7 @@ export class DiskImageStore implements ImageStore {
         width: meta.autoOrient?.width ?? meta.width ?? 0,
         height: meta.autoOrient?.height ?? meta.height ?? 0,
         bytes: st.size,
+        sha256: sha256Hex(data),
       });
     }
     // A write cut short left its `.part` file: it never became an image.
@@ -154,16 +160,40 @@ export class DiskImageStore implements ImageStore {
       const original = await encodeOriginal(r.image);
       const origRel = path.join(dir, `${base}-original.${original.ext}`);
       await put(origRel, original.data);
-      out.push({ variant: 'original', path: origRel, mime: original.mime, width: original.width, height: original.height, bytes: original.data.length });
+      out.push({
+        variant: 'original',
+        path: origRel,
+        mime: original.mime,
+        width: original.width,
+        height: original.height,
+        bytes: original.data.length,
+        sha256: sha256Hex(original.data),
+      });
 
       const { overlay, thumb } = await renderOverlay(r.image, r, original.width, original.height);
       const ovRel = path.join(dir, `${base}-overlay.jpg`);
       await put(ovRel, overlay);
-      out.push({ variant: 'overlay', path: ovRel, mime: 'image/jpeg', width: original.width, height: original.height, bytes: overlay.length });
+      out.push({
+        variant: 'overlay',
+        path: ovRel,
+        mime: 'image/jpeg',
+        width: original.width,
+        height: original.height,
+        bytes: overlay.length,
+        sha256: sha256Hex(overlay),
+      });
 
       const thRel = path.join(dir, `${base}-thumb.jpg`);
       await put(thRel, thumb.data);
-      out.push({ variant: 'thumb', path: thRel, mime: 'image/jpeg', width: thumb.width, height: thumb.height, bytes: thumb.data.length });
+      out.push({
+        variant: 'thumb',
+        path: thRel,
+        mime: 'image/jpeg',
+        width: thumb.width,
+        height: thumb.height,
+        bytes: thumb.data.length,
+        sha256: sha256Hex(thumb.data),
+      });
       return out;
     } catch (err) {
       await Promise.all(written.flatMap((rel) => [rel, `${rel}.part`]).map((rel) => rm(path.join(this.root, rel), { force: true }).catch(() => undefined)));

@@ -4,8 +4,6 @@ export * from './backup.js';
 export { parseDatabaseUrl, redact, type DatabaseTarget } from './url.js';
 export {
   Repository,
-  canonicalJson,
-  canonicalSha256,
   CURSOR_PATTERN,
   type InspectionFilter,
   type StationInfo,
@@ -14,6 +12,7 @@ export {
   type Scope,
 } from './repository.js';
 export { ALLOWED_BINS, scoreBin } from './stats.js';
+export { canonicalJson, canonicalSha256, type ChainReport } from './chain.js';
 export { DiskImageStore, IMAGE_VARIANTS, type ImageStore, type ImageVariant, type StoredImage } from './images.js';
 export { Recorder, type RecorderCounters, type RecorderOptions } from './recorder.js';
 export { Retention, type RetentionOptions, type RetentionCounters, type DiskStatus } from './retention.js';

@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import { appendAudit } from './audit.js';
 
 /**
  * PostgreSQL's records by month (migration `records_by_month`): Inspection, Defect, Image, Review
@@ -120,15 +121,19 @@ export class MonthPartitions {
         if (heldBy.length) return { heldBy };
         if ((await tx.$queryRawUnsafe<unknown[]>(`SELECT 1 FROM "Image_${s}" LIMIT 1`)).length > 0) return { images: true };
         const [{ n }] = await tx.$queryRawUnsafe<{ n: bigint | number }[]>(`SELECT count(*) AS n FROM "Inspection_${s}"`);
+        // Where the drop cuts each station's chain: the month's records no other of its records links to.
+        const cuts = await tx.$queryRawUnsafe<{ hash: string }[]>(
+          `SELECT a."hash" FROM "Inspection_${s}" a WHERE a."hash" IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM "Inspection_${s}" b WHERE b."prevHash" = a."hash")`,
+        );
         // Dropping waits for every query on the tables to finish, and every later query (the
         // recorder's writes) would wait behind it: a long read in progress makes it give up and
         // try again at the next sweep instead.
         await tx.$executeRawUnsafe(`SET LOCAL lock_timeout = '2s'`);
         await tx.$executeRawUnsafe(`DROP TABLE ${TABLES.map((t) => `"${t}_${s}"`).join(', ')}`);
         // Traceability records deleted for good: who, which month, how many, under which settings.
-        await tx.auditLog.create({
-          data: { actor, action: 'records.month.drop', target: m.month, details: { inspections: Number(n), stations } },
-        });
+        const details = { inspections: Number(n), stations, chainCuts: cuts.map((c) => c.hash) };
+        await appendAudit(this.db, { actor, action: 'records.month.drop', target: m.month, details }, tx);
         this.known.delete(m.month);
         return { dropped: Number(n) };
       },

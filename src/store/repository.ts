@@ -1,5 +1,4 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { createHash } from 'node:crypto';
 import pRetry from 'p-retry';
 import type { InspectionResult, ModelSummary, Timings } from '../line/protocol.js';
 import { processingMs } from '../line/stats.js';
@@ -8,6 +7,8 @@ import { MonthPartitions, noPartition } from './partitions.js';
 import { stationFolder, type StoredImage, type ImageVariant } from './images.js';
 import { labelOf, type CompactOutputs, type PartLabel, type Verdict } from '../decision/index.js';
 import { StationError } from '../errors/index.js';
+import { appendAudit } from './audit.js';
+import { canonicalSha256, chainCuts, recordHash } from './chain.js';
 import {
   ALLOWED_BINS,
   type Scope,
@@ -123,24 +124,6 @@ export interface WhatIfScan {
   to?: Date;
 }
 
-/** Stable canonical JSON (sorted keys), so the same recipe always hashes the same. */
-export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.keys(v)
-      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
-
-/** SHA-256 of the canonical JSON: the identity of a recipe or a configuration. */
-export function canonicalSha256(v: unknown): string {
-  return createHash('sha256').update(canonicalJson(v)).digest('hex');
-}
-
 /** The station's records; the only code that talks to the Prisma client. */
 export class Repository {
   /** How this database's statements written as SQL (the aggregates' upserts) are spelled. */
@@ -196,7 +179,13 @@ export class Repository {
     const write = () =>
       this.db.$transaction(async (tx) => {
         const ids: number[] = [];
-        for (const i of items) ids.push((await tx.inspection.create({ data: inspectionData(stationId, i.r, i.refs, i.images), select: { id: true } })).id);
+        // The station's chain head, read in the transaction that extends it (the station is its only writer).
+        let prevHash = (await tx.inspection.findFirst({ where: { stationId }, orderBy: { id: 'desc' }, select: { hash: true } }))?.hash ?? null;
+        for (const i of items) {
+          const data = chained(inspectionData(stationId, i.r, i.refs, i.images), prevHash);
+          ids.push((await tx.inspection.create({ data, select: { id: true } })).id);
+          prevHash = data.hash;
+        }
         await applyDeltas(tx, deltas, this.sql);
         return ids;
       });
@@ -472,16 +461,21 @@ export class Repository {
    * files first).
    */
   async deleteRecordsBefore(stationId: string, before: Date, limit: number): Promise<number> {
-    const ids = (
-      await this.db.inspection.findMany({
-        where: { stationId, capturedAt: { lt: before }, images: { none: {} } },
-        orderBy: { id: 'asc' },
-        take: limit,
-        select: { id: true },
-      })
-    ).map((r) => r.id);
-    if (ids.length === 0) return 0;
-    return (await this.db.inspection.deleteMany({ where: { id: { in: ids } } })).count;
+    const rows = await this.db.inspection.findMany({
+      where: { stationId, capturedAt: { lt: before }, images: { none: {} } },
+      orderBy: { id: 'asc' },
+      take: limit,
+      select: { id: true, hash: true, prevHash: true },
+    });
+    if (rows.length === 0) return 0;
+    // The deletion and where it cut the station's chain, in one transaction: the audit entry
+    // names, for each run of deleted records, the hash the first record left after it links to.
+    return this.db.$transaction(async (tx) => {
+      const n = (await tx.inspection.deleteMany({ where: { id: { in: rows.map((r) => r.id) } } })).count;
+      const details = { deleted: n, before: before.toISOString(), firstId: rows[0].id, lastId: rows[rows.length - 1].id, chainCuts: chainCuts(rows) };
+      await appendAudit(this.db, { actor: `retention:${stationId}`, action: 'records.delete', target: stationId, details }, tx);
+      return n;
+    });
   }
 
   /** Forgets the image rows of these parts (their files are gone); the inspections stay. */
@@ -662,6 +656,7 @@ export class Repository {
             stationId: true,
             recipeName: true,
             recipeVersionId: true,
+            hash: true,
             reviews: { select: { label: true }, orderBy: { id: 'desc' }, take: 1 },
           },
         });
@@ -678,6 +673,18 @@ export class Repository {
           select: { id: true, label: true, class: true, note: true, createdAt: true },
         });
         await moveReviewLabel(tx, part, part.reviews[0]?.label, r.label);
+        // A person's decision on a record joins the audit chain, tied to the record's hash.
+        const by = await tx.user.findUnique({ where: { id: userId }, select: { username: true } });
+        const details = {
+          review: review.id,
+          station: part.stationId,
+          record: part.hash,
+          label: r.label,
+          class: r.class ?? null,
+          box: r.box ?? null,
+          note: r.note ?? '',
+        };
+        await appendAudit(this.db, { actor: by?.username ?? `user #${userId}`, action: 'review', target: String(inspectionId), details }, tx);
         return review;
       },
       { isolationLevel: 'Serializable' },
@@ -792,6 +799,8 @@ export function inspectionData(stationId: string, r: InspectionResult, refs: Row
     recipeVersionId: refs.recipeVersionId,
     modelId: refs.modelId,
     truth: r.truth ? (r.truth as object) : undefined,
+    code: r.code ?? null,
+    imageSha256: images.some((i) => i.sha256) ? Object.fromEntries(images.map((i) => [i.variant, i.sha256 ?? null])) : undefined,
     defects: {
       create: r.defects.map((d) => ({
         capturedAt,
@@ -808,6 +817,18 @@ export function inspectionData(stationId: string, r: InspectionResult, refs: Row
     },
     images: { create: images.map((i) => ({ capturedAt, variant: i.variant, path: i.path, mime: i.mime, width: i.width, height: i.height, bytes: i.bytes })) },
   };
+}
+
+/** An inspection's row linked to its station's previous record: its prevHash and its own hash. */
+function chained(data: ReturnType<typeof inspectionData>, prevHash: string | null) {
+  const hash = recordHash({
+    ...data,
+    truth: data.truth ?? null,
+    imageSha256: data.imageSha256 ?? null,
+    prevHash,
+    defects: data.defects.create,
+  });
+  return { ...data, prevHash, hash };
 }
 
 /** Shifts start at 06:00, 14:00 and 22:00 UTC (three-shift operation). */

@@ -36,12 +36,12 @@ export function register(program: Command): void {
       const { verifyDatabase, verifyPostgres, parseDatabaseUrl } = await import('../../store/index.js');
       const { StationError } = await import('../../errors/index.js');
       let r: Awaited<ReturnType<typeof verifyPostgres>>;
-      if (file !== undefined) r = verifyDatabase(file);
+      if (file !== undefined) r = await verifyDatabase(file);
       else {
         const choice = await resolveDatabase(o);
         const db = parseDatabaseUrl(choice.url);
         // PostgreSQL: the migration history and the rows; the server keeps its pages sound itself.
-        r = db.provider === 'sqlite' ? verifyDatabase(db.file) : await verifyPostgres(choice.url);
+        r = db.provider === 'sqlite' ? await verifyDatabase(db.file) : await verifyPostgres(choice.url);
       }
       process.stdout.write(JSON.stringify(r) + '\n');
       if (!r.ok && r.code) throw new StationError(r.code, r.problems.map((p) => p.message).join('; '));

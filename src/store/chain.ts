@@ -1,0 +1,285 @@
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+
+/**
+ * Tamper evidence. Each station's records form a hash chain in the order they were written (by
+ * id): a record's hash is SHA-256 of its canonical form (RFC 8785 JSON, so PostgreSQL's jsonb,
+ * which reorders keys, reads back to the same bytes), which includes the hash of the station's
+ * previous record and the SHA-256 of each of its image files. The audit log is one chain the same
+ * way. Editing, deleting or inserting a row behind the station's back breaks a link that
+ * `station db verify` names; retention's deletions are entries of the audit chain that say where
+ * each station's chain now starts.
+ */
+
+/** The version of the canonical forms below: a change to them is a new version, and verify reads both. */
+export const CHAIN_VERSION = 1;
+
+/** RFC 8785 canonical JSON. */
+export function canonicalJson(v: unknown): string {
+  return canonicalize(v) ?? 'null';
+}
+
+export function sha256Hex(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** SHA-256 of the canonical JSON: the identity of a recipe or a configuration. */
+export function canonicalSha256(v: unknown): string {
+  return sha256Hex(canonicalJson(v));
+}
+
+/** A finding as the record stores it (Defect row columns). */
+export interface ChainDefect {
+  class: string;
+  score: number;
+  rejecting: boolean;
+  area: number | null;
+  x1: number | null;
+  y1: number | null;
+  x2: number | null;
+  y2: number | null;
+}
+
+/** The columns of an inspection that its hash covers: everything the station decided and saw. */
+export interface ChainRecord {
+  stationId: string;
+  partSeq: bigint;
+  source: string;
+  partId: string | null;
+  lot: string | null;
+  capturedAt: Date;
+  decidedAt: Date;
+  verdict: string;
+  errorCode: string | null;
+  reasons: unknown;
+  outputs: unknown;
+  maxScore: number;
+  defectCount: number;
+  timings: unknown;
+  latencyMs: number;
+  recipeName: string;
+  recipeVersionId: number | null;
+  modelId: number | null;
+  truth: unknown;
+  code: string | null;
+  imageSha256: unknown;
+  prevHash: string | null;
+  defects: ChainDefect[];
+}
+
+/** The fields of a chain record read from the database (a Prisma row with its defects in id order). */
+export const CHAIN_SELECT = {
+  id: true,
+  stationId: true,
+  partSeq: true,
+  source: true,
+  partId: true,
+  lot: true,
+  capturedAt: true,
+  decidedAt: true,
+  verdict: true,
+  errorCode: true,
+  reasons: true,
+  outputs: true,
+  maxScore: true,
+  defectCount: true,
+  timings: true,
+  latencyMs: true,
+  recipeName: true,
+  recipeVersionId: true,
+  modelId: true,
+  truth: true,
+  code: true,
+  imageSha256: true,
+  prevHash: true,
+  hash: true,
+  defects: {
+    orderBy: { id: 'asc' },
+    select: { class: true, score: true, rejecting: true, area: true, x1: true, y1: true, x2: true, y2: true },
+  },
+} as const;
+
+/**
+ * SHA-256 of a record's canonical form. JSON columns are taken as the database gives them back
+ * (a value that JSON drops, such as undefined, is not in them), times to the millisecond.
+ */
+export function recordHash(r: ChainRecord): string {
+  return sha256Hex(
+    canonicalJson({
+      v: CHAIN_VERSION,
+      stationId: r.stationId,
+      partSeq: r.partSeq.toString(),
+      source: r.source,
+      partId: r.partId,
+      lot: r.lot,
+      capturedAt: r.capturedAt.toISOString(),
+      decidedAt: r.decidedAt.toISOString(),
+      verdict: r.verdict,
+      errorCode: r.errorCode,
+      reasons: asStored(r.reasons),
+      outputs: asStored(r.outputs),
+      maxScore: r.maxScore,
+      defectCount: r.defectCount,
+      timings: asStored(r.timings),
+      latencyMs: r.latencyMs,
+      recipeName: r.recipeName,
+      recipeVersionId: r.recipeVersionId,
+      modelId: r.modelId,
+      truth: asStored(r.truth),
+      code: r.code,
+      imageSha256: asStored(r.imageSha256),
+      defects: r.defects.map((d) => [d.class, d.score, d.rejecting, d.area, d.x1, d.y1, d.x2, d.y2]),
+      prevHash: r.prevHash,
+    }),
+  );
+}
+
+/** An audit entry's columns that its hash covers. */
+export interface ChainAudit {
+  at: Date;
+  actor: string;
+  action: string;
+  target: string;
+  details: unknown;
+  prevHash: string | null;
+}
+
+export function auditHash(a: ChainAudit): string {
+  return sha256Hex(
+    canonicalJson({
+      v: CHAIN_VERSION,
+      at: a.at.toISOString(),
+      actor: a.actor,
+      action: a.action,
+      target: a.target,
+      details: asStored(a.details),
+      prevHash: a.prevHash,
+    }),
+  );
+}
+
+/** A JSON column's value as it reads back: what JSON keeps of it (null for nothing). */
+export function asStored(v: unknown): unknown {
+  return v === undefined || v === null ? null : JSON.parse(JSON.stringify(v));
+}
+
+/**
+ * The audit actions of retention's deletions. Their details carry `chainCuts`: the hashes of the
+ * deleted records that no other deleted record links to — the last of each run of deleted
+ * records, which the first record left after the run links to. Verify accepts a link to a
+ * missing record only through them.
+ */
+export const CHAIN_CUT_ACTIONS = ['records.delete', 'records.month.drop'] as const;
+
+/** The chain cuts of deleting these records of one station: hashes that no record among them links to. */
+export function chainCuts(deleted: readonly { hash: string | null; prevHash: string | null }[]): string[] {
+  const linked = new Set(deleted.map((d) => d.prevHash));
+  return deleted.flatMap((d) => (d.hash && !linked.has(d.hash) ? [d.hash] : []));
+}
+
+/** An inspection row as a verifier reads it back (any database), with its findings in id order. */
+export interface StoredRecord extends Omit<ChainRecord, 'partSeq'> {
+  id: number;
+  partSeq: bigint | number | string;
+  hash: string | null;
+}
+
+/** An audit entry as a verifier reads it back. */
+export interface StoredAudit extends ChainAudit {
+  id: number;
+  hash: string | null;
+}
+
+/** Pages of rows in id order, after an id: what verify walks (SQLite or PostgreSQL). */
+export interface ChainSource {
+  records(afterId: number, limit: number): Promise<StoredRecord[]>;
+  audit(afterId: number, limit: number): Promise<StoredAudit[]>;
+}
+
+export interface ChainReport {
+  /** Per station: its records, how many are chained, and its chain head (the newest record's id and hash). */
+  stations: Record<string, { records: number; chained: number; head: { id: number; hash: string } | null }>;
+  audit: { entries: number; chained: number; head: { id: number; hash: string } | null };
+  /** Links found broken (0 when intact); `first` names the first one. */
+  broken: number;
+  first?: string;
+}
+
+const PAGE = 1000;
+
+/**
+ * Walks the audit chain, then every station's record chain, in id order with bounded memory (a
+ * page at a time, one head per station, and retention's cuts). Records and entries written before
+ * the chain existed (no hash) are counted, and allowed only before a station's first chained one.
+ */
+export async function verifyChains(src: ChainSource): Promise<ChainReport> {
+  const report: ChainReport = { stations: {}, audit: { entries: 0, chained: 0, head: null }, broken: 0 };
+  const broken = (what: string) => {
+    report.broken++;
+    report.first ??= what;
+  };
+  const cuts = new Set<string>();
+  let last: string | null = null;
+  let chainedAudit = false;
+  for (let after = 0; ; ) {
+    const page = await src.audit(after, PAGE);
+    if (page.length === 0) break;
+    for (const a of page) {
+      after = a.id;
+      report.audit.entries++;
+      if ((CHAIN_CUT_ACTIONS as readonly string[]).includes(a.action)) {
+        for (const h of ((a.details as { chainCuts?: unknown })?.chainCuts as string[] | undefined) ?? []) cuts.add(h);
+      }
+      if (a.hash === null) {
+        if (chainedAudit) broken(`audit entry #${a.id} (${a.action}) has no hash: written or changed outside the station`);
+        continue;
+      }
+      if (a.prevHash !== last) {
+        broken(
+          last === null
+            ? `audit entry #${a.id} (${a.action}) links to an entry that is not there (an entry before it was deleted)`
+            : `audit entry #${a.id} (${a.action}) does not link to the entry before it (that one was deleted or its hash rewritten)`,
+        );
+      } else if (auditHash(a) !== a.hash) {
+        broken(`audit entry #${a.id} (${a.action}) was changed after it was written: its content does not match its hash`);
+      }
+      chainedAudit = true;
+      last = a.hash;
+      report.audit.chained++;
+      report.audit.head = { id: a.id, hash: a.hash };
+    }
+    await new Promise((r) => setImmediate(r));
+  }
+  const heads = new Map<string, string | null>();
+  for (let after = 0; ; ) {
+    const page = await src.records(after, PAGE);
+    if (page.length === 0) break;
+    for (const r of page) {
+      after = r.id;
+      const st = (report.stations[r.stationId] ??= { records: 0, chained: 0, head: null });
+      st.records++;
+      const seen = heads.has(r.stationId);
+      if (r.hash === null) {
+        if (seen) broken(`record #${r.id} (station ${r.stationId}) has no hash: written or changed outside the station`);
+        continue;
+      }
+      const prev = heads.get(r.stationId) ?? null;
+      // A link to a record that is gone is sound only where retention said it cut the chain.
+      const linked = r.prevHash === prev || (r.prevHash !== null && cuts.has(r.prevHash));
+      if (!linked) {
+        broken(
+          !seen
+            ? `record #${r.id} (station ${r.stationId}) links to a record that is not there (deleted outside retention)`
+            : `record #${r.id} (station ${r.stationId}) does not link to the station's record before it, #${st.head?.id} (that one or one between was deleted, or its hash rewritten)`,
+        );
+      } else if (recordHash({ ...r, partSeq: BigInt(r.partSeq) }) !== r.hash) {
+        broken(`record #${r.id} (station ${r.stationId}) was changed after it was written: its content does not match its hash`);
+      }
+      heads.set(r.stationId, r.hash);
+      st.chained++;
+      st.head = { id: r.id, hash: r.hash };
+    }
+    await new Promise((r) => setImmediate(r));
+  }
+  return report;
+}
