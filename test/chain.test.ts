@@ -129,6 +129,30 @@ describe('tamper-evident records on SQLite', () => {
     expect(rewritten.report.records.chain.broken).toBe(2);
   });
 
+  it('checks a chain head a report printed: the whole chain rewritten after an edit, or the head deleted, is named', async () => {
+    const { report } = await verify([pristine]);
+    const head = report.records.chain.stations['test-1'].head!;
+    expect((await verify([pristine, '--head', `${head.id}:${head.hash}`])).code).toBe(0);
+    // Someone edits a record and recomputes every hash after it: the chain alone is sound again, the head is not.
+    const f = copy();
+    const db = new Database(f);
+    db.prepare('UPDATE Inspection SET hash = ? WHERE id = ?').run('f'.repeat(64), head.id);
+    db.close();
+    const rewritten = await verify([f, '--head', `${head.id}:${head.hash}`]);
+    expect(rewritten.code).toBe(2);
+    expect(rewritten.report.records.chain.first).toContain(`record #${head.id}`);
+    expect(rewritten.report.problems[0].message).toMatch(/is not the chain head a report took|was changed after it was written/);
+    const g = copy();
+    sqlite(g, `DELETE FROM Inspection WHERE id = ${head.id}`);
+    expect((await verify([g])).code).toBe(0);
+    const gone = await verify([g, '--head', `${head.id}:${head.hash}`]);
+    expect(gone.code).toBe(2);
+    expect(gone.report.records.chain.headsGone).toEqual([head.id]);
+    const bad = await cli(['db', 'verify', pristine, '--head', 'not-a-head'], { timeoutMs: 60_000 });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('ID:HASH');
+  });
+
   it('names the audit entry a sqlite3 UPDATE changed (a review made to say something else)', async () => {
     const f = copy();
     const id = (new Database(f, { readonly: true }).prepare("SELECT id FROM AuditLog WHERE action = 'review'").get() as { id: number }).id;

@@ -8,7 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { StationError, type ErrorCode } from '../errors/index.js';
-import { type ChainDefect, type ChainSource, type StoredAudit, type StoredRecord, verifyChains } from './chain.js';
+import { type ChainDefect, type ChainHead, type ChainSource, type StoredAudit, type StoredRecord, verifyChains } from './chain.js';
 import { migrationsDir } from './migrate.js';
 import { MONTH_PARTITIONS_SQL, partitionMonth } from './partitions.js';
 import { parseDatabaseUrl, redact } from './url.js';
@@ -111,7 +111,7 @@ export function shippedMigrations(dir = migrationsDir('sqlite')): string[] {
  * against the shipped migrations, rows per table, then the record checks. Opens the file read
  * only and never changes it. Reports every problem found; `code` is the first one's.
  */
-export async function verifyDatabase(file: string, o: { migrations?: string[] } = {}): Promise<VerifyReport> {
+export async function verifyDatabase(file: string, o: { migrations?: string[]; heads?: ChainHead[] } = {}): Promise<VerifyReport> {
   const abs = path.resolve(file);
   if (!existsSync(abs)) throw new StationError('STN_ERR_DB_NOT_FOUND', `${abs} does not exist`);
   const report: VerifyReport = {
@@ -172,7 +172,7 @@ export async function verifyDatabase(file: string, o: { migrations?: string[] } 
     for (const t of tables) report.tables[t.name] = (db.prepare(`SELECT count(*) AS n FROM "${t.name.replaceAll('"', '""')}"`).get() as { n: number }).n;
     report.inspections = report.tables.Inspection ?? 0;
     const columns = (t: string) => (db.pragma(`table_info("${t}")`) as { name: string }[]).map((c) => c.name);
-    await checkChains(report, columns('Inspection').includes('hash') && columns('AuditLog').includes('hash') ? sqliteChains(db) : null);
+    await checkChains(report, columns('Inspection').includes('hash') && columns('AuditLog').includes('hash') ? sqliteChains(db) : null, o.heads);
     return finish(report);
   } finally {
     db.close();
@@ -210,7 +210,7 @@ function checkHistory(report: VerifyReport, shipped: string[], rows: HistoryRow[
  * integrity pragma to run; foreign keys are always enforced); record checks run on SQLite files
  * only for now. A dump is checked with `pg_restore --list`.
  */
-export async function verifyPostgres(url: string, o: { migrations?: string[] } = {}): Promise<VerifyReport> {
+export async function verifyPostgres(url: string, o: { migrations?: string[]; heads?: ChainHead[] } = {}): Promise<VerifyReport> {
   const report: VerifyReport = {
     file: redact(url),
     ok: false,
@@ -248,7 +248,7 @@ export async function verifyPostgres(url: string, o: { migrations?: string[] } =
     const chained = await c.query(
       `SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name IN ('Inspection', 'AuditLog') AND column_name = 'hash'`,
     );
-    await checkChains(report, chained.rowCount === 2 ? postgresChains(c) : null);
+    await checkChains(report, chained.rowCount === 2 ? postgresChains(c) : null, o.heads);
     return finish(report);
   } finally {
     await c.end().catch(() => undefined);
@@ -256,12 +256,12 @@ export async function verifyPostgres(url: string, o: { migrations?: string[] } =
 }
 
 /** The hash chains' walk (null: the database predates them): under `records.chain`, a broken link as STN_ERR_DB_CHAIN. */
-async function checkChains(report: VerifyReport, src: ChainSource | null): Promise<void> {
+async function checkChains(report: VerifyReport, src: ChainSource | null, heads: ChainHead[] = []): Promise<void> {
   if (!src) {
     report.records.chain = 'not checked: the records predate the hash chain (station db migrate adds it)';
     return;
   }
-  const chain = await verifyChains(src);
+  const chain = await verifyChains(src, heads);
   report.records.chain = chain;
   if (chain.broken > 0) report.problems.push({ code: 'STN_ERR_DB_CHAIN', message: `${chain.broken} broken link(s) in the hash chains; first: ${chain.first}` });
 }

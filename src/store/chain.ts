@@ -200,6 +200,8 @@ export interface ChainReport {
   /** Per station: its records, how many are chained, and its chain head (the newest record's id and hash). */
   stations: Record<string, { records: number; chained: number; head: { id: number; hash: string } | null }>;
   audit: { entries: number; chained: number; head: { id: number; hash: string } | null };
+  /** Heads given to check (`--head`) whose record is not there any more (a broken link too). */
+  headsGone?: number[];
   /** Links found broken (0 when intact); `first` names the first one. */
   broken: number;
   first?: string;
@@ -212,8 +214,9 @@ const PAGE = 1000;
  * page at a time, one head per station, and retention's cuts). Records and entries written before
  * the chain existed (no hash) are counted, and allowed only before a station's first chained one.
  */
-export async function verifyChains(src: ChainSource): Promise<ChainReport> {
+export async function verifyChains(src: ChainSource, heads: readonly ChainHead[] = []): Promise<ChainReport> {
   const report: ChainReport = { stations: {}, audit: { entries: 0, chained: 0, head: null }, broken: 0 };
+  const expected = new Map(heads.map((h) => [h.id, h.hash.toLowerCase()]));
   const broken = (what: string) => {
     report.broken++;
     report.first ??= what;
@@ -250,7 +253,7 @@ export async function verifyChains(src: ChainSource): Promise<ChainReport> {
     }
     await new Promise((r) => setImmediate(r));
   }
-  const heads = new Map<string, string | null>();
+  const tips = new Map<string, string | null>();
   for (let after = 0; ; ) {
     const page = await src.records(after, PAGE);
     if (page.length === 0) break;
@@ -258,12 +261,12 @@ export async function verifyChains(src: ChainSource): Promise<ChainReport> {
       after = r.id;
       const st = (report.stations[r.stationId] ??= { records: 0, chained: 0, head: null });
       st.records++;
-      const seen = heads.has(r.stationId);
+      const seen = tips.has(r.stationId);
       if (r.hash === null) {
         if (seen) broken(`record #${r.id} (station ${r.stationId}) has no hash: written or changed outside the station`);
         continue;
       }
-      const prev = heads.get(r.stationId) ?? null;
+      const prev = tips.get(r.stationId) ?? null;
       // A link to a record that is gone is sound only where retention said it cut the chain.
       const linked = r.prevHash === prev || (r.prevHash !== null && cuts.has(r.prevHash));
       if (!linked) {
@@ -275,11 +278,27 @@ export async function verifyChains(src: ChainSource): Promise<ChainReport> {
       } else if (recordHash({ ...r, partSeq: BigInt(r.partSeq) }) !== r.hash) {
         broken(`record #${r.id} (station ${r.stationId}) was changed after it was written: its content does not match its hash`);
       }
-      heads.set(r.stationId, r.hash);
+      const known = expected.get(r.id);
+      if (known !== undefined) {
+        expected.delete(r.id);
+        if (known !== r.hash) broken(`record #${r.id} (station ${r.stationId}) is not the chain head a report took: its hash is ${r.hash}, not ${known}`);
+      }
+      tips.set(r.stationId, r.hash);
       st.chained++;
       st.head = { id: r.id, hash: r.hash };
     }
     await new Promise((r) => setImmediate(r));
   }
+  // A head a report printed names a record the chain must still hold: the records after it may be rewritten whole, not it.
+  for (const [id] of expected) {
+    report.headsGone = [...(report.headsGone ?? []), id];
+    broken(`record #${id}, a chain head a report printed, is not in the database (deleted since: by retention, or by hand)`);
+  }
   return report;
+}
+
+/** A chain head as a lot report prints it: a record's id and hash, checked again by `station db verify --head ID:HASH`. */
+export interface ChainHead {
+  id: number;
+  hash: string;
 }

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { resolveDatabase } from '../shared.js';
 
 /** `station db …`: database maintenance. Loads the store only (never the line or onnxruntime-node). */
@@ -32,11 +32,22 @@ export function register(program: Command): void {
     .description('integrity, foreign keys, migration history and rows of a database file; exit 0 when intact')
     .option('--config <file>', 'the station file whose database to verify (without FILE)')
     .option('--data <dir>', 'the data folder whose station.db to verify (without FILE)')
+    .option(
+      '--head <id:hash>',
+      'a chain head a lot report printed (record ID and its hash): the record must still have that hash (repeatable)',
+      (v: string, all: { id: number; hash: string }[]) => {
+        const m = /^#?(\d+):([0-9a-fA-F]{64})$/.exec(v.trim());
+        if (!m) throw new InvalidArgumentError(`expected ID:HASH (a record id, a colon and its 64 hex digits), as a lot report prints it`);
+        return [...all, { id: Number(m[1]), hash: m[2] }];
+      },
+      [] as { id: number; hash: string }[],
+    )
     .action(async (file: string | undefined, o) => {
       const { verifyDatabase, verifyPostgres, parseDatabaseUrl } = await import('../../store/index.js');
       const { StationError } = await import('../../errors/index.js');
+      const heads = o.head as { id: number; hash: string }[];
       let r: Awaited<ReturnType<typeof verifyPostgres>>;
-      if (file !== undefined) r = await verifyDatabase(file);
+      if (file !== undefined) r = await verifyDatabase(file, { heads });
       else {
         const choice = await resolveDatabase(o);
         const db = parseDatabaseUrl(choice.url);
