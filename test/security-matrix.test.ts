@@ -30,6 +30,10 @@ const ACCESS: Record<string, Who> = {
   'GET /api/inspections/{id}': 'viewer',
   'GET /api/inspections.csv': 'viewer',
   'GET /api/inspections/{id}/image': 'viewer',
+  'GET /api/lots/{lot}': 'viewer',
+  'GET /api/lots/{lot}/report.pdf': 'viewer',
+  'GET /api/lots/{lot}/report.csv': 'viewer',
+  'GET /api/lots/{lot}/report.json': 'viewer',
   'GET /api/live': 'viewer',
   'GET /api/stats/yield': 'viewer',
   'GET /api/stats/yield.csv': 'viewer',
@@ -115,6 +119,7 @@ async function call(route: string, who: Who, headers: Record<string, string> = a
   const url = template
     .replace('{id}', '999999')
     .replace('{name}', 'nobody-here')
+    .replace('{lot}', 'LOT-NOBODY')
     .replace(/\/api\/exports\/999999/, '/api/exports/00000000-0000-4000-8000-000000000000');
   if (url === '/api/live') {
     // Server-sent events never end: read the status, then hang up.

@@ -8,7 +8,7 @@ import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
 import { isErrorCode, StationError, statusOf } from '../errors/index.js';
 import type { Line } from '../line/index.js';
-import type { Accounts, Exporter, ImageStore, Repository } from '../store/index.js';
+import { type Accounts, type Exporter, type ImageStore, Lots, type Repository } from '../store/index.js';
 import { need, registerAuth } from './auth.js';
 import { exportRoutes } from './exports.js';
 import { frameRoutes } from './frames.js';
@@ -17,6 +17,7 @@ import { healthRoutes } from './health.js';
 import { imageRoutes } from './images.js';
 import { inspectionRoutes } from './inspections.js';
 import { liveRoutes } from './live.js';
+import { lotRoutes } from './lots.js';
 import { LoginThrottle, type ThrottleOptions } from './login-throttle.js';
 import { recipeRoutes, type RecipeDeps } from './recipes.js';
 import { reinferenceRoutes, type ReinferenceDeps } from './reinference.js';
@@ -185,6 +186,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(userRoutes, { accounts });
   await app.register(inspectionRoutes, { repo });
   await app.register(imageRoutes, { repo, images: deps.images });
+  await app.register(lotRoutes, { lots: new Lots(repo.db), images: deps.images });
   await app.register(reviewRoutes, { repo, recipeLabels: deps.recipeLabels, recipeNames: deps.recipeNames });
   await app.register(statisticsRoutes, { repo });
   await app.register(recipeRoutes, {

@@ -16,13 +16,14 @@ import * as pki from './commands/pki.js';
 import * as plcSim from './commands/plc-sim.js';
 import * as probe from './commands/probe.js';
 import * as replay from './commands/replay.js';
+import * as report from './commands/report.js';
 import * as run from './commands/run.js';
 import * as synth from './commands/synth.js';
 import * as user from './commands/user.js';
 import * as whatif from './commands/whatif.js';
 
 /** The commands in the order `station --help` lists them. */
-const COMMANDS = [demo, plcSim, pki, run, probe, replay, evalCommand, bench, whatif, user, db, synth];
+const COMMANDS = [demo, plcSim, pki, run, probe, replay, evalCommand, bench, whatif, report, user, db, synth];
 
 /** The `station` program, every command registered, nothing parsed yet. */
 export function buildProgram(): Command {

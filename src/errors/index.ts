@@ -39,6 +39,7 @@ export const ErrorCodes = {
   STN_ERR_RECIPE_SELECT: { status: 422, message: "the PLC's RecipeSelect names a recipe number this station does not have" },
   STN_ERR_PART_ID: { status: 422, message: "the PLC's PartId for the part is empty, too long or not valid text" },
   STN_ERR_PART_LOT: { status: 422, message: "the PLC's Lot for the part is empty, too long or not valid text" },
+  STN_ERR_LOT_NOT_FOUND: { status: 404, message: 'no record names this lot (at this station)' },
   STN_ERR_STORE_MIGRATION: { status: 500, message: 'the database migrations could not be applied' },
   STN_ERR_STORE_URL: { status: 500, message: 'DATABASE_URL is not a supported database URL' },
   STN_ERR_STORE_CONNECT: { status: 503, message: 'the database cannot be reached or opened' },

@@ -1,0 +1,1 @@
+export { lotCsv, lotJson, lotPdf, lotReport, reasonsText, reviewText, LOT_CSV_COLUMNS, type LotReport } from './lot.js';
