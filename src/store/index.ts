@@ -13,6 +13,7 @@ export {
 } from './repository.js';
 export { ALLOWED_BINS, scoreBin } from './stats.js';
 export { canonicalJson, canonicalSha256, type ChainReport } from './chain.js';
+export { Lots, LOT_PAGE, type LotPart, type LotScope, type LotSummary, type PartsOptions } from './lots.js';
 export { DiskImageStore, IMAGE_VARIANTS, type ImageStore, type ImageVariant, type StoredImage } from './images.js';
 export { Recorder, type RecorderCounters, type RecorderOptions } from './recorder.js';
 export { Retention, type RetentionOptions, type RetentionCounters, type DiskStatus } from './retention.js';
