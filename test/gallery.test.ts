@@ -343,4 +343,71 @@ describe.skipIf(!haveBrowser)('the quality gallery in a real browser', () => {
     await expect.poll(() => page.locator('aside h2').textContent()).toContain('SN-GAL-3 (#910002)');
     await expect.poll(() => page.locator('aside').textContent()).toContain('lot LOT-GAL-9');
   });
+  it("shows a lot's page: the API's counts, every part in pages, and a report link that answers a PDF (issue #19, genealogy)", async () => {
+    const at = Date.now() - 2 * 3600_000;
+    const lot = 'LOT-GAL-PAGE';
+    // 60 parts, more than one page of the lot's grid: every fifth fails with a scratch.
+    const parts = Array.from({ length: 60 }, (_, k) => {
+      const fail = k % 5 === 0;
+      return {
+        seq: 920_000 + k,
+        source: 'line',
+        partId: `SN-LOT-${String(k).padStart(3, '0')}`,
+        lot,
+        recipe: 'plate',
+        recipeVersion: 1,
+        modelSha256: null,
+        timestamp: at + k * 1000,
+        decidedAt: at + k * 1000 + 10,
+        verdict: fail ? ('fail' as const) : ('pass' as const),
+        reasons: fail ? [{ rule: 'class', class: 'scratch', score: 0.9, limit: 0.5 }] : [],
+        defects: fail ? [{ class: 'scratch', score: 0.9, rejecting: true }] : [],
+        maxScore: fail ? 0.9 : 0,
+        outputs: { kind: 'detections', n: 0 } as never,
+        timings: { queue: 1, preprocess: 1, inference: 1, decode: 0, decision: 0, total: 3 },
+      };
+    });
+    await station!.repo.insertInspections(
+      station!.config.station.id,
+      parts.map((p) => ({ r: p as never, refs: { modelId: null, recipeVersionId: null }, images: [] })),
+    );
+    const token = (
+      await station!.api!.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'admin', password: PASSWORD, tokenInBody: true } })
+    ).json().token;
+    const summary = (await station!.api!.inject({ method: 'GET', url: `/api/lots/${lot}`, headers: { authorization: `Bearer ${token}` } })).json();
+    expect(summary).toMatchObject({ parts: 60, pass: 48, fail: 12, uninspected: 0, rejectsByClass: [{ class: 'scratch', parts: 12, findings: 12 }] });
+
+    // From the Lot field to the lot's page.
+    const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
+    await logIn(page);
+    await page.getByTestId('lot').fill(lot);
+    await page.getByTestId('lot').press('Enter');
+    await page.getByTestId('lot-page').click();
+    await expect.poll(() => page.getByTestId('lot-parts').textContent()).toBe(String(summary.parts));
+    expect(await page.getByTestId('lot-pass').textContent()).toBe(String(summary.pass));
+    expect(await page.getByTestId('lot-fail').textContent()).toBe(String(summary.fail));
+    expect(await page.getByTestId('lot-uninspected').textContent()).toBe(String(summary.uninspected));
+    expect(await page.getByTestId('lot-yield').textContent()).toBe(`${(summary.yield * 100).toFixed(2)} %`);
+    expect(await page.getByTestId('lot-classes').textContent()).toContain('scratch');
+    // Every part, a page at a time.
+    await expect.poll(() => page.getByTestId('lot-card').count()).toBe(48);
+    await page.getByTestId('lot-more').click();
+    await expect.poll(() => page.getByTestId('lot-card').count()).toBe(60);
+    expect((await page.getByTestId('lot-card').allTextContents()).map((t) => /SN-LOT-\d+/.exec(t)?.[0]).sort()).toEqual(parts.map((p) => p.partId).sort());
+    await page.screenshot({ path: path.join(PACKAGE_ROOT, 'test-results', 'gallery-lot.png'), fullPage: true });
+
+    // The report link answers a PDF (the browser's session, as a download would).
+    const href = await page.getByTestId('report-pdf').getAttribute('href');
+    const got = await page.evaluate(async (h) => {
+      const r = await fetch(h!);
+      const head = new Uint8Array(await r.arrayBuffer()).slice(0, 5);
+      return { status: r.status, type: r.headers.get('content-type'), head: String.fromCharCode(...head) };
+    }, href);
+    expect(got).toEqual({ status: 200, type: 'application/pdf', head: '%PDF-' });
+
+    // A part's detail links back to its lot's page.
+    await page.getByTestId('lot-card').first().click();
+    await page.getByTestId('lot-link').click();
+    await expect.poll(() => page.locator('.lot h2').textContent()).toBe(`Lot ${lot}`);
+  });
 });

@@ -2,6 +2,7 @@ import { render } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, can, login, me as fetchMe, type Inspection, type Me } from './api.js';
 import { ChartBox } from './chart.js';
+import { LotPage, lotHref } from './lot.js';
 import { WhatIf } from './whatif.js';
 import { atThreshold, type OperatingPoint } from '../eval/metrics.js';
 import './style.css';
@@ -23,6 +24,7 @@ function App() {
   if (user === undefined) return <p class="muted pad">Loading…</p>;
   if (user === null) return <Login onLogin={setUser} />;
   const detail = /^#\/inspection\/(\d+)/.exec(hash);
+  const lot = /^#\/lot\/(.+)$/.exec(hash);
   return (
     <>
       <header>
@@ -61,6 +63,8 @@ function App() {
           <Recipes me={user} />
         ) : hash === '#/whatif' ? (
           <WhatIf me={user} />
+        ) : lot ? (
+          <LotPage lot={decodeURIComponent(lot[1])} />
         ) : (
           <Gallery me={user} openId={detail ? Number(detail[1]) : null} />
         )}
@@ -301,6 +305,11 @@ function Gallery({ me, openId }: { me: Me; openId: number | null }) {
           onApply={(partId) => setFilters((f) => ({ ...f, partId, verdict: partId ? '' : f.verdict }))}
         />
         <SearchField label="Lot" testId="lot" size={10} value={filters.lot} onApply={(lot) => setFilters((f) => ({ ...f, lot }))} />
+        {filters.lot && (
+          <a data-testid="lot-page" href={lotHref(filters.lot)}>
+            lot page
+          </a>
+        )}
         <TimeBound label="From" testId="from" value={filters.from} onChange={(from) => setFilters({ ...filters, from })} />
         <TimeBound label="To" testId="to" value={filters.to} onChange={(to) => setFilters({ ...filters, to })} />
         <a class="csv" data-testid="csv" href={`/api/inspections.csv?${filterQuery()}`} download>
@@ -457,7 +466,14 @@ function Detail({ id, me, prev, next, onReviewed }: { id: number; me: Me; prev: 
         <h2 class={it.verdict}>
           Part {it.partId ? `${it.partId} (#${it.partSeq})` : `#${it.partSeq}`}: {it.verdict}
         </h2>
-        {it.lot && <p class="muted">lot {it.lot}</p>}
+        {it.lot && (
+          <p class="muted">
+            lot{' '}
+            <a data-testid="lot-link" href={lotHref(it.lot)}>
+              {it.lot}
+            </a>
+          </p>
+        )}
         <p class="muted">
           {new Date(it.capturedAt).toLocaleString()} · recipe {it.recipe} v{it.recipeVersion?.version ?? '?'} · {it.model?.name ?? ''} ·{' '}
           {it.latencyMs.toFixed(0)} ms
