@@ -9,6 +9,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { InspectionResult } from '../src/line/index.js';
 import type { Station } from '../src/main.js';
 import { type ChainReport, openDatabase, Repository } from '../src/store/index.js';
 import { station as cli } from './helpers/cli.js';
@@ -190,6 +191,49 @@ describe('tamper-evident records on SQLite', () => {
     const hand = await verify([byHand]);
     expect(hand.code).toBe(2);
     expect(hand.report.code).toBe('STN_ERR_DB_CHAIN');
+  });
+});
+
+describe('the chain as the recorder writes it', () => {
+  it('never forks under batches written at once, and takes any text (a lone surrogate) without a false alarm', async () => {
+    const file = path.join(tmpDir(), 'station.db');
+    const db = await openDatabase(`file:${file}`);
+    try {
+      const repo = new Repository(db);
+      await repo.ensureStation({ id: 'st', name: 'st', line: '', site: '' });
+      const part = (seq: number): InspectionResult => ({
+        seq,
+        source: 'cam',
+        recipe: 'plate',
+        recipeVersion: 1,
+        modelSha256: null,
+        timestamp: Date.UTC(2026, 11, 2, 8, 0, 0, seq),
+        decidedAt: Date.UTC(2026, 11, 2, 8, 0, 0, seq) + 9,
+        verdict: seq % 3 ? 'pass' : 'fail',
+        reasons: seq % 3 ? [] : [{ rule: 'class', class: `scratch \ud800 ${seq}`, score: 0.9, limit: 0.5 }],
+        defects: seq % 3 ? [] : [{ class: 'scratch', score: 0.9, box: [1, 2, 3, 4], area: 4, rejecting: true }],
+        maxScore: seq % 3 ? 0.1 : 0.9,
+        outputs: { kind: 'none', note: undefined, nan: Number.NaN } as unknown as InspectionResult['outputs'],
+        timings: { queue: 1, preprocess: 2, inference: 5, decode: 0.1, decision: 0.01, total: 12 },
+        partId: seq === 4 ? 'SN-\udc00-4' : `SN-${seq}`,
+      });
+      const refs = { modelId: null, recipeVersionId: null };
+      // Eight batches handed over at once, as a recorder catching up and a spool replay might.
+      await Promise.all(
+        Array.from({ length: 8 }, (_, b) =>
+          repo.insertInspections(
+            'st',
+            Array.from({ length: 4 }, (_, i) => ({ r: part(b * 4 + i + 1), refs, images: [] })),
+          ),
+        ),
+      );
+    } finally {
+      await db.$disconnect();
+    }
+    const { code, report } = await verify([file]);
+    expect(report.problems).toEqual([]);
+    expect(code).toBe(0);
+    expect(report.records.chain.stations.st).toMatchObject({ records: 32, chained: 32 });
   });
 });
 

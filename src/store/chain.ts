@@ -14,9 +14,17 @@ import canonicalize from 'canonicalize';
 /** The version of the canonical forms below: a change to them is a new version, and verify reads both. */
 export const CHAIN_VERSION = 1;
 
-/** RFC 8785 canonical JSON. */
+/**
+ * RFC 8785 canonical JSON. Total: a string with a lone surrogate (which RFC 8785 refuses, and JSON
+ * writes as an escape) is taken with U+FFFD in its place, so no value can make a record unwritable.
+ */
 export function canonicalJson(v: unknown): string {
-  return canonicalize(v) ?? 'null';
+  try {
+    return canonicalize(v) ?? 'null';
+  } catch {
+    const whole = JSON.parse(JSON.stringify(v, (_k, x) => (typeof x === 'string' ? (x as string & { toWellFormed(): string }).toWellFormed() : x)) ?? 'null');
+    return canonicalize(whole) ?? 'null';
+  }
 }
 
 export function sha256Hex(data: string | Buffer): string {

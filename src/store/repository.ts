@@ -130,6 +130,10 @@ export class Repository {
   private readonly sql: SqlDialect;
   /** PostgreSQL's month partitions of the records (null on SQLite: one table per kind). */
   readonly months: MonthPartitions | null;
+  /** Each station's chain head as last committed by this process (absent: read it from the database). */
+  private readonly heads = new Map<string, string | null>();
+  /** Each station's chained writes, one after the other. */
+  private readonly lanes = new Map<string, Promise<void>>();
   constructor(readonly db: Db) {
     const pg = providerOf(db) === 'postgresql';
     this.sql = pg ? POSTGRESQL : SQLITE;
@@ -179,16 +183,48 @@ export class Repository {
     const write = () =>
       this.db.$transaction(async (tx) => {
         const ids: number[] = [];
-        // The station's chain head, read in the transaction that extends it (the station is its only writer).
-        let prevHash = (await tx.inspection.findFirst({ where: { stationId }, orderBy: { id: 'desc' }, select: { hash: true } }))?.hash ?? null;
+        // The station's chain head: read once in the transaction that first extends it (the station is
+        // its only writer), then kept; forgotten when a write fails, so a rolled-back batch is no head.
+        let prevHash = this.heads.has(stationId)
+          ? (this.heads.get(stationId) ?? null)
+          : ((await tx.inspection.findFirst({ where: { stationId }, orderBy: { id: 'desc' }, select: { hash: true } }))?.hash ?? null);
         for (const i of items) {
           const data = chained(inspectionData(stationId, i.r, i.refs, i.images), prevHash);
           ids.push((await tx.inspection.create({ data, select: { id: true } })).id);
           prevHash = data.hash;
         }
         await applyDeltas(tx, deltas, this.sql);
-        return ids;
+        return { ids, head: prevHash };
       });
+    return this.writeChained(stationId, write, items);
+  }
+
+  /**
+   * Runs a chained write: one at a time per station (two batches linking to the same head would
+   * fork its chain), and the station's head moves only once the write committed.
+   */
+  private writeChained(stationId: string, write: () => Promise<{ ids: number[]; head: string | null }>, items: { r: InspectionResult }[]): Promise<number[]> {
+    const run = async () => {
+      try {
+        const { ids, head } = await this.writeInMonths(write, items);
+        this.heads.set(stationId, head);
+        return ids;
+      } catch (err) {
+        this.heads.delete(stationId);
+        throw err;
+      }
+    };
+    const turn = (this.lanes.get(stationId) ?? Promise.resolve()).then(run, run);
+    const settled = turn.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.lanes.set(stationId, settled);
+    void settled.then(() => this.lanes.get(stationId) === settled && this.lanes.delete(stationId));
+    return turn;
+  }
+
+  private async writeInMonths<T>(write: () => Promise<T>, items: { r: InspectionResult }[]): Promise<T> {
     if (!this.months) return write();
     const times = items.map((i) => new Date(i.r.timestamp));
     await this.months.forRecords(times);
@@ -782,9 +818,9 @@ export function inspectionData(stationId: string, r: InspectionResult, refs: Row
   return {
     stationId,
     partSeq: BigInt(r.seq),
-    source: r.source,
-    partId: r.partId ?? null,
-    lot: r.lot ?? null,
+    source: wellFormed(r.source),
+    partId: r.partId === undefined ? null : wellFormed(r.partId),
+    lot: r.lot === undefined ? null : wellFormed(r.lot),
     capturedAt,
     decidedAt: new Date(r.decidedAt),
     verdict: r.verdict,
@@ -795,16 +831,16 @@ export function inspectionData(stationId: string, r: InspectionResult, refs: Row
     defectCount: r.defects.filter((d) => d.rejecting).length,
     timings: r.timings as object,
     latencyMs: r.timings.total,
-    recipeName: r.recipe,
+    recipeName: wellFormed(r.recipe),
     recipeVersionId: refs.recipeVersionId,
     modelId: refs.modelId,
     truth: r.truth ? (r.truth as object) : undefined,
-    code: r.code ?? null,
+    code: r.code === undefined ? null : wellFormed(r.code),
     imageSha256: images.some((i) => i.sha256) ? Object.fromEntries(images.map((i) => [i.variant, i.sha256 ?? null])) : undefined,
     defects: {
       create: r.defects.map((d) => ({
         capturedAt,
-        class: d.class,
+        class: wellFormed(d.class),
         score: d.score,
         scoreBin: scoreBin(d.score),
         rejecting: d.rejecting,
@@ -817,6 +853,15 @@ export function inspectionData(stationId: string, r: InspectionResult, refs: Row
     },
     images: { create: images.map((i) => ({ capturedAt, variant: i.variant, path: i.path, mime: i.mime, width: i.width, height: i.height, bytes: i.bytes })) },
   };
+}
+
+/**
+ * Text as a column keeps it: a lone surrogate (a code read as garbage, a label) becomes U+FFFD.
+ * SQLite would store its WTF-8 bytes and give back three U+FFFD, and the record would no longer
+ * match its hash.
+ */
+function wellFormed(s: string): string {
+  return (s as string & { toWellFormed(): string }).toWellFormed();
 }
 
 /** An inspection's row linked to its station's previous record: its prevHash and its own hash. */
@@ -885,6 +930,7 @@ type Row = {
   source: string;
   partId: string | null;
   lot: string | null;
+  code: string | null;
   capturedAt: Date;
   decidedAt: Date;
   verdict: string;
@@ -916,6 +962,7 @@ function toApi(r: Row) {
     source: r.source,
     partId: r.partId,
     lot: r.lot,
+    code: r.code,
     capturedAt: r.capturedAt.toISOString(),
     decidedAt: r.decidedAt.toISOString(),
     verdict: r.verdict,
