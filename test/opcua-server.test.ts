@@ -22,6 +22,7 @@ import type { InspectionResult } from '../src/line/index.js';
 import { startStation, type Station } from '../src/main.js';
 import { SHIPPED_MODEL } from '../src/paths.js';
 import { certificateManager, listCertificates, rejectCertificate, trustEachOther } from '../src/plc/index.js';
+import { lineSimulator, plcStationConfig, until } from './helpers/plc.js';
 import { tmpDir } from './helpers/tmp.js';
 
 const MV = 'http://opcfoundation.org/UA/MachineVision';
@@ -209,6 +210,49 @@ describe('the station as an OPC UA server (Machine Vision, Simple Inline)', () =
       expect(e.state).toBe(r.verdict === 'pass' ? 1 : r.verdict === 'fail' ? 2 : 0);
     }
   });
+
+  it("carries the PLC's serial as ResultReady's PartId and its lot as the description, for parts the PLC triggered", async () => {
+    const dir = tmpDir();
+    const sim = await lineSimulator(dir, { travelMs: 2500 }, { dataDir: dir, id: 'mv-ident' });
+    const config = plcStationConfig(dir, 'mv-ident', sim, {
+      line: { deadlineMs: 2000 },
+      plc: { tags: { PartId: 'Line/PartId', Lot: 'Line/Lot' } },
+      extra: { opcua: { port: 0, users: [{ username: 'operator', passwordEnv: 'MV_TEST_PASSWORD' }] } },
+    });
+    const results: InspectionResult[] = [];
+    station = await startStation({ config, log: pino({ level: 'silent' }), env: { MV_TEST_PASSWORD: 's3cret-pw' }, onResult: (r) => results.push(r) });
+    await station.gate!.whenReady();
+    const session = await connect(dir, station, { userName: 'operator', password: 's3cret-pw' });
+    const { ns, mv } = await namespaces(session);
+    const sub = ClientSubscription.create(session, {
+      requestedPublishingInterval: 100,
+      requestedMaxKeepAliveCount: 5,
+      requestedLifetimeCount: 60,
+      publishingEnabled: true,
+      maxNotificationsPerPublish: 100,
+      priority: 1,
+    });
+    await new Promise<void>((resolve) => sub.once('started', () => resolve()));
+    const events: { id: string; description: string | null }[] = [];
+    const item = ClientMonitoredItem.create(
+      sub,
+      { nodeId: await nodeAt(session, ns, '/ST:VisionSystem'), attributeId: AttributeIds.EventNotifier },
+      { samplingInterval: 0, queueSize: 1000, discardOldest: true, filter: constructEventFilter(['EventType', `${mv}:PartId`]) },
+    );
+    item.on('changed', (fields: Variant[]) => events.push({ id: fields[1].value?.id, description: fields[1].value?.description?.text ?? null }));
+    sim.startConveyor();
+    await until('10 ResultReady events', () => events.length >= 10, 60_000);
+    await sub.terminate();
+    await sim.drain();
+    const bySerial = new Map(results.map((r) => [r.partId, r]));
+    for (const e of events) {
+      const r = bySerial.get(e.id);
+      expect(r, `an event for ${e.id}`).toBeDefined();
+      expect(e.id).toMatch(/^SN-\d{12}-\d{8}$/);
+      expect(e.description).toBe(`lot ${r!.lot}`);
+    }
+    await sim.stop();
+  }, 120_000);
 
   it('counts every part in the Station object (Inspected, Rejected, Uninspected)', async () => {
     const results: InspectionResult[] = [];

@@ -61,7 +61,13 @@ export function plcStationConfig(
   dir: string,
   id: string,
   sim: LineSimulator,
-  o: { plc?: Record<string, unknown>; line?: Record<string, number>; recipes?: Record<string, Record<string, unknown>> } = {},
+  o: {
+    plc?: Record<string, unknown>;
+    line?: Record<string, number>;
+    recipes?: Record<string, Record<string, unknown>>;
+    /** Further top-level sections (the station's own OPC UA server, …). */
+    extra?: Record<string, unknown>;
+  } = {},
 ) {
   const recipes = o.recipes ?? { plate: {} };
   return validateConfig(
@@ -73,6 +79,7 @@ export function plcStationConfig(
       plc: { endpoint: sim.endpointUrl, user: { username: 'station', password: PLC_PASSWORD }, ...o.plc },
       sources: [{ name: 'cam', uri: 'synthetic:?seed=42&defectRate=0.3&trigger=plc', recipe: Object.keys(recipes)[0] }],
       recipes: Object.fromEntries(Object.entries(recipes).map(([name, r]) => [name, { ...plateRecipe(SHIPPED_MODEL), keepGood: 0, ...r }])),
+      ...o.extra,
     },
     dir,
   );
