@@ -1,6 +1,17 @@
 export * from './frame.js';
 export { Rng } from './random.js';
-export { PartGenerator, SYNTHETIC_CLASSES, type SyntheticClass, type SyntheticOptions, type SyntheticPart } from './synthetic.js';
+export {
+  PartGenerator,
+  SYNTHETIC_CLASSES,
+  syntheticSerial,
+  syntheticCodeRegion,
+  CODE_DAMAGE_RATE,
+  CODE_MISLABEL_RATE,
+  type PrintedCode,
+  type SyntheticClass,
+  type SyntheticOptions,
+  type SyntheticPart,
+} from './synthetic.js';
 export {
   createSource,
   DirSource,

@@ -45,7 +45,8 @@ const IMAGE_EXT = /\.(png|jpe?g|bmp|tiff?|webp)$/i;
 
 /**
  * Parses a source URI: `dir:PATH?loop=1&rate=5` (`list=FILE`: only the images a fixture list
- * names, one path relative to the folder per line, `#` comments), `synthetic:?seed=1&defectRate=0.2&rate=10`, `http:`. */
+ * names, one path relative to the folder per line, `#` comments), `synthetic:?seed=1&defectRate=0.2&rate=10`
+ * (`serials=RUN`: each part carries its serial as a DataMatrix label), `http:`. */
 export function createSource(name: string, uri: string, ctx: SourceContext): FrameSource {
   const camera = parseCameraUri(uri, (p) => path.resolve(ctx.baseDir, p));
   if (camera) return new CameraSource(name, uri, camera.spec, camera.options, ctx.onStatus ? (st) => ctx.onStatus!(name, st) : undefined);
@@ -90,6 +91,7 @@ export function createSource(name: string, uri: string, ctx: SourceContext): Fra
         count: num('count', Infinity),
         start: num('start', 0),
         triggered: trigger === 'plc',
+        serials: params.get('serials') || undefined,
       });
     }
     case 'http':
@@ -102,7 +104,7 @@ export function createSource(name: string, uri: string, ctx: SourceContext): Fra
 /** The query parameters each scheme of this module takes (cameras parse their own). */
 const PARAMETERS: Record<string, readonly string[] | undefined> = {
   dir: ['loop', 'rate', 'recursive', 'list', 'watch', 'settleMs'],
-  synthetic: ['seed', 'defectRate', 'rate', 'count', 'start', 'trigger'],
+  synthetic: ['seed', 'defectRate', 'rate', 'count', 'start', 'trigger', 'serials'],
   http: [],
 };
 
@@ -285,9 +287,10 @@ export class SyntheticSource implements FrameSource {
   constructor(
     readonly name: string,
     readonly uri: string,
-    readonly options: { seed: number; defectRate: number; rate: number; count: number; start: number; triggered?: boolean },
+    /** `serials`: the run tag of the serial labels printed on the parts (see PartGenerator). */
+    readonly options: { seed: number; defectRate: number; rate: number; count: number; start: number; triggered?: boolean; serials?: string },
   ) {
-    this.generator = new PartGenerator({ seed: options.seed, defectRate: options.defectRate });
+    this.generator = new PartGenerator({ seed: options.seed, defectRate: options.defectRate, serials: options.serials });
   }
 
   get paced(): boolean {

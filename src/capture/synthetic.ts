@@ -1,3 +1,4 @@
+import bwipjs from 'bwip-js';
 import type { GroundTruth, RawImage } from './frame.js';
 import { Rng } from './random.js';
 
@@ -13,7 +14,7 @@ import { Rng } from './random.js';
  *   |      |        scratch ----                |       |  edge, four through-holes, light
  *   |      |                 spot *             |       |  gradient, position/angle jitter
  *   |      | (o)                           (o) |       |
- *   |      +-----------------------------------+       |
+ *   |      +-----------------------------------+ [DM]  |  serial label (with `serials`): DataMatrix
  *   +--------------------------------------------------+
  */
 export const SYNTHETIC_CLASSES = ['scratch', 'crack', 'spot', 'dent', 'missing_hole'] as const;
@@ -25,6 +26,45 @@ export interface SyntheticOptions {
   defectRate?: number;
   width?: number;
   height?: number;
+  /**
+   * Print each part's serial, `syntheticSerial(serials, index)`, as a DataMatrix on a label at
+   * `codeRegion`. Absent: no label (the training set, the model card's parts and every image made
+   * before codes stay as they were).
+   */
+  serials?: string;
+}
+
+/**
+ * The serial that part `index` of line run `run` carries. The line simulator's PLC writes the
+ * same to PartId for that PartSeq (the part index): the PLC tracks the part, the camera sees the
+ * label on it, and the two meet only in the station. So the label is not taken from the PLC's
+ * PartId: a station that paired a frame with the wrong part's identity would read mismatches.
+ */
+export function syntheticSerial(run: string, index: number): string {
+  return `SN-${run}-${String(index).padStart(8, '0')}`;
+}
+
+/**
+ * [x, y, width, height] of a synthetic frame that holds the serial label: the bottom right corner
+ * of the belt, clear of the plate whatever its jitter. On the plate the shipped detector takes a
+ * DataMatrix for cracks and fails every part; here its verdicts are those without the label
+ * (400 parts of seed 42 compared).
+ */
+export function syntheticCodeRegion(width = 512, height = 384): [number, number, number, number] {
+  const side = Math.round(60 * (width / 512));
+  return [width - side, height - side, side, side];
+}
+
+/** Share of labels smeared beyond reading, and of labels that carry another part's serial. */
+export const CODE_DAMAGE_RATE = 0.03;
+export const CODE_MISLABEL_RATE = 0.01;
+
+/** What the label of a part says and whether it was smeared. */
+export interface PrintedCode {
+  text: string;
+  damaged: boolean;
+  /** The label carries the next part's serial, not this one's. */
+  mislabelled: boolean;
 }
 
 export interface SyntheticPart {
@@ -33,6 +73,8 @@ export interface SyntheticPart {
   truth: GroundTruth;
   /** Per pixel: 0 = no defect, k = SYNTHETIC_CLASSES[k - 1]. */
   mask: Uint8Array;
+  /** The printed serial label, with `serials`. */
+  code?: PrintedCode;
 }
 
 const NOISE_SIZE = 1 << 16;
@@ -42,6 +84,7 @@ export class PartGenerator {
   readonly height: number;
   readonly seed: number;
   readonly defectRate: number;
+  readonly serials: string | undefined;
   private readonly noise: Float32Array;
 
   constructor(options: SyntheticOptions = {}) {
@@ -49,6 +92,7 @@ export class PartGenerator {
     this.defectRate = options.defectRate ?? 0.2;
     this.width = options.width ?? 512;
     this.height = options.height ?? 384;
+    this.serials = options.serials;
     // A table of normal deviates made once: per-pixel Box–Muller would dominate the frame time.
     const rng = new Rng(this.seed ^ 0x9e3779b9);
     this.noise = new Float32Array(NOISE_SIZE);
@@ -182,6 +226,9 @@ export class PartGenerator {
       if (box) defects.push({ class: c, box });
     }
 
+    const code = this.printedCode(index);
+    if (code) this.printLabel(img, code, index);
+
     // Camera: vignetting and sensor noise, then quantise to Mono8.
     const data = new Uint8Array(w * h);
     const vig = rng.range(0.1, 0.2);
@@ -199,7 +246,62 @@ export class PartGenerator {
       image: { kind: 'raw', format: 'Mono8', width: w, height: h, data },
       truth: { defective: defects.length > 0, defects },
       mask,
+      ...(code ? { code } : {}),
     };
+  }
+
+  /** The region of this generator's frames that holds the serial label (`syntheticCodeRegion`). */
+  get codeRegion(): [number, number, number, number] {
+    return syntheticCodeRegion(this.width, this.height);
+  }
+
+  /**
+   * What part `index`'s label says, without rendering it; null without `serials`. Drawn from
+   * its own seeded stream, so the part's plate and defects are the same with or without a label.
+   */
+  printedCode(index: number): PrintedCode | null {
+    if (this.serials === undefined) return null;
+    const rng = new Rng(hash2(this.seed ^ 0x5eedc0de, index));
+    const damaged = rng.next() < CODE_DAMAGE_RATE;
+    const mislabelled = rng.next() < CODE_MISLABEL_RATE;
+    return { text: syntheticSerial(this.serials, mislabelled ? index + 1 : index), damaged, mislabelled };
+  }
+
+  /**
+   * A light label with the DataMatrix (bwip-js' module matrix, two pixels a module at 512 wide,
+   * a two-module quiet zone), in the bottom right of `codeRegion`. A damaged one gets a grease
+   * smear over the left part of the symbol, its finder edge included: no decoder reads it.
+   */
+  private printLabel(img: Float32Array, code: PrintedCode, index: number): void {
+    const { width: w } = this;
+    const [{ pixs, pixx, pixy }] = bwipjs.raw('datamatrix', code.text, {}) as { pixs: number[]; pixx: number; pixy: number }[];
+    const mod = Math.max(1, Math.round(2 * (w / 512)));
+    const quiet = 2 * mod;
+    const lw = pixx * mod + 2 * quiet,
+      lh = pixy * mod + 2 * quiet;
+    const [rx, ry, rw, rh] = this.codeRegion;
+    const x0 = rx + rw - lw - Math.round(rw / 8),
+      y0 = ry + rh - lh - Math.round(rh / 8);
+    for (let y = 0; y < lh; y++) for (let x = 0; x < lw; x++) img[(y0 + y) * w + x0 + x] = 215;
+    for (let j = 0; j < pixy; j++) {
+      for (let i = 0; i < pixx; i++) {
+        if (!pixs[j * pixx + i]) continue;
+        for (let dy = 0; dy < mod; dy++) for (let dx = 0; dx < mod; dx++) img[(y0 + quiet + j * mod + dy) * w + x0 + quiet + i * mod + dx] = 30;
+      }
+    }
+    if (!code.damaged) return;
+    const rng = new Rng(hash2(this.seed ^ 0x5a3a12, index));
+    // A slanted smear from the left edge over 55–70 % of the symbol: modules and finder alike one grey.
+    const reach = quiet + rng.range(0.55, 0.7) * pixx * mod;
+    const slant = rng.range(-0.3, 0.3);
+    for (let y = 0; y < lh; y++) {
+      const edge = reach + slant * (y - lh / 2);
+      for (let x = 0; x < lw; x++) {
+        if (x > edge) continue;
+        const i = (y0 + y) * w + x0 + x;
+        img[i] = 110;
+      }
+    }
   }
 
   /** Whether part `index` is defective, without rendering it (the line simulator's ground truth). */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { DataType, MessageSecurityMode, OPCUAServer, SecurityPolicy, StatusCodes, Subscription, Variant, type UAObject, type UAVariable } from 'node-opcua';
-import { PartGenerator } from '../capture/index.js';
+import { PartGenerator, syntheticSerial } from '../capture/index.js';
 import { certificateManager } from './pki.js';
 import { ACK_TAG, IDENTITY_TYPES, SIM_FOLDER, SIM_NAMESPACE_URI, TAG_TYPES, VerdictCode, type TagName } from './tags.js';
 
@@ -51,10 +51,11 @@ export interface SimulatedIdentity {
 /**
  * The simulator's default identities: serial `SN-<run>-<8 digits>`, lots of 50 parts
  * (`LOT-<run>-<n>`), RecipeSelect 1. `run` is when the simulator started (UTC, YYMMDDhhmmss), so
- * a second run on the same database never gives one serial to two parts.
+ * a second run on the same database never gives one serial to two parts. The serial is the one
+ * the synthetic line prints on part `seq` when its source has `serials=<run>`.
  */
 export function defaultIdentity(seq: number, run: string): SimulatedIdentity {
-  return { partId: `SN-${run}-${String(seq).padStart(8, '0')}`, lot: `LOT-${run}-${Math.floor((seq - 1) / 50) + 1}`, recipeSelect: 1 };
+  return { partId: syntheticSerial(run, seq), lot: `LOT-${run}-${Math.floor((seq - 1) / 50) + 1}`, recipeSelect: 1 };
 }
 
 export interface GateCounters {
