@@ -37,6 +37,21 @@ export const Thresholds = Type.Object(
 );
 export type Thresholds = Static<typeof Thresholds>;
 
+/** What a recipe reads from the part: a DataMatrix, QR or Code 128 code in a region of the frame. */
+export const CodeSpec = Type.Object(
+  {
+    symbology: Type.Union([Type.Literal('DataMatrix'), Type.Literal('QRCode'), Type.Literal('Code128')]),
+    /** [x, y, width, height] in source pixels; only this is decoded. A region outside the frame leaves the part uninspected. */
+    region: Type.Tuple([Type.Integer({ minimum: 0 }), Type.Integer({ minimum: 0 }), Type.Integer({ minimum: 1 }), Type.Integer({ minimum: 1 })]),
+    /** A code that cannot be read: a reject reason (`no-read`), or ignored. */
+    noRead: Type.Union([Type.Literal('reject'), Type.Literal('ignore')], { default: 'reject' }),
+    /** A code read that differs from the PLC's PartId is a reject reason (`code-mismatch`), when both exist. */
+    matchPartId: Type.Boolean({ default: true }),
+  },
+  Strict,
+);
+export type CodeSpec = Static<typeof CodeSpec>;
+
 export const Recipe = Type.Object(
   {
     /** Path of the .onnx file, relative to the configuration file. */
@@ -52,6 +67,8 @@ export const Recipe = Type.Object(
     nmsIou: Type.Number({ minimum: 0, maximum: 1, default: 0.5 }),
     /** The PLC's RecipeSelect value that chooses this recipe for a part (unique among recipes). */
     number: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+    /** A code printed on the part (its serial), read in a region of the frame. */
+    code: Type.Optional(CodeSpec),
   },
   Strict,
 );

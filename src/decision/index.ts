@@ -21,18 +21,30 @@ export const COMPACT_MAP_SIDE = 32;
 /** A downsampled anomaly map: `data` is base64 of one byte per cell (score = byte / 255). */
 export type CompactMap = GridMap<string>;
 
+/**
+ * The code stage's reasons (no-read, code-mismatch), given by the recipe's code rules and not by
+ * thresholds: stored with the model's outputs, so that a re-decision under other thresholds keeps
+ * them (a no-read part never becomes a pass in what-if).
+ */
+type WithCodeReasons = { codeReasons?: Reason[] };
+
 /** Model outputs before thresholding, compact enough to store with every inspection. */
 export type CompactOutputs =
-  | { kind: 'detection'; floor?: number; detections: { class: string; score: number; box: [number, number, number, number]; area: number }[] }
-  | { kind: 'anomaly'; score: number; area?: number; map?: CompactMap }
-  | { kind: 'classification'; scores: { class: string; score: number }[] }
+  | ({
+      kind: 'detection';
+      floor?: number;
+      detections: { class: string; score: number; box: [number, number, number, number]; area: number }[];
+    } & WithCodeReasons)
+  | ({ kind: 'anomaly'; score: number; area?: number; map?: CompactMap } & WithCodeReasons)
+  | ({ kind: 'classification'; scores: { class: string; score: number }[] } & WithCodeReasons)
   | { kind: 'none' };
 
 /** What `decide` reads: a compact output of a part that was inspected. */
 export type DecisionInput = Exclude<CompactOutputs, { kind: 'none' }>;
 
 export interface Reason {
-  rule: 'class' | 'count' | 'anomaly' | 'classification' | 'uninspected';
+  /** no-read: the recipe's code could not be read; code-mismatch: the code read is not the PLC's PartId. */
+  rule: 'class' | 'count' | 'anomaly' | 'classification' | 'uninspected' | 'no-read' | 'code-mismatch';
   class?: string;
   score?: number;
   area?: number;
@@ -68,7 +80,26 @@ export function ruleFor(t: Thresholds, cls: string): Required<ClassRule> {
   return { minScore: r.minScore, minArea: r.minArea ?? 0, maxCount: r.maxCount ?? 0 };
 }
 
+/** The verdict of a compact output under `t`: the model's findings, then the code stage's reasons stored with them. */
 export function decide(output: DecisionInput, t: Thresholds): Decision {
+  const d = decideFindings(output, t);
+  const codes = output.codeReasons;
+  if (!codes?.length || d.verdict === 'uninspected') return d;
+  return { ...d, verdict: 'fail', reasons: [...codes, ...d.reasons] };
+}
+
+/**
+ * The reasons a code read (`read`; null: none could be read) gives under the recipe's code rules:
+ * a no-read, unless `noRead` is 'ignore'; a mismatch with the PLC's PartId when both exist and
+ * `matchPartId` holds.
+ */
+export function codeReasons(read: string | null, partId: string | undefined, rules: { noRead: 'reject' | 'ignore'; matchPartId: boolean }): Reason[] {
+  if (read === null) return rules.noRead === 'reject' ? [{ rule: 'no-read' }] : [];
+  if (rules.matchPartId && partId !== undefined && read !== partId) return [{ rule: 'code-mismatch' }];
+  return [];
+}
+
+function decideFindings(output: DecisionInput, t: Thresholds): Decision {
   // A score that is not a number (a model producing NaN) compares false with every threshold and
   // would pass the part: it was not truly inspected.
   if (!scoresFinite(output)) return uninspected('STN_ERR_MODEL_OUTPUT');

@@ -40,6 +40,8 @@ export const ErrorCodes = {
   STN_ERR_PART_ID: { status: 422, message: "the PLC's PartId for the part is empty, too long or not valid text" },
   STN_ERR_PART_LOT: { status: 422, message: "the PLC's Lot for the part is empty, too long or not valid text" },
   STN_ERR_LOT_NOT_FOUND: { status: 404, message: 'no record names this lot (at this station)' },
+  STN_ERR_CODE_REGION: { status: 422, message: "the recipe's code region does not fit inside the frame" },
+  STN_ERR_CODE_READER: { status: 500, message: 'the code reader (zxing-wasm) failed on the part' },
   STN_ERR_STORE_MIGRATION: { status: 500, message: 'the database migrations could not be applied' },
   STN_ERR_STORE_URL: { status: 500, message: 'DATABASE_URL is not a supported database URL' },
   STN_ERR_STORE_CONNECT: { status: 503, message: 'the database cannot be reached or opened' },

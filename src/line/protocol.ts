@@ -14,6 +14,8 @@ export interface Timings {
   inference: number;
   decode: number;
   decision: number;
+  /** Reading the recipe's code (crop and decode); absent when the recipe reads none. */
+  code?: number;
   /** Trigger → verdict. */
   total: number;
 }

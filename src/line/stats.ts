@@ -37,7 +37,7 @@ export function newCounters(): LineCounters {
   return { parts: 0, pass: 0, fail: 0, uninspected: 0, byCode: {} };
 }
 
-/** The station's own work on a part (preprocess, inference, decode, decision), without queueing. */
-export function processingMs(t: { preprocess: number; inference: number; decode: number; decision: number }): number {
-  return t.preprocess + t.inference + t.decode + t.decision;
+/** The station's own work on a part (preprocess, code, inference, decode, decision), without queueing. */
+export function processingMs(t: { preprocess: number; inference: number; decode: number; decision: number; code?: number }): number {
+  return t.preprocess + (t.code ?? 0) + t.inference + t.decode + t.decision;
 }

@@ -20,6 +20,8 @@ export function combineViews(views: readonly InspectionResult[], expected: reado
     verdict,
     ...(verdict === 'uninspected' ? { errorCode: uninspected?.errorCode ?? 'STN_ERR_VIEW_MISSING' } : { errorCode: undefined }),
     reasons: views.flatMap((r) => r.reasons),
+    // The code read by whichever view's recipe reads one.
+    code: views.find((r) => r.code !== undefined)?.code,
     // Rejecting defects first, so the PLC's defect code names one that rejected the part.
     defects: views.flatMap((r) => r.defects).sort((a, b) => Number(b.rejecting) - Number(a.rejecting)),
     maxScore: Math.max(0, ...views.map((r) => r.maxScore)),

@@ -220,6 +220,7 @@ export class StationMetrics {
     }
     for (const reason of r.reasons) this.rejects.inc({ rule: reason.rule, class: reason.class ?? '' });
     for (const s of STAGES) this.stage.observe({ stage: s }, r.timings[s] / 1000);
+    if (r.timings.code !== undefined) this.stage.observe({ stage: 'code' }, r.timings.code / 1000);
   }
 
   text(): Promise<string> {

@@ -2,7 +2,17 @@ import { performance } from 'node:perf_hooks';
 import { createSource, isTriggered, PushSource, type Frame, type FrameSource } from '../../capture/index.js';
 import { resolveFromConfig } from '../../config/load.js';
 import type { Recipe, Thresholds } from '../../config/schema.js';
-import { compactOutputs, decide, DETECTION_FLOOR, type CompactOutputs, type Decision, type DecisionInput } from '../../decision/index.js';
+import { prepareCodeReader, readCode } from '../../codes/index.js';
+import {
+  codeReasons,
+  compactOutputs,
+  decide,
+  DETECTION_FLOOR,
+  type CompactOutputs,
+  type Decision,
+  type DecisionInput,
+  type Reason,
+} from '../../decision/index.js';
 import { serializeError, StationError, type ErrorCode } from '../../errors/index.js';
 import { loadModel, ModelRunner, type ModelOutput } from '../../inference/index.js';
 import { Preprocessor, type Transform } from '../../preprocess/index.js';
@@ -41,7 +51,7 @@ interface Queued {
 type Answerable = { frame: Omit<Queued['frame'], 'image'> & { image?: Frame['image'] }; recipe: RecipeRuntime };
 
 /**
- * The line: sources → bounded queue → preprocess → inference → decode → decision → result.
+ * The line: sources → bounded queue → preprocess → code → inference → decode → decision → result.
  * Runs inside the line worker thread (worker/main.ts; onnxruntime blocks its thread), never on the main thread. Every frame that enters yields
  * exactly one result: a verdict, or `uninspected` with the code saying why (dropped, late,
  * unreadable) — never silence.
@@ -51,7 +61,7 @@ type Answerable = { frame: Omit<Queued['frame'], 'image'> & { image?: Frame['ima
  *   push     ─┘   └──────────────────────────────────────────┘        offline sources wait
  *                            │
  *                            ▼  deadline passed? → uninspected (no inference)
- *                   preprocess → run → decode → decide → emit
+ *                   preprocess → code (recipes with a code region) → run → decode → decide → emit
  */
 export class LineEngine {
   private readonly recipes = new Map<string, RecipeRuntime>();
@@ -157,6 +167,8 @@ export class LineEngine {
         manifestSource: model.manifestSource,
       };
     }
+    // The code reader's WebAssembly, from the package's own file, before any part needs it.
+    if (recipe.code) await prepareCodeReader();
     const spec = { ...runner.model.input, resize: recipe.resize ?? runner.model.input.resize };
     const pre = new Preprocessor(spec, { roi: recipe.roi, maxPixels: cfg.line.maxPixels });
     const pre2 = new Preprocessor(spec, { roi: recipe.roi, maxPixels: cfg.line.maxPixels });
@@ -417,12 +429,29 @@ export class LineEngine {
     let compact: DecisionInput;
     let decision: Decision;
     const imageSize: [number, number] = [transform.srcWidth, transform.srcHeight];
+    // The code stage: the recipe's region only, before the model (a region outside the frame
+    // spends no inference). Its reasons travel with the compact outputs, so what-if keeps them.
+    let code: { text: string | null; reasons: Reason[] } | undefined;
+    if (r.recipe.code) {
+      const tc = performance.now();
+      try {
+        const text = await readCode(frame.image, imageSize, r.recipe.code);
+        code = { text, reasons: codeReasons(text, frame.partId, r.recipe.code) };
+        timings.code = performance.now() - tc;
+      } catch (err) {
+        timings.code = performance.now() - tc;
+        timings.total = monotonicMs() - frame.mono!;
+        this.emitUninspected(item, serializeError(err, 'STN_ERR_CODE_READER').code, timings);
+        return;
+      }
+    }
     try {
       const t1 = performance.now();
       const outputs = await r.runner.run(slot);
       const t2 = performance.now();
       output = r.runner.decode(outputs, transform, { candidateScore: DETECTION_FLOOR, nmsIou: r.recipe.nmsIou, maxDetections: 100 });
       compact = compactOutputs(output);
+      if (code?.reasons?.length) compact = { ...compact, codeReasons: code.reasons };
       const t3 = performance.now();
       // Decided on the compact form that is stored: what-if replays exactly this.
       decision = decide(compact, p.thresholds);
@@ -440,10 +469,10 @@ export class LineEngine {
     if (timings.total > this.deadlineMs) {
       // Ready too late for the gate: the part is uninspected, but what the model saw is kept.
       const late: Decision = { ...decision, verdict: 'uninspected', reasons: [{ rule: 'uninspected', code: 'STN_ERR_LINE_DEADLINE' }, ...decision.reasons] };
-      this.emitResult(item, late, output, 'STN_ERR_LINE_DEADLINE', timings, imageSize, compact);
+      this.emitResult(item, late, output, 'STN_ERR_LINE_DEADLINE', timings, imageSize, compact, code?.text);
       return;
     }
-    this.emitResult(item, decision, output, undefined, timings, imageSize, compact);
+    this.emitResult(item, decision, output, undefined, timings, imageSize, compact, code?.text);
   }
 
   /** A part answered without a verdict (the one builder in results.ts), with whatever was captured of it. */
@@ -461,6 +490,7 @@ export class LineEngine {
     timings: InspectionResult['timings'],
     imageSize?: [number, number],
     compact: CompactOutputs = { kind: 'none' },
+    code?: string | null,
   ): void {
     const { frame, recipe } = item;
     const result: InspectionResult = {
@@ -468,6 +498,7 @@ export class LineEngine {
       source: frame.source,
       partId: frame.partId,
       lot: frame.lot,
+      code: code ?? undefined,
       recipe: recipe.name,
       recipeVersion: recipe.version,
       modelSha256: recipe.runner.model.manifest.sha256,

@@ -1,0 +1,1 @@
+export { prepareCodeReader, readCode, regionFits, ZXING_READER_WASM, type Symbology } from './reader.js';
