@@ -279,7 +279,7 @@ describe('downloads and datasets', () => {
     const csv = await s.api!.inject({ method: 'GET', url: '/api/inspections.csv', headers: quality });
     expect(csv.headers['content-type']).toMatch(/text\/csv/);
     const lines = csv.body.trim().split('\n');
-    expect(lines[0]).toBe('id,station,partSeq,capturedAt,verdict,errorCode,recipe,maxScore,defectCount,classes,latencyMs,partId,lot');
+    expect(lines[0]).toBe('id,station,partSeq,capturedAt,verdict,errorCode,recipe,maxScore,defectCount,classes,latencyMs,partId,lot,code');
     expect(lines).toHaveLength(4);
     const hist = (await s.api!.inject({ method: 'GET', url: '/api/stats/scores?bins=10', headers: quality })).json();
     expect(hist.edges).toHaveLength(11);

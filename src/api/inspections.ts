@@ -29,6 +29,8 @@ const InspectionOut = Type.Object(
     source: Type.String(),
     partId: Type.Union([Type.String(), Type.Null()]),
     lot: Type.Union([Type.String(), Type.Null()]),
+    /** The code read from the part in its recipe's code region (null: none read, or the recipe reads none). */
+    code: Type.Union([Type.String(), Type.Null()]),
     capturedAt: Type.String(),
     decidedAt: Type.String(),
     verdict: Verdict,
@@ -91,6 +93,7 @@ const CSV_COLUMNS = [
   'latencyMs',
   'partId',
   'lot',
+  'code',
 ];
 /** Rows read per database round trip while streaming a CSV download (the includes bind one parameter per row: SQLite allows 999). */
 const CSV_PAGE = 500;
@@ -175,6 +178,7 @@ export function inspectionsCsv(repo: Pick<Repository, 'listInspections'>, filter
           i.latencyMs,
           i.partId ?? '',
           i.lot ?? '',
+          i.code ?? '',
         ];
       if (page.nextCursor === null) return;
       cursor = page.nextCursor;

@@ -47,6 +47,8 @@ export interface InspectionMessage {
   /** The part's serial and lot from the PLC (null when it sends none). */
   partId: string | null;
   lot: string | null;
+  /** The code read from the part (null: none read, or its recipe reads none). */
+  code: string | null;
   capturedAt: string;
   decidedAt: string;
   verdict: 'pass' | 'fail' | 'uninspected';
@@ -116,6 +118,7 @@ export class UnsPublisher {
       partSeq: r.seq,
       partId: r.partId ?? null,
       lot: r.lot ?? null,
+      code: r.code ?? null,
       capturedAt: new Date(r.timestamp).toISOString(),
       decidedAt: new Date(r.decidedAt).toISOString(),
       verdict: r.verdict,

@@ -59,6 +59,8 @@ export interface Inspection {
   /** The serial and lot from the PLC (null when it sent none). */
   partId?: string | null;
   lot?: string | null;
+  /** The code read from the part (null when none was read). */
+  code?: string | null;
   capturedAt: string;
   verdict: 'pass' | 'fail' | 'uninspected';
   errorCode: string | null;

@@ -474,6 +474,11 @@ function Detail({ id, me, prev, next, onReviewed }: { id: number; me: Me; prev: 
             </a>
           </p>
         )}
+        {it.code && (
+          <p class="muted" data-testid="code">
+            code {it.code}
+          </p>
+        )}
         <p class="muted">
           {new Date(it.capturedAt).toLocaleString()} · recipe {it.recipe} v{it.recipeVersion?.version ?? '?'} · {it.model?.name ?? ''} ·{' '}
           {it.latencyMs.toFixed(0)} ms
