@@ -15,7 +15,8 @@ describe('the station command', () => {
     // An existing data folder open to others is tightened to 0700 (and says so).
     const data = tmpDir();
     chmodSync(data, 0o755);
-    const r = await station(['demo', '--duration', '6', '--json', '--port', '0', '--rate', '10', '--data', data]);
+    // Seed 98: smeared labels on parts 1, 11 and 27, the next part's serial on parts 10, 24 and 30.
+    const r = await station(['demo', '--duration', '6', '--json', '--port', '0', '--rate', '10', '--seed', '98', '--data', data]);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain('data directory was open to others; tightened');
     // Nobody but the station's user reads what it writes: the folder 0700, every file 0600.
@@ -56,17 +57,35 @@ describe('the station command', () => {
     expect(summary.identity).toEqual({ withSerial: summary.parts, withLot: summary.parts, unusable: 0 });
     const db = new Database(path.join(data, 'station.db'), { readonly: true });
     try {
-      const rows = db.prepare('SELECT partSeq, partId, lot FROM Inspection').all() as { partSeq: number; partId: string | null; lot: string | null }[];
+      const rows = db.prepare('SELECT partSeq, partId, lot, code, reasons FROM Inspection').all() as {
+        partSeq: number;
+        partId: string | null;
+        lot: string | null;
+        code: string | null;
+        reasons: string;
+      }[];
       expect(rows).toHaveLength(summary.parts);
       // Serials and lots carry the simulator's run (its start), so a second demo on this data names other parts.
       const run = /^SN-(\d{12})-/.exec(rows[0]?.partId ?? '')?.[1];
       expect(run).toMatch(/^\d{12}$/);
-      for (const row of rows)
+      for (const { code: _, reasons: __, ...row } of rows)
         expect(row).toEqual({
           partSeq: row.partSeq,
           partId: `SN-${run}-${String(row.partSeq).padStart(8, '0')}`,
           lot: `LOT-${run}-${Math.floor((Number(row.partSeq) - 1) / 50) + 1}`,
         });
+      // Each plate carries its serial as a DataMatrix label; the smeared ones are no-reads, the wrong ones mismatches.
+      expect(summary.codes.read).toBeGreaterThan(0);
+      expect(summary.codes.noRead).toBeGreaterThan(0);
+      expect(summary.codes.mismatch).toBeGreaterThan(0);
+      expect(rows.filter((r) => r.code !== null)).toHaveLength(summary.codes.read);
+      for (const r of rows) {
+        const rules = (JSON.parse(r.reasons) as { rule: string }[]).map((x) => x.rule);
+        if (rules.includes('uninspected')) continue;
+        if (rules.includes('no-read')) expect(r.code).toBeNull();
+        else if (rules.includes('code-mismatch')) expect(r.code).toBe(`SN-${run}-${String(r.partSeq + 1).padStart(8, '0')}`);
+        else expect(r.code).toBe(r.partId);
+      }
     } finally {
       db.close();
     }

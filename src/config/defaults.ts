@@ -1,3 +1,4 @@
+import { syntheticCodeRegion } from '../capture/index.js';
 import { SHIPPED_MODEL } from '../paths.js';
 import { validateConfig, type LoadedConfig } from './load.js';
 
@@ -14,6 +15,11 @@ export interface DemoOptions {
   source?: string;
   /** The plant's MQTT broker for results and state (Unified Namespace); absent: none. */
   mqtt?: string;
+  /**
+   * The run tag of the serials the synthetic parts carry as DataMatrix labels: the simulated
+   * PLC's own (its PartId for part n is the label printed on part n). The plate recipe reads them.
+   */
+  serials?: string;
 }
 
 /**
@@ -44,15 +50,24 @@ export function demoConfig(o: DemoOptions): LoadedConfig {
           uri:
             o.source ??
             (o.plc
-              ? `synthetic:?seed=${o.seed ?? 42}&defectRate=${o.defectRate ?? 0.2}&trigger=plc`
-              : `synthetic:?seed=${o.seed ?? 42}&defectRate=${o.defectRate ?? 0.2}&rate=${o.rate}`),
+              ? `synthetic:?seed=${o.seed ?? 42}&defectRate=${o.defectRate ?? 0.2}&trigger=plc${printedSerials(o).uri}`
+              : `synthetic:?seed=${o.seed ?? 42}&defectRate=${o.defectRate ?? 0.2}&rate=${o.rate}${printedSerials(o).uri}`),
           recipe: 'plate',
         },
       ],
-      recipes: { plate: { ...plateRecipe(SHIPPED_MODEL), number: 1 } },
+      recipes: { plate: { ...plateRecipe(SHIPPED_MODEL), number: 1, ...printedSerials(o).recipe } },
     },
     process.cwd(),
   );
+}
+
+/** The synthetic line's URI parameter and the plate recipe's code: the serial labels, unless a real camera is used. */
+function printedSerials(o: DemoOptions) {
+  if (o.source || !o.serials) return { uri: '', recipe: {} };
+  return {
+    uri: `&serials=${o.serials}`,
+    recipe: { code: { symbology: 'DataMatrix', region: syntheticCodeRegion(), noRead: 'reject', matchPartId: true } },
+  };
 }
 
 /** The shipped plate recipe; thresholds from models/plate-defects.md. */

@@ -63,6 +63,8 @@ export function register(program: Command): void {
         plc,
         source: o.source,
         mqtt: o.mqtt && o.mqtt !== 'off' ? o.mqtt : undefined,
+        // The parts' serial labels carry the simulated PLC's run tag (without a PLC, the demo's start).
+        serials: sim?.run ?? new Date().toISOString().replace(/\D/g, '').slice(2, 14),
       });
       const given = process.env.STATION_ADMIN_PASSWORD;
       const adminPassword = given || LineSimulator.generatePassword();
@@ -103,6 +105,7 @@ export function register(program: Command): void {
         },
         truth: live.truth(),
         identity: live.identity,
+        codes: live.codes,
         recorded: station.recorder.counters.recorded,
       };
       // The last stdout line is one JSON object, with or without --json, also after SIGTERM.
@@ -117,8 +120,13 @@ class LiveLine {
   private last = { t: Date.now(), parts: 0 };
   /** Parts that came with a serial and a lot from the PLC, and those whose identity was unusable. */
   readonly identity = { withSerial: 0, withLot: 0, unusable: 0 };
+  /** Codes read from the parts' labels, labels none could be read on, and codes that are not the PLC's serial. */
+  readonly codes = { read: 0, noRead: 0, mismatch: 0 };
   add(r: InspectionResult): void {
     this.tally.add(r);
+    if (r.code !== undefined) this.codes.read++;
+    if (r.reasons.some((x) => x.rule === 'no-read')) this.codes.noRead++;
+    if (r.reasons.some((x) => x.rule === 'code-mismatch')) this.codes.mismatch++;
     if (r.partId) this.identity.withSerial++;
     if (r.lot) this.identity.withLot++;
     if (r.errorCode === 'STN_ERR_PART_ID' || r.errorCode === 'STN_ERR_PART_LOT' || r.errorCode === 'STN_ERR_RECIPE_SELECT') this.identity.unusable++;
