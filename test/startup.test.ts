@@ -314,4 +314,14 @@ describe('PLC defect codes', () => {
     expect(defectCode(r([]), labels)).toBe(0);
     expect(defectCode(r([{ class: 'spot', rejecting: true }], 'unknown'), labels)).toBe(0);
   });
+
+  it('sends a part its code alone rejected as 900 (no-read) or 901 (mismatch); a finding takes precedence', () => {
+    const labels = () => ['scratch', 'spot'];
+    const r = (reasons: { rule: string }[], defects: { class: string; rejecting: boolean }[] = []) =>
+      ({ reasons, defects: defects.map((d) => ({ ...d, score: 0.9 })), modelSha256: 'm1' }) as unknown as InspectionResult;
+    expect(defectCode(r([{ rule: 'no-read' }]), labels)).toBe(900);
+    expect(defectCode(r([{ rule: 'code-mismatch' }]), labels)).toBe(901);
+    expect(defectCode(r([{ rule: 'no-read' }, { rule: 'class' }], [{ class: 'spot', rejecting: true }]), labels)).toBe(2);
+    expect(defectCode(r([{ rule: 'uninspected' }]), labels)).toBe(0);
+  });
 });
