@@ -62,7 +62,8 @@ async function verify(args: string[], env: Record<string, string> = {}) {
   };
 }
 
-const sqlite = (file: string, sql: string) => execFileSync('sqlite3', [file, sql]);
+/** sqlite3 as someone with the file would use it: foreign keys on, so a record goes with its findings and images. */
+const sqlite = (file: string, sql: string) => execFileSync('sqlite3', [file, `PRAGMA foreign_keys = ON; ${sql}`]);
 
 describe('tamper-evident records on SQLite', () => {
   let dataDir = '';

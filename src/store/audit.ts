@@ -1,6 +1,7 @@
 import pRetry from 'p-retry';
 import { asStored, auditHash } from './chain.js';
-import { type Db, providerOf } from './db.js';
+import type { Db } from './db.js';
+import { providerOf } from './provider.js';
 
 type Tx = Parameters<Parameters<Db['$transaction']>[0]>[0];
 

@@ -5,18 +5,12 @@ import { PrismaClient } from './generated/sqlite/client.js';
 import { PrismaClient as PgClient } from './generated/postgresql/client.js';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { migrate } from './migrate.js';
+import { PROVIDERS } from './provider.js';
 import { parseDatabaseUrl } from './url.js';
 
 export type Db = InstanceType<typeof PrismaClient>;
 
-const PROVIDERS = new WeakMap<object, 'sqlite' | 'postgresql'>();
-
-/** Which database a client opened by `openDatabase` talks to (for the few statements written as SQL). */
-export function providerOf(db: Db): 'sqlite' | 'postgresql' {
-  const p = PROVIDERS.get(db);
-  if (!p) throw new Error('providerOf: a client not opened by openDatabase');
-  return p;
-}
+export { providerOf } from './provider.js';
 
 /**
  * Opens the station database: applies pending migrations (offline, WebAssembly engine), then

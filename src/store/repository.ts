@@ -861,18 +861,19 @@ export function inspectionData(stationId: string, r: InspectionResult, refs: Row
  * match its hash.
  */
 function wellFormed(s: string): string {
-  return (s as string & { toWellFormed(): string }).toWellFormed();
+  // Not a string (a damaged spool line): left for Prisma to refuse, so the row is quarantined as bad data.
+  return typeof s === 'string' ? (s as string & { toWellFormed(): string }).toWellFormed() : s;
 }
 
 /** An inspection's row linked to its station's previous record: its prevHash and its own hash. */
 function chained(data: ReturnType<typeof inspectionData>, prevHash: string | null) {
-  const hash = recordHash({
-    ...data,
-    truth: data.truth ?? null,
-    imageSha256: data.imageSha256 ?? null,
-    prevHash,
-    defects: data.defects.create,
-  });
+  let hash: string | null = null;
+  try {
+    hash = recordHash({ ...data, truth: data.truth ?? null, imageSha256: data.imageSha256 ?? null, prevHash, defects: data.defects.create });
+  } catch {
+    // Data no record can hold (an invalid time in a damaged spool line): Prisma refuses the row and
+    // the spool sets it aside as bad data. Were it ever written, verify would name it (no hash).
+  }
   return { ...data, prevHash, hash };
 }
 
