@@ -134,7 +134,9 @@ describe('tamper-evident records on SQLite', () => {
   it('checks a chain head a report printed: the whole chain rewritten after an edit, or the head deleted, is named', async () => {
     const { report } = await verify([pristine]);
     const head = report.records.chain.stations['test-1'].head!;
-    expect((await verify([pristine, '--head', `${head.id}:${head.hash}`])).code).toBe(0);
+    const checked = await verify([pristine, '--head', `${head.id}:${head.hash}`]);
+    expect(checked.code).toBe(0);
+    expect(checked.report.records.chain.headsChecked).toEqual([head.id]);
     // Someone edits a record and recomputes every hash after it: the chain alone is sound again, the head is not.
     const f = copy();
     const db = new Database(f);

@@ -189,6 +189,8 @@ describe('the station command', () => {
     expect(rows.find((x) => x.file === 'zz-broken.jpg')).toMatchObject({ verdict: 'uninspected', errorCode: 'STN_ERR_IMAGE_CORRUPT' });
     const failed = rows.find((x) => x.verdict === 'fail');
     expect(failed.defects[0]).toEqual({ class: expect.any(String), score: expect.any(Number), box: expect.any(Array), area: expect.any(Number) });
+    expect(failed.reasons.length).toBeGreaterThan(0);
+    expect(rows.find((x) => x.verdict === 'pass').reasons).toEqual([]);
     expect(JSON.parse(r.lines[r.lines.length - 1])).toMatchObject({ images: 7, uninspected: 1, defective: 4, good: 2, recall: 1, falseRejectRate: 0 });
   });
 

@@ -292,6 +292,11 @@ async function write(doc: PDFKit.PDFDocument, rep: LotReport): Promise<void> {
   line('Rejects by class', 11, 'Helvetica-Bold');
   if (s.rejectsByClass.length === 0) line('none');
   for (const c of s.rejectsByClass) line(`${c.class}: ${c.parts} part${c.parts === 1 ? '' : 's'} (${c.findings} finding${c.findings === 1 ? '' : 's'})`);
+  if (s.codeRejects.noRead || s.codeRejects.mismatch) {
+    line('Rejects by the code read from the part', 11, 'Helvetica-Bold');
+    line(`no-read (no code could be read): ${s.codeRejects.noRead}`);
+    line(`code-mismatch (the code is not the PLC's serial): ${s.codeRejects.mismatch}`);
+  }
   if (s.uninspectedByCode.length) {
     line('Uninspected by cause', 11, 'Helvetica-Bold');
     for (const c of s.uninspectedByCode) line(`${c.code}: ${c.parts}`);

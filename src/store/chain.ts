@@ -208,6 +208,8 @@ export interface ChainReport {
   /** Per station: its records, how many are chained, and its chain head (the newest record's id and hash). */
   stations: Record<string, { records: number; chained: number; head: { id: number; hash: string } | null }>;
   audit: { entries: number; chained: number; head: { id: number; hash: string } | null };
+  /** Heads given to check (`--head`) found with the hash given: the chain up to each is as it was. */
+  headsChecked?: number[];
   /** Heads given to check (`--head`) whose record is not there any more (a broken link too). */
   headsGone?: number[];
   /** Links found broken (0 when intact); `first` names the first one. */
@@ -290,6 +292,7 @@ export async function verifyChains(src: ChainSource, heads: readonly ChainHead[]
       if (known !== undefined) {
         expected.delete(r.id);
         if (known !== r.hash) broken(`record #${r.id} (station ${r.stationId}) is not the chain head a report took: its hash is ${r.hash}, not ${known}`);
+        else report.headsChecked = [...(report.headsChecked ?? []), r.id];
       }
       tips.set(r.stationId, r.hash);
       st.chained++;

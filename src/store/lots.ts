@@ -10,6 +10,7 @@
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Db } from './db.js';
+import { providerOf } from './provider.js';
 
 /** Which records of a lot: every station's, or one station's. */
 export interface LotScope {
@@ -39,6 +40,8 @@ export interface LotSummary {
   rejectsByClass: { class: string; parts: number; findings: number }[];
   /** Uninspected parts per error code, most first. */
   uninspectedByCode: { code: string; parts: number }[];
+  /** Failed parts by the code read from them: no code could be read, or not the PLC's serial (a part may also have a rejecting class). */
+  codeRejects: { noRead: number; mismatch: number };
   /** Parts whose latest review says so: people's corrections of the station. */
   reviews: { reviewed: number; confirmed: number; falseRejects: number; escapes: number };
   /** What reviewers say the lot really yielded: false rejects were good, escapes were not. */
@@ -137,6 +140,7 @@ export async function lotSummary(db: Db, s: LotScope): Promise<LotSummary | null
     .map((c) => ({ code: c.errorCode ?? 'none', parts: c._count._all }))
     .sort((a, b) => b.parts - a.parts || a.code.localeCompare(b.code));
 
+  const codeRejects = await codeRejectCounts(db, s, asOfId);
   const reviews = await latestReviewCounts(db, s, asOfId);
 
   const recipeRows = await db.inspection.groupBy({ by: ['recipeName', 'recipeVersionId'], where, _count: { _all: true } });
@@ -181,12 +185,37 @@ export async function lotSummary(db: Db, s: LotScope): Promise<LotSummary | null
     yield: parts ? round4(counts.pass / parts) : 0,
     rejectsByClass,
     uninspectedByCode,
+    codeRejects,
     reviews,
     reviewedYield: parts ? round4((counts.pass - reviews.escapes + reviews.falseRejects) / parts) : 0,
     recipes,
     models,
     chainHeads,
   };
+}
+
+/**
+ * The lot's parts failed by their code (reasons `no-read`, `code-mismatch`), counted by the database
+ * from each record's reasons: SQLite's json_each, PostgreSQL's jsonb_array_elements.
+ */
+async function codeRejectCounts(db: Db, s: LotScope, asOfId: number): Promise<LotSummary['codeRejects']> {
+  const everyStation = s.station === undefined ? 1 : 0;
+  const rows =
+    providerOf(db) === 'postgresql'
+      ? await db.$queryRaw<{ rule: string; n: bigint | number }[]>`
+          SELECT j->>'rule' AS rule, COUNT(DISTINCT i."id") AS n
+          FROM "Inspection" i CROSS JOIN LATERAL jsonb_array_elements(i."reasons") j
+          WHERE i."lot" = ${s.lot} AND i."id" <= ${asOfId} AND (i."stationId" = ${s.station ?? ''} OR ${everyStation} = 1)
+            AND j->>'rule' IN ('no-read', 'code-mismatch')
+          GROUP BY 1`
+      : await db.$queryRaw<{ rule: string; n: bigint | number }[]>`
+          SELECT json_extract(j.value, '$.rule') AS rule, COUNT(DISTINCT i."id") AS n
+          FROM "Inspection" i, json_each(i."reasons") j
+          WHERE i."lot" = ${s.lot} AND i."id" <= ${asOfId} AND (i."stationId" = ${s.station ?? ''} OR ${everyStation} = 1)
+            AND json_extract(j.value, '$.rule') IN ('no-read', 'code-mismatch')
+          GROUP BY 1`;
+  const n = (rule: string) => Number(rows.find((r) => r.rule === rule)?.n ?? 0);
+  return { noRead: n('no-read'), mismatch: n('code-mismatch') };
 }
 
 /**

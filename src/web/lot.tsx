@@ -16,6 +16,7 @@ interface LotSummary {
   reviewedYield: number;
   rejectsByClass: { class: string; parts: number; findings: number }[];
   uninspectedByCode: { code: string; parts: number }[];
+  codeRejects: { noRead: number; mismatch: number };
   reviews: { reviewed: number; confirmed: number; falseRejects: number; escapes: number };
   recipes: { name: string; version: number | null; parts: number }[];
   chainHeads: { station: string; id: number; hash: string }[];
@@ -140,6 +141,11 @@ export function LotPage({ lot }: { lot: string }) {
             ))}
           </tbody>
         </table>
+      )}
+      {(s.codeRejects.noRead > 0 || s.codeRejects.mismatch > 0) && (
+        <p class="muted" data-testid="lot-code-rejects">
+          by the code read: no-read {s.codeRejects.noRead} · code-mismatch {s.codeRejects.mismatch}
+        </p>
       )}
       {s.uninspectedByCode.length > 0 && <p class="muted">uninspected: {s.uninspectedByCode.map((c) => `${c.code} ${c.parts}`).join(' · ')}</p>}
       <p class="muted">

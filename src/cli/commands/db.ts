@@ -29,7 +29,7 @@ export function register(program: Command): void {
     });
   db.command('verify')
     .argument('[file]', "a database file (a backup); without it, the station's database")
-    .description('integrity, foreign keys, migration history and rows of a database file; exit 0 when intact')
+    .description("integrity, foreign keys, migration history, rows and the records' and audit log's hash chains of a database; exit 0 when intact")
     .option('--config <file>', 'the station file whose database to verify (without FILE)')
     .option('--data <dir>', 'the data folder whose station.db to verify (without FILE)')
     .option(

@@ -34,6 +34,9 @@ export function register(program: Command): void {
             })),
             latencyMs: round(processingMs(r.timings), 2),
             ...(r.errorCode ? { errorCode: r.errorCode } : {}),
+            // Why a part failed (classes, counts, a code not read), and the code read when the recipe reads one.
+            reasons: r.reasons.map((x) => x.rule),
+            ...(r.timings.code !== undefined ? { code: r.code ?? null } : {}),
           }) + '\n',
         );
       });
