@@ -108,8 +108,9 @@ export const CHAIN_SELECT = {
 } as const;
 
 /**
- * SHA-256 of a record's canonical form. JSON columns are taken as the database gives them back
- * (a value that JSON drops, such as undefined, is not in them), times to the millisecond.
+ * SHA-256 of a record's canonical form, times to the millisecond. JSON columns hash as the
+ * database gives them back: RFC 8785 drops and nulls what JSON does (undefined), and a value JSON
+ * cannot hold (NaN) takes canonicalJson's JSON round trip, as it took on the way in.
  */
 export function recordHash(r: ChainRecord): string {
   return sha256Hex(
@@ -124,18 +125,18 @@ export function recordHash(r: ChainRecord): string {
       decidedAt: r.decidedAt.toISOString(),
       verdict: r.verdict,
       errorCode: r.errorCode,
-      reasons: asStored(r.reasons),
-      outputs: asStored(r.outputs),
+      reasons: r.reasons ?? null,
+      outputs: r.outputs ?? null,
       maxScore: r.maxScore,
       defectCount: r.defectCount,
-      timings: asStored(r.timings),
+      timings: r.timings ?? null,
       latencyMs: r.latencyMs,
       recipeName: r.recipeName,
       recipeVersionId: r.recipeVersionId,
       modelId: r.modelId,
-      truth: asStored(r.truth),
+      truth: r.truth ?? null,
       code: r.code,
-      imageSha256: asStored(r.imageSha256),
+      imageSha256: r.imageSha256 ?? null,
       defects: r.defects.map((d) => [d.class, d.score, d.rejecting, d.area, d.x1, d.y1, d.x2, d.y2]),
       prevHash: r.prevHash,
     }),
@@ -160,7 +161,7 @@ export function auditHash(a: ChainAudit): string {
       actor: a.actor,
       action: a.action,
       target: a.target,
-      details: asStored(a.details),
+      details: a.details ?? null,
       prevHash: a.prevHash,
     }),
   );
