@@ -190,6 +190,19 @@ describe('tamper-evident records on SQLite', () => {
     expect(removed.reduce((n, d) => n + d.deleted, 0)).toBeGreaterThan(20);
     expect(removed.flatMap((d) => d.chainCuts).length).toBeGreaterThan(1);
 
+    // A kept record between two runs retention deleted, deleted by hand: the cut after it starts from it, so the gap shows.
+    const between = path.join(tmpDir(), 'between.db');
+    copyFileSync(f, between);
+    const cutAfter = new Set(removed.flatMap((d) => d.chainCuts.map((c: { after: string | null }) => c.after)));
+    const lone = new Database(between, { readonly: true });
+    const victim = (lone.prepare('SELECT id, hash FROM Inspection ORDER BY id').all() as { id: number; hash: string }[]).find((r) => cutAfter.has(r.hash));
+    lone.close();
+    expect(victim).toBeDefined();
+    sqlite(between, `DELETE FROM Inspection WHERE id = ${victim!.id}`);
+    const gap = await verify([between]);
+    expect(gap.code).toBe(2);
+    expect(gap.report.code).toBe('STN_ERR_DB_CHAIN');
+
     sqlite(byHand, `DELETE FROM Inspection WHERE id NOT IN (${kept.join(',')})`);
     const hand = await verify([byHand]);
     expect(hand.code).toBe(2);

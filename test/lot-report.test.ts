@@ -167,7 +167,7 @@ describe.skipIf(!havePoppler)('the lot report', () => {
     );
     expect([...summary.rejectsByClass].sort((a, b) => a.class.localeCompare(b.class))).toEqual(perClass);
     // Parts failed by their label: counted from each record's reasons, and on the PDF when there are any.
-    const byRule = (rule: string) => dbRows(`SELECT id FROM Inspection WHERE lot = ? AND reasons LIKE '%"rule":"${rule}"%'`, lot).length;
+    const byRule = (rule: string) => dbRows(`SELECT id FROM Inspection WHERE lot = ? AND verdict = 'fail' AND reasons LIKE '%"rule":"${rule}"%'`, lot).length;
     expect(summary.codeRejects).toEqual({ noRead: byRule('no-read'), mismatch: byRule('code-mismatch') });
     if (byRule('no-read') + byRule('code-mismatch') > 0) expect(t).toContain(`no-read (no code could be read): ${byRule('no-read')}`);
     // Anonymous callers get nothing.

@@ -1,4 +1,4 @@
-import { readdirSync, renameSync, existsSync, mkdirSync } from 'node:fs';
+import { readdirSync, renameSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { OPCUAClient, OPCUACertificateManager } from 'node-opcua';
 import { StationError } from '../errors/index.js';
@@ -20,7 +20,17 @@ class FolderTrustStore extends OPCUACertificateManager {
 
   /** The file names of the folders a verification reads: trusted and issuer certificates and their CRLs. */
   listing(): string {
-    const names = (d: string) => (existsSync(d) ? readdirSync(d).sort().join('/') : '');
+    // Names, sizes and modification times: a CRL or a certificate replaced under the same name counts as a change.
+    const names = (d: string) =>
+      existsSync(d)
+        ? readdirSync(d)
+            .sort()
+            .map((f) => {
+              const st = statSync(path.join(d, f), { throwIfNoEntry: false });
+              return `${f}:${st?.size ?? '-'}:${st?.mtimeMs ?? '-'}`;
+            })
+            .join('/')
+        : '';
     return [this.trustedFolder, this.crlFolder, this.issuersCertFolder, this.issuersCrlFolder].map(names).join('|');
   }
 

@@ -31,8 +31,9 @@ export async function appendAudit(db: Db, entry: { actor: string; action: string
     minTimeout: 10,
     maxTimeout: 300,
     randomize: true,
+    // Busy or a write conflict, or another writer linked to the same head first (P2002 on prevHash).
     shouldRetry: ({ error }) =>
-      /SQLITE_BUSY|database is locked|P2034|TransactionWriteConflict/i.test(`${(error as { code?: string }).code ?? ''} ${error.message}`),
+      /SQLITE_BUSY|database is locked|P2034|P2002|TransactionWriteConflict/i.test(`${(error as { code?: string }).code ?? ''} ${error.message}`),
   });
 }
 

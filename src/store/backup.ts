@@ -229,6 +229,8 @@ export async function verifyPostgres(url: string, o: { migrations?: string[]; he
     throw new StationError('STN_ERR_STORE_CONNECT', `${redact(url)}: ${(err as Error).message}`, { cause: err });
   }
   try {
+    // The chains are read back as text: times in ISO form and floats with every digit, whatever the role's settings.
+    await c.query(`SET DateStyle = 'ISO'; SET extra_float_digits = 3; SET TIME ZONE 'UTC'`);
     const tables = (
       await c.query<{ name: string }>(
         // Tables, a partitioned one once (its month partitions are counted in it).

@@ -173,17 +173,53 @@ export function asStored(v: unknown): unknown {
 }
 
 /**
- * The audit actions of retention's deletions. Their details carry `chainCuts`: the hashes of the
- * deleted records that no other deleted record links to — the last of each run of deleted
- * records, which the first record left after the run links to. Verify accepts a link to a
- * missing record only through them.
+ * The audit actions of retention's deletions. Their details carry `chainCuts`: for each run of
+ * records deleted one after the other in a station's chain, the hash the run followed (`after`:
+ * the record before it, null at the chain's start) and the hash of its last record (`to`), which
+ * the first record left after the run links to. Verify follows a link to a missing record only
+ * through a cut that starts where the station's chain stood: a record deleted by hand beside a
+ * run retention deleted is still a break.
  */
 export const CHAIN_CUT_ACTIONS = ['records.delete', 'records.month.drop'] as const;
 
-/** The chain cuts of deleting these records of one station: hashes that no record among them links to. */
-export function chainCuts(deleted: readonly { hash: string | null; prevHash: string | null }[]): string[] {
-  const linked = new Set(deleted.map((d) => d.prevHash));
-  return deleted.flatMap((d) => (d.hash && !linked.has(d.hash) ? [d.hash] : []));
+export interface ChainCut {
+  station: string;
+  after: string | null;
+  to: string;
+}
+
+/** Builds the cuts of a deletion from its records, fed per station in id order (streamed: a month can be millions). */
+export class ChainCutter {
+  readonly cuts: ChainCut[] = [];
+  private run: { station: string; after: string | null; to: string } | null = null;
+
+  add(r: { stationId: string; hash: string | null; prevHash: string | null }): void {
+    if (r.hash === null) return; // from before the chain: nothing links to it
+    if (this.run && this.run.station === r.stationId && r.prevHash === this.run.to) {
+      this.run.to = r.hash;
+      return;
+    }
+    this.end();
+    this.run = { station: r.stationId, after: r.prevHash, to: r.hash };
+  }
+
+  /** The cuts, with the last run closed. */
+  finish(): ChainCut[] {
+    this.end();
+    return this.cuts;
+  }
+
+  private end(): void {
+    if (this.run) this.cuts.push(this.run);
+    this.run = null;
+  }
+}
+
+/** The chain cuts of deleting these records (in id order). */
+export function chainCuts(deleted: readonly { stationId: string; hash: string | null; prevHash: string | null }[]): ChainCut[] {
+  const c = new ChainCutter();
+  for (const d of deleted) c.add(d);
+  return c.finish();
 }
 
 /** An inspection row as a verifier reads it back (any database), with its findings in id order. */
@@ -232,7 +268,9 @@ export async function verifyChains(src: ChainSource, heads: readonly ChainHead[]
     report.broken++;
     report.first ??= what;
   };
-  const cuts = new Set<string>();
+  // Retention's cuts by where they start: station and the hash the deleted run followed.
+  const cuts = new Map<string, string>();
+  const cutKey = (station: string, after: string | null) => `${station}\u0000${after ?? ''}`;
   let last: string | null = null;
   let chainedAudit = false;
   for (let after = 0; ; ) {
@@ -241,9 +279,6 @@ export async function verifyChains(src: ChainSource, heads: readonly ChainHead[]
     for (const a of page) {
       after = a.id;
       report.audit.entries++;
-      if ((CHAIN_CUT_ACTIONS as readonly string[]).includes(a.action)) {
-        for (const h of ((a.details as { chainCuts?: unknown })?.chainCuts as string[] | undefined) ?? []) cuts.add(h);
-      }
       if (a.hash === null) {
         if (chainedAudit) broken(`audit entry #${a.id} (${a.action}) has no hash: written or changed outside the station`);
         continue;
@@ -256,6 +291,11 @@ export async function verifyChains(src: ChainSource, heads: readonly ChainHead[]
         );
       } else if (auditHash(a) !== a.hash) {
         broken(`audit entry #${a.id} (${a.action}) was changed after it was written: its content does not match its hash`);
+      } else if ((CHAIN_CUT_ACTIONS as readonly string[]).includes(a.action)) {
+        // Only a deletion the audit chain vouches for excuses a gap in the records.
+        for (const c of ((a.details as { chainCuts?: unknown })?.chainCuts as ChainCut[] | undefined) ?? []) {
+          if (c && typeof c.to === 'string' && typeof c.station === 'string') cuts.set(cutKey(c.station, c.after ?? null), c.to);
+        }
       }
       chainedAudit = true;
       last = a.hash;
@@ -278,8 +318,14 @@ export async function verifyChains(src: ChainSource, heads: readonly ChainHead[]
         continue;
       }
       const prev = tips.get(r.stationId) ?? null;
-      // A link to a record that is gone is sound only where retention said it cut the chain.
-      const linked = r.prevHash === prev || (r.prevHash !== null && cuts.has(r.prevHash));
+      // A link to a record that is gone is sound only through retention's cuts from where the chain stood.
+      let reached = prev;
+      for (let hops = 0; reached !== r.prevHash && hops < 10_000_000; hops++) {
+        const next = cuts.get(cutKey(r.stationId, reached));
+        if (next === undefined) break;
+        reached = next;
+      }
+      const linked = reached === r.prevHash;
       if (!linked) {
         broken(
           !seen

@@ -206,13 +206,13 @@ async function codeRejectCounts(db: Db, s: LotScope, asOfId: number): Promise<Lo
           SELECT j->>'rule' AS rule, COUNT(DISTINCT i."id") AS n
           FROM "Inspection" i CROSS JOIN LATERAL jsonb_array_elements(i."reasons") j
           WHERE i."lot" = ${s.lot} AND i."id" <= ${asOfId} AND (i."stationId" = ${s.station ?? ''} OR ${everyStation} = 1)
-            AND j->>'rule' IN ('no-read', 'code-mismatch')
+            AND i."verdict" = 'fail' AND j->>'rule' IN ('no-read', 'code-mismatch')
           GROUP BY 1`
       : await db.$queryRaw<{ rule: string; n: bigint | number }[]>`
           SELECT json_extract(j.value, '$.rule') AS rule, COUNT(DISTINCT i."id") AS n
           FROM "Inspection" i, json_each(i."reasons") j
           WHERE i."lot" = ${s.lot} AND i."id" <= ${asOfId} AND (i."stationId" = ${s.station ?? ''} OR ${everyStation} = 1)
-            AND json_extract(j.value, '$.rule') IN ('no-read', 'code-mismatch')
+            AND i."verdict" = 'fail' AND json_extract(j.value, '$.rule') IN ('no-read', 'code-mismatch')
           GROUP BY 1`;
   const n = (rule: string) => Number(rows.find((r) => r.rule === rule)?.n ?? 0);
   return { noRead: n('no-read'), mismatch: n('code-mismatch') };

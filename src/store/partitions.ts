@@ -1,5 +1,6 @@
 import type { Db } from './db.js';
 import { appendAudit } from './audit.js';
+import { ChainCutter } from './chain.js';
 
 /**
  * PostgreSQL's records by month (migration `records_by_month`): Inspection, Defect, Image, Review
@@ -120,19 +121,28 @@ export class MonthPartitions {
           .map((st) => ({ station: st.id, recordsDays: st.recordsDays }));
         if (heldBy.length) return { heldBy };
         if ((await tx.$queryRawUnsafe<unknown[]>(`SELECT 1 FROM "Image_${s}" LIMIT 1`)).length > 0) return { images: true };
-        const [{ n }] = await tx.$queryRawUnsafe<{ n: bigint | number }[]>(`SELECT count(*) AS n FROM "Inspection_${s}"`);
-        // Where the drop cuts each station's chain: the month's records no other of its records links to.
-        const cuts = await tx.$queryRawUnsafe<{ hash: string }[]>(
-          `SELECT a."hash" FROM "Inspection_${s}" a WHERE a."hash" IS NOT NULL
-             AND NOT EXISTS (SELECT 1 FROM "Inspection_${s}" b WHERE b."prevHash" = a."hash")`,
-        );
         // Dropping waits for every query on the tables to finish, and every later query (the
         // recorder's writes) would wait behind it: a long read in progress makes it give up and
-        // try again at the next sweep instead.
+        // try again at the next sweep instead. Locked before the month is counted and its chain
+        // cuts are read, so that no record (a late spool replay) can land in it in between.
         await tx.$executeRawUnsafe(`SET LOCAL lock_timeout = '2s'`);
+        await tx.$executeRawUnsafe(`LOCK TABLE ${TABLES.map((t) => `"${t}_${s}"`).join(', ')} IN ACCESS EXCLUSIVE MODE`);
+        const [{ n }] = await tx.$queryRawUnsafe<{ n: bigint | number }[]>(`SELECT count(*) AS n FROM "Inspection_${s}"`);
+        // Where the drop cuts each station's chain: its runs of records, read in pages.
+        const cutter = new ChainCutter();
+        for (let station = '', id = 0; ; ) {
+          const page = await tx.$queryRawUnsafe<{ stationId: string; id: number; hash: string | null; prevHash: string | null }[]>(
+            `SELECT "stationId", "id", "hash", "prevHash" FROM "Inspection_${s}" WHERE ("stationId", "id") > ($1, $2) ORDER BY "stationId", "id" LIMIT 10000`,
+            station,
+            id,
+          );
+          for (const r of page) cutter.add(r);
+          if (page.length < 10_000) break;
+          ({ stationId: station, id } = page[page.length - 1]);
+        }
         await tx.$executeRawUnsafe(`DROP TABLE ${TABLES.map((t) => `"${t}_${s}"`).join(', ')}`);
         // Traceability records deleted for good: who, which month, how many, under which settings.
-        const details = { inspections: Number(n), stations, chainCuts: cuts.map((c) => c.hash) };
+        const details = { inspections: Number(n), stations, chainCuts: cutter.finish() };
         await appendAudit(this.db, { actor, action: 'records.month.drop', target: m.month, details }, tx);
         this.known.delete(m.month);
         return { dropped: Number(n) };

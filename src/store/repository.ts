@@ -501,7 +501,7 @@ export class Repository {
       where: { stationId, capturedAt: { lt: before }, images: { none: {} } },
       orderBy: { id: 'asc' },
       take: limit,
-      select: { id: true, hash: true, prevHash: true },
+      select: { id: true, stationId: true, hash: true, prevHash: true },
     });
     if (rows.length === 0) return 0;
     // The deletion and where it cut the station's chain, in one transaction: the audit entry
@@ -678,7 +678,9 @@ export class Repository {
       minTimeout: 10,
       maxTimeout: 500,
       randomize: true,
-      shouldRetry: ({ error }) => writeConflict(error),
+      // A write conflict, or the review's audit entry linked to an audit head another writer had
+      // just linked to (its snapshot was older: P2002 on AuditLog.prevHash).
+      shouldRetry: ({ error }) => writeConflict(error) || (error as { code?: string }).code === 'P2002',
     });
   }
 
@@ -856,13 +858,14 @@ export function inspectionData(stationId: string, r: InspectionResult, refs: Row
 }
 
 /**
- * Text as a column keeps it: a lone surrogate (a code read as garbage, a label) becomes U+FFFD.
+ * Text as a column keeps it: a lone surrogate or a NUL (a code read as garbage, a label) becomes U+FFFD.
  * SQLite would store its WTF-8 bytes and give back three U+FFFD, and the record would no longer
  * match its hash.
  */
 function wellFormed(s: string): string {
   // Not a string (a damaged spool line): left for Prisma to refuse, so the row is quarantined as bad data.
-  return typeof s === 'string' ? (s as string & { toWellFormed(): string }).toWellFormed() : s;
+  // NUL too: PostgreSQL keeps it in no text column.
+  return typeof s === 'string' ? (s as string & { toWellFormed(): string }).toWellFormed().replaceAll('\u0000', '\uFFFD') : s;
 }
 
 /** An inspection's row linked to its station's previous record: its prevHash and its own hash. */

@@ -9,3 +9,6 @@ ALTER TABLE "Inspection" ADD COLUMN "imageSha256" JSONB;
 ALTER TABLE "Inspection" ADD COLUMN "prevHash" TEXT;
 
 CREATE INDEX "Inspection_stationId_id_idx" ON "Inspection"("stationId", "id");
+
+-- Two writers that read the same audit head cannot both link to it.
+CREATE UNIQUE INDEX "AuditLog_prevHash_key" ON "AuditLog"("prevHash");

@@ -10,3 +10,6 @@ ALTER TABLE "Inspection" ADD COLUMN "prevHash" TEXT;
 
 -- CreateIndex
 CREATE INDEX "Inspection_stationId_id_idx" ON "Inspection"("stationId", "id");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "AuditLog_prevHash_key" ON "AuditLog"("prevHash");
