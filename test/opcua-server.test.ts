@@ -101,6 +101,26 @@ async function namespaces(session: ClientSession): Promise<{ ns: string[]; mv: n
   return { ns, mv: ns.indexOf(MV) };
 }
 
+/** A subscription to the VisionSystem's ResultReady events: `fields` (after EventType) of each event go to `onEvent`. */
+async function resultReadyEvents(session: ClientSession, ns: string[], fields: string[], onEvent: (values: Variant[]) => void): Promise<ClientSubscription> {
+  const sub = ClientSubscription.create(session, {
+    requestedPublishingInterval: 100,
+    requestedMaxKeepAliveCount: 5,
+    requestedLifetimeCount: 60,
+    publishingEnabled: true,
+    maxNotificationsPerPublish: 100,
+    priority: 1,
+  });
+  await new Promise<void>((resolve) => sub.once('started', () => resolve()));
+  const item = ClientMonitoredItem.create(
+    sub,
+    { nodeId: await nodeAt(session, ns, '/ST:VisionSystem'), attributeId: AttributeIds.EventNotifier },
+    { samplingInterval: 0, queueSize: 1000, discardOldest: true, filter: constructEventFilter(['EventType', ...fields]) },
+  );
+  item.on('changed', (values: Variant[]) => onEvent(values.slice(1)));
+  return sub;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('the station as an OPC UA server (Machine Vision, Simple Inline)', () => {
@@ -179,27 +199,8 @@ describe('the station as an OPC UA server (Machine Vision, Simple Inline)', () =
     const { dir, s } = await start(results);
     const session = await connect(dir, s, { userName: 'operator', password: 's3cret-pw' });
     const { ns, mv } = await namespaces(session);
-    const sub = ClientSubscription.create(session, {
-      requestedPublishingInterval: 100,
-      requestedMaxKeepAliveCount: 5,
-      requestedLifetimeCount: 60,
-      publishingEnabled: true,
-      maxNotificationsPerPublish: 100,
-      priority: 1,
-    });
-    await new Promise<void>((resolve) => sub.once('started', () => resolve()));
     const events: { partId: string; state: number }[] = [];
-    const item = ClientMonitoredItem.create(
-      sub,
-      { nodeId: await nodeAt(session, ns, '/ST:VisionSystem'), attributeId: AttributeIds.EventNotifier },
-      {
-        samplingInterval: 0,
-        queueSize: 1000,
-        discardOldest: true,
-        filter: constructEventFilter(['EventType', `${mv}:PartId`, `${mv}:ResultState`]),
-      },
-    );
-    item.on('changed', (fields: Variant[]) => events.push({ partId: fields[1].value?.id, state: fields[2].value }));
+    const sub = await resultReadyEvents(session, ns, [`${mv}:PartId`, `${mv}:ResultState`], (f) => events.push({ partId: f[0].value?.id, state: f[1].value }));
     await sleep(1500);
     await sub.terminate();
     expect(events.length).toBeGreaterThan(3);
@@ -224,22 +225,10 @@ describe('the station as an OPC UA server (Machine Vision, Simple Inline)', () =
     await station.gate!.whenReady();
     const session = await connect(dir, station, { userName: 'operator', password: 's3cret-pw' });
     const { ns, mv } = await namespaces(session);
-    const sub = ClientSubscription.create(session, {
-      requestedPublishingInterval: 100,
-      requestedMaxKeepAliveCount: 5,
-      requestedLifetimeCount: 60,
-      publishingEnabled: true,
-      maxNotificationsPerPublish: 100,
-      priority: 1,
-    });
-    await new Promise<void>((resolve) => sub.once('started', () => resolve()));
     const events: { id: string; description: string | null }[] = [];
-    const item = ClientMonitoredItem.create(
-      sub,
-      { nodeId: await nodeAt(session, ns, '/ST:VisionSystem'), attributeId: AttributeIds.EventNotifier },
-      { samplingInterval: 0, queueSize: 1000, discardOldest: true, filter: constructEventFilter(['EventType', `${mv}:PartId`]) },
+    const sub = await resultReadyEvents(session, ns, [`${mv}:PartId`], (f) =>
+      events.push({ id: f[0].value?.id, description: f[0].value?.description?.text ?? null }),
     );
-    item.on('changed', (fields: Variant[]) => events.push({ id: fields[1].value?.id, description: fields[1].value?.description?.text ?? null }));
     sim.startConveyor();
     await until('10 ResultReady events', () => events.length >= 10, 60_000);
     await sub.terminate();

@@ -75,38 +75,6 @@ export interface ChainRecord {
   defects: ChainDefect[];
 }
 
-/** The fields of a chain record read from the database (a Prisma row with its defects in id order). */
-export const CHAIN_SELECT = {
-  id: true,
-  stationId: true,
-  partSeq: true,
-  source: true,
-  partId: true,
-  lot: true,
-  capturedAt: true,
-  decidedAt: true,
-  verdict: true,
-  errorCode: true,
-  reasons: true,
-  outputs: true,
-  maxScore: true,
-  defectCount: true,
-  timings: true,
-  latencyMs: true,
-  recipeName: true,
-  recipeVersionId: true,
-  modelId: true,
-  truth: true,
-  code: true,
-  imageSha256: true,
-  prevHash: true,
-  hash: true,
-  defects: {
-    orderBy: { id: 'asc' },
-    select: { class: true, score: true, rejecting: true, area: true, x1: true, y1: true, x2: true, y2: true },
-  },
-} as const;
-
 /**
  * SHA-256 of a record's canonical form, times to the millisecond. JSON columns hash as the
  * database gives them back: RFC 8785 drops and nulls what JSON does (undefined), and a value JSON

@@ -1,26 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
+import type { LotSummary } from '../store/lot-summary.js';
 import { api, ApiError, type Inspection } from './api.js';
-
-/** GET /api/lots/:lot: what the lot report's first page says. */
-interface LotSummary {
-  lot: string;
-  stations: string[];
-  asOfId: number;
-  first: string;
-  last: string;
-  parts: number;
-  pass: number;
-  fail: number;
-  uninspected: number;
-  yield: number;
-  reviewedYield: number;
-  rejectsByClass: { class: string; parts: number; findings: number }[];
-  uninspectedByCode: { code: string; parts: number }[];
-  codeRejects: { noRead: number; mismatch: number };
-  reviews: { reviewed: number; confirmed: number; falseRejects: number; escapes: number };
-  recipes: { name: string; version: number | null; parts: number }[];
-  chainHeads: { station: string; id: number; hash: string }[];
-}
 
 /** Where the gallery shows a lot. */
 export const lotHref = (lot: string) => `#/lot/${encodeURIComponent(lot)}`;

@@ -429,29 +429,22 @@ export class LineEngine {
     let compact: DecisionInput;
     let decision: Decision;
     const imageSize: [number, number] = [transform.srcWidth, transform.srcHeight];
-    // The code stage: the recipe's region only, before the model (a region outside the frame
-    // spends no inference). Its reasons travel with the compact outputs, so what-if keeps them.
+    // The code stage reads the recipe's region while the model runs (onnxruntime computes on its
+    // own threads, zxing on this one), so it adds no time before the verdict. Its reasons travel
+    // with the compact outputs, so what-if keeps them.
+    const codeRead = r.recipe.code ? this.readPartCode(frame, imageSize, r.recipe.code, timings) : undefined;
     let code: { text: string | null; reasons: Reason[] } | undefined;
-    if (r.recipe.code) {
-      const tc = performance.now();
-      try {
-        const text = await readCode(frame.image, imageSize, r.recipe.code);
-        code = { text, reasons: codeReasons(text, frame.partId, r.recipe.code) };
-        timings.code = performance.now() - tc;
-      } catch (err) {
-        timings.code = performance.now() - tc;
-        timings.total = monotonicMs() - frame.mono!;
-        this.emitUninspected(item, serializeError(err, 'STN_ERR_CODE_READER').code, timings);
-        return;
-      }
-    }
     try {
       const t1 = performance.now();
       const outputs = await r.runner.run(slot);
       const t2 = performance.now();
       output = r.runner.decode(outputs, transform, { candidateScore: DETECTION_FLOOR, nmsIou: r.recipe.nmsIou, maxDetections: 100 });
       compact = compactOutputs(output);
-      if (code?.reasons?.length) compact = { ...compact, codeReasons: code.reasons };
+      const read = await codeRead;
+      // A region outside the frame or a reader failure: uninspected with its code, never a pass.
+      if (read && 'error' in read) throw read.error;
+      code = read;
+      if (code?.reasons.length) compact = { ...compact, codeReasons: code.reasons };
       const t3 = performance.now();
       // Decided on the compact form that is stored: what-if replays exactly this.
       decision = decide(compact, p.thresholds);
@@ -473,6 +466,24 @@ export class LineEngine {
       return;
     }
     this.emitResult(item, decision, output, undefined, timings, imageSize, compact, code?.text);
+  }
+
+  /** The recipe's code on this part and the reasons it gives, or the error reading it (never rejects). */
+  private async readPartCode(
+    frame: Queued['frame'],
+    imageSize: [number, number],
+    spec: NonNullable<Recipe['code']>,
+    timings: InspectionResult['timings'],
+  ): Promise<{ text: string | null; reasons: Reason[] } | { error: unknown }> {
+    const tc = performance.now();
+    try {
+      const text = await readCode(frame.image, imageSize, spec);
+      return { text, reasons: codeReasons(text, frame.partId, spec) };
+    } catch (error) {
+      return { error };
+    } finally {
+      timings.code = performance.now() - tc;
+    }
   }
 
   /** A part answered without a verdict (the one builder in results.ts), with whatever was captured of it. */
