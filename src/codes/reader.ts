@@ -74,8 +74,8 @@ export async function readCode(image: FrameImage, size: [number, number], spec: 
     await prepared.ready;
     const found = await readBarcodes(input, readerOptions(spec.symbology));
     const valid = found.find((r) => r.isValid);
-    // A code may encode NUL, which PostgreSQL keeps in no text or jsonb column (every later record would wait behind it).
-    return valid ? valid.text.replaceAll('\u0000', '\uFFFD') : null;
+    // The text as read (a NUL included: the store keeps it as U+FFFD, where PostgreSQL needs it).
+    return valid ? valid.text : null;
   } catch (err) {
     throw new StationError('STN_ERR_CODE_READER', `reading the ${spec.symbology} code failed: ${(err as Error).message ?? err}`, { cause: err });
   }
