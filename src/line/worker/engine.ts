@@ -51,7 +51,7 @@ interface Queued {
 type Answerable = { frame: Omit<Queued['frame'], 'image'> & { image?: Frame['image'] }; recipe: RecipeRuntime };
 
 /**
- * The line: sources → bounded queue → preprocess → code → inference → decode → decision → result.
+ * The line: sources → bounded queue → preprocess → inference (the code read beside it) → decode → decision → result.
  * Runs inside the line worker thread (worker/main.ts; onnxruntime blocks its thread), never on the main thread. Every frame that enters yields
  * exactly one result: a verdict, or `uninspected` with the code saying why (dropped, late,
  * unreadable) — never silence.
@@ -61,7 +61,7 @@ type Answerable = { frame: Omit<Queued['frame'], 'image'> & { image?: Frame['ima
  *   push     ─┘   └──────────────────────────────────────────┘        offline sources wait
  *                            │
  *                            ▼  deadline passed? → uninspected (no inference)
- *                   preprocess → code (recipes with a code region) → run → decode → decide → emit
+ *                   preprocess → run (‖ code, recipes with a region) → decode → decide → emit
  */
 export class LineEngine {
   private readonly recipes = new Map<string, RecipeRuntime>();
