@@ -6,8 +6,11 @@ import { need, SESSION_COOKIE } from './auth.js';
 import type { LoginThrottle } from './login-throttle.js';
 import { ErrorBody } from './schemas.js';
 
+/** The languages the gallery is translated into (src/web/locales). */
+export const GALLERY_LOCALES = ['en', 'de'] as const;
+
 export interface SessionDeps {
-  accounts: Pick<Accounts, 'login' | 'logout'>;
+  accounts: Pick<Accounts, 'login' | 'logout' | 'preferences' | 'setPreferences'>;
   /** Set the session cookie with Secure (when served over TLS). */
   secureCookies: boolean;
   throttle: LoginThrottle;
@@ -71,5 +74,28 @@ export async function sessionRoutes(app: FastifyInstance, deps: SessionDeps): Pr
     role: req.principal!.role,
     kind: req.principal!.kind,
     csrfToken: req.viaCookie ? req.principal!.csrfToken : undefined,
+    ...(await deps.accounts.preferences(req.principal!.userId)),
   }));
+
+  const Preferences = Type.Object({
+    locale: Type.Union([Type.Union(GALLERY_LOCALES.map((l) => Type.Literal(l))), Type.Null()]),
+    theme: Type.Union([Type.Literal('light'), Type.Literal('dark'), Type.Null()]),
+  });
+  api.put(
+    '/api/auth/me/preferences',
+    {
+      onRequest: viewer,
+      schema: {
+        description: `The gallery's language (${GALLERY_LOCALES.join(', ')}) and theme (light, dark) of the user who asks; null goes back to the browser's language and the system's theme. Any role may set its own.`,
+        body: Type.Partial(Preferences, { additionalProperties: false }),
+        response: {
+          200: Type.Object({ locale: Type.Union([Type.String(), Type.Null()]), theme: Preferences.properties.theme }),
+          400: ErrorBody,
+          401: ErrorBody,
+          403: ErrorBody,
+        },
+      },
+    },
+    async (req) => deps.accounts.setPreferences(req.principal!.userId, req.body),
+  );
 }

@@ -86,12 +86,29 @@ export interface ApiKeyInfo {
 /** What `byApiKey` found: a principal, or why the key is refused. */
 export type KeyLookup = { principal: Principal } | { refused: 'unknown' | 'expired' };
 
+export interface UserPreferences {
+  locale: string | null;
+  theme: 'light' | 'dark' | null;
+}
+
 /** Users, login sessions, API keys and the audit log. Secrets are stored hashed, never logged. */
 export class Accounts {
   constructor(
     readonly db: Db,
     readonly sessionTtlMs = 12 * 3600 * 1000,
   ) {}
+
+  /** The gallery's preferences of a user (language and theme; null: the browser's and the system's). */
+  async preferences(userId: number): Promise<UserPreferences> {
+    const u = await this.db.user.findUnique({ where: { id: userId }, select: { locale: true, theme: true } });
+    return { locale: u?.locale ?? null, theme: (u?.theme as UserPreferences['theme']) ?? null };
+  }
+
+  /** Sets the preferences given (undefined keeps one, null clears it); the caller checks the values. */
+  async setPreferences(userId: number, p: Partial<UserPreferences>): Promise<UserPreferences> {
+    const u = await this.db.user.update({ where: { id: userId }, data: p, select: { locale: true, theme: true } });
+    return { locale: u.locale, theme: u.theme as UserPreferences['theme'] };
+  }
 
   /** A new user; the name must match USERNAME_PATTERN (the password policy is the caller's, see checkNewPassword). */
   async createUser(username: string, role: Role, password: string): Promise<{ id: number }> {

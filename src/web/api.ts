@@ -78,3 +78,12 @@ export interface Inspection {
 
 export const ROLE_ORDER = ['viewer', 'quality', 'integrator', 'admin'];
 export const can = (me: Me, role: string) => ROLE_ORDER.indexOf(me.role) >= ROLE_ORDER.indexOf(role);
+
+/** A station of the plant (GET /api/stations). */
+export interface StationInfo {
+  id: string;
+  name: string;
+  site: string;
+  area: string;
+  line: string;
+}

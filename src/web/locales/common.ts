@@ -1,0 +1,41 @@
+/** The texts every page shares (header, login, problems), English and German. */
+export default {
+  en: {
+    title: 'Inspection station',
+    loading: 'Loading…',
+    nav: { gallery: 'Gallery', stats: 'Statistics', recipes: 'Recipes', whatif: 'What-if', andon: 'Line view', shift: 'Shift report' },
+    login: { user: 'User', password: 'Password', submit: 'Log in' },
+    logout: 'Log out',
+    language: 'Language',
+    theme: { label: 'Theme', system: 'system', light: 'light', dark: 'dark' },
+    menu: 'Menu',
+    problem: {
+      notFound: 'It does not exist (or no longer: retention may have removed it).',
+      forbidden: 'Your role may not do this.',
+      offline: 'The station does not answer (network or station down).',
+      unexpected: 'Something failed',
+    },
+    dismiss: 'Dismiss',
+    verdict: { pass: 'pass', fail: 'fail', uninspected: 'uninspected' },
+    zone: 'Times in {{zone}}',
+  },
+  de: {
+    title: 'Prüfstation',
+    loading: 'Wird geladen…',
+    nav: { gallery: 'Galerie', stats: 'Statistik', recipes: 'Rezepte', whatif: 'Was-wäre-wenn', andon: 'Linienansicht', shift: 'Schichtbericht' },
+    login: { user: 'Benutzer', password: 'Passwort', submit: 'Anmelden' },
+    logout: 'Abmelden',
+    language: 'Sprache',
+    theme: { label: 'Darstellung', system: 'System', light: 'hell', dark: 'dunkel' },
+    menu: 'Menü',
+    problem: {
+      notFound: 'Existiert nicht (oder nicht mehr: die Aufbewahrung kann es entfernt haben).',
+      forbidden: 'Ihre Rolle darf das nicht.',
+      offline: 'Die Station antwortet nicht (Netzwerk oder Station ausgefallen).',
+      unexpected: 'Etwas ist fehlgeschlagen',
+    },
+    dismiss: 'Schließen',
+    verdict: { pass: 'i. O.', fail: 'n. i. O.', uninspected: 'ungeprüft' },
+    zone: 'Zeiten in {{zone}}',
+  },
+};

@@ -1,0 +1,5 @@
+/** The recipes texts, English and German (keys: see i18n.ts; `t('recipes:key')`). */
+export default {
+  en: {},
+  de: {},
+};

@@ -1,0 +1,5 @@
+/** The shift texts, English and German (keys: see i18n.ts; `t('shift:key')`). */
+export default {
+  en: {},
+  de: {},
+};

@@ -1,0 +1,350 @@
+import { useEffect, useState } from 'preact/hooks';
+import { atThreshold, type OperatingPoint } from '../eval/metrics.js';
+import { api, can, type Me } from './api.js';
+import { ChartBox } from './chart.js';
+
+interface RecipeThresholds {
+  default?: { minScore: number };
+  classes?: Record<string, { minScore: number }>;
+  anomalyScore?: number;
+}
+interface RecipeVersion {
+  name: string;
+  version: number;
+  author: string;
+  reason: string;
+  createdAt: string;
+  definition: { thresholds: RecipeThresholds };
+}
+interface EvalReportView {
+  file: string;
+  current: boolean;
+  createdAt: string;
+  dataset: { name: string; description?: string; good: number; defective: number; classes: Record<string, number> };
+  summary: {
+    images: number;
+    imageAuroc: number | null;
+    ap: number | null;
+    f1: number | null;
+    frrAtFullRecall: number | null;
+    recallAt1pctFrr: number | null;
+    pixelAuroc: number | null;
+    perClassRecall: Record<string, number>;
+    latencyMsP50: number;
+  };
+  curves: { roc: { fpr: number; tpr: number }[]; pr: { recall: number; precision: number }[] };
+  operatingPoints: OperatingPoint[] | null;
+}
+interface ModelDocsView {
+  name: string;
+  version: string;
+  family: string;
+  sha256: string;
+  labels: string[];
+  card: { html: string } | null;
+  reports: EvalReportView[];
+  problems: string[];
+}
+
+/** The image-score threshold a recipe rejects at: anomaly models use anomalyScore, the rest the default minimum score. */
+const isAnomaly = (family: string | undefined) => family?.startsWith('anomalib') ?? false;
+const thresholdOf = (t: RecipeThresholds, family: string | undefined) => (isAnomaly(family) ? (t.anomalyScore ?? 0.5) : (t.default?.minScore ?? 0.5));
+const pct = (x: number | null | undefined) => (x === null || x === undefined ? '–' : `${(x * 100).toFixed(1)} %`);
+
+export function Recipes({ me }: { me: Me }) {
+  const [recipes, setRecipes] = useState<RecipeVersion[]>([]);
+  const [versions, setVersions] = useState<Record<string, RecipeVersion[]>>({});
+  const [models, setModels] = useState<Record<string, ModelDocsView>>({});
+  const [candidate, setCandidate] = useState<Record<string, number>>({});
+  const [msg, setMsg] = useState('');
+  const load = async () => {
+    const r = await api<{ items: RecipeVersion[] }>('GET', '/api/recipes');
+    setRecipes(r.items);
+    const all: Record<string, RecipeVersion[]> = {};
+    const docs: Record<string, ModelDocsView> = {};
+    for (const x of r.items) {
+      all[x.name] = (await api<{ items: RecipeVersion[] }>('GET', `/api/recipes/${encodeURIComponent(x.name)}/versions`)).items;
+      // A recipe kept in the database but not on this line has no model to describe.
+      docs[x.name] = await api<ModelDocsView>('GET', `/api/recipes/${encodeURIComponent(x.name)}/model`).catch(() => undefined as never);
+    }
+    setVersions(all);
+    setModels(docs);
+  };
+  useEffect(() => void load(), []);
+  return (
+    <section>
+      {msg && (
+        <p class="note" role="status">
+          {msg}
+        </p>
+      )}
+      {recipes.map((r) => {
+        const model = models[r.name];
+        const current = thresholdOf(r.definition.thresholds, model?.family);
+        const proposed = candidate[r.name] ?? current;
+        return (
+          <div class="recipe" data-recipe={r.name}>
+            <h2>
+              {r.name} <small class="muted">version {r.version}</small>
+            </h2>
+            <p>
+              {isAnomaly(model?.family) ? 'Anomaly score limit' : 'Default minimum score'}: <b class="threshold">{current}</b>
+              {Object.entries(r.definition.thresholds.classes ?? {}).map(([c, t]) => (
+                <span>
+                  {' '}
+                  · {c} {t.minScore}
+                </span>
+              ))}
+            </p>
+            {can(me, 'integrator') && (
+              <form
+                onSubmit={async (e) => {
+                  e.preventDefault();
+                  const f = new FormData(e.currentTarget as HTMLFormElement);
+                  const value = Number(f.get('threshold'));
+                  const t = r.definition.thresholds;
+                  try {
+                    const res = await api<{ version: number }>('PUT', `/api/recipes/${encodeURIComponent(r.name)}/thresholds`, {
+                      thresholds: isAnomaly(model?.family) ? { ...t, anomalyScore: value } : { ...t, default: { ...(t.default ?? {}), minScore: value } },
+                      reason: String(f.get('reason')),
+                    });
+                    setMsg(`${r.name}: version ${res.version} is on the line`);
+                    setCandidate({ ...candidate, [r.name]: value });
+                    await load();
+                  } catch (err) {
+                    setMsg((err as Error).message);
+                  }
+                }}
+              >
+                <label>
+                  {isAnomaly(model?.family) ? 'Anomaly score limit' : 'Default minimum score'}{' '}
+                  <input
+                    name="threshold"
+                    type="number"
+                    min="0"
+                    max="1"
+                    step="0.01"
+                    value={proposed}
+                    onInput={(e) => {
+                      const v = Number((e.currentTarget as HTMLInputElement).value);
+                      if (Number.isFinite(v)) setCandidate({ ...candidate, [r.name]: v });
+                    }}
+                  />
+                </label>
+                <label>
+                  Reason <input name="reason" required minLength={3} />
+                </label>
+                <button type="submit">Apply to the line</button>
+              </form>
+            )}
+            {model && <ModelPanel model={model} current={current} proposed={proposed} />}
+            <table>
+              <thead>
+                <tr>
+                  <th>version</th>
+                  <th>when</th>
+                  <th>who</th>
+                  <th>why</th>
+                  <th />
+                </tr>
+              </thead>
+              <tbody>
+                {(versions[r.name] ?? []).map((v) => (
+                  <tr>
+                    <td>{v.version}</td>
+                    <td>{new Date(v.createdAt).toLocaleString()}</td>
+                    <td>{v.author}</td>
+                    <td>{v.reason}</td>
+                    <td>
+                      {can(me, 'integrator') && v.version !== r.version && (
+                        <button
+                          type="button"
+                          onClick={async () => {
+                            try {
+                              await api('POST', `/api/recipes/${encodeURIComponent(r.name)}/rollback`, { version: v.version });
+                              setMsg(`${r.name}: rolled back to version ${v.version}`);
+                              await load();
+                            } catch (err) {
+                              setMsg((err as Error).message);
+                            }
+                          }}
+                        >
+                          Roll back
+                        </button>
+                      )}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        );
+      })}
+    </section>
+  );
+}
+
+/** The recipe's model: its card, and per saved evaluation what the current and the proposed threshold cost. */
+function ModelPanel({ model, current, proposed }: { model: ModelDocsView; current: number; proposed: number }) {
+  return (
+    <div class="model">
+      <h3>
+        Model {model.name}{' '}
+        <small class="muted">
+          v{model.version} · {model.family} · {model.sha256.slice(0, 12)}
+        </small>
+      </h3>
+      {model.problems.map((p) => (
+        <p class="note">{p}</p>
+      ))}
+      {model.card && (
+        <details class="card">
+          <summary>Model card</summary>
+          <div dangerouslySetInnerHTML={{ __html: model.card.html }} />
+        </details>
+      )}
+      {model.reports.length === 0 && (
+        <p class="muted">
+          No saved evaluation: run <code>station eval DIR --model FILE --report FILE.json</code> and list the file in the manifest's <code>reports</code>.
+        </p>
+      )}
+      {model.reports.map((rep) => (
+        <EvalView rep={rep} current={current} proposed={proposed} />
+      ))}
+    </div>
+  );
+}
+
+function EvalView({ rep, current, proposed }: { rep: EvalReportView; current: number; proposed: number }) {
+  const s = rep.summary;
+  const now = rep.operatingPoints ? atThreshold(rep.operatingPoints, current) : null;
+  const then = rep.operatingPoints ? atThreshold(rep.operatingPoints, proposed) : null;
+  const cost = (label: string, t: number, p: typeof now) =>
+    p && (
+      <tr>
+        <th>
+          {label} {t}
+        </th>
+        <td>
+          {pct(p.recall)}{' '}
+          <small class="muted">
+            ({p.caught}/{rep.dataset.defective})
+          </small>
+        </td>
+        <td>
+          {pct(p.frr)}{' '}
+          <small class="muted">
+            ({p.falseRejects}/{rep.dataset.good})
+          </small>
+        </td>
+        <td>{rep.dataset.defective - p.caught}</td>
+      </tr>
+    );
+  const marks = [
+    now && { x: now.frr, y: now.recall, label: `now ${current}` },
+    then && proposed !== current && { x: then.frr, y: then.recall, label: `proposed ${proposed}` },
+  ].filter(Boolean) as { x: number; y: number; label: string }[];
+  return (
+    <div class="eval">
+      <h4>
+        Evaluation on {rep.dataset.description ?? rep.dataset.name}{' '}
+        <small class="muted">
+          {rep.dataset.good} good, {rep.dataset.defective} defective · {new Date(rep.createdAt).toLocaleDateString()}
+        </small>
+      </h4>
+      {!rep.current && <p class="note">This evaluation was made for another build of the model (checksum differs).</p>}
+      <table class="metrics">
+        <tbody>
+          <tr>
+            <th>image AUROC</th>
+            <td>{s.imageAuroc ?? '–'}</td>
+            <th>average precision</th>
+            <td>{s.ap ?? '–'}</td>
+            <th>pixel AUROC</th>
+            <td>{s.pixelAuroc ?? '–'}</td>
+          </tr>
+          <tr>
+            <th>false rejects at zero escapes</th>
+            <td>{pct(s.frrAtFullRecall)}</td>
+            <th>recall at 1 % false rejects</th>
+            <td>{pct(s.recallAt1pctFrr)}</td>
+            <th>latency p50</th>
+            <td>{s.latencyMsP50} ms</td>
+          </tr>
+        </tbody>
+      </table>
+      <table class="cost">
+        <thead>
+          <tr>
+            <th>threshold</th>
+            <th>defects caught</th>
+            <th>good parts rejected</th>
+            <th>escapes</th>
+          </tr>
+        </thead>
+        <tbody>
+          {cost('current', current, now)}
+          {proposed !== current && cost('proposed', proposed, then)}
+        </tbody>
+      </table>
+      <div class="curves">
+        <ChartBox
+          config={{
+            type: 'line',
+            data: {
+              datasets: [
+                { label: 'ROC', data: rep.curves.roc.map((p) => ({ x: p.fpr, y: p.tpr })), borderColor: '#1f77b4', pointRadius: 0, stepped: 'after' },
+                {
+                  label: 'operating point',
+                  data: marks.map((m) => ({ x: m.x, y: m.y })),
+                  showLine: false,
+                  pointRadius: 6,
+                  backgroundColor: ['#2a9d8f', '#e76f51'],
+                  borderColor: ['#2a9d8f', '#e76f51'],
+                },
+              ],
+            },
+            options: {
+              animation: false,
+              scales: {
+                x: { type: 'linear', min: 0, max: 1, title: { display: true, text: 'false-reject rate' } },
+                y: { min: 0, max: 1, title: { display: true, text: 'recall' } },
+              },
+            },
+          }}
+        />
+        <ChartBox
+          config={{
+            type: 'line',
+            data: {
+              datasets: [
+                {
+                  label: 'precision–recall',
+                  data: rep.curves.pr.map((p) => ({ x: p.recall, y: p.precision })),
+                  borderColor: '#d62728',
+                  pointRadius: 0,
+                  stepped: 'before',
+                },
+              ],
+            },
+            options: {
+              animation: false,
+              scales: {
+                x: { type: 'linear', min: 0, max: 1, title: { display: true, text: 'recall' } },
+                y: { min: 0, max: 1, title: { display: true, text: 'precision' } },
+              },
+            },
+          }}
+        />
+      </div>
+      {Object.keys(s.perClassRecall).length > 0 && (
+        <p class="muted">
+          Recall per class at the evaluated recipe:{' '}
+          {Object.entries(s.perClassRecall)
+            .map(([c, v]) => `${c} ${pct(v)}`)
+            .join(' · ')}
+        </p>
+      )}
+    </div>
+  );
+}
