@@ -44,6 +44,9 @@ export async function me(): Promise<Me | null> {
 export interface Me {
   username: string;
   role: string;
+  /** The user's chosen language and theme (null: the browser's language, the system's theme). */
+  locale?: string | null;
+  theme?: 'light' | 'dark' | null;
 }
 
 export interface Defect {

@@ -54,7 +54,7 @@ function isoOfLocal(v: string): string | null {
   return Number.isNaN(t.getTime()) ? null : t.toISOString();
 }
 
-export function Gallery({ me, openId }: { me: Me; openId: number | null }) {
+export function Gallery({ me, openId }: { me: Me; openId: number | null; query: URLSearchParams }) {
   const [filters, setFilters] = useState<Filters>({ verdict: 'fail', class: '', reviewed: '', station: '', partId: '', lot: '', from: '', to: '' });
   const [stations, setStations] = useState<StationInfo[]>([]);
   useEffect(() => void api<{ items: StationInfo[] }>('GET', '/api/stations').then((r) => setStations(r.items)), []);
