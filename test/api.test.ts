@@ -84,6 +84,23 @@ describe('users, roles and sessions', () => {
     expect(withToken.statusCode).toBe(201);
   });
 
+  it("keeps each user's gallery language and theme, refuses one it does not offer, and lets no one anonymous set them", async () => {
+    const s = await station();
+    const l = await login(s, 'admin', ADMIN_PW);
+    const auth = { authorization: `Bearer ${l.body.token}` };
+    const me = async () => (await s.api!.inject({ method: 'GET', url: '/api/auth/me', headers: auth })).json();
+    expect(await me()).toMatchObject({ locale: null, theme: null });
+    const set = await s.api!.inject({ method: 'PUT', url: '/api/auth/me/preferences', headers: auth, payload: { locale: 'de', theme: 'dark' } });
+    expect(set.statusCode).toBe(200);
+    expect(await me()).toMatchObject({ locale: 'de', theme: 'dark' });
+    // One key at a time; null goes back to the browser's language.
+    await s.api!.inject({ method: 'PUT', url: '/api/auth/me/preferences', headers: auth, payload: { locale: null } });
+    expect(await me()).toMatchObject({ locale: null, theme: 'dark' });
+    expect((await s.api!.inject({ method: 'PUT', url: '/api/auth/me/preferences', headers: auth, payload: { locale: 'xx' } })).statusCode).toBe(400);
+    expect((await s.api!.inject({ method: 'PUT', url: '/api/auth/me/preferences', headers: auth, payload: { theme: 'pink' } })).statusCode).toBe(400);
+    expect((await s.api!.inject({ method: 'PUT', url: '/api/auth/me/preferences', payload: { theme: 'light' } })).statusCode).toBe(401);
+  });
+
   it('shows an API key once, keeps only its hash, and honours its revocation', async () => {
     const s = await station();
     const admin = { authorization: `Bearer ${(await login(s, 'admin', ADMIN_PW)).body.token}` };
