@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { Andon } from './andon.js';
 import { api, login, me as fetchMe, type Me } from './api.js';
 import { Gallery } from './gallery.js';
-import { LANGUAGES, setLanguage, setPlantZone, t, zone } from './i18n.js';
+import { LANGUAGES, setLanguage, t, zone } from './i18n.js';
 import { LotPage } from './lot.js';
 import { Recipes } from './recipes.js';
 import { ShiftReport } from './shift.js';
@@ -73,16 +73,6 @@ export function App() {
     setUser(m);
   };
   useEffect(() => void fetchMe().then(adopt), []);
-  useEffect(() => {
-    if (!user) return;
-    void api<{ timeZone: string }>('GET', '/api/plant')
-      .then((p) => {
-        setPlantZone(p.timeZone);
-        setLang((l) => l); // re-render with the plant's clock
-        setUser((u) => (u ? { ...u } : u));
-      })
-      .catch(() => undefined); // the browser's zone stays; every time still names its zone
-  }, [user?.username]);
   if (user === undefined) return <p class="muted pad">{t('loading')}</p>;
   if (user === null) return <Login onLogin={adopt} />;
   const { path, query } = route;
