@@ -26,6 +26,7 @@ const ACCESS: Record<string, Who> = {
   'GET /metrics': 'viewer',
   'POST /api/auth/logout': 'viewer',
   'GET /api/auth/me': 'viewer',
+  'PUT /api/auth/me/preferences': 'viewer',
   'GET /api/inspections': 'viewer',
   'GET /api/inspections/{id}': 'viewer',
   'GET /api/inspections.csv': 'viewer',
