@@ -48,4 +48,12 @@ describe.skipIf(!haveBrowser)('the gallery to axe-core', () => {
     const atGallery = await seriousA11yViolations(page);
     expect(atGallery, describeViolations(atGallery)).toEqual([]);
   });
+
+  it('a part that does not exist says so in its dialog instead of loading forever', async () => {
+    const page = await loggedInPage(browser!, station!.url!, { password: PASSWORD });
+    await page.goto(`${station!.url}#/inspection/999999`);
+    const problem = page.getByRole('dialog').getByRole('alert');
+    await problem.waitFor();
+    expect(await problem.textContent()).toMatch(/does not exist.*STN_ERR_HTTP_NOT_FOUND/);
+  });
 });

@@ -1,16 +1,15 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { atThreshold } from '../src/eval/metrics.js';
 import type { Station } from '../src/main.js';
 import { PACKAGE_ROOT } from '../src/paths.js';
+import { haveBrowser, launchBrowser, warnIfNoBrowser } from './helpers/browser.js';
 import { startTestStation } from './helpers/station.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const haveBrowser = existsSync(CHROMIUM) && existsSync(path.join(PACKAGE_ROOT, 'dist', 'web', 'index.html'));
-if (!haveBrowser) console.warn(`gallery tests skipped: needs ${CHROMIUM} (apt-get install chromium; .ci/run does) and a built gallery (npm run build)`);
+warnIfNoBrowser('gallery tests');
 
 const PASSWORD = 'gallery-admin-password';
 
@@ -35,19 +34,7 @@ describe.skipIf(!haveBrowser)('the quality gallery in a real browser', () => {
     station = await startTestStation({ sources: [{ name: 'line', uri: 'synthetic:?seed=9&defectRate=0.5&rate=0&count=24' }], adminPassword: PASSWORD });
     await station.line.whenIdle();
     await station.recorder.flush();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchBrowser();
   });
   afterAll(async () => {
     await browser?.close();

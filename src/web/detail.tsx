@@ -1,15 +1,12 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, can, type Inspection, type Me } from './api.js';
 import { lotHref } from './lot.js';
+import { Loading, Problem, useApi } from './ui.js';
 import { Findings, Viewer } from './viewer.js';
 
 export function Detail({ id, me, prev, next, onReviewed }: { id: number; me: Me; prev: number | null; next: number | null; onReviewed: () => void }) {
-  const [it, setIt] = useState<Inspection | null>(null);
+  const { data: it, error, reload } = useApi<Inspection>(`/api/inspections/${id}`);
   const [msg, setMsg] = useState('');
-  const load = () => api<Inspection>('GET', `/api/inspections/${id}`).then(setIt);
-  useEffect(() => {
-    void load();
-  }, [id]);
 
   const review = async (label: string) => {
     let cls: string | undefined;
@@ -20,7 +17,7 @@ export function Detail({ id, me, prev, next, onReviewed }: { id: number; me: Me;
     try {
       await api('POST', `/api/inspections/${id}/review`, { label, class: cls });
       setMsg(`Marked ${label.replace('_', ' ')}`);
-      await load();
+      await reload();
       onReviewed();
     } catch (err) {
       setMsg((err as Error).message);
@@ -40,10 +37,14 @@ export function Detail({ id, me, prev, next, onReviewed }: { id: number; me: Me;
     addEventListener('keydown', on);
     return () => removeEventListener('keydown', on);
   });
+  // A part that does not exist (or a failed request) says so; it never stays "Loading…".
   if (!it)
     return (
-      <div class="modal">
-        <p class="pad">Loading…</p>
+      <div class="modal" role="dialog" aria-label={`inspection ${id}`}>
+        <div class="pad">
+          {error ? <Problem error={error} what={`inspection ${id}`} /> : <Loading />}
+          <a href="#/">close</a>
+        </div>
       </div>
     );
   return (

@@ -4,8 +4,8 @@ import { api, ApiError } from './api.js';
 import { t } from './i18n.js';
 
 export interface Loaded<T> {
-  data: T | undefined;
-  error: Error | undefined;
+  data?: T;
+  error?: Error;
   loading: boolean;
   reload: () => Promise<void>;
 }
@@ -30,7 +30,7 @@ export function useApi<T>(url: string | null): Loaded<T> {
     }
   };
   useEffect(() => void load(), [url]);
-  return { ...state, loading: state.loading, reload: load } as Loaded<T>;
+  return { ...state, reload: load };
 }
 
 /** A failed request or action, as the person should read it: what failed, the stable code, the server's words. */
