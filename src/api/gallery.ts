@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import fastifyCompress from '@fastify/compress';
 import fastifyStatic from '@fastify/static';
 
 export interface GalleryDeps {
@@ -7,10 +9,33 @@ export interface GalleryDeps {
   webDir: string;
 }
 
-/** The gallery: the built single-page app, open to all (it logs in through the API). */
+/**
+ * Caching of the built files: Vite names everything under /assets after its content hash, so a
+ * browser may keep those for a year; index.html names the current bundles and is revalidated on
+ * every load, so a new build reaches the browser on the next page load.
+ */
+function cacheHeaders(res: { setHeader(name: string, value: string): unknown }, path: string): void {
+  if (/[\\/]assets[\\/]/.test(path)) res.setHeader('Cache-Control', 'public, max-age=31536000, immutable');
+  else if (basename(path) === 'index.html') res.setHeader('Cache-Control', 'no-cache');
+}
+
+/**
+ * The gallery: the built single-page app, open to all (it logs in through the API). Compression is
+ * registered in this plugin's scope only: the API's JSON, images and the live SSE stream
+ * (text/event-stream must reach the browser unbuffered) are untouched.
+ */
 export async function galleryRoutes(app: FastifyInstance, deps: GalleryDeps): Promise<void> {
   if (existsSync(deps.webDir)) {
-    await app.register(fastifyStatic, { root: deps.webDir, prefix: '/', index: ['index.html'], wildcard: false });
+    // brotli first, then gzip (by Accept-Encoding); files under 1 KiB are sent as they are.
+    await app.register(fastifyCompress, { global: true, threshold: 1024, encodings: ['br', 'gzip'] });
+    await app.register(fastifyStatic, {
+      root: deps.webDir,
+      prefix: '/',
+      index: ['index.html'],
+      wildcard: false,
+      cacheControl: false,
+      setHeaders: cacheHeaders,
+    });
   } else {
     app.get('/', (_req, reply) => reply.type('text/plain').send('The gallery is not built: run `npm run build`.'));
   }
