@@ -1,6 +1,7 @@
-import { useEffect, useMemo, useState } from 'preact/hooks';
-import { api, type StationInfo } from './api.js';
+import { useMemo, useState } from 'preact/hooks';
+import type { StationInfo } from './api.js';
 import { ChartBox } from './chart.js';
+import { Problem, useApi } from './ui.js';
 
 /** The Statistics page's windows: the last day, week or month (read from the hourly aggregates). */
 const WINDOWS = { '24 h': 1, '7 days': 7, '30 days': 30 } as const;
@@ -9,25 +10,24 @@ export function Stats() {
   const [bucket, setBucket] = useState('hour');
   const [scope, setScope] = useState('');
   const [days, setDays] = useState<number>(7);
-  const [stations, setStations] = useState<StationInfo[]>([]);
-  const [perStation, setPerStation] = useState<
-    { station: string; line: string; parts: number; pass: number; fail: number; uninspected: number; rejectRate: number | null }[]
-  >([]);
-  useEffect(() => void api<{ items: StationInfo[] }>('GET', '/api/stations').then((r) => setStations(r.items)), []);
-  // Scope: "" all, "station:ID" or "line:NAME".
-  const from = new Date(Date.now() - days * 24 * 3600 * 1000).toISOString();
+  const stations = useApi<{ items: StationInfo[] }>('/api/stations').data?.items ?? [];
+  // Scope: "" all, "station:ID" or "line:NAME". The window's start is fixed when the window is chosen
+  // (a new one on every render would refetch without end).
+  const from = useMemo(() => new Date(Date.now() - days * 24 * 3600 * 1000).toISOString(), [days]);
   const scopeQuery =
     `&from=${encodeURIComponent(from)}` +
     (scope ? `&${scope.startsWith('line:') ? 'line' : 'station'}=${encodeURIComponent(scope.slice(scope.indexOf(':') + 1))}` : '');
-  const [yieldData, setYield] = useState<
-    { start: string; parts: number; yield: number | null; reviewedYield: number | null; falseRejects: number; escapes: number }[]
-  >([]);
-  const [pareto, setPareto] = useState<{ class: string; count: number; cumulative: number }[]>([]);
-  useEffect(() => {
-    void api<{ buckets: typeof yieldData }>('GET', `/api/stats/yield?bucket=${bucket}${scopeQuery}`).then((r) => setYield(r.buckets));
-    void api<{ classes: typeof pareto }>('GET', `/api/stats/pareto?${scopeQuery.slice(1)}`).then((r) => setPareto(r.classes));
-    void api<{ stations: typeof perStation }>('GET', `/api/stats/stations?${scopeQuery.slice(1)}`).then((r) => setPerStation(r.stations));
-  }, [bucket, scope, days]);
+  const yieldReq = useApi<{
+    buckets: { start: string; parts: number; yield: number | null; reviewedYield: number | null; falseRejects: number; escapes: number }[];
+  }>(`/api/stats/yield?bucket=${bucket}${scopeQuery}`);
+  const paretoReq = useApi<{ classes: { class: string; count: number; cumulative: number }[] }>(`/api/stats/pareto?${scopeQuery.slice(1)}`);
+  const stationsReq = useApi<{
+    stations: { station: string; line: string; parts: number; pass: number; fail: number; uninspected: number; rejectRate: number | null }[];
+  }>(`/api/stats/stations?${scopeQuery.slice(1)}`);
+  const yieldData = yieldReq.data?.buckets ?? [];
+  const pareto = paretoReq.data?.classes ?? [];
+  const perStation = stationsReq.data?.stations ?? [];
+  const failed = yieldReq.error ?? paretoReq.error ?? stationsReq.error;
   const totals = useMemo(
     () => yieldData.reduce((a, b) => ({ parts: a.parts + b.parts, fr: a.fr + b.falseRejects, esc: a.esc + b.escapes }), { parts: 0, fr: 0, esc: 0 }),
     [yieldData],
@@ -65,10 +65,13 @@ export function Stats() {
             </select>
           </label>
         )}
-        <span data-testid="totals">
-          parts {totals.parts} · reviewed false rejects <b data-testid="false-rejects">{totals.fr}</b> · reviewed escapes {totals.esc}
-        </span>
+        {!failed && !yieldReq.loading && (
+          <span data-testid="totals">
+            parts {totals.parts} · reviewed false rejects <b data-testid="false-rejects">{totals.fr}</b> · reviewed escapes {totals.esc}
+          </span>
+        )}
       </div>
+      <Problem error={failed} what="Statistics" />
       <h2>Yield</h2>
       <ChartBox
         config={{
