@@ -125,10 +125,24 @@ export function Stats() {
             labels: pareto.map((p) => p.class),
             datasets: [
               { type: 'bar', label: 'count', data: pareto.map((p) => p.count), backgroundColor: '#d64545', yAxisID: 'y' },
-              { type: 'line', label: 'cumulative share', data: pareto.map((p) => p.cumulative), borderColor: '#555', yAxisID: 'y1' },
+              { type: 'line', label: 'cumulative share (%)', data: pareto.map((p) => p.cumulative * 100), borderColor: '#555', yAxisID: 'y1', clip: false },
             ],
           },
-          options: { animation: false, scales: { y: { beginAtZero: true }, y1: { position: 'right', min: 0, max: 1 } } },
+          options: {
+            animation: false,
+            // The cumulative line ends at 100 %: the axis leaves room above it so its last point is not cut.
+            scales: {
+              x: { title: { display: true, text: 'defect class' } },
+              y: { beginAtZero: true, title: { display: true, text: 'parts' } },
+              y1: {
+                position: 'right',
+                min: 0,
+                max: 105,
+                ticks: { stepSize: 25, callback: (v) => (Number(v) <= 100 ? `${v} %` : '') },
+                title: { display: true, text: 'cumulative share' },
+              },
+            },
+          },
         }}
       />
     </section>
