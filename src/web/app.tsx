@@ -1,11 +1,9 @@
 import { useEffect, useState } from 'preact/hooks';
-import { Andon } from './andon.js';
 import { api, login, me as fetchMe, type Me } from './api.js';
 import { Gallery } from './gallery.js';
 import { LANGUAGES, setLanguage, t, zone } from './i18n.js';
 import { LotPage } from './lot.js';
 import { Recipes } from './recipes.js';
-import { ShiftReport } from './shift.js';
 import { Stats } from './stats.js';
 import { WhatIf } from './whatif.js';
 
@@ -56,8 +54,6 @@ const PAGES: { path: string; key: string }[] = [
   { path: '/stats', key: 'stats' },
   { path: '/recipes', key: 'recipes' },
   { path: '/whatif', key: 'whatif' },
-  { path: '/shift', key: 'shift' },
-  { path: '/andon', key: 'andon' },
 ];
 
 export function App() {
@@ -78,8 +74,6 @@ export function App() {
   const { path, query } = route;
   const detail = /^\/inspection\/(\d+)$/.exec(path);
   const lot = /^\/lot\/(.+)$/.exec(path);
-  // The andon screen is the whole screen: no header to read from three metres.
-  if (path === '/andon') return <Andon />;
   const save = async (p: { locale?: string | null; theme?: 'light' | 'dark' | null }) => {
     const next = { ...user, ...p };
     if ('locale' in p) setLang(setLanguage(p.locale ?? null));
@@ -148,8 +142,6 @@ export function App() {
           <Recipes me={user} />
         ) : path === '/whatif' ? (
           <WhatIf me={user} />
-        ) : path === '/shift' ? (
-          <ShiftReport query={query} />
         ) : lot ? (
           <LotPage lot={decodeURIComponent(lot[1])} />
         ) : (

@@ -73,23 +73,25 @@ export function Stats() {
       </div>
       <Problem error={failed} what="Statistics" />
       <h2>Yield</h2>
-      <ChartBox
-        config={{
-          type: 'line',
-          data: {
-            labels: yieldData.map((b) => new Date(b.start).toLocaleString()),
-            datasets: [
-              { label: 'yield (station)', data: yieldData.map((b) => b.yield), borderColor: '#1f77b4' },
-              { label: 'yield (after reviews)', data: yieldData.map((b) => b.reviewedYield), borderColor: '#2ca02c' },
-            ],
-          },
-          options: { animation: false, scales: { y: { min: 0, max: 1 } } },
-        }}
-      />
+      <div class={yieldReq.loading ? 'stale' : ''} aria-busy={yieldReq.loading}>
+        <ChartBox
+          config={{
+            type: 'line',
+            data: {
+              labels: yieldData.map((b) => new Date(b.start).toLocaleString()),
+              datasets: [
+                { label: 'yield (station)', data: yieldData.map((b) => b.yield), borderColor: '#1f77b4' },
+                { label: 'yield (after reviews)', data: yieldData.map((b) => b.reviewedYield), borderColor: '#2ca02c' },
+              ],
+            },
+            options: { animation: false, scales: { y: { min: 0, max: 1 } } },
+          }}
+        />
+      </div>
       {perStation.length > 1 && (
         <>
           <h2>Stations side by side</h2>
-          <table class="metrics" data-testid="per-station">
+          <table class={stationsReq.loading ? 'metrics stale' : 'metrics'} data-testid="per-station" aria-busy={stationsReq.loading}>
             <thead>
               <tr>
                 <th>station</th>
@@ -118,33 +120,36 @@ export function Stats() {
         </>
       )}
       <h2>Defects by class (Pareto)</h2>
-      <ChartBox
-        config={{
-          type: 'bar',
-          data: {
-            labels: pareto.map((p) => p.class),
-            datasets: [
-              { type: 'bar', label: 'count', data: pareto.map((p) => p.count), backgroundColor: '#d64545', yAxisID: 'y' },
-              { type: 'line', label: 'cumulative share (%)', data: pareto.map((p) => p.cumulative * 100), borderColor: '#555', yAxisID: 'y1', clip: false },
-            ],
-          },
-          options: {
-            animation: false,
-            // The cumulative line ends at 100 %: the axis leaves room above it so its last point is not cut.
-            scales: {
-              x: { title: { display: true, text: 'defect class' } },
-              y: { beginAtZero: true, title: { display: true, text: 'parts' } },
-              y1: {
-                position: 'right',
-                min: 0,
-                max: 105,
-                ticks: { stepSize: 25, callback: (v) => (Number(v) <= 100 ? `${v} %` : '') },
-                title: { display: true, text: 'cumulative share' },
+      {/* An answer for the window chosen before stays on screen, greyed, until the new one has come. */}
+      <div class={paretoReq.loading ? 'stale' : ''} aria-busy={paretoReq.loading}>
+        <ChartBox
+          config={{
+            type: 'bar',
+            data: {
+              labels: pareto.map((p) => p.class),
+              datasets: [
+                { type: 'bar', label: 'count', data: pareto.map((p) => p.count), backgroundColor: '#d64545', yAxisID: 'y' },
+                { type: 'line', label: 'cumulative share (%)', data: pareto.map((p) => p.cumulative * 100), borderColor: '#555', yAxisID: 'y1', clip: false },
+              ],
+            },
+            options: {
+              animation: false,
+              // The cumulative line ends at 100 %: the axis leaves room above it so its last point is not cut.
+              scales: {
+                x: { title: { display: true, text: 'defect class' } },
+                y: { beginAtZero: true, title: { display: true, text: 'parts' } },
+                y1: {
+                  position: 'right',
+                  min: 0,
+                  max: 105,
+                  ticks: { stepSize: 25, callback: (v) => (Number(v) <= 100 ? `${v} %` : '') },
+                  title: { display: true, text: 'cumulative share' },
+                },
               },
             },
-          },
-        }}
-      />
+          }}
+        />
+      </div>
     </section>
   );
 }

@@ -241,6 +241,7 @@ export function WhatIf({ me }: { me: Me }) {
     );
   return (
     <section class="whatif">
+      <h2>What-if: a threshold change on the stored history</h2>
       <div class="filters">
         <label>
           Recipe{' '}
