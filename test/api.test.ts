@@ -270,6 +270,54 @@ describe('reviews and statistics', () => {
       expect.objectContaining({ label: 'false_reject', by: 'quality', note: 'reflection, not a defect', at: expect.any(String) }),
     ]);
   });
+
+  it('a label said twice makes one review; an escape only on a passed part and only with a class of the model', async () => {
+    const s = await station();
+    const quality = await userWithRole(s, 'quality');
+    const integrator = await userWithRole(s, 'integrator');
+    const { png } = await defectivePart();
+    const good = await sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 128, g: 128, b: 128 } } })
+      .png()
+      .toBuffer();
+    await push(s, integrator, png);
+    await push(s, integrator, good);
+    await s.recorder.flush();
+    const items = (await s.api!.inject({ method: 'GET', url: '/api/inspections', headers: quality })).json().items as { id: number; verdict: string }[];
+    const failed = items.find((i) => i.verdict === 'fail')!;
+    const passed = items.find((i) => i.verdict === 'pass')!;
+    const review = (id: number, payload: object) => s.api!.inject({ method: 'POST', url: `/api/inspections/${id}/review`, headers: quality, payload });
+    const count = (id: number) => s.db.review.count({ where: { inspectionId: id } });
+
+    // `c` pressed twice: the second adds nothing and answers the current review.
+    const first = await review(failed.id, { label: 'confirmed' });
+    expect(first.statusCode).toBe(201);
+    const again = await review(failed.id, { label: 'confirmed' });
+    expect(again.statusCode).toBe(200);
+    expect(again.json().id).toBe(first.json().id);
+    expect(await count(failed.id)).toBe(1);
+    // A note is something new: it is kept as a review of its own.
+    expect((await review(failed.id, { label: 'confirmed', note: 'seen under the microscope' })).statusCode).toBe(201);
+    expect(await count(failed.id)).toBe(2);
+
+    // An escape on a rejected part, a false reject on a passed one: refused, nothing recorded.
+    for (const [id, payload] of [
+      [failed.id, { label: 'escape', class: 'scratch' }],
+      [passed.id, { label: 'false_reject' }],
+    ] as const) {
+      const r = await review(id, payload);
+      expect(r.statusCode).toBe(400);
+      expect(r.json().code).toBe('STN_ERR_REVIEW_LABEL');
+    }
+    expect(await count(passed.id)).toBe(0);
+    // A misspelt class, or a plain name the model does not know: refused.
+    for (const cls of ['scrach', 'new_defect']) {
+      const r = await review(passed.id, { label: 'escape', class: cls });
+      expect(r.statusCode, cls).toBe(400);
+      expect(r.json().code, cls).toBe('STN_ERR_REVIEW_CLASS');
+    }
+    expect((await review(passed.id, { label: 'escape', class: 'scratch' })).statusCode).toBe(201);
+    expect(await count(passed.id)).toBe(1);
+  });
 });
 
 describe('downloads and datasets', () => {

@@ -397,4 +397,41 @@ describe.skipIf(!haveBrowser)('the quality gallery in a real browser', () => {
     await page.getByTestId('lot-link').click();
     await expect.poll(() => page.locator('.lot h2').textContent()).toBe(`Lot ${lot}`);
   });
+
+  it('offers only the reviews that fit the verdict, makes one review of a key pressed twice, and takes an escape class from the model', async () => {
+    const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
+    await logIn(page);
+    await page.locator('header nav').waitFor();
+    const reviewed = new Set((await station!.db.review.findMany({ select: { inspectionId: true } })).map((r) => r.inspectionId));
+    const rows = await station!.db.inspection.findMany({ select: { id: true, verdict: true }, orderBy: { id: 'asc' } });
+    const failed = rows.find((r) => r.verdict === 'fail' && !reviewed.has(r.id))!;
+    const passed = rows.find((r) => r.verdict === 'pass' && !reviewed.has(r.id))!;
+    const dialog = page.getByRole('dialog');
+
+    // A rejected part: confirm or false reject, no escape; "c" twice is one review.
+    await page.goto(`${station!.url}#/inspection/${failed.id}`);
+    await dialog.getByRole('button', { name: 'Confirm (c)' }).waitFor();
+    expect(await dialog.getByRole('button', { name: 'Escape (e)' }).count()).toBe(0);
+    await page.keyboard.press('c');
+    await expect.poll(() => dialog.getByTestId('reviewed').textContent()).toBe('reviewed: confirmed by admin');
+    await page.keyboard.press('c');
+    await expect.poll(() => dialog.getByRole('status').textContent()).toBe('Already confirmed: nothing added');
+    expect(await station!.db.review.count({ where: { inspectionId: failed.id } })).toBe(1);
+
+    // A passed part: no false reject; "e" asks for the class among the model's labels, with a note.
+    await page.goto(`${station!.url}#/inspection/${passed.id}`);
+    await dialog.getByRole('button', { name: 'Confirm (c)' }).waitFor();
+    expect(await dialog.getByRole('button', { name: 'False reject (f)' }).count()).toBe(0);
+    await dialog.getByLabel('Note (optional)').fill('found at the customer');
+    await dialog.getByRole('button', { name: 'Escape (e)' }).click();
+    const select = dialog.getByTestId('escape-form').getByLabel('Class of the defect the station missed');
+    await expect.poll(async () => (await select.locator('option').allTextContents()).length).toBeGreaterThan(1);
+    const cls = (await select.locator('option').allTextContents())[1];
+    await select.selectOption(cls);
+    await dialog.getByRole('button', { name: 'Mark escape' }).click();
+    await expect.poll(() => dialog.getByTestId('reviewed').textContent()).toBe(`reviewed: escape (${cls}) by admin`);
+    expect(await station!.db.review.findMany({ where: { inspectionId: passed.id }, select: { label: true, class: true, note: true } })).toEqual([
+      { label: 'escape', class: cls, note: 'found at the customer' },
+    ]);
+  });
 });

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { StationError } from '../errors/index.js';
-import { isSafeName, SAFE_NAME_PATTERN, type Repository } from '../store/index.js';
+import type { Repository } from '../store/index.js';
 import { need } from './auth.js';
 import { ErrorBody, IdParams, idOf } from './schemas.js';
 
@@ -13,10 +13,21 @@ export interface ReviewDeps {
 }
 
 /**
- * A person's judgement of an inspection. The class of an escape becomes a folder name and a YAML
- * value in dataset exports, so it must be one of the model's labels or a plain name
- * (issue #15, findings 1 and 2).
+ * A person's judgement of an inspection. An escape is a defect the station passed, a false reject a
+ * good part it rejected: each only on such a part. The class of an escape is one of the recipe
+ * model's labels (a misspelt class would train a class nobody meant; it also becomes a folder
+ * name and a YAML value in dataset exports, issue #15). The part's current label said again adds
+ * nothing: 200 with the current review instead of 201.
  */
+const ReviewBody = Type.Object({
+  id: Type.Integer(),
+  label: Type.String(),
+  class: Type.Union([Type.String(), Type.Null()]),
+  note: Type.String(),
+  by: Type.String(),
+  createdAt: Type.String(),
+});
+
 export async function reviewRoutes(app: FastifyInstance, deps: ReviewDeps): Promise<void> {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const recipes = new Set(deps.recipeNames);
@@ -26,7 +37,8 @@ export async function reviewRoutes(app: FastifyInstance, deps: ReviewDeps): Prom
     {
       onRequest: need('quality'),
       schema: {
-        description: `A person's judgement: confirmed, false_reject (a good part was rejected) or escape (a defect the station missed; class required). A class is one of the recipe model's labels or a plain name matching ${SAFE_NAME_PATTERN} (400 STN_ERR_REVIEW_CLASS otherwise).`,
+        description:
+          "A person's judgement: confirmed, false_reject (a good part the station rejected; not on a passed part) or escape (a defect the station passed; only on a passed part, class required; 400 STN_ERR_REVIEW_LABEL otherwise). A class is one of the recipe model's labels (400 STN_ERR_REVIEW_CLASS otherwise). The part's current label and class again, with no note or box: 200 and the current review, nothing added.",
         params: IdParams,
         body: Type.Object(
           {
@@ -38,14 +50,8 @@ export async function reviewRoutes(app: FastifyInstance, deps: ReviewDeps): Prom
           { additionalProperties: false },
         ),
         response: {
-          201: Type.Object({
-            id: Type.Integer(),
-            label: Type.String(),
-            class: Type.Union([Type.String(), Type.Null()]),
-            note: Type.String(),
-            by: Type.String(),
-            createdAt: Type.String(),
-          }),
+          200: ReviewBody,
+          201: ReviewBody,
           400: ErrorBody,
           401: ErrorBody,
           403: ErrorBody,
@@ -59,17 +65,23 @@ export async function reviewRoutes(app: FastifyInstance, deps: ReviewDeps): Prom
       if (b.label === 'escape' && !b.class) throw new StationError('STN_ERR_HTTP_BAD_REQUEST', 'an escape needs the class of the defect the station missed');
       const row = await deps.repo.getInspection(id);
       if (!row) throw new StationError('STN_ERR_HTTP_NOT_FOUND', `no inspection ${id}`);
+      if (b.label === 'escape' && row.verdict !== 'pass')
+        throw new StationError('STN_ERR_REVIEW_LABEL', `inspection ${id} was not passed (${row.verdict}): an escape is a defect the station passed`);
+      if (b.label === 'false_reject' && row.verdict === 'pass')
+        throw new StationError('STN_ERR_REVIEW_LABEL', `inspection ${id} was passed: a false reject is a good part the station rejected`);
       if (b.class !== undefined) {
         const labels = recipes.has(row.recipe) ? (deps.recipeLabels(row.recipe) ?? []) : [];
-        if (!labels.includes(b.class) && !isSafeName(b.class)) {
+        if (!labels.includes(b.class)) {
           throw new StationError(
             'STN_ERR_REVIEW_CLASS',
-            `class ${JSON.stringify(b.class)} is neither a label of the model (${labels.join(', ')}) nor a plain name (${SAFE_NAME_PATTERN})`,
+            labels.length
+              ? `class ${JSON.stringify(b.class)} is not a label of recipe ${row.recipe}'s model (${labels.join(', ')})`
+              : `class ${JSON.stringify(b.class)}: recipe ${row.recipe} is not on this station, so it has no model labels to choose from`,
           );
         }
       }
-      const review = await deps.repo.addReview(id, req.principal!.userId, b);
-      return reply.status(201).send({ ...review, by: req.principal!.username, createdAt: review.createdAt.toISOString() });
+      const { created, ...review } = await deps.repo.addReview(id, req.principal!.userId, b);
+      return reply.status(created ? 201 : 200).send({ ...review, by: req.principal!.username, createdAt: review.createdAt.toISOString() });
     },
   );
 }

@@ -77,7 +77,11 @@ export const ErrorCodes = {
   STN_ERR_HTTP_LIVE_LIMIT: { status: 429, message: 'this user has as many live streams open as the station allows' },
   STN_ERR_ACCOUNT_NAME: { status: 400, message: 'user names are 1 to 64 letters, digits and _ . @ -' },
   STN_ERR_ACCOUNT_PASSWORD: { status: 400, message: 'the password does not meet the policy (12 to 256 characters, not the user name)' },
-  STN_ERR_REVIEW_CLASS: { status: 400, message: "the review names a class that is neither one of the model's labels nor a plain name" },
+  STN_ERR_REVIEW_CLASS: { status: 400, message: "the review names a class that is not one of the model's labels" },
+  STN_ERR_REVIEW_LABEL: {
+    status: 400,
+    message: 'the review label does not fit the verdict (an escape on a part the station did not pass, a false reject on one it passed)',
+  },
   STN_ERR_EXPORT_PATH: { status: 500, message: 'an export would have written outside its folder; the job was stopped' },
   STN_ERR_RECIPE_CLASS: { status: 400, message: "the thresholds name a class the recipe's model does not have" },
   STN_ERR_RECIPE_RESTART: { status: 409, message: 'that recipe version differs in more than thresholds; it needs a restart' },

@@ -666,6 +666,7 @@ export class Repository {
 
   /**
    * A review, and the hourly aggregates moved to its label (only a part's latest review counts).
+   * The part's current label and class again, with no note or box, adds nothing (`created: false`).
    * Serializable: two reviews of one part at once (two reviewers, a form sent twice) would both
    * read the same previous label and move it twice; PostgreSQL refuses one (P2034) and it is
    * retried. SQLite's transactions run one at a time anyway.
@@ -695,10 +696,17 @@ export class Repository {
             recipeName: true,
             recipeVersionId: true,
             hash: true,
-            reviews: { select: { label: true }, orderBy: { id: 'desc' }, take: 1 },
+            reviews: { select: { id: true, label: true, class: true, note: true, createdAt: true }, orderBy: { id: 'desc' }, take: 1 },
           },
         });
-        const review = await tx.review.create({
+        // The part's current label said again (a key pressed twice, a form sent twice) with nothing
+        // new to add: no second review, the current one stands.
+        const current = part.reviews[0];
+        if (current && current.label === r.label && current.class === (r.class ?? null) && !r.note && !r.box) {
+          const { id, label, class: cls, note, createdAt } = current;
+          return { id, label, class: cls, note, createdAt, created: false };
+        }
+        const created = await tx.review.create({
           data: {
             inspectionId,
             capturedAt: part.capturedAt,
@@ -710,7 +718,8 @@ export class Repository {
           },
           select: { id: true, label: true, class: true, note: true, createdAt: true },
         });
-        await moveReviewLabel(tx, part, part.reviews[0]?.label, r.label);
+        const review = { ...created, created: true };
+        await moveReviewLabel(tx, part, current?.label, r.label);
         // A person's decision on a record joins the audit chain, tied to the record's hash.
         const by = await tx.user.findUnique({ where: { id: userId }, select: { username: true } });
         const details = {
@@ -731,7 +740,7 @@ export class Repository {
 
   async reviewsOf(inspectionId: number) {
     const rows = await this.db.review.findMany({ where: { inspectionId }, orderBy: { id: 'asc' }, include: { user: { select: { username: true } } } });
-    return rows.map((r) => ({ label: r.label, class: r.class, box: r.box, note: r.note, by: r.user.username, at: r.createdAt.toISOString() }));
+    return rows.map((r) => ({ id: r.id, label: r.label, class: r.class, box: r.box, note: r.note, by: r.user.username, at: r.createdAt.toISOString() }));
   }
 
   /**

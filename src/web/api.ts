@@ -73,7 +73,7 @@ export interface Inspection {
   defects: Defect[];
   images: string[];
   imageInfo?: { variant: string; width: number; height: number }[];
-  reviews?: { label: string; class: string | null; note: string; by: string; at: string }[];
+  reviews?: { id: number; label: string; class: string | null; note: string; by: string; at: string }[];
   timings?: Record<string, number>;
   model?: { name: string; family: string } | null;
   recipeVersion?: { version: number } | null;

@@ -6,17 +6,33 @@ import { Findings, Viewer } from './viewer.js';
 
 export function Detail({ id, me, prev, next, onReviewed }: { id: number; me: Me; prev: number | null; next: number | null; onReviewed: () => void }) {
   const { data: it, error, reload } = useApi<Inspection>(`/api/inspections/${id}`);
+  // The escape's class is one of the recipe model's labels (the API refuses any other).
+  const recipe = useApi<{ labels: string[] }>(it && it.verdict === 'pass' ? `/api/recipes/${encodeURIComponent(it.recipe)}` : null);
+  const labels = recipe.data?.labels ?? [];
   const [msg, setMsg] = useState('');
+  const [note, setNote] = useState('');
+  const [escaping, setEscaping] = useState(false);
+  const [escapeClass, setEscapeClass] = useState('');
+  useEffect(() => {
+    setNote('');
+    setEscaping(false);
+    setMsg('');
+  }, [id]);
+  // Which labels fit the verdict: an escape is a defect the station passed, a false reject a good part it rejected.
+  const offered = (label: string) => (label === 'escape' ? it?.verdict === 'pass' : label === 'false_reject' ? it?.verdict !== 'pass' : true);
 
-  const review = async (label: string) => {
-    let cls: string | undefined;
-    if (label === 'escape') {
-      cls = prompt('Class of the defect the station missed') ?? undefined;
-      if (!cls) return;
+  const review = async (label: string, cls?: string) => {
+    if (!offered(label)) return;
+    if (label === 'escape' && !cls) {
+      setEscaping(true);
+      return;
     }
     try {
-      await api('POST', `/api/inspections/${id}/review`, { label, class: cls });
-      setMsg(`Marked ${label.replace('_', ' ')}`);
+      const r = await api<{ id: number }>('POST', `/api/inspections/${id}/review`, { label, class: cls, note: note.trim() || undefined });
+      const again = it?.reviews?.some((x) => x.id === r.id);
+      setMsg(again ? `Already ${label.replace('_', ' ')}: nothing added` : `Marked ${label.replace('_', ' ')}`);
+      setNote('');
+      setEscaping(false);
       await reload();
       onReviewed();
     } catch (err) {
@@ -26,7 +42,7 @@ export function Detail({ id, me, prev, next, onReviewed }: { id: number; me: Me;
   // Keyboard review: c confirmed, f false reject, e escape; arrows step; Esc closes; o toggles overlay.
   useEffect(() => {
     const on = (e: KeyboardEvent) => {
-      if ((e.target as HTMLElement).tagName === 'INPUT') return;
+      if (['INPUT', 'TEXTAREA', 'SELECT'].includes((e.target as HTMLElement).tagName)) return;
       if (e.key === 'Escape') location.hash = '#/';
       else if (e.key === 'ArrowLeft' && prev) location.hash = `#/inspection/${prev}`;
       else if (e.key === 'ArrowRight' && next) location.hash = `#/inspection/${next}`;
@@ -47,6 +63,7 @@ export function Detail({ id, me, prev, next, onReviewed }: { id: number; me: Me;
         </div>
       </div>
     );
+  const current = it.reviews?.length ? it.reviews[it.reviews.length - 1] : null;
   return (
     <div class="modal" role="dialog" aria-label={`inspection ${it.id}`}>
       <Viewer it={it} />
@@ -64,6 +81,12 @@ export function Detail({ id, me, prev, next, onReviewed }: { id: number; me: Me;
         <h2 class={it.verdict}>
           Part {it.partId ? `${it.partId} (#${it.partSeq})` : `#${it.partSeq}`}: {it.verdict}
         </h2>
+        {current && (
+          <p class="reviewed" data-testid="reviewed">
+            reviewed: <b>{current.label.replace('_', ' ')}</b>
+            {current.class ? ` (${current.class})` : ''} by {current.by}
+          </p>
+        )}
         {it.lot && (
           <p class="muted">
             lot{' '}
@@ -85,15 +108,49 @@ export function Detail({ id, me, prev, next, onReviewed }: { id: number; me: Me;
         <Findings it={it} />
         {can(me, 'quality') && (
           <div class="review">
+            <label class="review-note">
+              Note (optional) <textarea rows={2} maxLength={2000} value={note} onInput={(e) => setNote((e.target as HTMLTextAreaElement).value)} />
+            </label>
             <button type="button" onClick={() => void review('confirmed')} title="c">
               Confirm (c)
             </button>
-            <button type="button" onClick={() => void review('false_reject')} title="f">
-              False reject (f)
-            </button>
-            <button type="button" onClick={() => void review('escape')} title="e">
-              Escape (e)
-            </button>
+            {offered('false_reject') && (
+              <button type="button" onClick={() => void review('false_reject')} title="f">
+                False reject (f)
+              </button>
+            )}
+            {offered('escape') && (
+              <button type="button" onClick={() => void review('escape')} title="e">
+                Escape (e)
+              </button>
+            )}
+            {escaping && (
+              <form
+                class="escape"
+                data-testid="escape-form"
+                onSubmit={(e) => {
+                  e.preventDefault();
+                  if (escapeClass) void review('escape', escapeClass);
+                }}
+              >
+                <label>
+                  Class of the defect the station missed{' '}
+                  <select required value={escapeClass} onChange={(e) => setEscapeClass((e.target as HTMLSelectElement).value)}>
+                    <option value="">choose…</option>
+                    {labels.map((l) => (
+                      <option value={l}>{l}</option>
+                    ))}
+                  </select>
+                </label>
+                <button type="submit" disabled={!escapeClass}>
+                  Mark escape
+                </button>
+                <button type="button" onClick={() => setEscaping(false)}>
+                  Cancel
+                </button>
+                <Problem error={recipe.error} what="the recipe's labels" />
+              </form>
+            )}
           </div>
         )}
         {msg && (
