@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { basename } from 'node:path';
+import { relative, sep } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import fastifyCompress from '@fastify/compress';
 import fastifyStatic from '@fastify/static';
@@ -14,9 +14,13 @@ export interface GalleryDeps {
  * browser may keep those for a year; index.html names the current bundles and is revalidated on
  * every load, so a new build reaches the browser on the next page load.
  */
-function cacheHeaders(res: { setHeader(name: string, value: string): unknown }, path: string): void {
-  if (/[\\/]assets[\\/]/.test(path)) res.setHeader('Cache-Control', 'public, max-age=31536000, immutable');
-  else if (basename(path) === 'index.html') res.setHeader('Cache-Control', 'no-cache');
+function cacheHeaders(webDir: string) {
+  // Judged by the path inside the built folder: a folder named "assets" above it must not make index.html immutable.
+  return (res: { setHeader(name: string, value: string): unknown }, file: string): void => {
+    const inside = relative(webDir, file);
+    if (inside.startsWith(`assets${sep}`)) res.setHeader('Cache-Control', 'public, max-age=31536000, immutable');
+    else if (inside === 'index.html') res.setHeader('Cache-Control', 'no-cache');
+  };
 }
 
 /**
@@ -34,7 +38,7 @@ export async function galleryRoutes(app: FastifyInstance, deps: GalleryDeps): Pr
       index: ['index.html'],
       wildcard: false,
       cacheControl: false,
-      setHeaders: cacheHeaders,
+      setHeaders: cacheHeaders(deps.webDir),
     });
   } else {
     app.get('/', (_req, reply) => reply.type('text/plain').send('The gallery is not built: run `npm run build`.'));

@@ -706,7 +706,7 @@ export class Repository {
           const { id, label, class: cls, note, createdAt } = current;
           return { id, label, class: cls, note, createdAt, created: false };
         }
-        const created = await tx.review.create({
+        const row = await tx.review.create({
           data: {
             inspectionId,
             capturedAt: part.capturedAt,
@@ -718,7 +718,7 @@ export class Repository {
           },
           select: { id: true, label: true, class: true, note: true, createdAt: true },
         });
-        const review = { ...created, created: true };
+        const review = { ...row, created: true };
         await moveReviewLabel(tx, part, current?.label, r.label);
         // A person's decision on a record joins the audit chain, tied to the record's hash.
         const by = await tx.user.findUnique({ where: { id: userId }, select: { username: true } });

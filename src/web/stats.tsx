@@ -1,7 +1,7 @@
 import { useMemo, useState } from 'preact/hooks';
 import type { StationInfo } from './api.js';
 import { ChartBox } from './chart.js';
-import { Problem, useApi } from './ui.js';
+import { Busy, Problem, useApi } from './ui.js';
 
 /** The Statistics page's windows: the last day, week or month (read from the hourly aggregates). */
 const WINDOWS = { '24 h': 1, '7 days': 7, '30 days': 30 } as const;
@@ -73,7 +73,7 @@ export function Stats() {
       </div>
       <Problem error={failed} what="Statistics" />
       <h2>Yield</h2>
-      <div class={yieldReq.loading ? 'stale' : ''} aria-busy={yieldReq.loading}>
+      <Busy loading={yieldReq.loading}>
         <ChartBox
           config={{
             type: 'line',
@@ -87,7 +87,7 @@ export function Stats() {
             options: { animation: false, scales: { y: { min: 0, max: 1 } } },
           }}
         />
-      </div>
+      </Busy>
       {perStation.length > 1 && (
         <>
           <h2>Stations side by side</h2>
@@ -121,7 +121,7 @@ export function Stats() {
       )}
       <h2>Defects by class (Pareto)</h2>
       {/* An answer for the window chosen before stays on screen, greyed, until the new one has come. */}
-      <div class={paretoReq.loading ? 'stale' : ''} aria-busy={paretoReq.loading}>
+      <Busy loading={paretoReq.loading}>
         <ChartBox
           config={{
             type: 'bar',
@@ -149,7 +149,7 @@ export function Stats() {
             },
           }}
         />
-      </div>
+      </Busy>
     </section>
   );
 }

@@ -1,4 +1,5 @@
 /** What every page shares: loading a resource with its error shown, and the way a problem is shown. */
+import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError } from './api.js';
 import { t } from './i18n.js';
@@ -71,5 +72,14 @@ export function Outcome({ ok, error }: { ok?: string; error?: Error | null }) {
     <p class="note" role="status">
       {ok}
     </p>
+  );
+}
+
+/** What a request answered for the previous choice, greyed and aria-busy while the new answer loads. */
+export function Busy({ loading, children }: { loading: boolean; children: ComponentChildren }) {
+  return (
+    <div class={loading ? 'stale' : undefined} aria-busy={loading}>
+      {children}
+    </div>
   );
 }
