@@ -18,7 +18,10 @@ afterEach(async () => {
   for (const s of sims.splice(0)) await s.stop();
 });
 
-async function simulator(dir: string, o: { port?: number; rate?: number; travelMs?: number } = {}): Promise<LineSimulator> {
+async function simulator(
+  dir: string,
+  o: { port?: number; rate?: number; travelMs?: number; refuseResult?: (seq: number) => boolean } = {},
+): Promise<LineSimulator> {
   const sim = new LineSimulator({
     port: o.port ?? 0,
     host: '127.0.0.1',
@@ -28,6 +31,7 @@ async function simulator(dir: string, o: { port?: number; rate?: number; travelM
     defectRate: 0.3,
     pkiDir: path.join(dir, 'pki', 'plc-sim'),
     users: [{ username: 'station', password: PASSWORD }],
+    refuseResult: o.refuseResult,
   });
   await sim.start();
   sims.push(sim);
@@ -174,6 +178,51 @@ describe('the reject gate against the line simulator (SignAndEncrypt, user name 
     const after = new Map(results.filter((r) => r.timestamp >= restartAt).map((r) => [r.seq, r]));
     expectOwnVerdicts(second.received, after);
     expect(s.gate!.counters.connects).toBe(2);
+  });
+});
+
+describe('a verdict the PLC did not take', () => {
+  it("records it as what happened to the part: uninspected, with the PLC's refusal, never a pass or a fail the PLC did not get", async () => {
+    const dir = tmpDir();
+    // Every fourth part's result write is refused by the PLC (BadNotWritable): its gate rejects that part by default.
+    const refused = (seq: number) => seq % 4 === 0;
+    const sim = await simulator(dir, { refuseResult: refused });
+    await trustBoth(dir, sim);
+    const results = new Map<number, InspectionResult>();
+    const s = await station(dir, sim.endpointUrl, { onResult: (r) => results.set(r.seq, r) });
+    await s.gate!.whenReady(20_000);
+    sim.startConveyor();
+    await sleep(4000);
+    await sim.drain();
+    await s.recorder.flush();
+
+    const seqs = [...results.keys()];
+    const refusedSeqs = seqs.filter(refused);
+    expect(refusedSeqs.length).toBeGreaterThanOrEqual(5);
+    const rows = await s.db.inspection.findMany({
+      where: { partSeq: { in: seqs } },
+      select: { partSeq: true, verdict: true, errorCode: true, _count: { select: { images: true } } },
+    });
+    expect(rows.length).toBe(seqs.length);
+    for (const row of rows) {
+      const seq = Number(row.partSeq);
+      const r = results.get(seq)!;
+      // The record and what every listener heard agree.
+      expect([row.verdict, row.errorCode ?? null]).toEqual([r.verdict, r.errorCode ?? null]);
+      if (refused(seq)) {
+        // The part's fate at the gate: the PLC's default reject (a part already too late was never written).
+        expect(row.verdict).toBe('uninspected');
+        expect(['STN_ERR_PLC_WRITE', 'STN_ERR_LINE_DEADLINE']).toContain(row.errorCode);
+        // Like every fail-safe reject it keeps its images, though good parts keep none here (keepGood 0).
+        expect(row._count.images).toBeGreaterThan(0);
+      } else expect(row.errorCode).not.toBe('STN_ERR_PLC_WRITE');
+    }
+    const writeRefused = rows.filter((row) => row.errorCode === 'STN_ERR_PLC_WRITE').length;
+    expect(writeRefused).toBeGreaterThan(0);
+    expect(s.gate!.counters.writeErrors).toBe(writeRefused);
+    // The PLC rejected by default exactly the parts the records call uninspected.
+    expect(sim.counters.failSafeRejects).toBe(rows.filter((row) => row.verdict === 'uninspected').length);
+    expect(sim.counters.escapes).toBe([...results.values()].filter((r) => r.truth?.defective && r.verdict === 'pass').length);
   });
 });
 

@@ -37,8 +37,11 @@ describe('a part seen by several cameras', () => {
 
   it('hands on one result per part once every view is in, or at the deadline with the missing view uninspected; a late view is no new part', async () => {
     const out: InspectionResult[] = [];
-    const parts = new PartViews(['top', 'side'], 100, (r) => out.push(r));
-    expect(parts.add(view('other', 1, 'pass'))).toBe(false);
+    const parts = new PartViews(['top', 'side'], 100, (r) => {
+      out.push(r);
+      return Promise.resolve(null);
+    });
+    expect(parts.add(view('other', 1, 'pass'))).toBeNull();
     parts.add(view('top', 1, 'pass'));
     expect(out).toHaveLength(0);
     parts.add(view('side', 1, 'pass'));
@@ -50,8 +53,19 @@ describe('a part seen by several cameras', () => {
       [1, 'pass', undefined],
       [2, 'uninspected', 'STN_ERR_VIEW_MISSING'],
     ]);
-    expect(parts.add(view('side', 2, 'fail'))).toBe(true);
+    expect(await parts.add(view('side', 2, 'fail'))).toMatchObject({ code: 'STN_ERR_VIEW_MISSING' });
     expect(out).toHaveLength(2);
     expect(parts.pending).toBe(0);
+  });
+
+  it("tells every view of a part whether the part's one verdict reached the PLC", async () => {
+    const fault = { code: 'STN_ERR_PLC_WRITE' as const, message: 'refused' };
+    // The PLC takes part 1's verdict and refuses part 2's.
+    const parts = new PartViews(['top', 'side'], 100, (r) => Promise.resolve(r.seq === 2 ? fault : null));
+    const top1 = parts.add(view('top', 1, 'pass'));
+    const side1 = parts.add(view('side', 1, 'fail'));
+    const top2 = parts.add(view('top', 2, 'pass'));
+    const side2 = parts.add(view('side', 2, 'pass'));
+    expect(await Promise.all([top1, side1, top2, side2])).toEqual([null, null, fault, fault]);
   });
 });

@@ -3,7 +3,7 @@ import type { Recipe, Thresholds } from '../config/schema.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { CompactOutputs, DecidedDefect, Reason, Verdict } from '../decision/index.js';
 import type { AnomalyMap, DetectionMask, Family } from '../inference/index.js';
-import type { SerializedError } from '../errors/index.js';
+import type { ErrorCode, SerializedError } from '../errors/index.js';
 import type { CameraStatus } from '../capture/index.js';
 
 /** Per-stage milliseconds of one part. */
@@ -32,6 +32,12 @@ export interface PartIdentity {
   recipeNumber?: number;
   /** The identity is not usable (empty, too long, not valid text): the part is uninspected with this code. */
   error?: 'STN_ERR_PART_ID' | 'STN_ERR_PART_LOT';
+}
+
+/** Why a part's verdict did not reach the PLC (whose default reject then took the part): a stable code and what happened. */
+export interface DeliveryFault {
+  code: ErrorCode;
+  message: string;
 }
 
 export interface InspectionResult {

@@ -1,5 +1,5 @@
 import { uninspected } from '../decision/index.js';
-import type { InspectionResult, Timings } from './protocol.js';
+import type { DeliveryFault, InspectionResult, Timings } from './protocol.js';
 import { monotonicMs } from './stats.js';
 
 /** What is known of a part that gets no verdict: which part, under which recipe, and what was captured of it. */
@@ -41,4 +41,14 @@ export function uninspectedResult(part: UninspectedPart, code: string, timings: 
 /** Timings of a part that never reached a stage: all of its time, since its trigger (`mono`, monotonic), was waiting. */
 export function waitedTimings(mono: number, now = monotonicMs()): Timings {
   return { queue: now - mono, preprocess: 0, inference: 0, decode: 0, decision: 0, total: now - mono };
+}
+
+/**
+ * A part whose verdict did not reach the PLC in time is recorded as what happened to it: the PLC's
+ * default reject took it, so it is uninspected with the fault's code, whatever the model found
+ * (kept in its defects and reasons for review). A part already uninspected keeps its own code.
+ */
+export function undeliveredResult(r: InspectionResult, fault: DeliveryFault): InspectionResult {
+  if (r.verdict === 'uninspected') return r;
+  return { ...r, verdict: 'uninspected', errorCode: fault.code, reasons: [{ rule: 'uninspected', code: fault.code }, ...r.reasons] };
 }

@@ -1,5 +1,5 @@
 import type { Verdict } from '../decision/index.js';
-import type { InspectionResult } from './protocol.js';
+import type { DeliveryFault, InspectionResult } from './protocol.js';
 
 /**
  * One verdict for a part seen by several cameras (top and side, say): every PLC-triggered
@@ -35,12 +35,16 @@ export function combineViews(views: readonly InspectionResult[], expected: reado
   };
 }
 
+/** What became of a part's verdict at the PLC: null when it took it, otherwise why not. */
+export type Delivery = Promise<DeliveryFault | null>;
+
 /**
  * Collects the views of each part and hands the combined result on once all have arrived, or
- * when `timeoutMs` has passed since the first (the missing ones count as uninspected).
+ * when `timeoutMs` has passed since the first (the missing ones count as uninspected). Every
+ * view hears what became of its part's one verdict at the PLC.
  */
 export class PartViews {
-  private readonly open = new Map<number, { views: InspectionResult[]; timer: NodeJS.Timeout }>();
+  private readonly open = new Map<number, { views: InspectionResult[]; settle: ((d: Delivery) => void)[]; timer: NodeJS.Timeout }>();
   /** Recently decided parts: a view arriving after its part was handed on is not a new part. */
   private readonly done = new Set<number>();
   private readonly views: Set<string>;
@@ -48,23 +52,29 @@ export class PartViews {
   constructor(
     views: readonly string[],
     private readonly timeoutMs: number,
-    private readonly emit: (combined: InspectionResult) => void,
+    private readonly emit: (combined: InspectionResult) => Delivery,
   ) {
     this.views = new Set(views);
   }
 
-  /** True when `r` is a view (held until its part is complete); false for any other source. */
-  add(r: InspectionResult): boolean {
-    if (!this.views.has(r.source)) return false;
-    if (this.done.has(r.seq)) return true;
+  /**
+   * For a view (held until its part is complete): what became of its part's verdict at the PLC.
+   * Null for any other source (the caller delivers it itself).
+   */
+  add(r: InspectionResult): Delivery | null {
+    if (!this.views.has(r.source)) return null;
+    if (this.done.has(r.seq))
+      return Promise.resolve({ code: 'STN_ERR_VIEW_MISSING', message: `the ${r.source} view came after its part's verdict was decided without it` });
     let part = this.open.get(r.seq);
     if (!part) {
-      part = { views: [], timer: setTimeout(() => this.finish(r.seq), this.timeoutMs) };
+      part = { views: [], settle: [], timer: setTimeout(() => this.finish(r.seq), this.timeoutMs) };
       this.open.set(r.seq, part);
     }
     part.views.push(r);
+    const { settle } = part;
+    const delivery = new Promise<DeliveryFault | null>((resolve) => settle.push((d) => void d.then(resolve)));
     if (part.views.length >= this.views.size) this.finish(r.seq);
-    return true;
+    return delivery;
   }
 
   private finish(seq: number): void {
@@ -74,7 +84,8 @@ export class PartViews {
     this.open.delete(seq);
     this.done.add(seq);
     if (this.done.size > 4096) this.done.delete(this.done.values().next().value!);
-    this.emit(combineViews(part.views, [...this.views]));
+    const delivery = this.emit(combineViews(part.views, [...this.views]));
+    for (const settle of part.settle) settle(delivery);
   }
 
   /** Parts still waiting for a view. */

@@ -22,7 +22,7 @@ import {
 import pRetry from 'p-retry';
 import { type ErrorCode, StationError } from '../errors/index.js';
 import { LatencyWindow, monotonicMs } from '../line/stats.js';
-import type { InspectionResult, PartIdentity } from '../line/protocol.js';
+import type { DeliveryFault, InspectionResult, PartIdentity } from '../line/protocol.js';
 import { PlcClock, sourceMs } from './clock.js';
 import { keepSecureTokensOnMonotonicClock } from './secure-token-clock.js';
 import { certificateManager } from './pki.js';
@@ -113,6 +113,9 @@ interface Link {
   nodes: Record<TagName, string> & Partial<Record<IdentityTag | typeof ACK_TAG, string>>;
 }
 
+/** How long past a part's deadline a result write the PLC has not answered is given up on (counted as not delivered). */
+const UNANSWERED_WRITE_MS = 5000;
+
 /** How many of an identity tag's latest values are kept to find the one a trigger goes with. */
 const IDENTITY_HISTORY = 32;
 
@@ -122,7 +125,8 @@ const IDENTITY_HISTORY = 32;
  *
  * Delivery rules, because a verdict delivered late is worse than none:
  * - a result is written only while the link is Ready and before its part's deadline;
- *   otherwise it is counted and dropped, and the PLC's default reject takes the part;
+ *   otherwise it is counted and dropped, and the PLC's default reject takes the part; deliver()
+ *   says so, and the part is recorded as uninspected with that fault's code;
  * - nothing is queued across a reconnection: each connection is a fresh client, so no stale
  *   write is replayed later; every result carries its part sequence number regardless;
  * - after (re)connecting: read PartSeq, resume triggers from there, then set Ready.
@@ -585,55 +589,75 @@ export class RejectGate extends EventEmitter<GateEvents> {
   }
 
   /**
-   * Hands a result to the PLC. Never awaited by the line: returns at once; the write happens on
-   * this gate's chain, checked against the part's deadline before each step.
+   * Hands a result to the PLC. Never awaited by the line: the write happens on this gate's chain,
+   * checked against the part's deadline before each step. The promise says what became of it:
+   * null once the PLC took it (written, even if the write ended past the deadline: counted
+   * writtenLate, and the PLC's own gate decides whether it still counted), or the fault that kept
+   * it from the PLC, whose default reject then took the part. It never rejects.
    */
-  deliver(r: InspectionResult): void {
+  deliver(r: InspectionResult): Promise<DeliveryFault | null> {
     if (this.state !== 'ready') {
       this.counters.notConnected++;
-      return;
+      return Promise.resolve(notReady(this.state));
     }
     // On the monotonic clock: a wall clock stepped by NTP neither hides a late verdict nor invents one.
     const since = r.mono ?? monotonicMs() - (Date.now() - r.timestamp);
     const deadline = since + this.o.deadlineMs;
     if (monotonicMs() > deadline) {
       this.counters.late++;
-      return;
+      return Promise.resolve(tooLate(this.o.deadlineMs, 'before its write could start'));
     }
     const verdict = verdictCodeOf(r.verdict);
     const code = r.verdict === 'fail' ? this.o.defectCode(r) : 0;
-    this.chain = this.chain.then(async () => {
-      // Checked again: earlier writes on the chain may have used up this part's time.
-      if (this.state !== 'ready') {
-        this.counters.notConnected++;
-        return;
-      }
-      if (monotonicMs() > deadline) {
-        this.counters.late++;
-        return;
-      }
-      try {
-        const start = performance.now();
-        await this.writeTags({ ResultPartSeq: r.seq >>> 0, Verdict: verdict, DefectCode: code });
-        this.resultSeq = (this.resultSeq + 1) >>> 0;
-        // Awaited from before the write: the PLC may acknowledge before the write's response is read.
-        const awaited = this.link?.nodes[ACK_TAG] ? { seq: this.resultSeq, mono: monotonicMs() } : null;
-        if (awaited) this.awaitingAck.push(awaited);
-        try {
-          await this.writeTags({ ResultSeq: this.resultSeq });
-        } catch (err) {
-          if (awaited) this.awaitingAck = this.awaitingAck.filter((a) => a !== awaited);
-          throw err;
+    return new Promise((resolve) => {
+      let answered = false;
+      const answer = (fault: DeliveryFault | null) => {
+        if (answered) return;
+        answered = true;
+        clearTimeout(unanswered);
+        resolve(fault);
+      };
+      // A write the PLC never answers (a link dying without a word) is not waited for forever.
+      const unanswered = setTimeout(
+        () => answer(tooLate(this.o.deadlineMs, `the PLC had not answered its write ${UNANSWERED_WRITE_MS} ms after it`)),
+        Math.max(0, deadline - monotonicMs()) + UNANSWERED_WRITE_MS,
+      );
+      unanswered.unref();
+      this.chain = this.chain.then(async () => {
+        // Checked again: earlier writes on the chain may have used up this part's time.
+        if (this.state !== 'ready') {
+          this.counters.notConnected++;
+          return answer(notReady(this.state));
         }
-        const done = monotonicMs();
-        this.writeDuration.add(performance.now() - start);
-        this.counters.written++;
-        if (done > deadline) this.counters.writtenLate++;
-        this.writeLatency.add(done - since);
-      } catch (err) {
-        this.counters.writeErrors++;
-        this.lastError = (err as Error).message;
-      }
+        if (monotonicMs() > deadline) {
+          this.counters.late++;
+          return answer(tooLate(this.o.deadlineMs, 'while earlier results were being written'));
+        }
+        try {
+          const start = performance.now();
+          await this.writeTags({ ResultPartSeq: r.seq >>> 0, Verdict: verdict, DefectCode: code });
+          this.resultSeq = (this.resultSeq + 1) >>> 0;
+          // Awaited from before the write: the PLC may acknowledge before the write's response is read.
+          const awaited = this.link?.nodes[ACK_TAG] ? { seq: this.resultSeq, mono: monotonicMs() } : null;
+          if (awaited) this.awaitingAck.push(awaited);
+          try {
+            await this.writeTags({ ResultSeq: this.resultSeq });
+          } catch (err) {
+            if (awaited) this.awaitingAck = this.awaitingAck.filter((a) => a !== awaited);
+            throw err;
+          }
+          const done = monotonicMs();
+          this.writeDuration.add(performance.now() - start);
+          this.counters.written++;
+          if (done > deadline) this.counters.writtenLate++;
+          this.writeLatency.add(done - since);
+          answer(null);
+        } catch (err) {
+          this.counters.writeErrors++;
+          this.lastError = (err as Error).message;
+          answer({ code: 'STN_ERR_PLC_WRITE', message: `the PLC refused the verdict's write: ${(err as Error).message}` });
+        }
+      });
     });
   }
 
@@ -716,4 +740,14 @@ function whenStarted(sub: ClientSubscription, timeoutMs = 5000): Promise<void> {
       resolve();
     });
   });
+}
+
+/** A result that was not written because its part's deadline had passed. */
+function tooLate(deadlineMs: number, when: string): DeliveryFault {
+  return { code: 'STN_ERR_LINE_DEADLINE', message: `the verdict was not in the PLC within the ${deadlineMs} ms deadline (${when})` };
+}
+
+/** A result that was not written because the link to the PLC was not Ready. */
+function notReady(state: GateState): DeliveryFault {
+  return { code: 'STN_ERR_PLC_LOST', message: `the verdict was not written: the link to the PLC was ${state}` };
 }

@@ -35,6 +35,8 @@ export interface SimulatorOptions {
    * order a PLC must keep). Default: `defaultIdentity` with this run's start as the prefix.
    */
   identity?: (seq: number) => SimulatedIdentity;
+  /** A PLC that refuses some result writes (tests): ResultPartSeq for these parts answers BadNotWritable. */
+  refuseResult?: (seq: number) => boolean;
 }
 
 /** The optional PLC → station tags the simulator serves, with their types. */
@@ -310,6 +312,7 @@ export class LineSimulator {
               get: () => new Variant({ dataType, value: this.values[tag] }),
               set: (v: Variant) => {
                 if (v.dataType !== dataType) return StatusCodes.BadTypeMismatch;
+                if (tag === 'ResultPartSeq' && this.options.refuseResult?.(v.value as number)) return StatusCodes.BadNotWritable;
                 this.values[tag] = v.value as number | boolean;
                 if (tag === 'ResultSeq') this.onResult();
                 if (tag === 'StationHeartbeat') this.lastStationHeartbeat = { value: v.value as number, at: Date.now() };

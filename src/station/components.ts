@@ -12,7 +12,7 @@ import { buildApi } from '../api/index.js';
 import type { LoadedConfig } from '../config/index.js';
 import { modelDocs } from '../eval/docs.js';
 import { loadModel, type Manifest } from '../inference/index.js';
-import { type InspectionResult, Line, type ModelSummary, PartViews } from '../line/index.js';
+import { type DeliveryFault, type InspectionResult, Line, type ModelSummary, PartViews, undeliveredResult } from '../line/index.js';
 import { StationHealth } from '../ops/health.js';
 import { StationMetrics } from '../ops/metrics.js';
 import { UnsPublisher } from '../ops/mqtt.js';
@@ -121,10 +121,13 @@ export class StationParts {
     return r ? path.resolve(this.config.baseDir, r.model) : null;
   }
 
-  /** The PLC and the station's OPC UA server hear each part's verdict. */
-  deliver(r: InspectionResult): void {
-    this.gate?.deliver(r);
+  /**
+   * The PLC and the station's OPC UA server hear each part's verdict; resolves with what became
+   * of it at the PLC (null: taken, or no PLC configured).
+   */
+  deliver(r: InspectionResult): Promise<DeliveryFault | null> {
     this.opcua?.publish(r);
+    return this.gate?.deliver(r) ?? Promise.resolve(null);
   }
 }
 
@@ -633,13 +636,26 @@ export const capture = (s: StationParts): Component => ({
       publishState(s);
     });
     line.on('result', (r) => {
+      // What the part's record says is what happened to it: a verdict the PLC did not get in time
+      // is not a pass or a fail, the PLC's default reject took the part (uninspected, with why).
+      let settle!: (d: Promise<DeliveryFault | null>) => void;
+      const final = new Promise<InspectionResult>((resolve) => {
+        settle = (d) =>
+          void d.then((fault) => {
+            if (fault && r.verdict !== 'uninspected')
+              s.log.warn({ source: r.source, seq: r.seq, code: fault.code }, `verdict not delivered: the PLC rejected the part (${fault.message})`);
+            resolve(fault ? undeliveredResult(r, fault) : r);
+          });
+      });
       // Into the recorder's journal first (one synchronous append), then to the PLC: a process
       // killed at any moment after the PLC heard a verdict still leaves that part's record.
-      s.recorder.enqueue(r);
-      if (!s.views?.add(r)) s.deliver(r);
-      s.uns?.publishResult(r);
-      s.metrics.observe(r);
-      s.o.onResult?.(r);
+      s.recorder.enqueue(r, final);
+      settle(s.views?.add(r) ?? s.deliver(r));
+      void final.then((f) => {
+        s.uns?.publishResult(f);
+        s.metrics.observe(f);
+        s.o.onResult?.(f);
+      });
     });
     line.on('source-error', (source, error) => {
       s.failedSources.set(source, error);

@@ -57,6 +57,22 @@ export interface RecorderOptions {
   replayEveryMs?: number;
 }
 
+/** At most this many good parts' frames are held for a delivery to settle (a queue longer than that holds none). */
+const SPARE_FRAMES = 64;
+
+/** A result waiting to be written. */
+interface QueuedPart {
+  r: InspectionResult;
+  /** Whether its images are written. */
+  images: boolean;
+  /** The journal file it was appended to (null: the append failed). */
+  journal: string | null;
+  /** The result as recorded, once its verdict's delivery to the PLC is settled. */
+  final?: Promise<InspectionResult>;
+  /** A good part's frame, held until its delivery is settled. */
+  spare?: boolean;
+}
+
 /** What a spooled row needs to be inserted later, exactly as it would have been. */
 export interface SpoolEntry {
   r: Omit<InspectionResult, 'image' | 'masks' | 'anomalyMap'>;
@@ -99,7 +115,7 @@ export class Recorder {
   /** True from a failed database write until the spool has been replayed. */
   databaseDown = false;
   lastDatabaseError: string | null = null;
-  private readonly queue: { r: InspectionResult; images: boolean; journal: string | null }[] = [];
+  private readonly queue: QueuedPart[] = [];
   /** The journal file being appended to, its descriptor and how many entries it has. */
   private journalFile: string | null = null;
   private journalFd: number | null = null;
@@ -173,12 +189,14 @@ export class Recorder {
   /**
    * Hands a result over; returns immediately, once the result is in the journal: call it before
    * the PLC hears the verdict, and a process killed at any moment after that loses no record.
+   * `final`, when given, is the result as it is to be recorded once the PLC has (or has not)
+   * taken the verdict (a verdict it did not get is recorded as uninspected); the row waits for it.
    */
-  enqueue(r: InspectionResult): void {
+  enqueue(r: InspectionResult, final?: Promise<InspectionResult>): void {
     const journal = this.journal(r);
     if (this.queue.length >= this.o.queueSize * 8) {
       // The writer is far behind: the row still goes somewhere durable, without images.
-      void this.spool(r, [], journal);
+      void (final ?? Promise.resolve(r)).then((f) => this.spool(f, [], journal));
       return;
     }
     let keep = this.wantsImages(r);
@@ -186,9 +204,32 @@ export class Recorder {
       keep = false;
       this.counters.imagesShed++;
     }
-    // Frames without images need not stay in memory while queued.
-    this.queue.push({ r: keep ? r : { ...r, image: undefined }, images: keep, journal });
+    // Frames without images need not stay in memory while queued; a good part's frame is held
+    // until its delivery is settled (while the queue is short), for a part the PLC did not get.
+    const spare = !keep && final !== undefined && r.image !== undefined && this.queue.length < Math.min(this.o.queueSize, SPARE_FRAMES);
+    this.queue.push({ r: keep || spare ? r : { ...r, image: undefined }, images: keep, journal, final, spare });
     this.running ??= this.drain();
+  }
+
+  /**
+   * The batch's results as they are to be recorded: each part waits for its verdict's delivery
+   * (at most its deadline and the PLC's answer). A part that turned uninspected keeps its frame
+   * when it was held; any other held frame is let go.
+   */
+  private async settleDeliveries(batch: QueuedPart[]): Promise<void> {
+    for (const item of batch) {
+      if (!item.final) continue;
+      const f = await item.final;
+      item.final = undefined;
+      if (f === item.r) {
+        if (item.spare) item.r = { ...item.r, image: undefined };
+      } else {
+        const image = item.images || item.spare ? item.r.image : undefined;
+        item.r = { ...f, image };
+        if (item.spare && !item.images) item.images = image !== undefined;
+      }
+      item.spare = false;
+    }
   }
 
   /**
@@ -288,6 +329,7 @@ export class Recorder {
   private async drain(): Promise<void> {
     while (this.queue.length) {
       const batch = this.queue.splice(0, 32);
+      await this.settleDeliveries(batch);
       const stored = await pMap(batch, (item) => (item.images ? this.writeImages(item.r) : Promise.resolve([])), { concurrency: this.o.imageConcurrency ?? 4 });
       if (this.spooling) {
         for (let i = 0; i < batch.length; i++) await this.spool(batch[i].r, stored[i], batch[i].journal);
