@@ -320,6 +320,85 @@ describe('reviews and statistics', () => {
   });
 });
 
+describe('review at volume: undo and bulk', () => {
+  it("undo takes back the part's latest review only: its label goes back to the one before, or to unreviewed, in the filters and the statistics; the audit keeps it", async () => {
+    const s = await station();
+    const quality = await userWithRole(s, 'quality');
+    const integrator = await userWithRole(s, 'integrator');
+    const { png } = await defectivePart(21);
+    await push(s, integrator, png);
+    await s.recorder.flush();
+    const [part] = (await s.api!.inject({ method: 'GET', url: '/api/inspections?verdict=fail', headers: quality })).json().items as { id: number }[];
+    const review = (payload: object) => s.api!.inject({ method: 'POST', url: `/api/inspections/${part.id}/review`, headers: quality, payload });
+    const undo = (reviewId: number) => s.api!.inject({ method: 'DELETE', url: `/api/inspections/${part.id}/reviews/${reviewId}`, headers: quality });
+    const unreviewed = async () =>
+      ((await s.api!.inject({ method: 'GET', url: '/api/inspections?reviewed=false', headers: quality })).json().items as { id: number }[]).some(
+        (i) => i.id === part.id,
+      );
+    const falseRejects = async () =>
+      ((await s.api!.inject({ method: 'GET', url: '/api/stats/yield?bucket=day', headers: quality })).json().buckets as { falseRejects: number }[]).reduce(
+        (n, b) => n + b.falseRejects,
+        0,
+      );
+    const confirmed = (await review({ label: 'confirmed' })).json();
+    const wrong = (await review({ label: 'false_reject' })).json();
+    expect(await falseRejects()).toBe(1);
+    // Not the latest: refused, nothing changes.
+    const stale = await undo(confirmed.id);
+    expect(stale.statusCode).toBe(409);
+    expect(stale.json().code).toBe('STN_ERR_REVIEW_UNDO');
+    // The mistaken false reject undone: the part is confirmed again, and no longer counted as a false reject.
+    const back = await undo(wrong.id);
+    expect(back.statusCode).toBe(200);
+    expect(back.json().current).toMatchObject({ id: confirmed.id, label: 'confirmed', by: 'quality' });
+    expect(await falseRejects()).toBe(0);
+    const listed = (await s.api!.inject({ method: 'GET', url: '/api/inspections?verdict=fail', headers: quality })).json().items[0];
+    expect(listed.review).toEqual({ label: 'confirmed', class: null });
+    // Undone again: unreviewed everywhere.
+    expect((await undo(confirmed.id)).json()).toEqual({ current: null });
+    expect(await unreviewed()).toBe(true);
+    expect((await undo(confirmed.id)).statusCode).toBe(409);
+    const audit = await s.db.auditLog.findMany({ where: { action: 'review-undo', target: String(part.id) }, orderBy: { id: 'asc' } });
+    expect(audit.map((a) => (a.details as { label: string }).label)).toEqual(['false_reject', 'confirmed']);
+    // A viewer may not undo.
+    const viewer = await userWithRole(s, 'viewer');
+    expect((await s.api!.inject({ method: 'DELETE', url: `/api/inspections/${part.id}/reviews/1`, headers: viewer })).statusCode).toBe(403);
+  });
+
+  it('reviews a selection at once, each part checked as alone: the ones the label does not fit are refused with their code, the rest reviewed', async () => {
+    const s = await station();
+    const quality = await userWithRole(s, 'quality');
+    const integrator = await userWithRole(s, 'integrator');
+    for (const i of [31, 32, 33]) await push(s, integrator, (await defectivePart(i)).png);
+    const good = await sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 128, g: 128, b: 128 } } })
+      .png()
+      .toBuffer();
+    await push(s, integrator, good);
+    await s.recorder.flush();
+    const items = (await s.api!.inject({ method: 'GET', url: '/api/inspections', headers: quality })).json().items as { id: number; verdict: string }[];
+    const failed = items.filter((i) => i.verdict === 'fail').map((i) => i.id);
+    const passed = items.find((i) => i.verdict === 'pass')!.id;
+    expect(failed).toHaveLength(3);
+    await s.api!.inject({ method: 'POST', url: `/api/inspections/${failed[0]}/review`, headers: quality, payload: { label: 'false_reject' } });
+    const bulk = (payload: object) => s.api!.inject({ method: 'POST', url: '/api/reviews/bulk', headers: quality, payload });
+    const r = await bulk({ ids: [...failed, passed, 99_999_999], label: 'false_reject', note: 'lighting fault on the line' });
+    expect(r.statusCode).toBe(200);
+    // A note is something new: each failed part gets its review, the one already so labelled too.
+    expect(r.json()).toMatchObject({ created: 3, unchanged: 0 });
+    expect(r.json().refused).toEqual([
+      { id: passed, code: 'STN_ERR_REVIEW_LABEL', message: expect.stringContaining('was passed') },
+      { id: 99_999_999, code: 'STN_ERR_HTTP_NOT_FOUND', message: expect.any(String) },
+    ]);
+    expect(await s.db.review.count({ where: { inspectionId: passed } })).toBe(0);
+    // Without a note, parts already so labelled are unchanged.
+    expect((await bulk({ ids: failed, label: 'false_reject' })).json()).toMatchObject({ created: 0, unchanged: 3, refused: [] });
+    // Bounded, and checked like a single review.
+    expect((await bulk({ ids: Array.from({ length: 501 }, (_, i) => i + 1), label: 'confirmed' })).statusCode).toBe(400);
+    expect((await bulk({ ids: [passed], label: 'escape' })).statusCode).toBe(400);
+    expect((await bulk({ ids: [passed], label: 'escape', class: 'scrach' })).json().refused[0].code).toBe('STN_ERR_REVIEW_CLASS');
+  });
+});
+
 describe('downloads and datasets', () => {
   it('exports reviewed images with labels as an archive, and the records as CSV', async () => {
     const s = await station();
@@ -344,8 +423,15 @@ describe('downloads and datasets', () => {
     const csv = await s.api!.inject({ method: 'GET', url: '/api/inspections.csv', headers: quality });
     expect(csv.headers['content-type']).toMatch(/text\/csv/);
     const lines = csv.body.trim().split('\n');
-    expect(lines[0]).toBe('id,station,partSeq,capturedAt,verdict,errorCode,recipe,maxScore,defectCount,classes,latencyMs,partId,lot,code');
+    expect(lines[0]).toBe('id,station,partSeq,capturedAt,verdict,errorCode,recipe,maxScore,defectCount,classes,latencyMs,partId,lot,code,review');
     expect(lines).toHaveLength(4);
+    // Each row ends with the part's current label.
+    expect(
+      lines
+        .slice(1)
+        .map((l) => l.split(',').at(-1))
+        .sort(),
+    ).toEqual(['confirmed', 'escape:scratch', 'false_reject']);
     const hist = (await s.api!.inject({ method: 'GET', url: '/api/stats/scores?bins=10', headers: quality })).json();
     expect(hist.edges).toHaveLength(11);
     expect(hist.classes.find((c: { class: string }) => c.class === a.cls).rejecting.reduce((x: number, y: number) => x + y, 0)).toBeGreaterThan(0);

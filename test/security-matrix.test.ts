@@ -56,6 +56,8 @@ const ACCESS: Record<string, Who> = {
   'GET /api/reinference/{id}': 'viewer',
   'GET /api/reinference/{id}/parts': 'viewer',
   'POST /api/inspections/{id}/review': 'quality',
+  'DELETE /api/inspections/{id}/reviews/{reviewId}': 'quality',
+  'POST /api/reviews/bulk': 'quality',
   'POST /api/exports': 'quality',
   'GET /api/exports/{id}': 'quality',
   'GET /api/exports/{id}/archive': 'quality',
@@ -119,6 +121,7 @@ async function call(route: string, who: Who, headers: Record<string, string> = a
   const [method, template] = route.split(' ');
   const url = template
     .replace('{id}', '999999')
+    .replace('{reviewId}', '999999')
     .replace('{name}', 'nobody-here')
     .replace('{lot}', 'LOT-NOBODY')
     .replace(/\/api\/exports\/999999/, '/api/exports/00000000-0000-4000-8000-000000000000');

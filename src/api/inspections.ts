@@ -43,6 +43,8 @@ const InspectionOut = Type.Object(
     recipe: Type.String(),
     defects: Type.Array(DefectOut),
     images: Type.Array(Type.String()),
+    /** The part's current review in the listing (null: not reviewed); one inspection lists all of them under `reviews`. */
+    review: Type.Optional(Type.Union([Type.Object({ label: Type.String(), class: Type.Union([Type.String(), Type.Null()]) }), Type.Null()])),
   },
   { additionalProperties: true },
 );
@@ -94,6 +96,7 @@ const CSV_COLUMNS = [
   'partId',
   'lot',
   'code',
+  'review',
 ];
 /** Rows read per database round trip while streaming a CSV download (the includes bind one parameter per row: SQLite allows 999). */
 const CSV_PAGE = 500;
@@ -179,6 +182,7 @@ export function inspectionsCsv(repo: Pick<Repository, 'listInspections'>, filter
           i.partId ?? '',
           i.lot ?? '',
           i.code ?? '',
+          i.review ? `${i.review.label}${i.review.class ? `:${i.review.class}` : ''}` : '',
         ];
       if (page.nextCursor === null) return;
       cursor = page.nextCursor;

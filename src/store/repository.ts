@@ -62,6 +62,8 @@ export interface InspectionFilter {
 const LISTED = {
   defects: { where: { rejecting: true }, orderBy: { score: 'desc' } },
   images: { select: { variant: true } },
+  // The part's current label (its latest review): the gallery's card and the CSV say it.
+  reviews: { orderBy: { id: 'desc' }, take: 1, select: { label: true, class: true } },
 } as const;
 
 /** A cursor as the API hands it out: `<capture time in ms>_<id>`, opaque to its users. */
@@ -264,13 +266,13 @@ export class Repository {
     });
     const more = rows.length > f.limit;
     const last = rows[f.limit - 1];
-    return { items: rows.slice(0, f.limit).map(toApi), nextCursor: more ? cursorAfter(last) : null };
+    return { items: rows.slice(0, f.limit).map(toListed), nextCursor: more ? cursorAfter(last) : null };
   }
 
   /** One inspection as the listing shows it (the live feed's card), or null. */
   async listedInspection(id: number) {
     const row = await this.db.inspection.findUnique({ where: { id }, include: LISTED });
-    return row ? toApi(row) : null;
+    return row ? toListed(row) : null;
   }
 
   async getInspection(id: number) {
@@ -738,6 +740,76 @@ export class Repository {
     );
   }
 
+  /**
+   * Undoes a part's latest review: the review is removed, the part's label goes back to the one
+   * before it (or to unreviewed) everywhere — filters, statistics, exports, retention — and the
+   * undo joins the audit chain with everything the removed review said, so its history is kept.
+   * Only the latest review can be undone (STN_ERR_REVIEW_UNDO otherwise: someone reviewed the
+   * part since, or it was undone already). Returns the part's current review after the undo.
+   */
+  async undoReview(inspectionId: number, reviewId: number, userId: number) {
+    return pRetry(() => this.undoOnce(inspectionId, reviewId, userId), {
+      retries: 12,
+      minTimeout: 10,
+      maxTimeout: 500,
+      randomize: true,
+      shouldRetry: ({ error }) => writeConflict(error) || (error as { code?: string }).code === 'P2002',
+    });
+  }
+
+  private undoOnce(inspectionId: number, reviewId: number, userId: number) {
+    return this.db.$transaction(
+      async (tx) => {
+        const part = await tx.inspection.findUnique({
+          where: { id: inspectionId },
+          select: {
+            capturedAt: true,
+            stationId: true,
+            recipeName: true,
+            recipeVersionId: true,
+            hash: true,
+            reviews: { orderBy: { id: 'desc' }, take: 2, include: { user: { select: { username: true } } } },
+          },
+        });
+        if (!part) throw new StationError('STN_ERR_HTTP_NOT_FOUND', `no inspection ${inspectionId}`);
+        const [latest, previous] = part.reviews;
+        if (latest?.id !== reviewId)
+          throw new StationError(
+            'STN_ERR_REVIEW_UNDO',
+            latest
+              ? `review ${reviewId} is not the latest of inspection ${inspectionId} (that is ${latest.id}, ${latest.label} by ${latest.user.username})`
+              : `inspection ${inspectionId} has no review to undo`,
+          );
+        await tx.review.delete({ where: { id: latest.id } });
+        await moveReviewLabel(tx, part, latest.label, previous?.label);
+        const by = await tx.user.findUnique({ where: { id: userId }, select: { username: true } });
+        const details = {
+          review: latest.id,
+          station: part.stationId,
+          record: part.hash,
+          label: latest.label,
+          class: latest.class,
+          box: latest.box ?? null,
+          note: latest.note,
+          by: latest.user.username,
+          at: latest.createdAt.toISOString(),
+          restored: previous ? previous.id : null,
+        };
+        await appendAudit(this.db, { actor: by?.username ?? `user #${userId}`, action: 'review-undo', target: String(inspectionId), details }, tx);
+        return previous
+          ? { id: previous.id, label: previous.label, class: previous.class, by: previous.user.username, at: previous.createdAt.toISOString() }
+          : null;
+      },
+      { isolationLevel: 'Serializable' },
+    );
+  }
+
+  /** What a review is checked against, for many parts at once (a bulk review): verdict and recipe. */
+  async reviewTargets(ids: number[]) {
+    const rows = await this.db.inspection.findMany({ where: { id: { in: ids } }, select: { id: true, verdict: true, recipeName: true } });
+    return rows.map((r) => ({ id: r.id, verdict: r.verdict, recipe: r.recipeName }));
+  }
+
   async reviewsOf(inspectionId: number) {
     const rows = await this.db.review.findMany({ where: { inspectionId }, orderBy: { id: 'asc' }, include: { user: { select: { username: true } } } });
     return rows.map((r) => ({ id: r.id, label: r.label, class: r.class, box: r.box, note: r.note, by: r.user.username, at: r.createdAt.toISOString() }));
@@ -966,6 +1038,11 @@ type Row = {
   }[];
   images: { variant: string }[];
 };
+
+/** A listed inspection: the record with its current review (null: not reviewed). */
+function toListed(r: Row & { reviews: { label: string; class: string | null }[] }) {
+  return { ...toApi(r), review: r.reviews[0] ?? null };
+}
 
 function toApi(r: Row) {
   return {

@@ -136,13 +136,13 @@ export async function moveReviewLabel(
   tx: Tx,
   part: { capturedAt: Date; stationId: string; recipeName: string; recipeVersionId: number | null },
   from: string | undefined,
-  to: string,
+  to: string | undefined,
 ): Promise<void> {
   if (from === to) return;
   const key = { hour: floorHour(part.capturedAt), stationId: part.stationId, recipeName: part.recipeName, recipeVersionId: part.recipeVersionId ?? 0 };
   const data: Record<string, { increment: number } | { decrement: number }> = {};
   if (from && from in LABEL_COLUMN) data[LABEL_COLUMN[from as Label]] = { decrement: 1 };
-  if (to in LABEL_COLUMN) data[LABEL_COLUMN[to as Label]] = { increment: 1 };
+  if (to && to in LABEL_COLUMN) data[LABEL_COLUMN[to as Label]] = { increment: 1 };
   // The hour's row exists whenever its record does (same transaction); updateMany does nothing
   // for a record older than the aggregates (there is none: the migration counted them all).
   await tx.statHour.updateMany({ where: key, data });
