@@ -58,6 +58,7 @@ export interface Defect {
 
 export interface Inspection {
   id: number;
+  station: string;
   partSeq: number;
   /** The serial and lot from the PLC (null when it sent none). */
   partId?: string | null;
@@ -74,6 +75,8 @@ export interface Inspection {
   images: string[];
   imageInfo?: { variant: string; width: number; height: number }[];
   reviews?: { id: number; label: string; class: string | null; note: string; by: string; at: string }[];
+  /** In the listing: the part's current label (null: not reviewed). */
+  review?: { label: string; class: string | null } | null;
   timings?: Record<string, number>;
   model?: { name: string; family: string } | null;
   recipeVersion?: { version: number } | null;

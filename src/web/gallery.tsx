@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, type Inspection, type Me, type StationInfo } from './api.js';
-import { Detail } from './detail.js';
+import { api, can, type Inspection, type Me, type StationInfo } from './api.js';
+import { Detail, labelText, type LastReview } from './detail.js';
+import { isoOfPlantLocal, plantLocalOf, t } from './i18n.js';
 import { lotHref } from './lot.js';
 
 interface Filters {
@@ -11,16 +12,37 @@ interface Filters {
   /** A serial or a lot from the PLC, matched exactly ('' for any). */
   partId: string;
   lot: string;
-  /** The browser's local time, as a datetime-local input gives it ('' for no bound). */
+  /** ISO instants ('' for no bound): the URL holds them whatever zone the browser is in. */
   from: string;
   to: string;
 }
+const FILTER_KEYS = ['verdict', 'class', 'reviewed', 'station', 'partId', 'lot', 'from', 'to'] as const;
 
-/** One end of the gallery's time range, in the browser's local time. */
-function TimeBound(p: { label: string; testId: string; value: string; onChange: (v: string) => void }) {
+/** The filters a URL's query names; a query without `verdict` shows the failed parts (the review queue's default). */
+export function filtersOf(q: URLSearchParams): Filters {
+  const f = Object.fromEntries(FILTER_KEYS.map((k) => [k, q.get(k) ?? ''])) as unknown as Filters;
+  if (!q.has('verdict')) f.verdict = 'fail';
+  return f;
+}
+
+/** The filters as the gallery's URL query (`verdict=` empty: every verdict). */
+export function queryOf(f: Filters): string {
+  const q = new URLSearchParams();
+  for (const k of FILTER_KEYS) if (f[k] || k === 'verdict') q.set(k, f[k]);
+  return q.toString();
+}
+
+/** One end of the gallery's time range, typed in the plant's wall time. */
+function TimeBound(p: { label: string; testId: string; value: string; onChange: (iso: string) => void }) {
   return (
     <label>
-      {p.label} <input type="datetime-local" data-testid={p.testId} value={p.value} onChange={(e) => p.onChange((e.target as HTMLInputElement).value)} />
+      {p.label}{' '}
+      <input
+        type="datetime-local"
+        data-testid={p.testId}
+        value={p.value ? plantLocalOf(p.value) : ''}
+        onChange={(e) => p.onChange(isoOfPlantLocal((e.target as HTMLInputElement).value) ?? '')}
+      />
     </label>
   );
 }
@@ -47,15 +69,31 @@ function SearchField(p: { label: string; testId: string; size: number; value: st
   );
 }
 
-/** A datetime-local value (the browser's local time) as the API's ISO time, or null when empty or invalid. */
-function isoOfLocal(v: string): string | null {
-  if (!v) return null;
-  const t = new Date(v);
-  return Number.isNaN(t.getTime()) ? null : t.toISOString();
+/** Whether a part the live feed brings matches the filters (the listing's rules). */
+function matches(it: Inspection, f: Filters): boolean {
+  if (f.verdict && it.verdict !== f.verdict) return false;
+  if (f.class && !it.defects.some((d) => d.class === f.class && d.rejecting)) return false;
+  if (f.station && it.station !== f.station) return false;
+  if ((f.partId && it.partId !== f.partId) || (f.lot && it.lot !== f.lot)) return false;
+  // A new part is not reviewed yet; a window that ends in the past takes no new parts.
+  return f.reviewed !== 'true' && !f.to;
 }
 
-export function Gallery({ me, openId }: { me: Me; openId: number | null; query: URLSearchParams }) {
-  const [filters, setFilters] = useState<Filters>({ verdict: 'fail', class: '', reviewed: '', station: '', partId: '', lot: '', from: '', to: '' });
+export function Gallery({ me, openId, query }: { me: Me; openId: number | null; query: URLSearchParams }) {
+  const [filters, setFilters] = useState<Filters>(() => filtersOf(query));
+  const qs = queryOf(filters);
+  // The URL follows the filters (a reload, a link sent to a colleague keep them), and a URL
+  // typed or stepped back to sets them.
+  useEffect(() => {
+    const path = openId === null ? '/' : `/inspection/${openId}`;
+    if (location.hash !== `#${path}?${qs}`) history.replaceState(null, '', `#${path}?${qs}`);
+  }, [qs, openId]);
+  const routeQs = queryOf(filtersOf(query));
+  useEffect(() => {
+    if (routeQs !== qs) setFilters(filtersOf(query));
+  }, [routeQs]);
+  const href = (id: number | null) => (id === null ? `#/?${qs}` : `#/inspection/${id}?${qs}`);
+
   const [stations, setStations] = useState<StationInfo[]>([]);
   useEffect(() => void api<{ items: StationInfo[] }>('GET', '/api/stations').then((r) => setStations(r.items)), []);
   const [items, setItems] = useState<Inspection[]>([]);
@@ -63,27 +101,24 @@ export function Gallery({ me, openId }: { me: Me; openId: number | null; query: 
   const [live, setLive] = useState(false);
   const [counters, setCounters] = useState<{ parts: number; pass: number; fail: number; uninspected: number } | null>(null);
   const [labels, setLabels] = useState<string[]>([]);
+  const [selected, setSelected] = useState<Set<number>>(new Set());
+  const [bulkMsg, setBulkMsg] = useState('');
+  const [advance, setAdvance] = useState(() => localStorage.getItem('review.advance') !== 'off');
+  const [last, setLast] = useState<LastReview | null>(null);
   const sentinel = useRef<HTMLDivElement>(null);
   const loading = useRef(false);
   /** Bumped by each change of filters: a response to older filters is not shown. */
   const generation = useRef(0);
+  /** Where the open part was in the list: once reviewed it may leave the list (Review = not reviewed), and the queue goes on from there. */
+  const openAt = useRef(-1);
 
   /** The filters as the API's query (the listing and the CSV download take the same). */
   const filterQuery = () => {
     const q = new URLSearchParams();
-    if (filters.verdict) q.set('verdict', filters.verdict);
-    if (filters.class) q.set('class', filters.class);
-    if (filters.reviewed) q.set('reviewed', filters.reviewed);
-    if (filters.station) q.set('station', filters.station);
-    if (filters.partId) q.set('partId', filters.partId);
-    if (filters.lot) q.set('lot', filters.lot);
-    const from = isoOfLocal(filters.from);
-    const to = isoOfLocal(filters.to);
-    if (from) q.set('from', from);
-    if (to) q.set('to', to);
+    for (const k of FILTER_KEYS) if (filters[k]) q.set(k, filters[k]);
     return q;
   };
-  const query = (c?: string | null) => {
+  const listUrl = (c?: string | null) => {
     const q = filterQuery();
     q.set('limit', '48');
     if (c) q.set('cursor', c);
@@ -96,7 +131,7 @@ export function Gallery({ me, openId }: { me: Me; openId: number | null; query: 
     const gen = reset ? ++generation.current : generation.current;
     loading.current = true;
     try {
-      const r = await api<{ items: Inspection[]; nextCursor: string | null }>('GET', query(reset ? undefined : cursor));
+      const r = await api<{ items: Inspection[]; nextCursor: string | null }>('GET', listUrl(reset ? undefined : cursor));
       if (gen !== generation.current) return;
       // A card the live feed put on top already (a spool replayed: captured long ago) is not shown twice.
       setItems((prev) => {
@@ -109,10 +144,10 @@ export function Gallery({ me, openId }: { me: Me; openId: number | null; query: 
       if (gen === generation.current) loading.current = false;
     }
   };
-  useEffect(
-    () => void loadMore(true),
-    [filters.verdict, filters.class, filters.reviewed, filters.station, filters.partId, filters.lot, filters.from, filters.to],
-  );
+  useEffect(() => {
+    setSelected(new Set());
+    void loadMore(true);
+  }, [qs]);
   useEffect(
     () =>
       void api<{ items: { labels?: string[]; name: string }[] }>('GET', '/api/recipes').then(async (r) => {
@@ -128,56 +163,117 @@ export function Gallery({ me, openId }: { me: Me; openId: number | null; query: 
     if (sentinel.current) io.observe(sentinel.current);
     return () => io.disconnect();
   });
-  // Live mode: new results and the line's counters stream in (server-sent events).
+  // Live mode: new results and the line's counters stream in (server-sent events), filtered as the listing is.
   useEffect(() => {
     if (!live) return;
     const es = new EventSource('/api/live');
     es.addEventListener('inspection', (e) => {
       const it = JSON.parse((e as MessageEvent).data) as Inspection;
-      if (filters.verdict && it.verdict !== filters.verdict) return;
-      if ((filters.partId && it.partId !== filters.partId) || (filters.lot && it.lot !== filters.lot)) return;
-      if (filters.to) return; // a window that ends in the past takes no new parts
-      setItems((prev) => [it, ...prev].slice(0, 500));
+      if (matches(it, filters)) setItems((prev) => [it, ...prev.filter((x) => x.id !== it.id)].slice(0, 500));
     });
     es.addEventListener('counters', (e) => setCounters(JSON.parse((e as MessageEvent).data)));
-    return () => es.close();
-  }, [live, filters.verdict, filters.partId, filters.lot, filters.to]);
+    return () => {
+      es.close();
+      // Counters that no longer move are not shown as if they did.
+      setCounters(null);
+    };
+  }, [live, qs]);
 
   const index = openId === null ? -1 : items.findIndex((x) => x.id === openId);
+  if (index >= 0) openAt.current = index;
+  else if (openId === null) openAt.current = -1;
+  // The open part left the list (reviewed, under Review = not reviewed): the part now in its place is next.
+  const gone = openId !== null && index < 0 && openAt.current >= 0;
+  const prev = index > 0 ? items[index - 1].id : gone && openAt.current > 0 ? items[Math.min(openAt.current, items.length) - 1]?.id : null;
+  const next = index >= 0 ? (items[index + 1]?.id ?? null) : gone ? (items[openAt.current]?.id ?? null) : null;
+
+  // Closing the dialog gives the focus back to the card of the part it last showed.
+  const lastOpen = useRef<number | null>(null);
+  useEffect(() => {
+    if (openId !== null) lastOpen.current = openId;
+    else if (lastOpen.current !== null) {
+      document.querySelector<HTMLElement>(`a[data-testid="card"][href^="#/inspection/${lastOpen.current}?"]`)?.focus();
+      lastOpen.current = null;
+    }
+  }, [openId]);
+
+  const onReviewed = (r: LastReview) => {
+    setLast(r);
+    // The queue advances once a part has a new label; the list then reloads under the filters.
+    if (advance && r.created && next !== null) location.hash = href(next);
+    void loadMore(true);
+  };
+  const undo = async () => {
+    if (!last) return;
+    try {
+      const r = await api<{ current: { label: string } | null }>('DELETE', `/api/inspections/${last.id}/reviews/${last.reviewId}`);
+      setLast({ ...last, undone: r.current ? labelText(r.current.label) : t('review:unreviewed') });
+      void loadMore(true);
+    } catch (err) {
+      setLast({ ...last, error: (err as Error).message });
+    }
+  };
+  const quality = can(me, 'quality');
+  const toggle = (id: number) =>
+    setSelected((s) => {
+      const n = new Set(s);
+      if (n.has(id)) n.delete(id);
+      else n.add(id);
+      return n;
+    });
+  const bulk = async (label: 'confirmed' | 'false_reject') => {
+    try {
+      const r = await api<{ created: number; unchanged: number; refused: { id: number; code: string }[] }>('POST', '/api/reviews/bulk', {
+        ids: [...selected],
+        label,
+      });
+      setBulkMsg(
+        t('review:bulkDone', { created: r.created, unchanged: r.unchanged, refused: r.refused.length, label: labelText(label) }) +
+          (r.refused.length ? ` (${[...new Set(r.refused.map((x) => x.code))].join(', ')})` : ''),
+      );
+      setSelected(new Set());
+      void loadMore(true);
+    } catch (err) {
+      setBulkMsg((err as Error).message);
+    }
+  };
+  const set = (p: Partial<Filters>) => setFilters((f) => ({ ...f, ...p }));
+  // Behind the open dialog the gallery is inert: Tab and screen readers stay in the dialog.
+  const inert = openId !== null ? { inert: true } : {};
   return (
     <>
-      <div class="filters">
+      <div class="filters" {...inert}>
         <label>
-          Verdict{' '}
-          <select value={filters.verdict} onChange={(e) => setFilters({ ...filters, verdict: (e.target as HTMLSelectElement).value })}>
-            <option value="">all</option>
-            <option value="fail">fail</option>
-            <option value="uninspected">uninspected</option>
-            <option value="pass">pass</option>
+          {t('gallery:verdict')}{' '}
+          <select value={filters.verdict} onChange={(e) => set({ verdict: (e.target as HTMLSelectElement).value })}>
+            <option value="">{t('gallery:all')}</option>
+            <option value="fail">{t('verdict.fail')}</option>
+            <option value="uninspected">{t('verdict.uninspected')}</option>
+            <option value="pass">{t('verdict.pass')}</option>
           </select>
         </label>
         <label>
-          Class{' '}
-          <select value={filters.class} onChange={(e) => setFilters({ ...filters, class: (e.target as HTMLSelectElement).value })}>
-            <option value="">all</option>
+          {t('gallery:class')}{' '}
+          <select value={filters.class} onChange={(e) => set({ class: (e.target as HTMLSelectElement).value })}>
+            <option value="">{t('gallery:all')}</option>
             {labels.map((l) => (
               <option value={l}>{l}</option>
             ))}
           </select>
         </label>
         <label>
-          Review{' '}
-          <select value={filters.reviewed} onChange={(e) => setFilters({ ...filters, reviewed: (e.target as HTMLSelectElement).value })}>
-            <option value="">any</option>
-            <option value="false">not reviewed</option>
-            <option value="true">reviewed</option>
+          {t('gallery:review')}{' '}
+          <select data-testid="reviewed-filter" value={filters.reviewed} onChange={(e) => set({ reviewed: (e.target as HTMLSelectElement).value })}>
+            <option value="">{t('gallery:any')}</option>
+            <option value="false">{t('gallery:notReviewed')}</option>
+            <option value="true">{t('gallery:reviewed')}</option>
           </select>
         </label>
         {stations.length > 1 && (
           <label>
-            Station{' '}
-            <select value={filters.station} onChange={(e) => setFilters({ ...filters, station: (e.target as HTMLSelectElement).value })}>
-              <option value="">all</option>
+            {t('gallery:station')}{' '}
+            <select value={filters.station} onChange={(e) => set({ station: (e.target as HTMLSelectElement).value })}>
+              <option value="">{t('gallery:all')}</option>
               {stations.map((st) => (
                 <option value={st.id}>
                   {st.id}
@@ -189,59 +285,120 @@ export function Gallery({ me, openId }: { me: Me; openId: number | null; query: 
         )}
         {/* A serial finds its part whatever its verdict: looking one up clears the verdict filter. */}
         <SearchField
-          label="Serial"
+          label={t('gallery:serial')}
           testId="serial"
           size={14}
           value={filters.partId}
           onApply={(partId) => setFilters((f) => ({ ...f, partId, verdict: partId ? '' : f.verdict }))}
         />
-        <SearchField label="Lot" testId="lot" size={10} value={filters.lot} onApply={(lot) => setFilters((f) => ({ ...f, lot }))} />
+        <SearchField label={t('gallery:lot')} testId="lot" size={10} value={filters.lot} onApply={(lot) => set({ lot })} />
         {filters.lot && (
           <a data-testid="lot-page" href={lotHref(filters.lot)}>
-            lot page
+            {t('gallery:lotPage')}
           </a>
         )}
-        <TimeBound label="From" testId="from" value={filters.from} onChange={(from) => setFilters({ ...filters, from })} />
-        <TimeBound label="To" testId="to" value={filters.to} onChange={(to) => setFilters({ ...filters, to })} />
+        <TimeBound label={t('gallery:from')} testId="from" value={filters.from} onChange={(from) => set({ from })} />
+        <TimeBound label={t('gallery:to')} testId="to" value={filters.to} onChange={(to) => set({ to })} />
         <a class="csv" data-testid="csv" href={`/api/inspections.csv?${filterQuery()}`} download>
           CSV
         </a>
         <label class="live">
-          <input type="checkbox" checked={live} onChange={(e) => setLive((e.target as HTMLInputElement).checked)} /> Live
+          <input type="checkbox" checked={live} onChange={(e) => setLive((e.target as HTMLInputElement).checked)} /> {t('gallery:live')}
         </label>
+        {quality && (
+          <label>
+            <input
+              type="checkbox"
+              data-testid="advance"
+              checked={advance}
+              onChange={(e) => {
+                const on = (e.target as HTMLInputElement).checked;
+                localStorage.setItem('review.advance', on ? 'on' : 'off');
+                setAdvance(on);
+              }}
+            />{' '}
+            {t('gallery:advance')}
+          </label>
+        )}
         {counters && (
-          <span class="counters">
-            parts {counters.parts} · pass {counters.pass} · fail {counters.fail} · uninspected {counters.uninspected}
+          <span class="counters" data-testid="live-counters">
+            {t('gallery:counters', counters)}
           </span>
         )}
       </div>
-      <div class="grid">
-        {items.map((it) => (
-          <a class={`card ${it.verdict}`} href={`#/inspection/${it.id}`} data-testid="card">
-            {it.images.includes('thumb') ? (
-              <img src={`/api/inspections/${it.id}/image?variant=thumb`} alt={`part ${it.partSeq}`} loading="lazy" />
-            ) : (
-              <div class="noimg">no image</div>
-            )}
-            <span>
-              {it.partId ?? `#${it.partSeq}`} {it.verdict}
-              {it.defects[0] ? ` · ${it.defects[0].class} ${it.defects[0].score.toFixed(2)}` : it.errorCode ? ` · ${it.errorCode}` : ''}
+      {quality && (selected.size > 0 || bulkMsg) && (
+        <div class="bulk" data-testid="bulk-bar" {...inert}>
+          {selected.size > 0 && (
+            <>
+              <span>{t('gallery:selected', { count: selected.size })}</span>
+              <button type="button" onClick={() => void bulk('confirmed')}>
+                {t('review:confirm')}
+              </button>
+              {filters.verdict !== 'pass' && (
+                <button type="button" onClick={() => void bulk('false_reject')}>
+                  {t('review:falseReject')}
+                </button>
+              )}
+              <button type="button" onClick={() => setSelected(new Set())}>
+                {t('gallery:clearSelection')}
+              </button>
+            </>
+          )}
+          {bulkMsg && (
+            <span class="note" data-testid="bulk-result">
+              {bulkMsg}
             </span>
-          </a>
-        ))}
-      </div>
-      <div ref={sentinel} class="muted pad">
-        {cursor === null ? (items.length ? 'That is all.' : 'Nothing matches.') : 'Loading…'}
-      </div>
-      {openId !== null && (
-        <Detail
-          id={openId}
-          me={me}
-          prev={index > 0 ? items[index - 1].id : null}
-          next={index >= 0 && index < items.length - 1 ? items[index + 1].id : null}
-          onReviewed={() => void loadMore(true)}
-        />
+          )}
+        </div>
       )}
+      {quality && items.length > 0 && (
+        <p class="select-all" {...inert}>
+          <button type="button" data-testid="select-all" onClick={() => setSelected(new Set(items.map((x) => x.id)))}>
+            {t('gallery:selectAll', { count: items.length })}
+          </button>
+        </p>
+      )}
+      <div class="grid" {...inert}>
+        {items.map((it) => {
+          // The finding the filter asked for, else the part's top one.
+          const shown = (filters.class && it.defects.find((d) => d.class === filters.class)) || it.defects[0];
+          return (
+            <div class={`card ${it.verdict}${selected.has(it.id) ? ' selected' : ''}`}>
+              <a href={href(it.id)} data-testid="card">
+                {it.images.includes('thumb') ? (
+                  <img src={`/api/inspections/${it.id}/image?variant=thumb`} alt={t('gallery:partAlt', { seq: it.partSeq })} loading="lazy" />
+                ) : (
+                  <div class="noimg">{t('gallery:noImage')}</div>
+                )}
+                <span>
+                  {it.partId ?? `#${it.partSeq}`} {it.verdict}
+                  {shown ? ` · ${shown.class} ${shown.score.toFixed(2)}` : it.errorCode ? ` · ${it.errorCode}` : ''}
+                  {it.review && (
+                    <b class={`badge ${it.review.label}`} data-testid="badge">
+                      {labelText(it.review.label)}
+                    </b>
+                  )}
+                </span>
+              </a>
+              {quality && (
+                <label class="pick">
+                  <input
+                    type="checkbox"
+                    data-testid="pick"
+                    checked={selected.has(it.id)}
+                    onChange={() => toggle(it.id)}
+                    aria-label={t('gallery:select', { part: it.partId ?? `#${it.partSeq}` })}
+                  />
+                </label>
+              )}
+            </div>
+          );
+        })}
+      </div>
+      <div ref={sentinel} class="muted pad" {...inert}>
+        {cursor === null ? (items.length ? t('gallery:end') : t('gallery:none')) : t('loading')}
+      </div>
+      {openId !== null && <Detail id={openId} me={me} prev={prev} next={next} href={href} last={last} onUndo={() => void undo()} onReviewed={onReviewed} />}
     </>
   );
 }

@@ -73,7 +73,17 @@ const toDate = (v: string | number | Date) => (v instanceof Date ? v : new Date(
 
 /** Date and time in the plant's zone, with the zone's short name (e.g. "02.12.2026, 09:15 MEZ"). */
 export function fmtDateTime(v: string | number | Date, opts: Intl.DateTimeFormatOptions = {}): string {
-  return new Intl.DateTimeFormat(language(), { dateStyle: 'short', timeStyle: 'short', timeZone: plantZone, timeZoneName: 'short', ...opts }).format(toDate(v));
+  // (dateStyle and timeStyle cannot be combined with timeZoneName: the fields are spelt out.)
+  return new Intl.DateTimeFormat(language(), {
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    timeZone: plantZone,
+    timeZoneName: 'short',
+    ...opts,
+  }).format(toDate(v));
 }
 /** Date and time to the second (for records). */
 export function fmtDateTimeSeconds(v: string | number | Date): string {
