@@ -4,9 +4,12 @@
  * size on screen at any zoom, and the findings table and the boxes highlighting each other.
  * Everything is measured off the rendered page (bounding boxes), not read from the component's state.
  */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Station } from '../src/main.js';
+import { PACKAGE_ROOT } from '../src/paths.js';
 import { describeViolations, haveBrowser, horizontalOverflow, launchBrowser, loggedInPage, seriousA11yViolations, warnIfNoBrowser } from './helpers/browser.js';
 import { startTestStation } from './helpers/station.js';
 
@@ -53,6 +56,11 @@ async function openPart(page: Page): Promise<{ pane: Locator; img: Locator }> {
 function onScreen(img: Box, sx: number, sy: number): [number, number] {
   return [img.x + (sx / part.width) * img.width, img.y + (sy / part.height) * img.height];
 }
+
+const shot = (page: Page, name: string) => {
+  mkdirSync(path.join(PACKAGE_ROOT, 'test-results'), { recursive: true });
+  return page.screenshot({ path: path.join(PACKAGE_ROOT, 'test-results', `viewer-${name}.png`) });
+};
 
 async function wheelAt(page: Page, x: number, y: number, deltaY: number): Promise<void> {
   await page.mouse.move(x, y);
@@ -204,6 +212,7 @@ describe.skipIf(!haveBrowser)('the image viewer in a real browser', () => {
     expect(Math.abs(o2.x - v2.x)).toBeLessThanOrEqual(1);
     expect(Math.abs(o2.y - v2.y)).toBeLessThanOrEqual(1);
 
+    await shot(page, 'side-by-side');
     const vs = await seriousA11yViolations(page);
     expect(vs, describeViolations(vs)).toEqual([]);
   });
@@ -227,6 +236,7 @@ describe.skipIf(!haveBrowser)('the image viewer in a real browser', () => {
         expect(w > 0.5 && h > 0.5, `labels ${i} and ${j} overlap`).toBe(false);
       }
 
+    await shot(page, 'boxes');
     const label1 = await box(labels.first());
     const box1 = await box(pane.locator('rect.box').first());
     const img1 = await box(img);
@@ -234,6 +244,7 @@ describe.skipIf(!haveBrowser)('the image viewer in a real browser', () => {
     const p = await box(pane);
     for (let i = 0; i < 3; i++) await wheelAt(page, p.x + p.width / 2, p.y + p.height / 2, -Math.log(4) / 3 / 0.0018);
     const img4 = await box(img);
+    await shot(page, 'boxes-4x');
     expect(img4.width / img1.width).toBeCloseTo(4, 1);
     const label4 = await box(labels.first());
     expect(Math.abs(label4.height - label1.height)).toBeLessThanOrEqual(0.5);
@@ -301,6 +312,7 @@ describe.skipIf(!haveBrowser)('the image viewer in a real browser', () => {
     const panes = page.getByRole('dialog').locator('.viewer');
     await expect.poll(() => panes.count()).toBe(2);
     const [a, b] = [await box(panes.nth(0)), await box(panes.nth(1))];
+    await shot(page, 'phone');
     expect(b.y).toBeGreaterThanOrEqual(a.y + a.height - 1);
     expect(a.width).toBeGreaterThan(300);
     expect(await horizontalOverflow(page)).toBe(0);
