@@ -323,9 +323,11 @@ export function Viewer({ it }: { it: Inspection }) {
         <button type="button" onClick={() => setView(FIT)} disabled={view.zoom === 1}>
           {t('viewer:reset')}
         </button>
-        <output class="zoom" data-testid="zoom" aria-label={t('viewer:zoom')}>
-          {fmtPercent(view.zoom, 0)}
-        </output>
+        {/* Not an <output>: a live region would speak every wheel step, and the review's status is the dialog's one status. */}
+        <span class="zoom">
+          <span class="sr-only">{t('viewer:zoom')} </span>
+          <span data-testid="zoom">{fmtPercent(view.zoom, 0)}</span>
+        </span>
         <span class="muted hint">{t('viewer:hint')}</span>
       </div>
     </div>
