@@ -89,7 +89,7 @@ interface Placed {
 
 /**
  * The boxes in screen space: stroke and text keep their size at any zoom. A label goes above its box
- * (inside it at the top edge of the pane) and steps down past any label already placed that it would cover.
+ * (inside it when there is no room above) and steps down past any label already placed that it would cover.
  */
 function layout(defects: Defect[], toScreen: (sx: number, sy: number) => [number, number]): Placed[] {
   const out: Placed[] = [];
@@ -103,9 +103,12 @@ function layout(defects: Defect[], toScreen: (sx: number, sy: number) => [number
     const [x2, y2] = toScreen(d.box![2], d.box![3]);
     const text = `${d.class} ${fmtNumber(d.score, { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
     const w = textWidth(text) + 8;
-    let y = y1 >= LABEL_H ? y1 - LABEL_H : y1;
-    for (let n = 0; n < defects.length && out.some((p) => overlaps(p.label, x1, y, w)); n++) y += LABEL_H;
-    out.push({ i, d, x: x1, y: y1, w: x2 - x1, h: y2 - y1, label: { x: x1, y, w, text } });
+    // Zoomed in, a box cut by the pane's top or left edge keeps its label in view, at the edge.
+    const x = Math.max(x1, Math.min(0, x2 - w));
+    let y = y1 >= LABEL_H ? y1 - LABEL_H : Math.max(y1, Math.min(0, y2 - LABEL_H));
+    // Each label placed can cover at most two steps of the way down.
+    for (let n = 0; n <= 2 * out.length && out.some((p) => overlaps(p.label, x, y, w)); n++) y += LABEL_H;
+    out.push({ i, d, x: x1, y: y1, w: x2 - x1, h: y2 - y1, label: { x, y, w, text } });
   }
   return out;
 }
