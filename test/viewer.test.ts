@@ -299,7 +299,7 @@ describe.skipIf(!haveBrowser)('the image viewer in a real browser', () => {
     expect(await page.locator('table.findings th').allTextContents()).toEqual(['Klasse', 'Score', 'zählt', 'Größe']);
   });
 
-  it('fits a 390 × 844 phone: the image as wide as the screen at most, nothing scrolls sideways, side by side stacks', async () => {
+  it('fits a 390 × 844 phone: the image as wide as the screen at most, nothing scrolls sideways, two fingers zoom, side by side stacks', async () => {
     const page = await loggedInPage(browser!, station!.url!, { password: PASSWORD, viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
     const { pane, img } = await openPart(page);
     const p = await box(pane);
@@ -307,6 +307,33 @@ describe.skipIf(!haveBrowser)('the image viewer in a real browser', () => {
     expect(p.x).toBeGreaterThanOrEqual(0);
     expect(p.x + p.width).toBeLessThanOrEqual(390);
     expect(Math.abs(i.width - p.width)).toBeLessThanOrEqual(2);
+    expect(await horizontalOverflow(page)).toBe(0);
+
+    // Two fingers spreading from 40 to 120 px apart zoom 3× about their midpoint, which stays on its image point.
+    const cdp = await page.context().newCDPSession(page);
+    const [mx, my] = [p.x + p.width / 2 - 30, p.y + p.height / 2 + 10];
+    const sx = ((mx - i.x) / i.width) * part.width;
+    const sy = ((my - i.y) / i.height) * part.height;
+    const touch = (type: 'touchStart' | 'touchMove' | 'touchEnd', d: number) =>
+      cdp.send('Input.dispatchTouchEvent', {
+        type,
+        touchPoints:
+          type === 'touchEnd'
+            ? []
+            : [
+                { x: mx - d, y: my, id: 1 },
+                { x: mx + d, y: my, id: 2 },
+              ],
+      });
+    await touch('touchStart', 20);
+    for (const d of [30, 45, 60]) await touch('touchMove', d);
+    await touch('touchEnd', 0);
+    await settle(page);
+    const pinched = await box(img);
+    expect(pinched.width / i.width).toBeCloseTo(3, 1);
+    const [x, y] = onScreen(pinched, sx, sy);
+    expect(Math.abs(x - mx)).toBeLessThanOrEqual(2);
+    expect(Math.abs(y - my)).toBeLessThanOrEqual(2);
     expect(await horizontalOverflow(page)).toBe(0);
     await page.getByLabel('Side by side').check();
     const panes = page.getByRole('dialog').locator('.viewer');

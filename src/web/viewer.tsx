@@ -139,7 +139,8 @@ function Pane({
   const ref = useRef<HTMLDivElement>(null);
   const [pane, setPane] = useState<Size | null>(null);
   const [loaded, setLoaded] = useState<Size | null>(null);
-  const drag = useRef<{ id: number; x: number; y: number } | null>(null);
+  // The pointers down on the pane (pane px): one drags, two pinch.
+  const pointers = useRef(new Map<number, [number, number]>());
   const hot = useHot();
   useLayoutEffect(() => {
     const el = ref.current!;
@@ -178,25 +179,34 @@ function Pane({
         change((v, p, i) => zoomAt(v, v.zoom * Math.exp(-dy * 0.0018), px, py, p, i));
       }}
       onPointerDown={(e) => {
-        if (e.button !== 0) return;
-        drag.current = { id: e.pointerId, x: e.clientX, y: e.clientY };
+        if (e.pointerType === 'mouse' && e.button !== 0) return;
+        pointers.current.set(e.pointerId, local(e));
         ref.current!.setPointerCapture?.(e.pointerId);
       }}
       onPointerMove={(e) => {
-        const d = drag.current;
-        if (!d || d.id !== e.pointerId) return;
-        const dx = e.clientX - d.x;
-        const dy = e.clientY - d.y;
-        d.x = e.clientX;
-        d.y = e.clientY;
-        change((v, p, i) => clampView({ ...v, x: v.x + dx, y: v.y + dy }, p, i));
+        const down = pointers.current;
+        if (!down.has(e.pointerId) || down.size > 2) return;
+        const before = [...down.values()];
+        down.set(e.pointerId, local(e));
+        const after = [...down.values()];
+        if (down.size === 1) {
+          const [dx, dy] = [after[0][0] - before[0][0], after[0][1] - before[0][1]];
+          change((v, p, i) => clampView({ ...v, x: v.x + dx, y: v.y + dy }, p, i));
+          return;
+        }
+        // A pinch: zoom by the fingers' spread about their midpoint, and pan as the midpoint moves.
+        const mid = (q: [number, number][]) => [(q[0][0] + q[1][0]) / 2, (q[0][1] + q[1][1]) / 2];
+        const spread = (q: [number, number][]) => Math.hypot(q[0][0] - q[1][0], q[0][1] - q[1][1]);
+        if (spread(before) < 1) return;
+        const [m0, m1] = [mid(before), mid(after)];
+        const factor = spread(after) / spread(before);
+        change((v, p, i) => {
+          const z = zoomAt(v, v.zoom * factor, m0[0], m0[1], p, i);
+          return clampView({ ...z, x: z.x + m1[0] - m0[0], y: z.y + m1[1] - m0[1] }, p, i);
+        });
       }}
-      onPointerUp={() => {
-        drag.current = null;
-      }}
-      onPointerCancel={() => {
-        drag.current = null;
-      }}
+      onPointerUp={(e) => void pointers.current.delete(e.pointerId)}
+      onPointerCancel={(e) => void pointers.current.delete(e.pointerId)}
       onDblClick={() => onView(() => FIT)}
     >
       {it.images.includes(variant) ? (
@@ -253,7 +263,7 @@ function Pane({
 
 /**
  * The part's images: the left pane of the detail view. Fitted to the pane; the wheel zooms at the
- * pointer (1–16×), a drag pans, a double-click or 0 fits again, + and − zoom at the centre. Side by
+ * pointer (1–16×), as do two fingers; a drag pans, a double-click or 0 fits again, + and − zoom at the centre. Side by
  * side shows the original and the overlay at one shared zoom and pan. `o` toggles overlay and original.
  */
 export function Viewer({ it }: { it: Inspection }) {
