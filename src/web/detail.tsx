@@ -111,27 +111,31 @@ export function Detail(p: {
       setMsg((err as Error).message);
     }
   };
+  // What was just added can be taken back (a label said again added nothing).
+  const canUndo = !!(quality && p.last?.created && !p.last.undone && !p.last.error);
   // Keyboard review: c confirmed, f false reject, e escape, u undo; arrows step; Esc closes; o toggles overlay.
   useEffect(() => {
     const on = (e: KeyboardEvent) => {
       trapTab(e, dialog.current);
+      if (e.key === 'Escape') {
+        location.hash = href(null);
+        return;
+      }
       // Typing in the dialog's own fields is not a shortcut (a field outside it is inert while it is open).
       const target = e.target as HTMLElement;
       if (['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName) && dialog.current?.contains(target)) return;
       if (e.ctrlKey || e.metaKey || e.altKey) return;
-      if (e.key === 'Escape') location.hash = href(null);
-      else if (e.key === 'ArrowLeft' && prev) location.hash = href(prev);
+      if (e.key === 'ArrowLeft' && prev) location.hash = href(prev);
       else if (e.key === 'ArrowRight' && next) location.hash = href(next);
       else if (quality && e.key === 'c') void review('confirmed');
       else if (quality && e.key === 'f') void review('false_reject');
       else if (quality && e.key === 'e') void review('escape');
-      else if (quality && e.key === 'u' && p.last && !p.last.undone && !p.last.error) p.onUndo();
+      else if (e.key === 'u' && canUndo) p.onUndo();
     };
     addEventListener('keydown', on);
     return () => removeEventListener('keydown', on);
   });
   const status = msg || (p.last ? lastText(p.last) : '');
-  const canUndo = quality && p.last && !p.last.undone && !p.last.error;
   // A part that does not exist (or a failed request) says so; it never stays "Loading…".
   if (!it)
     return (
@@ -162,7 +166,7 @@ export function Detail(p: {
         {current && (
           <p class="reviewed" data-testid="reviewed">
             {t('review:current')}: <b>{labelText(current.label)}</b>
-            {current.class ? ` (${current.class})` : ''} · {current.by}
+            {current.class ? ` (${current.class})` : ''} {t('review:by', { by: current.by })}
           </p>
         )}
         {it.lot && (
@@ -250,7 +254,7 @@ export function Detail(p: {
             {reviews.map((r) => (
               <li>
                 {labelText(r.label)}
-                {r.class ? ` (${r.class})` : ''} · {r.by}, {fmtDateTime(r.at)}
+                {r.class ? ` (${r.class})` : ''} {t('review:by', { by: r.by })}, {fmtDateTime(r.at)}
                 {r.note ? `: ${r.note}` : ''}
                 {quality && r === current && (
                   <>

@@ -82,6 +82,8 @@ function matches(it: Inspection, f: Filters): boolean {
 export function Gallery({ me, openId, query }: { me: Me; openId: number | null; query: URLSearchParams }) {
   const [filters, setFilters] = useState<Filters>(() => filtersOf(query));
   const qs = queryOf(filters);
+  /** Review = not reviewed: the review queue, which moves on by itself after each review. */
+  const queue = filters.reviewed === 'false';
   // The URL follows the filters (a reload, a link sent to a colleague keep them), and a URL
   // typed or stepped back to sets them.
   useEffect(() => {
@@ -199,8 +201,9 @@ export function Gallery({ me, openId, query }: { me: Me; openId: number | null; 
 
   const onReviewed = (r: LastReview) => {
     setLast(r);
-    // The queue advances once a part has a new label; the list then reloads under the filters.
-    if (advance && r.created && next !== null) location.hash = href(next);
+    // The queue (Review = not reviewed) advances once a part has a new label; the list then
+    // reloads under the filters. Elsewhere the part stays open: a key pressed twice is one review.
+    if (queue && advance && r.created && next !== null) location.hash = href(next);
     void loadMore(true);
   };
   const undo = async () => {
@@ -305,7 +308,7 @@ export function Gallery({ me, openId, query }: { me: Me; openId: number | null; 
         <label class="live">
           <input type="checkbox" checked={live} onChange={(e) => setLive((e.target as HTMLInputElement).checked)} /> {t('gallery:live')}
         </label>
-        {quality && (
+        {quality && queue && (
           <label>
             <input
               type="checkbox"

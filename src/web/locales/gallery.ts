@@ -15,7 +15,7 @@ export default {
     from: 'From',
     to: 'To',
     live: 'Live',
-    advance: 'Next part after a review',
+    advance: 'Next part after each review',
     counters: 'parts {{parts}} · pass {{pass}} · fail {{fail}} · uninspected {{uninspected}}',
     selected_one: '{{count}} part selected',
     selected_other: '{{count}} parts selected',
