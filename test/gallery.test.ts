@@ -78,7 +78,28 @@ describe.skipIf(!haveBrowser)('the quality gallery in a real browser', () => {
     await page.keyboard.press('Escape');
     await page.getByRole('link', { name: 'Statistics' }).click();
     await expect.poll(() => page.getByTestId('false-rejects').textContent()).toBe('1');
-    expect(await page.locator('canvas').count()).toBe(2);
+    // The yield, the Pareto chart and one score histogram per class with findings.
+    const classes = (await station!.db.defect.findMany({ distinct: ['class'], select: { class: true } })).length;
+    expect(classes).toBeGreaterThan(0);
+    await expect.poll(() => page.getByTestId('histograms').locator('canvas').count()).toBe(classes);
+    expect(await page.locator('canvas').count()).toBe(2 + classes);
+    // Each chart is an image with a name, and its numbers are there as a table: the Pareto's classes with their counts.
+    expect(await page.getByTestId('chart-pareto').getAttribute('aria-label')).toBe('Defects by class (Pareto)');
+    const pareto = (
+      await station!.api!.inject({
+        method: 'GET',
+        url: '/api/stats/pareto',
+        headers: { cookie: (await page.context().cookies()).map((c) => `${c.name}=${c.value}`).join('; ') },
+      })
+    ).json();
+    const rows = await page.getByTestId('table-pareto').locator('tbody tr').allTextContents();
+    expect(rows.length).toBe(pareto.classes.length);
+    expect(rows[0]).toContain(`${pareto.classes[0].class}${pareto.classes[0].count}`);
+    // Saved as a PNG.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('png-pareto').click()]);
+    expect(download.suggestedFilename()).toBe('pareto.png');
+    const png = readFileSync((await download.path())!);
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
     const painted = await page
       .locator('canvas')
       .first()

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { atThreshold, type OperatingPoint } from '../eval/metrics.js';
 import { api, can, type Me } from './api.js';
-import { ChartBox } from './chart.js';
+import { ChartBox, curveTable } from './chart.js';
 
 interface RecipeThresholds {
   default?: { minScore: number };
@@ -289,6 +289,13 @@ function EvalView({ rep, current, proposed }: { rep: EvalReportView; current: nu
       </table>
       <div class="curves">
         <ChartBox
+          title="ROC curve: recall against false-reject rate, with the current and proposed operating points"
+          file={`roc-${rep.dataset.name}`}
+          table={curveTable(
+            'false-reject rate',
+            'recall',
+            rep.curves.roc.map((p) => ({ x: p.fpr, y: p.tpr })),
+          )}
           config={{
             type: 'line',
             data: {
@@ -314,6 +321,13 @@ function EvalView({ rep, current, proposed }: { rep: EvalReportView; current: nu
           }}
         />
         <ChartBox
+          title="precision against recall"
+          file={`pr-${rep.dataset.name}`}
+          table={curveTable(
+            'recall',
+            'precision',
+            rep.curves.pr.map((p) => ({ x: p.recall, y: p.precision })),
+          )}
           config={{
             type: 'line',
             data: {

@@ -5,7 +5,7 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, can, type Me } from './api.js';
-import { ChartBox } from './chart.js';
+import { ChartBox, curveTable } from './chart.js';
 
 interface Rule {
   minScore: number;
@@ -447,6 +447,13 @@ function SuggestionView({ s }: { s: Suggestion }) {
       </table>
       <div class="curves">
         <ChartBox
+          title="recall against false-reject rate, per-class recall target 0.8 to 1"
+          file="suggest-curve"
+          table={curveTable(
+            'false-reject rate',
+            'recall',
+            s.curve.map((p) => ({ x: p.falseRejectRate, y: p.recall })),
+          )}
           config={{
             type: 'line',
             data: {
