@@ -49,6 +49,18 @@ interface ModelDocsView {
 /** The image-score threshold a recipe rejects at: anomaly models use anomalyScore, the rest the default minimum score. */
 const isAnomaly = (family: string | undefined) => family?.startsWith('anomalib') ?? false;
 const thresholdOf = (t: RecipeThresholds, family: string | undefined) => (isAnomaly(family) ? (t.anomalyScore ?? 0.5) : (t.default?.minScore ?? 0.5));
+/** A version's thresholds in one line: the default (or anomaly) limit, then each class's own. */
+function thresholdsText(th: RecipeThresholds): string {
+  const parts = [th.anomalyScore !== undefined ? `anomaly ${th.anomalyScore}` : `default ${th.default?.minScore ?? 0.5}`];
+  for (const [c, x] of Object.entries(th.classes ?? {})) parts.push(`${c} ${x.minScore}`);
+  return parts.join(' · ');
+}
+
+/** A change to the line waiting for its "yes": applying a threshold, or rolling back to a version. */
+type Pending =
+  | { recipe: string; kind: 'apply'; value: number; current: number; reason: string; thresholds: RecipeThresholds }
+  | { recipe: string; kind: 'rollback'; version: number; thresholds: RecipeThresholds };
+
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? '–' : `${(x * 100).toFixed(1)} %`);
 
 export function Recipes({ me }: { me: Me }) {
@@ -56,6 +68,28 @@ export function Recipes({ me }: { me: Me }) {
   const [versions, setVersions] = useState<Record<string, RecipeVersion[]>>({});
   const [models, setModels] = useState<Record<string, ModelDocsView>>({});
   const [candidate, setCandidate] = useState<Record<string, number>>({});
+  const [pending, setPending] = useState<Pending | null>(null);
+  /** The confirmed change goes to the line; the form then shows what the line runs. */
+  const confirm = async (p: Pending) => {
+    setPending(null);
+    try {
+      if (p.kind === 'apply') {
+        const res = await api<{ version: number }>('PUT', `/api/recipes/${encodeURIComponent(p.recipe)}/thresholds`, {
+          thresholds: p.thresholds,
+          reason: p.reason,
+        });
+        setMsg(`${p.recipe}: version ${res.version} is on the line`);
+      } else {
+        await api('POST', `/api/recipes/${encodeURIComponent(p.recipe)}/rollback`, { version: p.version });
+        setMsg(`${p.recipe}: rolled back to version ${p.version}`);
+      }
+      // The proposal is spent: the form, the cost table and the curves show the line's threshold again.
+      setCandidate(({ [p.recipe]: _spent, ...rest }) => rest);
+      await load();
+    } catch (err) {
+      setMsg((err as Error).message);
+    }
+  };
   const [msg, setMsg] = useState('');
   const load = async () => {
     const r = await api<{ items: RecipeVersion[] }>('GET', '/api/recipes');
@@ -98,22 +132,19 @@ export function Recipes({ me }: { me: Me }) {
             </p>
             {can(me, 'integrator') && (
               <form
-                onSubmit={async (e) => {
+                onSubmit={(e) => {
                   e.preventDefault();
                   const f = new FormData(e.currentTarget as HTMLFormElement);
                   const value = Number(f.get('threshold'));
                   const t = r.definition.thresholds;
-                  try {
-                    const res = await api<{ version: number }>('PUT', `/api/recipes/${encodeURIComponent(r.name)}/thresholds`, {
-                      thresholds: isAnomaly(model?.family) ? { ...t, anomalyScore: value } : { ...t, default: { ...(t.default ?? {}), minScore: value } },
-                      reason: String(f.get('reason')),
-                    });
-                    setMsg(`${r.name}: version ${res.version} is on the line`);
-                    setCandidate({ ...candidate, [r.name]: value });
-                    await load();
-                  } catch (err) {
-                    setMsg((err as Error).message);
-                  }
+                  setPending({
+                    recipe: r.name,
+                    kind: 'apply',
+                    value,
+                    current,
+                    reason: String(f.get('reason')),
+                    thresholds: isAnomaly(model?.family) ? { ...t, anomalyScore: value } : { ...t, default: { ...(t.default ?? {}), minScore: value } },
+                  });
                 }}
               >
                 <label>
@@ -137,6 +168,21 @@ export function Recipes({ me }: { me: Me }) {
                 <button type="submit">Apply to the line</button>
               </form>
             )}
+            {pending?.recipe === r.name && (
+              <div class="confirm" role="alertdialog" aria-labelledby={`confirm-${r.name}`} data-testid="confirm">
+                <p id={`confirm-${r.name}`}>
+                  {pending.kind === 'apply'
+                    ? `Put ${pending.value} on the line for ${r.name} (it runs ${pending.current})? Every part from the next frame on is decided with it; the reason is recorded: “${pending.reason}”.`
+                    : `Roll ${r.name} back to version ${pending.version} (${thresholdsText(pending.thresholds)}; it runs ${thresholdsText(r.definition.thresholds)})? Every part from the next frame on is decided with it.`}
+                </p>
+                <button type="button" class="primary" onClick={() => void confirm(pending)}>
+                  {pending.kind === 'apply' ? 'Yes, apply' : 'Yes, roll back'}
+                </button>
+                <button type="button" onClick={() => setPending(null)}>
+                  Cancel
+                </button>
+              </div>
+            )}
             {model && <ModelPanel model={model} current={current} proposed={proposed} />}
             <table>
               <thead>
@@ -145,6 +191,7 @@ export function Recipes({ me }: { me: Me }) {
                   <th>when</th>
                   <th>who</th>
                   <th>why</th>
+                  <th>thresholds</th>
                   <th />
                 </tr>
               </thead>
@@ -155,19 +202,12 @@ export function Recipes({ me }: { me: Me }) {
                     <td>{new Date(v.createdAt).toLocaleString()}</td>
                     <td>{v.author}</td>
                     <td>{v.reason}</td>
+                    <td data-testid="version-thresholds">{thresholdsText(v.definition.thresholds)}</td>
                     <td>
                       {can(me, 'integrator') && v.version !== r.version && (
                         <button
                           type="button"
-                          onClick={async () => {
-                            try {
-                              await api('POST', `/api/recipes/${encodeURIComponent(r.name)}/rollback`, { version: v.version });
-                              setMsg(`${r.name}: rolled back to version ${v.version}`);
-                              await load();
-                            } catch (err) {
-                              setMsg((err as Error).message);
-                            }
-                          }}
+                          onClick={() => setPending({ recipe: r.name, kind: 'rollback', version: v.version, thresholds: v.definition.thresholds })}
                         >
                           Roll back
                         </button>
