@@ -11,9 +11,14 @@ let browser: Browser | null = null;
 let station: Station | null = null;
 const within = { timeout: 15_000 };
 
-describe.skipIf(!haveBrowser)('the recipes page in a real browser', () => {
+describe.skipIf(!haveBrowser)('the recipes and what-if pages in a real browser', () => {
   beforeAll(async () => {
-    station = await startTestStation({ sources: [{ name: 'line', uri: 'synthetic:?seed=5&defectRate=0.5&rate=0&count=4' }], adminPassword: PASSWORD });
+    station = await startTestStation({
+      sources: [{ name: 'line', uri: 'synthetic:?seed=5&defectRate=0.5&rate=0&count=8' }],
+      adminPassword: PASSWORD,
+      recipe: { keepGood: 1 },
+    });
+    await station.recorder.flush();
     await station.line.whenIdle();
     browser = await launchBrowser();
   }, 120_000);
@@ -63,6 +68,38 @@ describe.skipIf(!haveBrowser)('the recipes page in a real browser', () => {
     expect(now.version).toBe(start.version + 2);
     expect((now.definition as { thresholds: { default?: { minScore: number } } }).thresholds.default?.minScore ?? 0.5).toBe(startMin);
     await expect.poll(() => field.inputValue(), within).toBe(String(startMin));
+    await page.context().close();
+  });
+
+  it("compares the recipe's own model by default, warns before and after running a model made for other parts, and draws both sides' boxes", async () => {
+    const page = await loggedInPage(browser!, station!.url!, { password: PASSWORD });
+    await page.getByRole('link', { name: 'What-if' }).click();
+    const model = page.locator('.reinference select[name="model"]');
+    await expect.poll(() => model.inputValue(), within).toBe('plate-defects.onnx');
+    expect(await page.getByTestId('model-mismatch').count()).toBe(0);
+    // The magnetic-tile model on plate images: said before it runs.
+    await model.selectOption('magnetic-tile.onnx');
+    await expect.poll(() => page.getByTestId('model-mismatch').textContent(), within).toContain("not recipe plate's model");
+    expect(await page.getByTestId('model-mismatch').textContent()).toContain('no class in common');
+    await page.getByRole('button', { name: 'Run in the background' }).click();
+    await expect.poll(() => page.getByTestId('comparison').count(), { timeout: 60_000 }).toBe(1);
+    await expect.poll(() => page.getByTestId('job-mismatch').textContent(), within).toContain('magnetic-tile');
+    // The recipe's own model again, stretched instead of letterboxed: no warning; every part with
+    // both sides' boxes over its thumbnail.
+    await model.selectOption('plate-defects.onnx');
+    expect(await page.getByTestId('model-mismatch').count()).toBe(0);
+    await page.locator('.reinference select[name="resize"]').selectOption('stretch');
+    await page.getByRole('button', { name: 'Run in the background' }).click();
+    await expect.poll(async () => (await station!.db.reinference.findMany({ where: { state: 'done' } })).length, { timeout: 60_000 }).toBe(2);
+    await expect.poll(() => page.getByTestId('job-mismatch').count(), within).toBe(0);
+    await page.getByTestId('only-disagree').uncheck();
+    const runs = await station!.db.reinference.findMany({ orderBy: { id: 'asc' } });
+    const parts = await station!.repo.reinferenceParts(runs.at(-1)!.id);
+    const boxes = (side: 'production' | 'candidate') => parts.reduce((n, p) => n + p[side].defects.filter((d) => d.box).length, 0);
+    expect(boxes('candidate')).toBeGreaterThan(0);
+    await expect.poll(() => page.getByTestId('pair-boxes').count(), within).toBe(parts.length);
+    await expect.poll(() => page.locator('rect.candidate-box').count(), within).toBe(boxes('candidate'));
+    expect(await page.locator('rect.line-box').count()).toBe(boxes('production'));
     await page.context().close();
   });
 });

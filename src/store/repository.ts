@@ -584,8 +584,10 @@ export class Repository {
             maxScore: true,
             truth: true,
             timings: true,
-            defects: { where: { rejecting: true }, select: { class: true, score: true } },
+            defects: { where: { rejecting: true }, select: { class: true, score: true, x1: true, y1: true, x2: true, y2: true } },
             reviews: { orderBy: { id: 'desc' }, take: 1, select: { label: true, class: true } },
+            // The source image's size: the boxes of both sides are drawn over its thumbnail.
+            images: { where: { variant: 'original' }, select: { width: true, height: true } },
           },
         },
       },
@@ -593,13 +595,15 @@ export class Repository {
     return rows.map((r) => {
       const i = r.inspection;
       const verdict = i.verdict as Verdict;
+      const original = i.images[0];
       return {
         inspectionId: i.id,
         capturedAt: i.capturedAt,
+        imageSize: original ? ([original.width, original.height] as [number, number]) : null,
         production: {
           verdict,
           maxScore: i.maxScore,
-          defects: i.defects,
+          defects: i.defects.map((d) => ({ class: d.class, score: d.score, box: d.x1 === null ? null : [d.x1, d.y1, d.x2, d.y2] })),
           processingMs: verdict === 'uninspected' ? null : processingMs(i.timings as unknown as Timings),
           outputs: i.outputs as CompactOutputs,
         },
@@ -607,7 +611,7 @@ export class Repository {
           verdict: r.verdict as Verdict,
           maxScore: r.maxScore,
           errorCode: r.errorCode,
-          defects: (r.defects as { class: string; score: number; rejecting: boolean }[]).filter((d) => d.rejecting),
+          defects: (r.defects as { class: string; score: number; rejecting: boolean; box?: number[] | null }[]).filter((d) => d.rejecting),
           latencyMs: r.latencyMs,
         },
         label: labelOf(

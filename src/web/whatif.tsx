@@ -502,19 +502,74 @@ interface Comparison {
   falseRejectsCandidate: number;
   processingMsP50: { production: number | null; candidate: number | null };
 }
+interface PairDefect {
+  class: string;
+  score: number;
+  box?: number[] | null;
+}
 interface PartPair {
   inspectionId: number;
-  production: { verdict: string; maxScore: number };
-  candidate: { verdict: string; maxScore: number };
+  imageSize: [number, number] | null;
+  production: { verdict: string; maxScore: number; defects: PairDefect[] };
+  candidate: { verdict: string; maxScore: number; defects: PairDefect[] };
   label: string | null;
   thumb: boolean;
 }
+interface CandidateModel {
+  file: string;
+  name: string;
+  family: string;
+  labels: string[];
+  usedBy: string[];
+  problem?: string;
+}
+
+/**
+ * Why a candidate may not fit the recipe's parts: not the recipe's model, another family, or no
+ * class in common with it (a model trained on other parts rejects or passes everything, and the
+ * comparison then measures nothing). Null when it is the recipe's own model.
+ */
+export function mismatchOf(candidate: CandidateModel | undefined, own: CandidateModel | undefined, recipe: string): string | null {
+  if (!candidate || !own || candidate.file === own.file) return null;
+  const common = candidate.labels.filter((l) => own.labels.includes(l));
+  const why = [`${candidate.name} (${candidate.file}) is not recipe ${recipe}'s model (${own.name})`];
+  if (candidate.family !== own.family) why.push(`another family (${candidate.family}, the recipe's is ${own.family})`);
+  if (common.length === 0)
+    why.push(`no class in common (${candidate.labels.join(', ') || 'none'} against ${own.labels.join(', ') || 'none'}): it was likely trained on other parts`);
+  return `Careful: ${why.join('; ')}. Its verdicts on these images may say little about it.`;
+}
+
+/** A thumbnail with the line's boxes (dashed) and the candidate's (solid) drawn over it. */
+function PairThumb({ p }: { p: PartPair }) {
+  if (!p.thumb) return <div class="noimg">no image</div>;
+  const boxes = (ds: PairDefect[], cls: string) =>
+    ds
+      .filter((d) => d.box)
+      .map((d) => (
+        <rect x={d.box![0]} y={d.box![1]} width={d.box![2] - d.box![0]} height={d.box![3] - d.box![1]} class={cls}>
+          <title>{`${d.class} ${d.score.toFixed(2)}`}</title>
+        </rect>
+      ));
+  return (
+    <div class="pair-thumb">
+      <img src={`/api/inspections/${p.inspectionId}/image?variant=thumb`} alt={`inspection ${p.inspectionId}`} loading="lazy" />
+      {p.imageSize && (
+        <svg viewBox={`0 0 ${p.imageSize[0]} ${p.imageSize[1]}`} preserveAspectRatio="none" data-testid="pair-boxes" aria-hidden="true">
+          {boxes(p.production.defects, 'box line-box')}
+          {boxes(p.candidate.defects, 'box candidate-box')}
+        </svg>
+      )}
+    </div>
+  );
+}
 
 function Reinference({ me, recipe }: { me: Me; recipe: string }) {
-  const [models, setModels] = useState<{ file: string; name: string; family: string; usedBy: string[]; problem?: string }[]>([]);
+  const [models, setModels] = useState<CandidateModel[]>([]);
+  const [model, setModel] = useState('');
   const [jobs, setJobs] = useState<Job[]>([]);
   const [open, setOpen] = useState<Job | null>(null);
   const [pairs, setPairs] = useState<PartPair[]>([]);
+  const [onlyDisagree, setOnlyDisagree] = useState(true);
   const [msg, setMsg] = useState('');
   const refresh = async () => {
     const list = (await api<{ items: Job[] }>('GET', '/api/reinference')).items;
@@ -522,14 +577,20 @@ function Reinference({ me, recipe }: { me: Me; recipe: string }) {
     if (open) setOpen(await api<Job>('GET', `/api/reinference/${open.id}`));
   };
   useEffect(() => void api<{ items: typeof models }>('GET', '/api/models').then((r) => setModels(r.items)), []);
+  // The recipe's own model unless another is chosen: comparing the line against itself is the safe start.
+  const own = models.find((m) => m.usedBy.includes(recipe));
+  useEffect(() => setModel(own?.file ?? ''), [recipe, own?.file]);
+  const byFile = (file: string) => models.find((m) => m.file === file);
+  const mismatch = mismatchOf(byFile(model), own, recipe);
   useEffect(() => {
     void refresh();
     const t = setInterval(() => void refresh(), 2000);
     return () => clearInterval(t);
   }, [open?.id]);
   useEffect(() => {
-    if (open?.state === 'done') void api<{ items: PartPair[] }>('GET', `/api/reinference/${open.id}/parts`).then((r) => setPairs(r.items));
-  }, [open?.id, open?.state]);
+    if (open?.state === 'done')
+      void api<{ items: PartPair[] }>('GET', `/api/reinference/${open.id}/parts?only=${onlyDisagree ? 'disagree' : 'all'}`).then((r) => setPairs(r.items));
+  }, [open?.id, open?.state, onlyDisagree]);
   return (
     <div class="reinference">
       <h3>Compare a model on the stored images</h3>
@@ -541,7 +602,7 @@ function Reinference({ me, recipe }: { me: Me; recipe: string }) {
             try {
               const j = await api<Job>('POST', '/api/reinference', {
                 recipe,
-                model: String(f.get('model')),
+                model: model || undefined,
                 ...(f.get('resize') ? { resize: String(f.get('resize')) } : {}),
                 limit: Number(f.get('limit')),
               });
@@ -554,7 +615,7 @@ function Reinference({ me, recipe }: { me: Me; recipe: string }) {
         >
           <label>
             Model{' '}
-            <select name="model">
+            <select name="model" value={model} onChange={(e) => setModel((e.target as HTMLSelectElement).value)}>
               {models
                 .filter((m) => !m.problem)
                 .map((m) => (
@@ -577,6 +638,11 @@ function Reinference({ me, recipe }: { me: Me; recipe: string }) {
             At most <input name="limit" type="number" min="1" max="20000" value="2000" /> images
           </label>
           <button type="submit">Run in the background</button>
+          {mismatch && (
+            <p class="warn" role="note" data-testid="model-mismatch">
+              {mismatch}
+            </p>
+          )}
         </form>
       )}
       {msg && <p class="note">{msg}</p>}
@@ -621,6 +687,11 @@ function Reinference({ me, recipe }: { me: Me; recipe: string }) {
       </table>
       {open?.comparison && (
         <>
+          {mismatchOf(byFile(open.candidate.model), own, recipe) && (
+            <p class="warn" data-testid="job-mismatch">
+              {`Job ${open.id}: ${mismatchOf(byFile(open.candidate.model), own, recipe)}`}
+            </p>
+          )}
           <table class="metrics" data-testid="comparison">
             <tbody>
               <tr>
@@ -653,14 +724,19 @@ function Reinference({ me, recipe }: { me: Me; recipe: string }) {
               </tr>
             </tbody>
           </table>
+          <label>
+            <input
+              type="checkbox"
+              data-testid="only-disagree"
+              checked={onlyDisagree}
+              onChange={(e) => setOnlyDisagree((e.target as HTMLInputElement).checked)}
+            />{' '}
+            only the parts they disagree on · boxes: <span class="key line-key">line</span> <span class="key candidate-key">candidate</span>
+          </label>
           <div class="grid">
             {pairs.map((p) => (
               <a class={`card ${p.candidate.verdict}`} href={`#/inspection/${p.inspectionId}`}>
-                {p.thumb ? (
-                  <img src={`/api/inspections/${p.inspectionId}/image?variant=thumb`} alt={`inspection ${p.inspectionId}`} loading="lazy" />
-                ) : (
-                  <div class="noimg">no image</div>
-                )}
+                <PairThumb p={p} />
                 <span>
                   line {p.production.verdict} {p.production.maxScore.toFixed(2)} · candidate {p.candidate.verdict} {p.candidate.maxScore.toFixed(2)}
                   {p.label ? ` · ${p.label}` : ''}
