@@ -38,6 +38,7 @@ const ACCESS: Record<string, Who> = {
   'GET /api/live': 'viewer',
   'GET /api/stats/yield': 'viewer',
   'GET /api/stats/yield.csv': 'viewer',
+  'GET /api/plant': 'viewer',
   'GET /api/stats/scores': 'viewer',
   'GET /api/stats/pareto': 'viewer',
   'GET /api/stats/stations': 'viewer',

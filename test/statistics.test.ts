@@ -9,7 +9,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { InspectionResult } from '../src/line/protocol.js';
 import { openDatabase, Repository, type Db, type Scope } from '../src/store/index.js';
-import { bucketStart } from '../src/store/repository.js';
+import { bucketOf } from '../src/store/repository.js';
 import { freshPostgres, pgAvailable } from './helpers/pg.js';
 import { tmpDir } from './helpers/tmp.js';
 
@@ -108,12 +108,13 @@ type Rows = Awaited<ReturnType<typeof direct>>;
 function expectedYield(rows: Rows, bucket: 'hour' | 'shift' | 'day') {
   const m = new Map<
     string,
-    { start: string; parts: number; pass: number; fail: number; uninspected: number; falseRejects: number; escapes: number; confirmed: number }
+    { start: string; shift?: string; parts: number; pass: number; fail: number; uninspected: number; falseRejects: number; escapes: number; confirmed: number }
   >();
   for (const r of rows) {
-    const start = bucketStart(r.capturedAt, bucket).toISOString();
+    const at = bucketOf(r.capturedAt, bucket);
+    const start = at.start.toISOString();
     let b = m.get(start);
-    if (!b) m.set(start, (b = { start, parts: 0, pass: 0, fail: 0, uninspected: 0, falseRejects: 0, escapes: 0, confirmed: 0 }));
+    if (!b) m.set(start, (b = { start, shift: at.shift, parts: 0, pass: 0, fail: 0, uninspected: 0, falseRejects: 0, escapes: 0, confirmed: 0 }));
     b.parts++;
     b[r.verdict as 'pass']++;
     const l = r.reviews[0]?.label;

@@ -1,3 +1,4 @@
+import type { PlantClock } from '../config/index.js';
 import type { EventEmitter } from 'node:events';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import helmet from '@fastify/helmet';
@@ -43,6 +44,8 @@ export interface ApiDeps extends Omit<RecipeDeps, 'repo' | 'accounts' | 'line'>,
   /** What-if over windows too large for one request. */
   whatIfJobs: WhatIfJobs;
   line: Line;
+  /** The plant's zone and shifts (the running configuration's `plant`). */
+  plant: () => PlantClock;
   /** sha256 (hex) of API keys allowed to push frames. */
   pushKeySha256: readonly string[];
   bodyLimit: number;
@@ -188,7 +191,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(imageRoutes, { repo, images: deps.images });
   await app.register(lotRoutes, { lots: new Lots(repo.db), images: deps.images });
   await app.register(reviewRoutes, { repo, recipeLabels: deps.recipeLabels, recipeNames: deps.recipeNames });
-  await app.register(statisticsRoutes, { repo });
+  await app.register(statisticsRoutes, { repo, plant: deps.plant });
   await app.register(recipeRoutes, {
     repo,
     accounts,

@@ -1,12 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { stringify as csvStringify } from 'csv-stringify/sync';
+import { dayStart, type PlantClock, shiftAt } from '../config/index.js';
 import { ALLOWED_BINS, type Repository } from '../store/index.js';
 import { need } from './auth.js';
 import { Range, rangeOf, scopeOf } from './schemas.js';
 
 export interface StatisticsDeps {
   repo: Pick<Repository, 'yieldStats' | 'scoreHistograms' | 'pareto' | 'stationStats' | 'stations'>;
+  /** The plant's zone and shifts, as the running configuration says. */
+  plant: () => PlantClock;
 }
 
 const Bucket = Type.Union([Type.Literal('hour'), Type.Literal('shift'), Type.Literal('day')], { default: 'hour' });
@@ -17,11 +20,32 @@ export async function statisticsRoutes(app: FastifyInstance, deps: StatisticsDep
   const viewer = need('viewer');
 
   api.get(
+    '/api/plant',
+    {
+      onRequest: viewer,
+      schema: {
+        description: "The plant's time zone and shifts (configuration `plant`), and the current shift and day: the gallery shows every time in this zone.",
+      },
+    },
+    async () => {
+      const clock = deps.plant();
+      const now = Date.now();
+      const shift = shiftAt(clock, now);
+      return {
+        timeZone: clock.timeZone,
+        shifts: clock.shifts,
+        now: { shift: shift.name, shiftStart: new Date(shift.start).toISOString(), dayStart: new Date(dayStart(clock, now)).toISOString() },
+      };
+    },
+  );
+
+  api.get(
     '/api/stats/yield',
     {
       onRequest: viewer,
       schema: {
-        description: 'Yield and reject rate per hour, shift (06/14/22 h UTC) or day; reviews correct it (reviewedYield).',
+        description:
+          "Yield and reject rate per hour, shift or day (the plant's shifts and days, in its zone: configuration `plant`; shift buckets carry the shift's name); reviews correct it (reviewedYield).",
         querystring: Type.Object({ bucket: Bucket, ...Range }, { additionalProperties: false }),
       },
     },
@@ -31,7 +55,7 @@ export async function statisticsRoutes(app: FastifyInstance, deps: StatisticsDep
         bucket: req.query.bucket,
         from: from.toISOString(),
         to: to.toISOString(),
-        buckets: await deps.repo.yieldStats(req.query.bucket as 'hour', from, to, scopeOf(req.query)),
+        buckets: await deps.repo.yieldStats(req.query.bucket as 'hour', from, to, scopeOf(req.query), deps.plant()),
       };
     },
   );
@@ -41,8 +65,8 @@ export async function statisticsRoutes(app: FastifyInstance, deps: StatisticsDep
     async (req, reply) => {
       const { from, to } = rangeOf(req.query);
       // One row per bucket: small whatever the range, so built at once.
-      const rows = await deps.repo.yieldStats(req.query.bucket as 'hour', from, to, scopeOf(req.query));
-      const cols = ['start', 'parts', 'pass', 'fail', 'uninspected', 'yield', 'rejectRate', 'falseRejects', 'escapes', 'reviewedYield'] as const;
+      const rows = await deps.repo.yieldStats(req.query.bucket as 'hour', from, to, scopeOf(req.query), deps.plant());
+      const cols = ['start', 'shift', 'parts', 'pass', 'fail', 'uninspected', 'yield', 'rejectRate', 'falseRejects', 'escapes', 'reviewedYield'] as const;
       return reply
         .type('text/csv; charset=utf-8')
         .header('content-disposition', `attachment; filename="yield-${req.query.bucket}.csv"`)

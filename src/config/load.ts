@@ -1,3 +1,4 @@
+import { isTimeZone, yearOffsets } from './plant.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Value, ValueErrorType } from '@sinclair/typebox/value';
@@ -148,10 +149,35 @@ export function validateConfig(input: unknown, baseDir: string, file?: string, l
         message: 'RecipeSelect is read, but no recipe has a number for it to select',
         line: lineOf(['plc', 'tags', 'RecipeSelect']),
       });
-    issues.push(...sourceIssues(cfg, baseDir, lineOf), ...classIssues(cfg, baseDir, lineOf));
+    issues.push(...sourceIssues(cfg, baseDir, lineOf), ...classIssues(cfg, baseDir, lineOf), ...plantIssues(cfg, lineOf));
   }
   if (issues.length > 0) throw new ConfigError(dedupe(issues), file);
   return deepFreeze({ ...(value as StationConfig), baseDir });
+}
+
+/** A zone the runtime knows, with whole-hour offsets (statistics are kept per UTC hour), and distinct shift starts and names. */
+function plantIssues(cfg: StationConfig, lineOf: LineOf): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const { timeZone, shifts } = cfg.plant;
+  const at = (...p: string[]) => ({ path: ['plant', ...p].join('.'), line: lineOf(['plant', ...p]) });
+  if (!isTimeZone(timeZone)) issues.push({ ...at('timeZone'), message: `"${timeZone}" is not an IANA time zone (e.g. Europe/Berlin, America/Chicago, UTC)` });
+  else {
+    const odd = yearOffsets(timeZone).filter((m) => m % 60 !== 0);
+    if (odd.length)
+      issues.push({
+        ...at('timeZone'),
+        message: `${timeZone} is ${odd[0] / 60} h from UTC: statistics are kept per UTC hour, so shifts and days can only follow a zone whose offset is whole hours`,
+      });
+  }
+  const starts = new Set<string>();
+  const names = new Set<string>();
+  shifts.forEach((s, i) => {
+    if (starts.has(s.start)) issues.push({ ...at('shifts', String(i), 'start'), message: `two shifts start at ${s.start}` });
+    if (names.has(s.name)) issues.push({ ...at('shifts', String(i), 'name'), message: `two shifts are named "${s.name}"` });
+    starts.add(s.start);
+    names.add(s.name);
+  });
+  return issues;
 }
 
 /**

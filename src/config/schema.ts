@@ -1,3 +1,4 @@
+import { DEFAULT_SHIFTS } from './plant.js';
 import { Type, type Static } from '@sinclair/typebox';
 
 /**
@@ -250,6 +251,22 @@ export const StationConfig = Type.Object(
         /** Restarts allowed within `restartWindowS`; one more and the line stays down (failed, Ready off). */
         maxRestarts: Type.Integer({ minimum: 0, default: 5 }),
         restartWindowS: Type.Integer({ minimum: 1, default: 600 }),
+      },
+      { ...Strict, default: {} },
+    ),
+    /** The plant's clock: statistics per shift and per day, and every time the gallery shows, in its zone. */
+    plant: Type.Object(
+      {
+        /** IANA time zone (`Europe/Berlin`); its offset from UTC must be whole hours. */
+        timeZone: Type.String({ minLength: 1, default: 'UTC' }),
+        /** Shift starts in the plant's wall time, on the hour. */
+        shifts: Type.Array(
+          Type.Object(
+            { name: Type.String({ minLength: 1, maxLength: 32, pattern: '^[A-Za-z0-9 _.-]+$' }), start: Type.String({ pattern: '^([01][0-9]|2[0-3]):00$' }) },
+            Strict,
+          ),
+          { minItems: 1, maxItems: 6, default: DEFAULT_SHIFTS.map((x) => ({ ...x })) },
+        ),
       },
       { ...Strict, default: {} },
     ),

@@ -546,6 +546,7 @@ export const http = (s: StationParts): Component => ({
       recipeVersionIds: s.recipeVersionIds,
       live: s.live,
       recipeNames: Object.keys(c.recipes),
+      plant: () => s.config.plant,
       reinferrer: s.reinferrer,
       whatIfJobs: s.whatIfJobs,
       recipeModel,

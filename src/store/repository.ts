@@ -1,3 +1,4 @@
+import { dayStart, shiftAt, UTC_CLOCK, type PlantClock } from '../config/plant.js';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import pRetry from 'p-retry';
 import type { InspectionResult, ModelSummary, Timings } from '../line/protocol.js';
@@ -824,15 +825,26 @@ export class Repository {
    * from the records). A part's latest review corrects the station: a false reject counts as good,
    * an escape as defective.
    */
-  async yieldStats(bucket: 'hour' | 'shift' | 'day', from: Date, to: Date, scope: Scope = {}) {
+  async yieldStats(bucket: 'hour' | 'shift' | 'day', from: Date, to: Date, scope: Scope = {}, clock: PlantClock = UTC_CLOCK) {
     const buckets = new Map<
       string,
-      { start: string; parts: number; pass: number; fail: number; uninspected: number; falseRejects: number; escapes: number; confirmed: number }
+      {
+        start: string;
+        shift?: string;
+        parts: number;
+        pass: number;
+        fail: number;
+        uninspected: number;
+        falseRejects: number;
+        escapes: number;
+        confirmed: number;
+      }
     >();
     for (const h of await hourlyCounts(this.db, from, to, scope)) {
-      const start = bucketStart(h.hour, bucket).toISOString();
+      const at = bucketOf(h.hour, bucket, clock);
+      const start = at.start.toISOString();
       let b = buckets.get(start);
-      if (!b) buckets.set(start, (b = { start, parts: 0, pass: 0, fail: 0, uninspected: 0, falseRejects: 0, escapes: 0, confirmed: 0 }));
+      if (!b) buckets.set(start, (b = { start, shift: at.shift, parts: 0, pass: 0, fail: 0, uninspected: 0, falseRejects: 0, escapes: 0, confirmed: 0 }));
       for (const k of ['parts', 'pass', 'fail', 'uninspected', 'falseRejects', 'escapes', 'confirmed'] as const) b[k] += h[k];
     }
     return [...buckets.values()]
@@ -966,18 +978,17 @@ function chained(data: ReturnType<typeof inspectionData>, prevHash: string | nul
 }
 
 /** Shifts start at 06:00, 14:00 and 22:00 UTC (three-shift operation). */
-export function bucketStart(d: Date, bucket: 'hour' | 'shift' | 'day'): Date {
-  const t = new Date(d);
-  t.setUTCMinutes(0, 0, 0);
-  if (bucket === 'hour') return t;
-  if (bucket === 'day') {
-    t.setUTCHours(0);
-    return t;
-  }
-  const h = t.getUTCHours();
-  const start = h >= 22 ? 22 : h >= 14 ? 14 : h >= 6 ? 6 : -2;
-  t.setUTCHours(0);
-  return new Date(t.getTime() + start * 3600 * 1000);
+/**
+ * The bucket an hour of the aggregates falls in: its UTC hour, the plant's shift (with its name)
+ * or the plant's day, in the plant's zone. Every bucket is whole hours (the configuration allows
+ * only zones with whole-hour offsets and shifts on the hour), so an hour is never split.
+ */
+export function bucketOf(d: Date, bucket: 'hour' | 'shift' | 'day', clock: PlantClock = UTC_CLOCK): { start: Date; shift?: string } {
+  const hour = Math.floor(d.getTime() / 3_600_000) * 3_600_000;
+  if (bucket === 'hour') return { start: new Date(hour) };
+  if (bucket === 'day') return { start: new Date(dayStart(clock, hour)) };
+  const s = shiftAt(clock, hour);
+  return { start: new Date(s.start), shift: s.name };
 }
 
 function reinferenceOut(r: {
