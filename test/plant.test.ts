@@ -1,10 +1,15 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Station } from '../src/main.js';
 import { plateRecipe, validateConfig } from '../src/config/index.js';
 import { dayStart, shiftAt, type PlantClock } from '../src/config/plant.js';
 import { SHIPPED_MODEL } from '../src/paths.js';
 import { bucketOf } from '../src/store/repository.js';
-import { startTestStation, userWithRole } from './helpers/station.js';
+import { station as cli } from './helpers/cli.js';
+import { login, startTestStation, userWithRole } from './helpers/station.js';
+import { tmpDir } from './helpers/tmp.js';
 
 const berlin: PlantClock = {
   timeZone: 'Europe/Berlin',
@@ -105,5 +110,46 @@ describe("the plant's clock on a station", () => {
     const csv = (await s.api!.inject({ method: 'GET', url: '/api/stats/yield.csv?bucket=shift', headers: viewer })).body.trim().split('\n');
     expect(csv[0].split(',').slice(0, 3)).toEqual(['start', 'shift', 'parts']);
     expect(csv[1].split(',').slice(0, 3)).toEqual([iso(shiftAt(berlin, now).start), shiftAt(berlin, now).name, '6']);
+  }, 60_000);
+
+  it('reports the shift: its parts, yield, rejects by class, the highest-scoring rejects and the causes of fail-safe rejects; as JSON, as a PDF and from the command line', async () => {
+    // The viewer the test before made.
+    const viewer = { authorization: `Bearer ${(await login(s!, 'viewer', 'viewer-password')).body.token}` };
+    const now = Date.now();
+    const rep = (await s!.api!.inject({ method: 'GET', url: '/api/reports/shift', headers: viewer })).json();
+    const fails = await s!.db.inspection.findMany({ where: { verdict: 'fail' }, orderBy: [{ maxScore: 'desc' }, { id: 'asc' }], select: { id: true } });
+    const counts = { pass: await s!.db.inspection.count({ where: { verdict: 'pass' } }), fail: fails.length };
+    expect(rep.shift).toMatchObject({ name: shiftAt(berlin, now).name, from: iso(shiftAt(berlin, now).start) });
+    expect(rep).toMatchObject({ timeZone: 'Europe/Berlin', running: true, totals: { parts: 6, ...counts } });
+    expect(rep.totals.yield).toBeCloseTo(counts.pass / 6, 4);
+    expect(rep.facts.topRejects.map((r: { id: number }) => r.id)).toEqual(fails.slice(0, 10).map((f) => f.id));
+    const classes = await s!.db.defect.groupBy({ by: ['class'], where: { rejecting: true }, _count: { _all: true } });
+    expect(Object.fromEntries(rep.rejectsByClass.map((c: { class: string; count: number }) => [c.class, c.count]))).toEqual(
+      Object.fromEntries(classes.map((c) => [c.class, c._count._all])),
+    );
+    // A shift the plant does not have: 404 with its code.
+    const none = await s!.api!.inject({ method: 'GET', url: '/api/reports/shift?shift=graveyard', headers: viewer });
+    expect([none.statusCode, none.json().code]).toEqual([404, 'STN_ERR_SHIFT_UNKNOWN']);
+    // Yesterday's early shift: nothing made then.
+    const y = new Date(dayStart(berlin, now) - 12 * 3_600_000);
+    const day = `${y.getUTCFullYear()}-${String(y.getUTCMonth() + 1).padStart(2, '0')}-${String(y.getUTCDate()).padStart(2, '0')}`;
+    const past = (await s!.api!.inject({ method: 'GET', url: `/api/reports/shift?date=${day}&shift=early`, headers: viewer })).json();
+    expect(past).toMatchObject({ running: false, totals: { parts: 0 }, shift: { date: day, name: 'early' } });
+
+    const pdf = await s!.api!.inject({ method: 'GET', url: '/api/reports/shift.pdf', headers: viewer });
+    expect(pdf.headers['content-type']).toBe('application/pdf');
+    expect(pdf.rawPayload.subarray(0, 5).toString()).toBe('%PDF-');
+    if (spawnSync('pdftotext', ['-v']).error === undefined) {
+      const text = spawnSync('pdftotext', ['-layout', '-', '-'], { input: pdf.rawPayload }).stdout.toString();
+      expect(text).toContain(`Shift report: ${rep.shift.date}, ${rep.shift.name} shift`);
+      expect(text).toContain(`Parts 6 · pass ${counts.pass} · fail ${counts.fail}`);
+      expect(text).toContain('Europe/Berlin');
+    }
+    // The command line reads the same database (UTC clock without --config): the same six parts.
+    const out = path.join(tmpDir(), 'shift.json');
+    const run = await cli(['report', 'shift', '--data', s!.config.storage.dataDir, '--out', out]);
+    expect(run.code, run.stderr).toBe(0);
+    const fromCli = JSON.parse(readFileSync(out, 'utf8'));
+    expect(fromCli).toMatchObject({ timeZone: 'UTC', totals: { parts: 6, ...counts } });
   }, 60_000);
 });

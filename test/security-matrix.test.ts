@@ -39,6 +39,8 @@ const ACCESS: Record<string, Who> = {
   'GET /api/stats/yield': 'viewer',
   'GET /api/stats/yield.csv': 'viewer',
   'GET /api/plant': 'viewer',
+  'GET /api/reports/shift': 'viewer',
+  'GET /api/reports/shift.pdf': 'viewer',
   'GET /api/stats/scores': 'viewer',
   'GET /api/stats/pareto': 'viewer',
   'GET /api/stats/stations': 'viewer',

@@ -2,12 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { stringify as csvStringify } from 'csv-stringify/sync';
 import { dayStart, type PlantClock, shiftAt } from '../config/index.js';
+import { shiftPdf, shiftReport } from '../report/index.js';
 import { ALLOWED_BINS, type Repository } from '../store/index.js';
+import { StationError } from '../errors/index.js';
 import { need } from './auth.js';
 import { Range, rangeOf, scopeOf } from './schemas.js';
 
 export interface StatisticsDeps {
-  repo: Pick<Repository, 'yieldStats' | 'scoreHistograms' | 'pareto' | 'stationStats' | 'stations'>;
+  repo: Pick<Repository, 'yieldStats' | 'scoreHistograms' | 'pareto' | 'stationStats' | 'stations' | 'db'>;
   /** The plant's zone and shifts, as the running configuration says. */
   plant: () => PlantClock;
 }
@@ -38,6 +40,55 @@ export async function statisticsRoutes(app: FastifyInstance, deps: StatisticsDep
       };
     },
   );
+
+  const ShiftQuery = Type.Object(
+    {
+      date: Type.Optional(
+        Type.String({
+          pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$',
+          description: 'the plant day the shift starts on (default: the latest shift of that name, or the one running)',
+        }),
+      ),
+      shift: Type.Optional(
+        Type.String({
+          minLength: 1,
+          maxLength: 32,
+          description: "a shift's name from GET /api/plant (default: the first of the day with `date`, else the one running)",
+        }),
+      ),
+      station: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    },
+    { additionalProperties: false },
+  );
+  const report = async (q: { date?: string; shift?: string; station?: string }) => {
+    const clock = deps.plant();
+    const rep = await shiftReport(deps.repo, clock, { date: q.date, name: q.shift, station: q.station });
+    if (!rep)
+      throw new StationError(
+        'STN_ERR_SHIFT_UNKNOWN',
+        `no shift ${JSON.stringify(q.shift)}: the plant's shifts are ${clock.shifts.map((s) => s.name).join(', ')}`,
+      );
+    return rep;
+  };
+  api.get(
+    '/api/reports/shift',
+    {
+      onRequest: viewer,
+      schema: {
+        description:
+          "A shift's report (the hand-over): parts, yield before and after reviews, per hour, rejects by class, the highest-scoring rejects, fail-safe rejects by cause and the audited changes, in the plant's zone. `.pdf` for the printable one.",
+        querystring: ShiftQuery,
+      },
+    },
+    async (req) => report(req.query),
+  );
+  api.get('/api/reports/shift.pdf', { onRequest: viewer, schema: { querystring: ShiftQuery } }, async (req, reply) => {
+    const rep = await report(req.query);
+    return reply
+      .type('application/pdf')
+      .header('content-disposition', `attachment; filename="shift-${rep.shift.date}-${rep.shift.name.replace(/[^A-Za-z0-9_.-]/g, '_')}.pdf"`)
+      .send(shiftPdf(rep));
+  });
 
   api.get(
     '/api/stats/yield',

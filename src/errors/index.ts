@@ -78,6 +78,7 @@ export const ErrorCodes = {
   STN_ERR_HTTP_LIVE_LIMIT: { status: 429, message: 'this user has as many live streams open as the station allows' },
   STN_ERR_ACCOUNT_NAME: { status: 400, message: 'user names are 1 to 64 letters, digits and _ . @ -' },
   STN_ERR_ACCOUNT_PASSWORD: { status: 400, message: 'the password does not meet the policy (12 to 256 characters, not the user name)' },
+  STN_ERR_SHIFT_UNKNOWN: { status: 404, message: 'the plant has no shift of that name (configuration plant.shifts)' },
   STN_ERR_REVIEW_UNDO: { status: 409, message: "only a part's latest review can be undone" },
   STN_ERR_REVIEW_CLASS: { status: 400, message: "the review names a class that is not one of the model's labels" },
   STN_ERR_REVIEW_LABEL: {

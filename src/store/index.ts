@@ -36,3 +36,4 @@ export {
   type KeyLookup,
 } from './accounts.js';
 export { Exporter, isSafeName, SAFE_NAME_PATTERN, type ExportJob, type ExportLayout, type ExporterOptions } from './exporter.js';
+export { shiftFacts, shiftWindow, type ShiftFacts, type ShiftWindow } from './shifts.js';

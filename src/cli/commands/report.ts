@@ -107,4 +107,78 @@ export function register(program: Command): void {
         await db.$disconnect();
       }
     });
+
+  report
+    .command('shift')
+    .description(
+      "a shift's report, the hand-over: parts, yield before and after reviews, per hour, rejects by class, the highest-scoring rejects, fail-safe rejects by cause, the changes made; in the plant's zone (the station file's plant)",
+    )
+    .option('--date <YYYY-MM-DD>', 'the plant day the shift starts on (default: the latest shift of that name, or the one running)', (v: string) => {
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(v)) throw new InvalidArgumentError('a plant day as YYYY-MM-DD');
+      return v;
+    })
+    .option('--shift <name>', "the shift's name (default: the first of the day with --date, else the one running)")
+    .option('--station <id>', "only this station's records")
+    .option('--out <file>', 'where the report goes (written to FILE.tmp, then renamed; "-": stdout); default shift-DATE-NAME.FORMAT here')
+    .option('--format <format>', "pdf or json (default: from --out's extension, else pdf)", (v: string) => {
+      if (v !== 'pdf' && v !== 'json') throw new InvalidArgumentError('pdf or json');
+      return v;
+    })
+    .option('--config <file>', 'the station file whose database and plant clock to use')
+    .option('--data <dir>', 'the data folder whose station.db to read (the plant clock is then UTC, shifts from 06, 14 and 22 h)')
+    .action(async (o: { date?: string; shift?: string; station?: string; out?: string; format?: 'pdf' | 'json'; config?: string; data?: string }) => {
+      const [
+        { StationError },
+        { openDatabase, Repository },
+        { shiftPdf, shiftReport },
+        { UTC_CLOCK, loadConfigFile },
+        { createWriteStream },
+        { rename, rm },
+        { pipeline },
+      ] = await Promise.all([
+        import('../../errors/index.js'),
+        import('../../store/index.js'),
+        import('../../report/index.js'),
+        import('../../config/index.js'),
+        import('node:fs'),
+        import('node:fs/promises'),
+        import('node:stream/promises'),
+      ]);
+      const clock = o.config ? loadConfigFile(o.config).plant : UTC_CLOCK;
+      const choice = await resolveDatabase(o);
+      const db = await openDatabase(choice.url);
+      try {
+        const rep = await shiftReport(new Repository(db), clock, { date: o.date, name: o.shift, station: o.station });
+        if (!rep)
+          throw new StationError(
+            'STN_ERR_SHIFT_UNKNOWN',
+            `no shift ${JSON.stringify(o.shift)}: the plant's shifts are ${clock.shifts.map((s) => s.name).join(', ')}`,
+          );
+        const ext = o.out && o.out !== '-' ? path.extname(o.out).slice(1).toLowerCase() : '';
+        const format = o.format ?? (ext === 'json' ? 'json' : 'pdf');
+        const out = o.out === '-' ? null : path.resolve(o.out ?? `shift-${rep.shift.date}-${rep.shift.name.replace(/[^A-Za-z0-9_.-]/g, '_')}.${format}`);
+        const body = () => (format === 'pdf' ? shiftPdf(rep) : [`${JSON.stringify(rep, null, 2)}\n`]);
+        if (out === null) await pipeline(body(), process.stdout, { end: false });
+        else {
+          const tmp = `${out}.tmp`;
+          try {
+            await pipeline(body(), createWriteStream(tmp));
+            await rename(tmp, out);
+          } catch (err) {
+            await rm(tmp, { force: true });
+            throw err;
+          }
+        }
+        const t = rep.totals;
+        process.stderr.write(
+          `shift ${rep.shift.date} ${rep.shift.name} (${clock.timeZone}) from ${choice.shown}: ${t.parts} parts, yield ${t.yield === null ? '–' : `${(t.yield * 100).toFixed(2)} %`}, ${format} ${out ?? 'on stdout'}\n`,
+        );
+        if (out !== null)
+          process.stdout.write(
+            `${JSON.stringify({ shift: rep.shift.name, date: rep.shift.date, from: rep.shift.from, to: rep.shift.to, format, out, parts: t.parts, yield: t.yield })}\n`,
+          );
+      } finally {
+        await db.$disconnect();
+      }
+    });
 }
