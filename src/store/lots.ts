@@ -62,6 +62,15 @@ const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
 /** The lot's records up to the snapshot, as a Prisma condition. */
 const lotWhere = (s: LotScope, asOfId?: number) => ({ lot: s.lot, stationId: s.station, id: asOfId === undefined ? undefined : { lte: asOfId } });
 
+/** Records matching a condition (a lot's, a shift's), as Prisma takes it. */
+export type InspectionWhere = NonNullable<Parameters<Db['inspection']['count']>[0]>['where'];
+
+/** The uninspected records of `where` by their code (what kept the station from deciding), most first. */
+export async function uninspectedByCodeOf(db: Db, where: InspectionWhere): Promise<{ code: string; parts: number }[]> {
+  const codes = await db.inspection.groupBy({ by: ['errorCode'], where: { ...where, verdict: 'uninspected' }, _count: { _all: true } });
+  return codes.map((c) => ({ code: c.errorCode ?? 'none', parts: c._count._all })).sort((a, b) => b.parts - a.parts || a.code.localeCompare(b.code));
+}
+
 /** The summary of a lot (counts, yield, rejects by class, reviews, chain heads), or null when it has no records. */
 export async function lotSummary(db: Db, s: LotScope): Promise<LotSummary | null> {
   const head = await db.inspection.aggregate({ where: lotWhere(s), _max: { id: true } });
@@ -99,10 +108,7 @@ export async function lotSummary(db: Db, s: LotScope): Promise<LotSummary | null
   );
   rejectsByClass.sort((a, b) => b.parts - a.parts || a.class.localeCompare(b.class));
 
-  const codes = await db.inspection.groupBy({ by: ['errorCode'], where: { ...where, verdict: 'uninspected' }, _count: { _all: true } });
-  const uninspectedByCode = codes
-    .map((c) => ({ code: c.errorCode ?? 'none', parts: c._count._all }))
-    .sort((a, b) => b.parts - a.parts || a.code.localeCompare(b.code));
+  const uninspectedByCode = await uninspectedByCodeOf(db, where);
 
   const codeRejects = await codeRejectCounts(db, s, asOfId);
   const reviews = await latestReviewCounts(db, s, asOfId);

@@ -679,17 +679,7 @@ export class Repository {
    * retried. SQLite's transactions run one at a time anyway.
    */
   async addReview(inspectionId: number, userId: number, r: { label: string; class?: string; box?: number[]; note?: string }) {
-    // Several reviewers at once on one part each refuse the others' transaction in turn: enough
-    // retries, spread at random, for a handful of them to all get through.
-    return pRetry(() => this.reviewOnce(inspectionId, userId, r), {
-      retries: 12,
-      minTimeout: 10,
-      maxTimeout: 500,
-      randomize: true,
-      // A write conflict, or the review's audit entry linked to an audit head another writer had
-      // just linked to (its snapshot was older: P2002 on AuditLog.prevHash).
-      shouldRetry: ({ error }) => writeConflict(error) || (error as { code?: string }).code === 'P2002',
-    });
+    return retryReviewConflicts(() => this.reviewOnce(inspectionId, userId, r));
   }
 
   private reviewOnce(inspectionId: number, userId: number, r: { label: string; class?: string; box?: number[]; note?: string }) {
@@ -753,13 +743,7 @@ export class Repository {
    * part since, or it was undone already). Returns the part's current review after the undo.
    */
   async undoReview(inspectionId: number, reviewId: number, userId: number) {
-    return pRetry(() => this.undoOnce(inspectionId, reviewId, userId), {
-      retries: 12,
-      minTimeout: 10,
-      maxTimeout: 500,
-      randomize: true,
-      shouldRetry: ({ error }) => writeConflict(error) || (error as { code?: string }).code === 'P2002',
-    });
+    return retryReviewConflicts(() => this.undoOnce(inspectionId, reviewId, userId));
   }
 
   private undoOnce(inspectionId: number, reviewId: number, userId: number) {
@@ -897,6 +881,22 @@ const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
 function writeConflict(err: unknown): boolean {
   const e = err as { code?: string; cause?: { kind?: string }; message?: string } | null;
   return e?.code === 'P2034' || e?.cause?.kind === 'TransactionWriteConflict' || /TransactionWriteConflict/.test(e?.message ?? '');
+}
+
+/**
+ * A review's serializable transaction, retried when another one won: several reviewers at once on
+ * one part each refuse the others' transaction in turn — enough retries, spread at random, for a
+ * handful of them to all get through. Retried: a write conflict, or the audit entry linked to an
+ * audit head another writer had just linked to (its snapshot was older: P2002 on AuditLog.prevHash).
+ */
+function retryReviewConflicts<T>(fn: () => Promise<T>): Promise<T> {
+  return pRetry(fn, {
+    retries: 12,
+    minTimeout: 10,
+    maxTimeout: 500,
+    randomize: true,
+    shouldRetry: ({ error }) => writeConflict(error) || (error as { code?: string }).code === 'P2002',
+  });
 }
 
 /** Retries a write that lost a race on a unique key (P2002) to another station or process. */

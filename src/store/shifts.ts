@@ -6,6 +6,7 @@
  */
 import { dayStart, instantOfWall, type PlantClock, shiftAt, wallOf } from '../config/plant.js';
 import type { Db } from './db.js';
+import { uninspectedByCodeOf } from './lots.js';
 import { type Scope, stationIds } from './stats.js';
 
 /** One shift of the plant: its name and its window [from, to). */
@@ -86,7 +87,6 @@ export async function shiftFacts(db: Db, from: Date, to: Date, scope: Scope = {}
       defects: { where: { rejecting: true }, orderBy: { score: 'desc' }, take: 1, select: { class: true } },
     },
   });
-  const codes = await db.inspection.groupBy({ by: ['errorCode'], where: { ...where, verdict: 'uninspected' }, _count: { _all: true } });
   const changes = await db.auditLog.findMany({
     where: { at: { gte: from, lt: to }, action: { notIn: ['review', 'review-undo', 'login'] } },
     orderBy: { id: 'asc' },
@@ -103,9 +103,7 @@ export async function shiftFacts(db: Db, from: Date, to: Date, scope: Scope = {}
       maxScore: r.maxScore,
       class: r.defects[0]?.class ?? null,
     })),
-    uninspectedByCode: codes
-      .map((c) => ({ code: c.errorCode ?? 'none', parts: c._count._all }))
-      .sort((a, b) => b.parts - a.parts || a.code.localeCompare(b.code)),
+    uninspectedByCode: await uninspectedByCodeOf(db, where),
     changes: changes.map((c) => ({ at: c.at.toISOString(), actor: c.actor, action: c.action, target: c.target })),
   };
 }

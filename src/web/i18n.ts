@@ -5,6 +5,7 @@
  * hours and says which zone they are in.
  */
 import i18next from 'i18next';
+import { instantOfWall, offsetMinutes } from '../config/plant.js';
 import common from './locales/common.js';
 import gallery from './locales/gallery.js';
 import lot from './locales/lot.js';
@@ -113,22 +114,6 @@ export function fmtPercent(x: number | null | undefined, digits = 1): string {
   return new Intl.NumberFormat(language(), { style: 'percent', minimumFractionDigits: digits, maximumFractionDigits: digits }).format(x);
 }
 
-/** The plant zone's offset from UTC at an instant, in minutes (east positive). */
-function offsetMinutes(at: number): number {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone: plantZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: 'numeric',
-    day: 'numeric',
-    hour: 'numeric',
-    minute: 'numeric',
-    second: 'numeric',
-  }).formatToParts(at);
-  const n = (type: string) => Number(parts.find((p) => p.type === type)?.value);
-  return (Date.UTC(n('year'), n('month') - 1, n('day'), n('hour'), n('minute'), n('second')) - Math.floor(at / 1000) * 1000) / 60_000;
-}
-
 /**
  * A datetime-local input's value read as the plant's wall time, as an ISO instant; null when empty
  * or invalid. A wall time a clock change skips is taken with the offset before the change.
@@ -136,15 +121,13 @@ function offsetMinutes(at: number): number {
 export function isoOfPlantLocal(v: string): string | null {
   const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(v);
   if (!m) return null;
-  const wall = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] ?? 0));
-  let at = wall - offsetMinutes(wall) * 60_000;
-  at = wall - offsetMinutes(at) * 60_000;
+  const at = instantOfWall(plantZone, +m[1], +m[2], +m[3], +m[4], +m[5], +(m[6] ?? 0));
   return Number.isNaN(at) ? null : new Date(at).toISOString();
 }
 
 /** An instant as a datetime-local value in the plant's wall time (to the minute). */
 export function plantLocalOf(v: string | number | Date): string {
   const at = toDate(v).getTime();
-  const d = new Date(at + offsetMinutes(at) * 60_000);
+  const d = new Date(at + offsetMinutes(plantZone, at) * 60_000);
   return d.toISOString().slice(0, 16);
 }
