@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Station } from '../src/main.js';
@@ -79,9 +80,9 @@ describe.skipIf(!haveBrowser)('the review queue in a real browser', () => {
     await page.context().close();
   });
 
-  it('reviews a selection of cards at once; each card then says its label', async () => {
+  it('reviews a selection of cards at once; each card then says its label; exports the reviewed images as a dataset', async () => {
     const db = station!.db;
-    const page = await loggedInPage(browser!, station!.url!, { password: PASSWORD });
+    const page = await loggedInPage(browser!, station!.url!, { password: PASSWORD, acceptDownloads: true });
     const cards = page.getByTestId('card');
     await cards.first().waitFor();
     const failed = await db.inspection.count({ where: { verdict: 'fail' } });
@@ -109,6 +110,17 @@ describe.skipIf(!haveBrowser)('the review queue in a real browser', () => {
       select: { reviews: { orderBy: { id: 'desc' }, take: 1, select: { label: true } } },
     });
     expect(latest.every((p) => p.reviews[0]?.label === 'false_reject')).toBe(true);
+
+    // The reviewed images as a dataset, from the page: progress, then the archive to download.
+    const exporter = page.getByTestId('dataset-export');
+    await exporter.getByRole('button', { name: 'Export' }).click();
+    const archive = page.getByTestId('export-archive');
+    await archive.waitFor(within);
+    const reviewedWithImages = await db.inspection.count({ where: { reviews: { some: {} }, images: { some: { variant: 'original' } } } });
+    expect(await archive.textContent()).toBe(`Download (${reviewedWithImages} images)`);
+    const [download] = await Promise.all([page.waitForEvent('download'), archive.click()]);
+    const tgz = readFileSync((await download.path())!);
+    expect([tgz[0], tgz[1]]).toEqual([0x1f, 0x8b]);
     await page.context().close();
   });
 });

@@ -69,6 +69,78 @@ function SearchField(p: { label: string; testId: string; size: number; value: st
   );
 }
 
+interface ExportJob {
+  id: string;
+  state: 'running' | 'done' | 'failed';
+  done: number;
+  total: number;
+  error?: string;
+  errorCode?: string;
+}
+
+/**
+ * The reviewed images of the filter's time range as a training dataset (`POST /api/exports`):
+ * started here, its progress shown while it is built, and its archive offered when done.
+ */
+function DatasetExport({ from, to }: { from: string; to: string }) {
+  const [layout, setLayout] = useState<'ultralytics' | 'folders'>('ultralytics');
+  const [job, setJob] = useState<ExportJob | null>(null);
+  const [error, setError] = useState('');
+  useEffect(() => {
+    if (job?.state !== 'running') return;
+    const timer = setInterval(
+      () =>
+        void api<ExportJob>('GET', `/api/exports/${job.id}`)
+          .then(setJob)
+          .catch((err) => setError((err as Error).message)),
+      500,
+    );
+    return () => clearInterval(timer);
+  }, [job?.id, job?.state]);
+  const start = async () => {
+    setError('');
+    try {
+      setJob(await api<ExportJob>('POST', '/api/exports', { layout, ...(from ? { from } : {}), ...(to ? { to } : {}) }));
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  };
+  return (
+    <span class="export" data-testid="dataset-export">
+      <label>
+        {t('gallery:dataset')}{' '}
+        <select value={layout} onChange={(e) => setLayout((e.target as HTMLSelectElement).value as 'ultralytics' | 'folders')}>
+          <option value="ultralytics">{t('gallery:layout.ultralytics')}</option>
+          <option value="folders">{t('gallery:layout.folders')}</option>
+        </select>
+      </label>{' '}
+      <button type="button" disabled={job?.state === 'running'} onClick={() => void start()}>
+        {t('gallery:exportStart')}
+      </button>
+      {job?.state === 'running' && (
+        <>
+          {' '}
+          <progress max={job.total || 1} value={job.done} aria-label={t('gallery:exportProgress')} /> {job.done}/{job.total}
+        </>
+      )}
+      {job?.state === 'done' && (
+        <>
+          {' '}
+          <a data-testid="export-archive" href={`/api/exports/${job.id}/archive`} download>
+            {t('gallery:exportDone', { count: job.total })}
+          </a>
+        </>
+      )}
+      {(job?.state === 'failed' || error) && (
+        <span class="error" role="alert">
+          {' '}
+          {job?.errorCode ?? ''} {job?.error ?? error}
+        </span>
+      )}
+    </span>
+  );
+}
+
 /** Whether a part the live feed brings matches the filters (the listing's rules). */
 function matches(it: Inspection, f: Filters): boolean {
   if (f.verdict && it.verdict !== f.verdict) return false;
@@ -305,6 +377,7 @@ export function Gallery({ me, openId, query }: { me: Me; openId: number | null; 
         <a class="csv" data-testid="csv" href={`/api/inspections.csv?${filterQuery()}`} download>
           CSV
         </a>
+        {quality && <DatasetExport from={filters.from} to={filters.to} />}
         <label class="live">
           <input type="checkbox" checked={live} onChange={(e) => setLive((e.target as HTMLInputElement).checked)} /> {t('gallery:live')}
         </label>
