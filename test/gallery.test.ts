@@ -395,7 +395,7 @@ describe.skipIf(!haveBrowser)('the quality gallery in a real browser', () => {
     expect(await page.getByTestId('lot-pass').textContent()).toBe(String(summary.pass));
     expect(await page.getByTestId('lot-fail').textContent()).toBe(String(summary.fail));
     expect(await page.getByTestId('lot-uninspected').textContent()).toBe(String(summary.uninspected));
-    expect(await page.getByTestId('lot-yield').textContent()).toBe(`${(summary.yield * 100).toFixed(2)} %`);
+    expect(await page.getByTestId('lot-yield').textContent()).toBe(`${(summary.yield * 100).toFixed(2)}%`);
     expect(await page.getByTestId('lot-classes').textContent()).toContain('scratch');
     // Every part, a page at a time.
     await expect.poll(() => page.getByTestId('lot-card').count()).toBe(48);

@@ -1,11 +1,11 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { LotSummary } from '../store/lot-summary.js';
 import { api, ApiError, type Inspection } from './api.js';
+import { fmtDateTime, fmtNumber, fmtPercent, t } from './i18n.js';
 
 /** Where the gallery shows a lot. */
 export const lotHref = (lot: string) => `#/lot/${encodeURIComponent(lot)}`;
 
-const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
 const PAGE = 48;
 
 /**
@@ -45,22 +45,22 @@ export function LotPage({ lot }: { lot: string }) {
   }, [lot]);
 
   if (error) return <p class="error pad">{error}</p>;
-  if (summary === undefined) return <p class="muted pad">Loading lot {lot}…</p>;
+  if (summary === undefined) return <p class="muted pad">{t('lot:loading', { lot })}</p>;
   if (summary === null)
     return (
       <p class="pad" data-testid="lot-missing">
-        No record names lot {lot}. <a href="#/">Back to the gallery</a>
+        {t('lot:missing', { lot })} <a href="#/">{t('lot:back')}</a>
       </p>
     );
   const s = summary;
   return (
     <div class="lot">
-      <h2>Lot {s.lot}</h2>
+      <h2>{t('lot:heading', { lot: s.lot })}</h2>
       <p class="muted">
-        {s.stations.join(', ')} · {new Date(s.first).toLocaleString()} – {new Date(s.last).toLocaleString()} · records up to #{s.asOfId}
+        {s.stations.join(', ')} · {fmtDateTime(s.first)} – {fmtDateTime(s.last)} · {t('lot:upTo', { id: s.asOfId })}
       </p>
       <p class="downloads">
-        Lot report:{' '}
+        {t('lot:report')}:{' '}
         <a data-testid="report-pdf" href={`${path}/report.pdf`} download>
           PDF
         </a>{' '}
@@ -76,39 +76,39 @@ export function LotPage({ lot }: { lot: string }) {
       <table class="metrics lot-counts">
         <tbody>
           <tr>
-            <th>parts</th>
+            <th>{t('lot:parts')}</th>
             <td data-testid="lot-parts">{s.parts}</td>
-            <th>pass</th>
+            <th>{t('verdict.pass')}</th>
             <td data-testid="lot-pass">{s.pass}</td>
-            <th>fail</th>
+            <th>{t('verdict.fail')}</th>
             <td data-testid="lot-fail">{s.fail}</td>
-            <th>uninspected</th>
+            <th>{t('verdict.uninspected')}</th>
             <td data-testid="lot-uninspected">{s.uninspected}</td>
           </tr>
           <tr>
-            <th>yield</th>
-            <td data-testid="lot-yield">{pct(s.yield)}</td>
-            <th>after reviews</th>
-            <td>{pct(s.reviewedYield)}</td>
-            <th>reviewed</th>
+            <th>{t('lot:yield')}</th>
+            <td data-testid="lot-yield">{fmtPercent(s.yield, 2)}</td>
+            <th>{t('lot:afterReviews')}</th>
+            <td>{fmtPercent(s.reviewedYield, 2)}</td>
+            <th>{t('lot:reviewed')}</th>
             <td>{s.reviews.reviewed}</td>
-            <th>false rejects · escapes</th>
+            <th>{t('lot:frEsc')}</th>
             <td>
               {s.reviews.falseRejects} · {s.reviews.escapes}
             </td>
           </tr>
         </tbody>
       </table>
-      <h3>Rejects by class</h3>
+      <h3>{t('lot:byClass')}</h3>
       {s.rejectsByClass.length === 0 ? (
-        <p class="muted">none</p>
+        <p class="muted">{t('lot:none')}</p>
       ) : (
         <table class="metrics" data-testid="lot-classes">
           <thead>
             <tr>
-              <th>class</th>
-              <th>parts</th>
-              <th>findings</th>
+              <th>{t('lot:class')}</th>
+              <th>{t('lot:parts')}</th>
+              <th>{t('lot:findings')}</th>
             </tr>
           </thead>
           <tbody>
@@ -124,27 +124,31 @@ export function LotPage({ lot }: { lot: string }) {
       )}
       {(s.codeRejects.noRead > 0 || s.codeRejects.mismatch > 0) && (
         <p class="muted" data-testid="lot-code-rejects">
-          by the code read: no-read {s.codeRejects.noRead} · code-mismatch {s.codeRejects.mismatch}
+          {t('lot:codeRejects', { noRead: s.codeRejects.noRead, mismatch: s.codeRejects.mismatch })}
         </p>
       )}
-      {s.uninspectedByCode.length > 0 && <p class="muted">uninspected: {s.uninspectedByCode.map((c) => `${c.code} ${c.parts}`).join(' · ')}</p>}
+      {s.uninspectedByCode.length > 0 && (
+        <p class="muted">
+          {t('verdict.uninspected')}: {s.uninspectedByCode.map((c) => `${c.code} ${c.parts}`).join(' · ')}
+        </p>
+      )}
       <p class="muted">
-        recipes: {s.recipes.map((r) => `${r.name} v${r.version ?? '?'} (${r.parts})`).join(', ')}
+        {t('lot:recipes')}: {s.recipes.map((r) => `${r.name} v${r.version ?? '?'} (${r.parts})`).join(', ')}
         {s.chainHeads.map((h) => (
           <>
             <br />
-            chain head: station {h.station}, record #{h.id}, hash <code>{h.hash}</code>
+            {t('lot:chainHead', { station: h.station, id: h.id })} <code>{h.hash}</code>
           </>
         ))}
       </p>
-      <h3>Parts</h3>
+      <h3>{t('lot:partsHeading')}</h3>
       <div class="grid">
         {items.map((it) => (
           <a class={`card ${it.verdict}`} href={`#/inspection/${it.id}`} data-testid="lot-card">
             {it.images.includes('thumb') ? (
-              <img src={`/api/inspections/${it.id}/image?variant=thumb`} alt={`part ${it.partId ?? it.partSeq}`} loading="lazy" />
+              <img src={`/api/inspections/${it.id}/image?variant=thumb`} alt={t('lot:partAlt', { part: it.partId ?? it.partSeq })} loading="lazy" />
             ) : (
-              <div class="noimg">no image</div>
+              <div class="noimg">{t('lot:noImage')}</div>
             )}
             <span>
               {it.partId ?? `#${it.partSeq}`} {it.verdict}
@@ -154,10 +158,10 @@ export function LotPage({ lot }: { lot: string }) {
         ))}
       </div>
       <p class="pad muted">
-        {items.length} of {s.parts} shown{' '}
+        {t('lot:shown', { shown: fmtNumber(items.length), parts: fmtNumber(s.parts) })}{' '}
         {cursor ? (
           <button type="button" data-testid="lot-more" onClick={() => void more()}>
-            Load more
+            {t('lot:more')}
           </button>
         ) : null}
       </p>
