@@ -26,7 +26,7 @@ export default {
     undo: 'Undo',
     history: 'Reviews',
     none: 'None yet.',
-    keys: '← → step · c confirm · f false reject · e escape · u undo · o overlay · Esc close',
+    keys: '← → step · c confirm · f false reject · e escape · u undo · o overlay · + − 0 zoom · Esc close',
     bulkDone: '{{label}}: {{created}} reviewed, {{unchanged}} unchanged, {{refused}} refused',
   },
   de: {
@@ -55,7 +55,7 @@ export default {
     undo: 'Rückgängig',
     history: 'Bewertungen',
     none: 'Noch keine.',
-    keys: '← → blättern · c bestätigen · f Pseudoausschuss · e Durchschlupf · u rückgängig · o Overlay · Esc schließen',
+    keys: '← → blättern · c bestätigen · f Pseudoausschuss · e Durchschlupf · u rückgängig · o Overlay · + − 0 Zoom · Esc schließen',
     bulkDone: '{{label}}: {{created}} bewertet, {{unchanged}} unverändert, {{refused}} abgelehnt',
   },
 };
