@@ -17,11 +17,12 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { inspectionsCsv } from '../api/inspections.js';
-import { plateRecipe, validateConfig } from '../config/index.js';
+import { DEFAULT_SHIFTS, plateRecipe, validateConfig } from '../config/index.js';
 import type { InspectionResult } from '../line/index.js';
 import { LatencyWindow } from '../line/stats.js';
 import { startStation } from '../main.js';
 import { SHIPPED_MODEL } from '../paths.js';
+import { shiftReport } from '../report/index.js';
 import { openDatabase, parseDatabaseUrl, Repository, scoreBin, type Db } from '../store/index.js';
 import { cursorAfter, inspectionData } from '../store/repository.js';
 import { deltasOf, type StatDeltas } from '../store/stats.js';
@@ -605,6 +606,11 @@ export async function runHistoryBench(o: HistoryOptions) {
       [`Pareto, ${o.days} days`, () => repo.pareto(ago(o.days), end)],
       [`score histograms, ${o.days} days`, () => repo.scoreHistograms(ago(o.days), end, 20)],
       [`per station, ${o.days} days`, () => repo.stationStats(ago(o.days), end)],
+      // A whole shift of a day in the middle of the history (288 000 parts at the default rate), in the plant's zone.
+      [
+        'shift report, a shift 2 days back (Europe/Berlin)',
+        () => shiftReport(repo, { timeZone: 'Europe/Berlin', shifts: DEFAULT_SHIFTS }, { date: ago(2).toISOString().slice(0, 10), name: 'late' }),
+      ],
       ['gallery page, no filter', () => repo.listInspections({ limit: 50 })],
       ['gallery page, fail', () => repo.listInspections({ limit: 50, verdict: 'fail' })],
       [`gallery page, class ${someClass}`, () => repo.listInspections({ limit: 50, class: someClass })],
