@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
+import { Andon } from './andon.js';
 import { api, login, me as fetchMe, type Me } from './api.js';
 import { Gallery } from './gallery.js';
 import { LANGUAGES, setLanguage, t, zone } from './i18n.js';
@@ -54,6 +55,7 @@ const PAGES: { path: string; key: string }[] = [
   { path: '/stats', key: 'stats' },
   { path: '/recipes', key: 'recipes' },
   { path: '/whatif', key: 'whatif' },
+  { path: '/andon', key: 'andon' },
 ];
 
 export function App() {
@@ -142,6 +144,8 @@ export function App() {
           <Recipes me={user} />
         ) : path === '/whatif' ? (
           <WhatIf me={user} />
+        ) : path === '/andon' ? (
+          <Andon />
         ) : lot ? (
           <LotPage lot={decodeURIComponent(lot[1])} />
         ) : (

@@ -6,6 +6,7 @@
  */
 import i18next from 'i18next';
 import { instantOfWall, offsetMinutes } from '../config/plant.js';
+import andon from './locales/andon.js';
 import common from './locales/common.js';
 import gallery from './locales/gallery.js';
 import lot from './locales/lot.js';
@@ -19,7 +20,7 @@ import whatif from './locales/whatif.js';
 export const LANGUAGES = { en: 'English', de: 'Deutsch' } as const;
 export type Language = keyof typeof LANGUAGES;
 
-const NAMESPACES = { common, gallery, review, viewer, stats, recipes, whatif, lot };
+const NAMESPACES = { common, gallery, review, viewer, stats, recipes, whatif, lot, andon };
 const resources: Record<string, Record<string, object>> = {};
 for (const [ns, texts] of Object.entries(NAMESPACES)) {
   for (const [lng, strings] of Object.entries(texts)) (resources[lng] ??= {})[ns] = strings;
