@@ -38,7 +38,7 @@ const STALE_MS = 5_000;
 const HEALTH_EVERY_MS = 5_000;
 /** A health request neither answered nor failed for this long (a hung station) counts as no answer. */
 const HEALTH_SILENT_MS = 3 * HEALTH_EVERY_MS;
-const TODAY_EVERY_MS = 30_000;
+const TODAY_EVERY_MS = 10_000;
 const REJECTS = 6;
 
 const codeIn = (s: string) => /STN_ERR_[A-Z0-9_]+/.exec(s)?.[0] ?? null;
@@ -195,9 +195,13 @@ export function Andon() {
     });
 
   const c = live.counters;
+  const staleTag = stale && <span class="andon-tag">{t('andon:stale')}</span>;
   const figure = (key: 'parts' | 'pass' | 'fail' | 'uninspected') => (
-    <div class={key} data-testid={`andon-${key}`}>
-      <dt>{t(`andon:${key}`)}</dt>
+    <div class={stale ? `${key} andon-stale` : key} data-testid={`andon-${key}`}>
+      <dt>
+        {t(`andon:${key}`)}
+        {staleTag}
+      </dt>
       <dd>{c ? fmtNumber(c[key]) : '–'}</dd>
     </div>
   );
@@ -240,23 +244,23 @@ export function Andon() {
 
       <div class="andon-body">
         <div>
-          <dl class={`andon-figures yields${stale ? ' andon-stale' : ''}`} aria-busy={stale}>
+          <dl class="andon-figures yields">
             <div class="yield" data-testid="andon-yield-today">
               <dt>{t('andon:yieldToday')}</dt>
               <dd>{day.parts ? fmtPercent(day.pass / day.parts) : '–'}</dd>
-              <small>{t('andon:yieldTodayNote', { count: day.parts })}</small>
+              <dd class="note">{t('andon:yieldTodayNote', { count: day.parts })}</dd>
             </div>
-            <div class="yield" data-testid="andon-yield-run">
+            <div class={stale ? 'yield andon-stale' : 'yield'} data-testid="andon-yield-run">
               <dt>
                 {t('andon:yieldRun')}
-                {stale && <span class="andon-tag">{t('andon:stale')}</span>}
+                {staleTag}
               </dt>
               <dd>{c?.parts ? fmtPercent(c.pass / c.parts) : '–'}</dd>
-              <small>{t('andon:yieldRunNote')}</small>
+              <dd class="note">{t('andon:yieldRunNote')}</dd>
             </div>
           </dl>
           <Problem error={today.error} what={t('andon:yieldToday')} />
-          <dl class={`andon-figures counters${stale ? ' andon-stale' : ''}`} data-testid="andon-counters" aria-busy={stale}>
+          <dl class="andon-figures counters" data-testid="andon-counters">
             {figure('parts')}
             {figure('pass')}
             {figure('fail')}
