@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PartGenerator } from '../src/capture/index.js';
 import type { Station } from '../src/main.js';
 import { describeViolations, haveBrowser, launchBrowser, loggedInPage, seriousA11yViolations, warnIfNoBrowser } from './helpers/browser.js';
+import { until } from './helpers/plc.js';
 import { push, startTestStation, userWithRole } from './helpers/station.js';
 
 warnIfNoBrowser('line screen tests');
@@ -65,7 +66,7 @@ describe.skipIf(!haveBrowser)('the line screen in a real browser', () => {
       adminPassword: PASSWORD,
     });
     // The push source never ends, so the line is never idle: wait for the synthetic run's parts.
-    await expect.poll(() => station!.line.counters.parts, { timeout: 60_000 }).toBe(24);
+    await until('the synthetic run', () => station!.line.counters.parts === 24, 60_000);
     await station.recorder.flush();
     browser = await launchBrowser();
   }, 120_000);
