@@ -21,11 +21,9 @@ async function logIn(page: import('playwright-core').Page) {
 }
 let browser: Browser | null = null;
 
-/** A time as a datetime-local input takes it: the local minute (the browser runs in this process's time zone). */
+/** A time as the gallery's datetime-local inputs take it: the plant's wall time to the minute (the test station's plant is UTC). */
 function localMinute(ms: number): string {
-  const d = new Date(ms);
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+  return new Date(ms).toISOString().slice(0, 16);
 }
 let station: Station | null = null;
 

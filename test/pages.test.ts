@@ -26,6 +26,7 @@ function pages(): { name: string; hash: string; ready: string }[] {
     { name: 'recipes', hash: '#/recipes', ready: 'main h2' },
     { name: 'what-if', hash: '#/whatif', ready: 'main h2' },
     { name: 'lot', hash: `#/lot/${LOT}`, ready: 'main h2' },
+    { name: 'shift report', hash: '#/shift', ready: '[data-testid="shift-parts"]' },
     { name: 'line screen', hash: '#/andon', ready: '[data-testid="andon-reject"]' },
   ];
 }

@@ -1,8 +1,9 @@
 import { useEffect, useState } from 'preact/hooks';
 import { Andon } from './andon.js';
+import { ShiftPage } from './shift.js';
 import { api, login, me as fetchMe, type Me } from './api.js';
 import { Gallery } from './gallery.js';
-import { LANGUAGES, setLanguage, t, zone } from './i18n.js';
+import { LANGUAGES, setLanguage, setPlantZone, t, zone } from './i18n.js';
 import { LotPage } from './lot.js';
 import { Recipes } from './recipes.js';
 import { Stats } from './stats.js';
@@ -55,6 +56,7 @@ const PAGES: { path: string; key: string }[] = [
   { path: '/stats', key: 'stats' },
   { path: '/recipes', key: 'recipes' },
   { path: '/whatif', key: 'whatif' },
+  { path: '/shift', key: 'shift' },
   { path: '/andon', key: 'andon' },
 ];
 
@@ -63,10 +65,15 @@ export function App() {
   const [, setLang] = useState(() => setLanguage(null));
   const route = useRoute();
   const [problems, dismiss] = useUnhandledProblems();
-  const adopt = (m: Me | null) => {
+  const adopt = async (m: Me | null) => {
     if (m) {
       setLang(setLanguage(m.locale ?? null));
       applyTheme(m.theme);
+      // Every time shown is the plant's: its zone is known before the first page renders.
+      await api<{ timeZone: string }>('GET', '/api/plant').then(
+        (p) => setPlantZone(p.timeZone),
+        () => undefined, // the browser's zone until the plant's is known
+      );
     }
     setUser(m);
   };
@@ -144,6 +151,8 @@ export function App() {
           <Recipes me={user} />
         ) : path === '/whatif' ? (
           <WhatIf me={user} />
+        ) : path === '/shift' ? (
+          <ShiftPage />
         ) : path === '/andon' ? (
           <Andon />
         ) : lot ? (

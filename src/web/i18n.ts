@@ -12,6 +12,7 @@ import gallery from './locales/gallery.js';
 import lot from './locales/lot.js';
 import recipes from './locales/recipes.js';
 import review from './locales/review.js';
+import shift from './locales/shift.js';
 import stats from './locales/stats.js';
 import viewer from './locales/viewer.js';
 import whatif from './locales/whatif.js';
@@ -20,7 +21,7 @@ import whatif from './locales/whatif.js';
 export const LANGUAGES = { en: 'English', de: 'Deutsch' } as const;
 export type Language = keyof typeof LANGUAGES;
 
-const NAMESPACES = { common, gallery, review, viewer, stats, recipes, whatif, lot, andon };
+const NAMESPACES = { common, gallery, review, viewer, stats, recipes, whatif, lot, andon, shift };
 const resources: Record<string, Record<string, object>> = {};
 for (const [ns, texts] of Object.entries(NAMESPACES)) {
   for (const [lng, strings] of Object.entries(texts)) (resources[lng] ??= {})[ns] = strings;

@@ -3,7 +3,7 @@ export default {
   en: {
     title: 'Inspection station',
     loading: 'Loading…',
-    nav: { gallery: 'Gallery', stats: 'Statistics', recipes: 'Recipes', whatif: 'What-if', andon: 'Line screen' },
+    nav: { gallery: 'Gallery', stats: 'Statistics', recipes: 'Recipes', whatif: 'What-if', shift: 'Shift report', andon: 'Line screen' },
     login: { user: 'User', password: 'Password', submit: 'Log in' },
     logout: 'Log out',
     language: 'Language',
@@ -22,7 +22,7 @@ export default {
   de: {
     title: 'Prüfstation',
     loading: 'Wird geladen…',
-    nav: { gallery: 'Galerie', stats: 'Statistik', recipes: 'Rezepte', whatif: 'Was-wäre-wenn', andon: 'Linienanzeige' },
+    nav: { gallery: 'Galerie', stats: 'Statistik', recipes: 'Rezepte', whatif: 'Was-wäre-wenn', shift: 'Schichtbericht', andon: 'Linienanzeige' },
     login: { user: 'Benutzer', password: 'Passwort', submit: 'Anmelden' },
     logout: 'Abmelden',
     language: 'Sprache',
