@@ -115,7 +115,7 @@ describe('part identity and recipe selection over OPC UA', () => {
     ).toEqual(inLot.sort());
     expect((await s.api!.inject({ method: 'GET', url: `/api/inspections?partId=${'x'.repeat(PART_ID_MAX + 1)}`, headers: auth })).statusCode).toBe(400);
     const csv = await s.api!.inject({ method: 'GET', url: `/api/inspections.csv?partId=${identity(part.seq).partId}`, headers: auth });
-    expect(csv.body.split('\n')[0]).toMatch(/,partId,lot,code$/);
+    expect(csv.body.split('\n')[0]).toMatch(/,partId,lot,code,review$/);
     expect(csv.body.split('\n')[1]).toContain(`,${identity(part.seq).partId},${lot}`);
   }, 120_000);
 });
