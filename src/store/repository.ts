@@ -60,6 +60,9 @@ export interface InspectionFilter {
 }
 
 /** What a listing row carries besides the inspection: its rejecting findings and which images exist. */
+/** What a review (and its undo) reads of its part: the aggregates' key and the record's hash for the audit. */
+const REVIEWED_PART = { capturedAt: true, stationId: true, recipeName: true, recipeVersionId: true, hash: true } as const;
+
 const LISTED = {
   defects: { where: { rejecting: true }, orderBy: { score: 'desc' } },
   images: { select: { variant: true } },
@@ -688,11 +691,7 @@ export class Repository {
         const part = await tx.inspection.findUniqueOrThrow({
           where: { id: inspectionId },
           select: {
-            capturedAt: true,
-            stationId: true,
-            recipeName: true,
-            recipeVersionId: true,
-            hash: true,
+            ...REVIEWED_PART,
             reviews: { select: { id: true, label: true, class: true, note: true, createdAt: true }, orderBy: { id: 'desc' }, take: 1 },
           },
         });
@@ -718,7 +717,6 @@ export class Repository {
         const review = { ...row, created: true };
         await moveReviewLabel(tx, part, current?.label, r.label);
         // A person's decision on a record joins the audit chain, tied to the record's hash.
-        const by = await tx.user.findUnique({ where: { id: userId }, select: { username: true } });
         const details = {
           review: review.id,
           station: part.stationId,
@@ -728,7 +726,7 @@ export class Repository {
           box: r.box ?? null,
           note: r.note ?? '',
         };
-        await appendAudit(this.db, { actor: by?.username ?? `user #${userId}`, action: 'review', target: String(inspectionId), details }, tx);
+        await this.auditReview(tx, userId, 'review', inspectionId, details);
         return review;
       },
       { isolationLevel: 'Serializable' },
@@ -752,11 +750,7 @@ export class Repository {
         const part = await tx.inspection.findUnique({
           where: { id: inspectionId },
           select: {
-            capturedAt: true,
-            stationId: true,
-            recipeName: true,
-            recipeVersionId: true,
-            hash: true,
+            ...REVIEWED_PART,
             reviews: { orderBy: { id: 'desc' }, take: 2, include: { user: { select: { username: true } } } },
           },
         });
@@ -771,7 +765,6 @@ export class Repository {
           );
         await tx.review.delete({ where: { id: latest.id } });
         await moveReviewLabel(tx, part, latest.label, previous?.label);
-        const by = await tx.user.findUnique({ where: { id: userId }, select: { username: true } });
         const details = {
           review: latest.id,
           station: part.stationId,
@@ -784,13 +777,25 @@ export class Repository {
           at: latest.createdAt.toISOString(),
           restored: previous ? previous.id : null,
         };
-        await appendAudit(this.db, { actor: by?.username ?? `user #${userId}`, action: 'review-undo', target: String(inspectionId), details }, tx);
+        await this.auditReview(tx, userId, 'review-undo', inspectionId, details);
         return previous
           ? { id: previous.id, label: previous.label, class: previous.class, by: previous.user.username, at: previous.createdAt.toISOString() }
           : null;
       },
       { isolationLevel: 'Serializable' },
     );
+  }
+
+  /** A person's decision on a record (a review, an undo) joins the audit chain, in its transaction, under their name. */
+  private async auditReview(
+    tx: NonNullable<Parameters<typeof appendAudit>[2]> & Pick<Db, 'user'>,
+    userId: number,
+    action: 'review' | 'review-undo',
+    inspectionId: number,
+    details: object,
+  ): Promise<void> {
+    const by = await tx.user.findUnique({ where: { id: userId }, select: { username: true } });
+    await appendAudit(this.db, { actor: by?.username ?? `user #${userId}`, action, target: String(inspectionId), details }, tx);
   }
 
   /** What a review is checked against, for many parts at once (a bulk review): verdict and recipe. */
